@@ -1,0 +1,1 @@
+//! Tendermint BFT consensus as a pure state machine. Filled in by the consensus issue.
