@@ -1,0 +1,4 @@
+//! The consensus crate's one integration-test binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod steps;
