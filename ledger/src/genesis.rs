@@ -1,0 +1,530 @@
+//! Genesis: the TOML file that starts a chain, its validation, its hash (the
+//! chain id) and the initial state.
+//!
+//! ```toml
+//! chain_name = "clearhouse-local"
+//! genesis_time_ms = 1763700000000
+//!
+//! [[members]]
+//! id = "bank-a"                 # a-z, 0-9, '-'
+//! name = "Bank A"
+//! validator_key = "…64 hex…"    # ed25519 public key signing votes
+//! network_key = "…64 hex…"      # ed25519 public key of its libp2p identity
+//! voting_power = 10
+//! treasury = "…64 hex…"         # the bank's own account (created automatically)
+//!
+//! [[assets]]
+//! code = "CNY"
+//! issuer = "bank-a"
+//! decimals = 2
+//!
+//! [[accounts]]
+//! key = "…64 hex…"
+//! bank = "bank-a"
+//! balances = { CNY = "1000000.00" }   # human amounts, the asset's decimals
+//!
+//! [[fees]]
+//! asset = "CNY"
+//! flat = "0.01"
+//! basis_points = 5
+//! ```
+//!
+//! An asset's opening supply is the sum of its opening balances. The chain id
+//! is `SHA-256(genesis tag ‖ canonical encoding of the validated genesis)`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::{Amount, AmountError, DECIMALS_MAX};
+use crate::codec::{self, CodecError};
+use crate::crypto::{self, CryptoError, sha256, tag};
+use crate::ids::{AccountId, AssetCode, ChainId, Hash, IdError, MemberId};
+use crate::state::memory::MemoryState;
+use crate::state::{
+    AccountState, AssetState, FeeRule, Member, Params, StateKey, ViewError, commitment,
+};
+use crate::validators::{ValidatorKey, ValidatorSet, ValidatorSetError};
+
+/// Most bytes a genesis file may have.
+pub const GENESIS_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// The genesis file as written in TOML (text fields, not yet validated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisFile {
+    /// A human name for the chain.
+    pub chain_name: String,
+    /// When the chain starts, milliseconds since the Unix epoch (informative).
+    pub genesis_time_ms: u64,
+    /// The member banks.
+    pub members: Vec<MemberEntry>,
+    /// The assets.
+    #[serde(default)]
+    pub assets: Vec<AssetEntry>,
+    /// The opening accounts.
+    #[serde(default)]
+    pub accounts: Vec<AccountEntry>,
+    /// Fee rules.
+    #[serde(default)]
+    pub fees: Vec<FeeEntry>,
+}
+
+/// A `[[members]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberEntry {
+    /// Member id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Validator public key, hex.
+    pub validator_key: String,
+    /// libp2p identity public key, hex.
+    pub network_key: String,
+    /// Voting power (> 0).
+    pub voting_power: u64,
+    /// Treasury account public key, hex.
+    pub treasury: String,
+}
+
+/// An `[[assets]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetEntry {
+    /// Asset code.
+    pub code: String,
+    /// Issuing member id.
+    pub issuer: String,
+    /// Decimal places (at most 18).
+    pub decimals: u8,
+}
+
+/// An `[[accounts]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    /// Account public key, hex.
+    pub key: String,
+    /// Hosting member id.
+    pub bank: String,
+    /// Opening balances: asset code to human amount.
+    #[serde(default)]
+    pub balances: BTreeMap<String, String>,
+}
+
+/// A `[[fees]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeEntry {
+    /// Asset code.
+    pub asset: String,
+    /// Flat part, human amount.
+    pub flat: String,
+    /// Proportional part in basis points (at most 10,000).
+    pub basis_points: u16,
+}
+
+/// A validated genesis: what the chain id hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genesis {
+    /// A human name for the chain.
+    pub chain_name: String,
+    /// Start time, milliseconds since the Unix epoch.
+    pub genesis_time_ms: u64,
+    /// Member banks in order (validator order).
+    pub members: Vec<Member>,
+    /// Assets with their opening supply.
+    pub assets: BTreeMap<AssetCode, AssetState>,
+    /// Opening accounts (treasuries included).
+    pub accounts: BTreeMap<AccountId, AccountState>,
+    /// Chain parameters.
+    pub params: Params,
+}
+
+/// Why a genesis file is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisError {
+    /// Not TOML of the expected shape.
+    #[error("genesis is not valid TOML: {0}")]
+    Toml(String),
+    /// Larger than [`GENESIS_BYTES_MAX`].
+    #[error("genesis file of {0} bytes is too large")]
+    TooLarge(usize),
+    /// An empty chain name.
+    #[error("chain_name must not be empty")]
+    EmptyChainName,
+    /// No members.
+    #[error("genesis has no members")]
+    NoMembers,
+    /// A malformed id or hex key.
+    #[error("{field}: {error}")]
+    Id {
+        /// Where.
+        field: String,
+        /// What.
+        error: IdError,
+    },
+    /// A key that cannot verify signatures safely.
+    #[error("{field}: {error}")]
+    Key {
+        /// Where.
+        field: String,
+        /// What.
+        error: CryptoError,
+    },
+    /// One value where uniqueness is required, twice.
+    #[error("duplicate {what}: {value}")]
+    Duplicate {
+        /// What kind of value.
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// An asset whose issuer is not a member.
+    #[error("asset {asset}: issuer {issuer} is not a member")]
+    UnknownIssuer {
+        /// The asset.
+        asset: String,
+        /// The named issuer.
+        issuer: String,
+    },
+    /// An account whose bank is not a member.
+    #[error("account {account}: bank {bank} is not a member")]
+    UnknownBank {
+        /// The account.
+        account: String,
+        /// The named bank.
+        bank: String,
+    },
+    /// A balance or fee in an asset that does not exist.
+    #[error("{field}: asset {asset} is not defined in [[assets]]")]
+    UnknownAsset {
+        /// Where.
+        field: String,
+        /// The asset.
+        asset: String,
+    },
+    /// A treasury listed under another bank's accounts.
+    #[error("account {account} is the treasury of {treasury_of} but is listed under bank {bank}")]
+    TreasuryElsewhere {
+        /// The account.
+        account: String,
+        /// Whose treasury it is.
+        treasury_of: String,
+        /// The bank it is listed under.
+        bank: String,
+    },
+    /// More decimals than [`DECIMALS_MAX`].
+    #[error("asset {asset}: {decimals} decimals, at most {DECIMALS_MAX} allowed")]
+    Decimals {
+        /// The asset.
+        asset: String,
+        /// Its decimals.
+        decimals: u8,
+    },
+    /// More than 10,000 basis points.
+    #[error("fee for {asset}: {basis_points} basis points, at most 10000 allowed")]
+    BasisPoints {
+        /// The asset.
+        asset: String,
+        /// The value.
+        basis_points: u16,
+    },
+    /// A human amount that does not parse.
+    #[error("{field}: {error}")]
+    Amount {
+        /// Where.
+        field: String,
+        /// What.
+        error: AmountError,
+    },
+    /// An asset's opening supply exceeds 2^128 - 1.
+    #[error("asset {0}: opening supply overflows")]
+    SupplyOverflow(String),
+    /// The members do not form a validator set (zero power, overflow...).
+    #[error("validator set: {0}")]
+    ValidatorSet(#[from] ValidatorSetError),
+    /// Encoding failed.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+}
+
+fn id_err(field: String) -> impl FnOnce(IdError) -> GenesisError {
+    move |error| GenesisError::Id { field, error }
+}
+
+fn parse_key(field: String, text: &str) -> Result<[u8; 32], GenesisError> {
+    let bytes = Hash::from_hex(text).map_err(id_err(field.clone()))?.0;
+    crypto::check_public_key(&bytes).map_err(|error| GenesisError::Key { field, error })?;
+    Ok(bytes)
+}
+
+fn insert_unique<T: Ord>(
+    seen: &mut BTreeSet<T>,
+    value: T,
+    what: &'static str,
+    shown: &str,
+) -> Result<(), GenesisError> {
+    if seen.insert(value) {
+        Ok(())
+    } else {
+        Err(GenesisError::Duplicate {
+            what,
+            value: shown.to_owned(),
+        })
+    }
+}
+
+impl GenesisFile {
+    /// Parses TOML text (without validating it).
+    pub fn from_toml(text: &str) -> Result<GenesisFile, GenesisError> {
+        if text.len() > GENESIS_BYTES_MAX {
+            return Err(GenesisError::TooLarge(text.len()));
+        }
+        toml::from_str(text).map_err(|error| GenesisError::Toml(error.to_string()))
+    }
+
+    /// Renders TOML text.
+    pub fn to_toml(&self) -> Result<String, GenesisError> {
+        toml::to_string(self).map_err(|error| GenesisError::Toml(error.to_string()))
+    }
+
+    /// Checks everything and builds the typed genesis.
+    pub fn validate(&self) -> Result<Genesis, GenesisError> {
+        if self.chain_name.trim().is_empty() {
+            return Err(GenesisError::EmptyChainName);
+        }
+        if self.members.is_empty() {
+            return Err(GenesisError::NoMembers);
+        }
+        let mut members = Vec::new();
+        let (mut ids, mut keys, mut treasuries) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        for (index, entry) in self.members.iter().enumerate() {
+            let field = |name: &str| format!("members[{index}].{name}");
+            let id = MemberId::new(&entry.id).map_err(id_err(field("id")))?;
+            let validator_key = parse_key(field("validator_key"), &entry.validator_key)?;
+            let network_key = parse_key(field("network_key"), &entry.network_key)?;
+            let treasury = parse_key(field("treasury"), &entry.treasury)?;
+            insert_unique(&mut ids, id.clone(), "member id", &entry.id)?;
+            insert_unique(
+                &mut keys,
+                validator_key,
+                "validator key",
+                &entry.validator_key,
+            )?;
+            insert_unique(&mut keys, network_key, "network key", &entry.network_key)?;
+            insert_unique(&mut treasuries, treasury, "treasury", &entry.treasury)?;
+            members.push(Member {
+                id,
+                name: entry.name.clone(),
+                validator_key: ValidatorKey(validator_key),
+                network_key,
+                voting_power: entry.voting_power,
+                treasury: AccountId(treasury),
+            });
+        }
+        // Zero power, duplicate keys and overflow, with the set's own checks.
+        crate::state::validator_set(&members)?;
+
+        let mut assets = BTreeMap::new();
+        for entry in &self.assets {
+            let code = AssetCode::new(&entry.code).map_err(id_err("assets.code".into()))?;
+            let issuer = MemberId::new(&entry.issuer)
+                .map_err(id_err(format!("assets[{}].issuer", entry.code)))?;
+            if !ids.contains(&issuer) {
+                return Err(GenesisError::UnknownIssuer {
+                    asset: entry.code.clone(),
+                    issuer: entry.issuer.clone(),
+                });
+            }
+            if entry.decimals > DECIMALS_MAX {
+                return Err(GenesisError::Decimals {
+                    asset: entry.code.clone(),
+                    decimals: entry.decimals,
+                });
+            }
+            let state = AssetState {
+                issuer,
+                decimals: entry.decimals,
+                supply: Amount::ZERO,
+            };
+            if assets.insert(code, state).is_some() {
+                return Err(GenesisError::Duplicate {
+                    what: "asset",
+                    value: entry.code.clone(),
+                });
+            }
+        }
+        let asset = |field: String, text: &str| -> Result<(AssetCode, u8), GenesisError> {
+            let code = AssetCode::new(text).map_err(id_err(field.clone()))?;
+            match assets.get(&code) {
+                Some(state) => Ok((code, state.decimals)),
+                None => Err(GenesisError::UnknownAsset {
+                    field,
+                    asset: text.to_owned(),
+                }),
+            }
+        };
+
+        let mut params = Params::default();
+        for entry in &self.fees {
+            let field = format!("fees[{}]", entry.asset);
+            let (code, decimals) = asset(field.clone(), &entry.asset)?;
+            if entry.basis_points > 10_000 {
+                return Err(GenesisError::BasisPoints {
+                    asset: entry.asset.clone(),
+                    basis_points: entry.basis_points,
+                });
+            }
+            let flat = Amount::parse_decimal(&entry.flat, decimals).map_err(|error| {
+                GenesisError::Amount {
+                    field: format!("{field}.flat"),
+                    error,
+                }
+            })?;
+            let rule = FeeRule {
+                flat,
+                basis_points: entry.basis_points,
+            };
+            if params.fees.insert(code, rule).is_some() {
+                return Err(GenesisError::Duplicate {
+                    what: "fee rule for asset",
+                    value: entry.asset.clone(),
+                });
+            }
+        }
+
+        let mut accounts: BTreeMap<AccountId, AccountState> = BTreeMap::new();
+        let mut supplies: BTreeMap<AssetCode, Amount> = BTreeMap::new();
+        for entry in &self.accounts {
+            let field = format!("accounts[{}]", entry.key);
+            let key = AccountId(parse_key(format!("{field}.key"), &entry.key)?);
+            let bank = MemberId::new(&entry.bank).map_err(id_err(format!("{field}.bank")))?;
+            if !ids.contains(&bank) {
+                return Err(GenesisError::UnknownBank {
+                    account: entry.key.clone(),
+                    bank: entry.bank.clone(),
+                });
+            }
+            if let Some(owner) = members.iter().find(|m| m.treasury == key)
+                && owner.id != bank
+            {
+                return Err(GenesisError::TreasuryElsewhere {
+                    account: entry.key.clone(),
+                    treasury_of: owner.id.to_string(),
+                    bank: entry.bank.clone(),
+                });
+            }
+            let mut balances = BTreeMap::new();
+            for (asset_text, amount_text) in &entry.balances {
+                let (code, decimals) = asset(format!("{field}.balances"), asset_text)?;
+                let amount = Amount::parse_decimal(amount_text, decimals).map_err(|error| {
+                    GenesisError::Amount {
+                        field: format!("{field}.balances.{asset_text}"),
+                        error,
+                    }
+                })?;
+                if amount.is_zero() {
+                    continue;
+                }
+                let supply = supplies.entry(code.clone()).or_insert(Amount::ZERO);
+                *supply = supply
+                    .checked_add(amount)
+                    .ok_or_else(|| GenesisError::SupplyOverflow(asset_text.clone()))?;
+                balances.insert(code, amount);
+            }
+            let state = AccountState {
+                bank,
+                nonce: 0,
+                balances,
+            };
+            if accounts.insert(key, state).is_some() {
+                return Err(GenesisError::Duplicate {
+                    what: "account",
+                    value: entry.key.clone(),
+                });
+            }
+        }
+        for member in &members {
+            accounts
+                .entry(member.treasury)
+                .or_insert_with(|| AccountState {
+                    bank: member.id.clone(),
+                    nonce: 0,
+                    balances: BTreeMap::new(),
+                });
+        }
+        for (code, supply) in supplies {
+            if let Some(state) = assets.get_mut(&code) {
+                state.supply = supply;
+            }
+        }
+        Ok(Genesis {
+            chain_name: self.chain_name.clone(),
+            genesis_time_ms: self.genesis_time_ms,
+            members,
+            assets,
+            accounts,
+            params,
+        })
+    }
+}
+
+impl Genesis {
+    /// Reads and validates a genesis TOML text.
+    pub fn from_toml(text: &str) -> Result<Genesis, GenesisError> {
+        GenesisFile::from_toml(text)?.validate()
+    }
+
+    /// The chain id: the hash of this genesis.
+    pub fn chain_id(&self) -> Result<ChainId, GenesisError> {
+        Ok(sha256(&[tag::GENESIS, &codec::encode(self)?]))
+    }
+
+    /// The validator set at height 1.
+    pub fn validator_set(&self) -> Result<ValidatorSet, GenesisError> {
+        Ok(crate::state::validator_set(&self.members)?)
+    }
+
+    /// Every state entry of the opening state, encoded.
+    pub fn initial_writes(&self) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, GenesisError> {
+        let mut writes = BTreeMap::new();
+        writes.insert(
+            StateKey::Members.encode()?,
+            Some(codec::encode(&self.members)?),
+        );
+        writes.insert(
+            StateKey::Params.encode()?,
+            Some(codec::encode(&self.params)?),
+        );
+        for (code, state) in &self.assets {
+            writes.insert(
+                StateKey::Asset(code.clone()).encode()?,
+                Some(codec::encode(state)?),
+            );
+        }
+        for (id, state) in &self.accounts {
+            writes.insert(
+                StateKey::Account(*id).encode()?,
+                Some(codec::encode(state)?),
+            );
+        }
+        Ok(writes)
+    }
+
+    /// The opening state in memory.
+    pub fn memory_state(&self) -> Result<MemoryState, GenesisError> {
+        let mut state = MemoryState::empty(self.chain_id()?);
+        let writes = self.initial_writes()?;
+        let update = commitment::update(&state, &writes).map_err(view_to_codec)?;
+        state.write(&writes, &update);
+        Ok(state)
+    }
+}
+
+fn view_to_codec(error: ViewError) -> GenesisError {
+    // An empty in-memory view cannot fail; keep the error typed all the same.
+    GenesisError::Codec(CodecError::Encode(error.to_string()))
+}

@@ -1,0 +1,205 @@
+//! Identifiers: hashes, account ids (ed25519 public keys), member (bank) ids and
+//! asset codes. Every identifier validates itself on construction and on decode,
+//! so a value of one of these types is always well formed.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A SHA-256 digest: transaction ids, block hashes, Merkle and state roots.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    /// The all-zero hash: the parent of the first block.
+    pub const ZERO: Hash = Hash([0; 32]);
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(text: &str) -> Result<Hash, IdError> {
+        Ok(Hash(parse_hex32(text)?))
+    }
+
+    /// Lower-case hex, 64 digits.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({})", &self.to_hex()[..16])
+    }
+}
+
+/// The chain id is the hash of the canonical genesis encoding
+/// ([`crate::genesis::Genesis::chain_id`]): two chains with the same name but
+/// different genesis files never accept each other's signatures.
+pub type ChainId = Hash;
+
+/// An account: an ed25519 public key in its 32-byte compressed form.
+///
+/// Holding an `AccountId` does not prove the bytes are a usable key; keys are
+/// checked (decompression, small order) when an account is registered
+/// ([`crate::crypto::check_public_key`]) and when a signature is verified.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AccountId(pub [u8; 32]);
+
+impl AccountId {
+    /// Parses 64 hex digits.
+    pub fn from_hex(text: &str) -> Result<AccountId, IdError> {
+        Ok(AccountId(parse_hex32(text)?))
+    }
+
+    /// Lower-case hex, 64 digits.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccountId({})", &self.to_hex()[..16])
+    }
+}
+
+/// Most bytes a member id may have.
+pub const MEMBER_ID_BYTES_MAX: usize = 32;
+/// Most bytes an asset code may have.
+pub const ASSET_CODE_BYTES_MAX: usize = 12;
+
+/// A member bank's short, stable identifier, e.g. `bank-a`: 1 to 32 bytes of
+/// `a-z`, `0-9` and `-`, not starting with `-`. Display names live elsewhere.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MemberId(String);
+
+impl MemberId {
+    /// Validates and wraps a member id.
+    pub fn new(text: &str) -> Result<MemberId, IdError> {
+        let ok = !text.is_empty()
+            && text.len() <= MEMBER_ID_BYTES_MAX
+            && !text.starts_with('-')
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(MemberId(text.to_owned()))
+        } else {
+            Err(IdError::MemberId(text.to_owned()))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MemberId {
+    type Error = IdError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        MemberId::new(&text)
+    }
+}
+
+impl From<MemberId> for String {
+    fn from(id: MemberId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MemberId({})", self.0)
+    }
+}
+
+/// An asset code, e.g. `CNY`: 1 to 12 bytes of `A-Z` and `0-9`, starting with a letter.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AssetCode(String);
+
+impl AssetCode {
+    /// Validates and wraps an asset code.
+    pub fn new(text: &str) -> Result<AssetCode, IdError> {
+        let ok = !text.is_empty()
+            && text.len() <= ASSET_CODE_BYTES_MAX
+            && text.as_bytes()[0].is_ascii_uppercase()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if ok {
+            Ok(AssetCode(text.to_owned()))
+        } else {
+            Err(IdError::AssetCode(text.to_owned()))
+        }
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AssetCode {
+    type Error = IdError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        AssetCode::new(&text)
+    }
+}
+
+impl From<AssetCode> for String {
+    fn from(code: AssetCode) -> String {
+        code.0
+    }
+}
+
+impl fmt::Display for AssetCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for AssetCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AssetCode({})", self.0)
+    }
+}
+
+/// A malformed identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    /// Not 64 hex digits.
+    #[error("expected 64 hex digits (32 bytes), got {0:?}")]
+    Hex(String),
+    /// Not a valid member id.
+    #[error("invalid member id {0:?}: use 1 to 32 of a-z, 0-9 and '-', not starting with '-'")]
+    MemberId(String),
+    /// Not a valid asset code.
+    #[error("invalid asset code {0:?}: use 1 to 12 of A-Z and 0-9, starting with a letter")]
+    AssetCode(String),
+}
+
+fn parse_hex32(text: &str) -> Result<[u8; 32], IdError> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text, &mut out).map_err(|_| IdError::Hex(text.to_owned()))?;
+    Ok(out)
+}

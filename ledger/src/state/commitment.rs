@@ -1,0 +1,154 @@
+//! The state root: a fixed-depth Merkle tree over hash buckets.
+//!
+//! Construction (the auditor's reference):
+//! - Every state entry is a pair (key bytes, value bytes), both canonical
+//!   encodings ([`super::StateKey`] and its value type). For an entry let
+//!   `k = SHA-256(key)` and `v = SHA-256(value)`.
+//! - The entry belongs to bucket `b = k[0] * 256 + k[1]` (its first 16 bits),
+//!   one of 65,536 buckets.
+//! - A bucket's hash is `SHA-256(0x02 ‖ k1 ‖ v1 ‖ k2 ‖ v2 ‖ …)` over its
+//!   entries in ascending `k` order; an empty bucket hashes to `SHA-256(0x02)`.
+//! - The 65,536 bucket hashes are the leaves (level 16) of a complete binary
+//!   tree; an inner node at level `l < 16`, index `i` is
+//!   `SHA-256(0x01 ‖ node(l+1, 2i) ‖ node(l+1, 2i+1))`. The root is node (0, 0).
+//!
+//! Why buckets: updating an entry rehashes one small bucket and 16 inner
+//! nodes, so a block costs O(entries touched), not O(state). A proof of an
+//! entry (or of its absence) is its bucket's (k, v) list plus 16 siblings.
+//! Inner nodes equal to the empty-subtree hash of their level are not stored.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::crypto::sha256;
+use crate::ids::Hash;
+
+use super::{StateView, ViewError};
+
+/// Depth of the tree: 2^16 buckets.
+pub const BUCKET_BITS: u8 = 16;
+
+/// One entry as the commitment sees it: (SHA-256 of key, SHA-256 of value).
+pub type BucketEntry = (Hash, Hash);
+
+/// The bucket an entry with key hash `key_hash` lives in.
+pub fn bucket_of(key_hash: &Hash) -> u16 {
+    u16::from_be_bytes([key_hash.0[0], key_hash.0[1]])
+}
+
+/// The hash of a bucket holding `entries` (sorted by key hash).
+pub fn bucket_hash(entries: &[BucketEntry]) -> Hash {
+    let mut bytes = Vec::with_capacity(1 + entries.len() * 64);
+    bytes.push(0x02);
+    for (key_hash, value_hash) in entries {
+        bytes.extend_from_slice(&key_hash.0);
+        bytes.extend_from_slice(&value_hash.0);
+    }
+    sha256(&[&bytes])
+}
+
+/// The hash of an inner node.
+pub fn inner_hash(left: &Hash, right: &Hash) -> Hash {
+    sha256(&[&[0x01], &left.0, &right.0])
+}
+
+/// The hash of an empty subtree whose root is at `level` (16 = one bucket).
+pub fn empty_hash(level: u8) -> Hash {
+    let mut hash = bucket_hash(&[]);
+    for _ in level..BUCKET_BITS {
+        hash = inner_hash(&hash, &hash);
+    }
+    hash
+}
+
+/// The root of an empty state.
+pub fn empty_root() -> Hash {
+    empty_hash(0)
+}
+
+/// What a block did to the commitment: buckets and inner nodes to store
+/// (`None` deletes a node equal to its level's empty hash), and the new root.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitmentUpdate {
+    /// New contents of every touched bucket.
+    pub buckets: Vec<(u16, Vec<BucketEntry>)>,
+    /// New value of every touched node, (level, index), levels 0..=16.
+    pub nodes: Vec<((u8, u32), Option<Hash>)>,
+    /// The new state root.
+    pub root: Hash,
+}
+
+/// Computes the commitment after writing `writes` (encoded key, encoded value
+/// or `None` to delete) on top of `view`.
+pub fn update(
+    view: &dyn StateView,
+    writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+) -> Result<CommitmentUpdate, ViewError> {
+    if writes.is_empty() {
+        return Ok(CommitmentUpdate {
+            root: root(view)?,
+            ..CommitmentUpdate::default()
+        });
+    }
+    // Group the changes per bucket.
+    let mut per_bucket: BTreeMap<u16, Vec<(Hash, Option<Hash>)>> = BTreeMap::new();
+    for (key, value) in writes {
+        let key_hash = sha256(&[key]);
+        let value_hash = value.as_ref().map(|value| sha256(&[value]));
+        per_bucket
+            .entry(bucket_of(&key_hash))
+            .or_default()
+            .push((key_hash, value_hash));
+    }
+    let empty: Vec<Hash> = (0..=BUCKET_BITS).map(empty_hash).collect();
+    let mut out = CommitmentUpdate::default();
+    let mut level_nodes: BTreeMap<u32, Hash> = BTreeMap::new();
+    for (bucket, changes) in per_bucket {
+        let mut entries: BTreeMap<Hash, Hash> = view.bucket(bucket)?.into_iter().collect();
+        for (key_hash, value_hash) in changes {
+            match value_hash {
+                Some(value_hash) => entries.insert(key_hash, value_hash),
+                None => entries.remove(&key_hash),
+            };
+        }
+        let entries: Vec<BucketEntry> = entries.into_iter().collect();
+        let hash = bucket_hash(&entries);
+        level_nodes.insert(u32::from(bucket), hash);
+        out.buckets.push((bucket, entries));
+    }
+    // Walk up the levels, recomputing the parents of changed nodes.
+    let mut level = BUCKET_BITS;
+    loop {
+        for (&index, &hash) in &level_nodes {
+            let stored = (hash != empty[usize::from(level)]).then_some(hash);
+            out.nodes.push(((level, index), stored));
+        }
+        if level == 0 {
+            // With at least one write, the walk always reaches the root.
+            out.root = level_nodes.get(&0).copied().unwrap_or(empty[0]);
+            break;
+        }
+        let parents: BTreeSet<u32> = level_nodes.keys().map(|index| index / 2).collect();
+        let mut next = BTreeMap::new();
+        for parent in parents {
+            let child = |index: u32| -> Result<Hash, ViewError> {
+                match level_nodes.get(&index) {
+                    Some(hash) => Ok(*hash),
+                    None => Ok(view
+                        .node(level, index)?
+                        .unwrap_or(empty[usize::from(level)])),
+                }
+            };
+            let left = child(parent * 2)?;
+            let right = child(parent * 2 + 1)?;
+            next.insert(parent, inner_hash(&left, &right));
+        }
+        level_nodes = next;
+        level -= 1;
+    }
+    Ok(out)
+}
+
+/// The current root of `view`.
+pub fn root(view: &dyn StateView) -> Result<Hash, ViewError> {
+    Ok(view.node(0, 0)?.unwrap_or_else(empty_root))
+}

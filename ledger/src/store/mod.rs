@@ -1,0 +1,589 @@
+//! The sled store: the only code that touches disk.
+//!
+//! One sled `Db` with named trees: `blocks`, `certificates`, `receipts`
+//! (height → encoded value), `tx_index` (transaction id → height and
+//! position), `state` (state key → value), `buckets` and `nodes` (the state
+//! commitment, see [`crate::state::commitment`]) and `meta` (tip, chain id).
+//!
+//! Invariant: committing a block is one sled transaction over all trees,
+//! then a flush; a crash at any point leaves the last committed block whole
+//! and the state exactly as of that block.
+//!
+//! Reads are not isolated from a concurrent commit: the node has a single
+//! writer (its driver), which must not run a state transition on this view
+//! while committing.
+//!
+//! sled 0.34 has open corruption reports, so [`Store::open`] checks the tip:
+//! the last blocks' hash links and that the stored state root equals the tip
+//! header's; [`Store::check_state`] recomputes the whole commitment.
+
+pub mod keys;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::amount::Amount;
+use crate::block::Block;
+use crate::certificate::CommitCertificate;
+use crate::codec::{self, BLOCK_BYTES_MAX, CERTIFICATE_BYTES_MAX, CodecError, RECEIPTS_BYTES_MAX};
+use crate::genesis::{Genesis, GenesisError};
+use crate::ids::{AccountId, AssetCode, ChainId, Hash};
+use crate::state::commitment::{self, BucketEntry, CommitmentUpdate};
+use crate::state::{
+    AccountState, AssetState, BlockOutcome, Member, Receipt, StateKey, StateView, Tip, ViewError,
+};
+use crate::tx::SignedTransaction;
+
+/// The on-disk format this code writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// How many of the latest blocks [`Store::open`] checks.
+pub const OPEN_CHECK_BLOCKS: u64 = 16;
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed.
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    /// The data directory belongs to another chain.
+    #[error("the store holds chain {stored}, the genesis gives {expected}")]
+    WrongChain {
+        /// The genesis' chain id.
+        expected: ChainId,
+        /// The stored one.
+        stored: ChainId,
+    },
+    /// A commit that does not extend the tip.
+    #[error(
+        "cannot commit height {height} (hash {hash}): the tip is height {tip_height} ({tip_hash})"
+    )]
+    NotNext {
+        /// The outcome's height.
+        height: u64,
+        /// The block's hash.
+        hash: Hash,
+        /// The tip's height.
+        tip_height: u64,
+        /// The tip's hash.
+        tip_hash: Hash,
+    },
+    /// A certificate for another block.
+    #[error("certificate is for height {cert_height} block {cert_hash}, not this block")]
+    CertificateMismatch {
+        /// The certificate's height.
+        cert_height: u64,
+        /// The certificate's block.
+        cert_hash: Hash,
+    },
+    /// Stored bytes that do not check out.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    /// Genesis is invalid.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    /// Encoding failed.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// State could not be read.
+    #[error(transparent)]
+    View(#[from] ViewError),
+}
+
+/// A transaction found by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTransaction {
+    /// The block height.
+    pub height: u64,
+    /// Its position in the block.
+    pub index: u32,
+    /// The transaction.
+    pub transaction: SignedTransaction,
+    /// Its receipt.
+    pub receipt: Receipt,
+}
+
+/// Per asset: the sum of all balances and the recorded supply.
+pub type SupplyAudit = BTreeMap<AssetCode, (Amount, Amount)>;
+
+/// The store. Cloning shares the same database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    chain_id: ChainId,
+    blocks: sled::Tree,
+    certificates: sled::Tree,
+    receipts: sled::Tree,
+    tx_index: sled::Tree,
+    state: sled::Tree,
+    buckets: sled::Tree,
+    nodes: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store(chain {})", self.chain_id)
+    }
+}
+
+fn flatten(error: TransactionError<StoreError>) -> StoreError {
+    match error {
+        TransactionError::Abort(error) => error,
+        TransactionError::Storage(error) => StoreError::Sled(error),
+    }
+}
+
+fn storage(error: sled::Error) -> ViewError {
+    ViewError::Storage(error.to_string())
+}
+
+fn hash32(bytes: &[u8], what: &str) -> Result<Hash, ViewError> {
+    bytes
+        .try_into()
+        .map(Hash)
+        .map_err(|_| ViewError::Corrupt(format!("{what}: expected 32 bytes, got {}", bytes.len())))
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` for the chain of `genesis`.
+    /// A new store is initialised with the genesis state; an existing one
+    /// must belong to the same chain and pass the tip checks.
+    pub fn open(path: &Path, genesis: &Genesis) -> Result<Store, StoreError> {
+        let db = sled::Config::new().path(path).open()?;
+        Store::with_db(db, genesis)
+    }
+
+    /// A store in a temporary directory sled deletes when dropped (tests).
+    pub fn temporary(genesis: &Genesis) -> Result<Store, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Store::with_db(db, genesis)
+    }
+
+    fn with_db(db: sled::Db, genesis: &Genesis) -> Result<Store, StoreError> {
+        let chain_id = genesis.chain_id()?;
+        let store = Store {
+            blocks: db.open_tree("blocks")?,
+            certificates: db.open_tree("certificates")?,
+            receipts: db.open_tree("receipts")?,
+            tx_index: db.open_tree("tx_index")?,
+            state: db.open_tree("state")?,
+            buckets: db.open_tree("buckets")?,
+            nodes: db.open_tree("nodes")?,
+            meta: db.open_tree("meta")?,
+            db,
+            chain_id,
+        };
+        match store.meta.get(keys::META_CHAIN_ID)? {
+            None => store.initialise(genesis)?,
+            Some(stored) => {
+                let stored = hash32(&stored, "meta chain id")?;
+                if stored != chain_id {
+                    return Err(StoreError::WrongChain {
+                        expected: chain_id,
+                        stored,
+                    });
+                }
+                store.check_tip()?;
+            }
+        }
+        Ok(store)
+    }
+
+    fn initialise(&self, genesis: &Genesis) -> Result<(), StoreError> {
+        let writes = genesis.initial_writes()?;
+        let update = commitment::update(self, &writes)?;
+        let mut state = sled::Batch::default();
+        for (key, value) in &writes {
+            match value {
+                Some(value) => state.insert(key.as_slice(), value.as_slice()),
+                None => state.remove(key.as_slice()),
+            }
+        }
+        let (buckets, nodes) = commitment_batches(&update);
+        let mut meta = sled::Batch::default();
+        meta.insert(keys::META_FORMAT, &FORMAT_VERSION.to_be_bytes());
+        meta.insert(keys::META_TIP_HEIGHT, &0u64.to_be_bytes());
+        meta.insert(keys::META_TIP_HASH, &self.chain_id.0);
+        meta.insert(keys::META_GENESIS_ROOT, &update.root.0);
+        // The chain id goes last in the same transaction: a store with a
+        // chain id is a fully initialised store.
+        meta.insert(keys::META_CHAIN_ID, &self.chain_id.0);
+        (&self.state, &self.buckets, &self.nodes, &self.meta)
+            .transaction(|(state_t, buckets_t, nodes_t, meta_t)| {
+                state_t.apply_batch(&state)?;
+                buckets_t.apply_batch(&buckets)?;
+                nodes_t.apply_batch(&nodes)?;
+                meta_t.apply_batch(&meta)?;
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(flatten)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> ChainId {
+        self.chain_id
+    }
+
+    /// Commits a block outcome (computed by [`crate::state::apply_block`] on
+    /// this store) with its certificate: one transaction over all trees,
+    /// then a flush. The caller has verified the certificate's signatures;
+    /// this checks it names this block and that the block extends the tip.
+    pub fn commit(
+        &self,
+        outcome: &BlockOutcome,
+        certificate: &CommitCertificate,
+    ) -> Result<(), StoreError> {
+        let header = &outcome.block.header;
+        let tip = self.tip()?;
+        if header.height != tip.height.saturating_add(1) || header.previous_hash != tip.block_hash {
+            return Err(StoreError::NotNext {
+                height: header.height,
+                hash: outcome.block_hash,
+                tip_height: tip.height,
+                tip_hash: tip.block_hash,
+            });
+        }
+        if certificate.height != header.height || certificate.block_hash != outcome.block_hash {
+            return Err(StoreError::CertificateMismatch {
+                cert_height: certificate.height,
+                cert_hash: certificate.block_hash,
+            });
+        }
+        let height_key = keys::height(header.height);
+        let block_bytes = outcome.block.encode()?;
+        let certificate_bytes = codec::encode(certificate)?;
+        let receipts_bytes = codec::encode(&outcome.execution.receipts)?;
+        let mut tx_index = sled::Batch::default();
+        for (index, tx_id) in outcome.execution.tx_ids.iter().enumerate() {
+            let index = u32::try_from(index)
+                .map_err(|_| StoreError::Corrupt("more than 2^32 transactions".into()))?;
+            tx_index.insert(&tx_id.0, &keys::tx_location(header.height, index));
+        }
+        let mut state = sled::Batch::default();
+        for (key, value) in &outcome.execution.writes {
+            match value {
+                Some(value) => state.insert(key.as_slice(), value.as_slice()),
+                None => state.remove(key.as_slice()),
+            }
+        }
+        let (buckets, nodes) = commitment_batches(&outcome.execution.commitment);
+        let mut meta = sled::Batch::default();
+        meta.insert(keys::META_TIP_HEIGHT, &header.height.to_be_bytes());
+        meta.insert(keys::META_TIP_HASH, &outcome.block_hash.0);
+        (
+            &self.blocks,
+            &self.certificates,
+            &self.receipts,
+            &self.tx_index,
+            &self.state,
+            &self.buckets,
+            &self.nodes,
+            &self.meta,
+        )
+            .transaction(
+                |(blocks_t, certs_t, receipts_t, index_t, state_t, buckets_t, nodes_t, meta_t)| {
+                    blocks_t.insert(&height_key, block_bytes.as_slice())?;
+                    certs_t.insert(&height_key, certificate_bytes.as_slice())?;
+                    receipts_t.insert(&height_key, receipts_bytes.as_slice())?;
+                    index_t.apply_batch(&tx_index)?;
+                    state_t.apply_batch(&state)?;
+                    buckets_t.apply_batch(&buckets)?;
+                    nodes_t.apply_batch(&nodes)?;
+                    meta_t.apply_batch(&meta)?;
+                    Ok::<(), ConflictableTransactionError<StoreError>>(())
+                },
+            )
+            .map_err(flatten)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The last committed block (height 0 and the chain id at genesis).
+    pub fn tip(&self) -> Result<Tip, StoreError> {
+        let height = self
+            .meta
+            .get(keys::META_TIP_HEIGHT)?
+            .and_then(|bytes| keys::parse_height(&bytes))
+            .ok_or_else(|| StoreError::Corrupt("tip height missing".into()))?;
+        let hash = self
+            .meta
+            .get(keys::META_TIP_HASH)?
+            .ok_or_else(|| StoreError::Corrupt("tip hash missing".into()))?;
+        Ok(Tip {
+            height,
+            block_hash: hash32(&hash, "tip hash")?,
+        })
+    }
+
+    /// The current state root.
+    pub fn state_root(&self) -> Result<Hash, StoreError> {
+        Ok(commitment::root(self)?)
+    }
+
+    /// The block at `height`.
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        match self.blocks.get(keys::height(height))? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(codec::decode::<Block, BLOCK_BYTES_MAX>(&bytes)?)),
+        }
+    }
+
+    /// The commit certificate of the block at `height`.
+    pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
+        match self.certificates.get(keys::height(height))? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(codec::decode::<
+                CommitCertificate,
+                CERTIFICATE_BYTES_MAX,
+            >(&bytes)?)),
+        }
+    }
+
+    /// The receipts of the block at `height`.
+    pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
+        match self.receipts.get(keys::height(height))? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(codec::decode::<Vec<Receipt>, RECEIPTS_BYTES_MAX>(
+                &bytes,
+            )?)),
+        }
+    }
+
+    /// A committed transaction with its receipt, by id.
+    pub fn transaction(&self, id: &Hash) -> Result<Option<StoredTransaction>, StoreError> {
+        let Some(location) = self.tx_index.get(id.0)? else {
+            return Ok(None);
+        };
+        let (height, index) = keys::parse_tx_location(&location)
+            .ok_or_else(|| StoreError::Corrupt(format!("tx index entry for {id}")))?;
+        let missing = || StoreError::Corrupt(format!("tx {id} indexed at {height}/{index}"));
+        let block = self.block(height)?.ok_or_else(missing)?;
+        let receipts = self.receipts(height)?.ok_or_else(missing)?;
+        let position = usize::try_from(index).map_err(|_| missing())?;
+        let transaction = block
+            .transactions
+            .get(position)
+            .cloned()
+            .ok_or_else(missing)?;
+        let receipt = receipts.get(position).cloned().ok_or_else(missing)?;
+        Ok(Some(StoredTransaction {
+            height,
+            index,
+            transaction,
+            receipt,
+        }))
+    }
+
+    /// An account's state.
+    pub fn account(&self, id: &AccountId) -> Result<Option<AccountState>, StoreError> {
+        Ok(crate::state::read(self, &StateKey::Account(*id))?)
+    }
+
+    /// An asset's state.
+    pub fn asset(&self, code: &AssetCode) -> Result<Option<AssetState>, StoreError> {
+        Ok(crate::state::read(self, &StateKey::Asset(code.clone()))?)
+    }
+
+    /// The member banks.
+    pub fn members(&self) -> Result<Vec<Member>, StoreError> {
+        Ok(crate::state::read_members(self)?)
+    }
+
+    /// Every state entry (encoded key, encoded value), in key order.
+    pub fn state_entries(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {
+        let mut entries = BTreeMap::new();
+        for item in self.state.iter() {
+            let (key, value) = item?;
+            entries.insert(key.to_vec(), value.to_vec());
+        }
+        Ok(entries)
+    }
+
+    /// Sums every balance per asset next to the recorded supply (a full scan).
+    pub fn supply_audit(&self) -> Result<SupplyAudit, StoreError> {
+        let mut audit: SupplyAudit = BTreeMap::new();
+        for (key, value) in self.state_entries()? {
+            let key: StateKey = codec::decode::<StateKey, STATE_KEY_BYTES_MAX>(&key)?;
+            match key {
+                StateKey::Account(_) => {
+                    let account: AccountState = decode_state(&value)?;
+                    for (asset, amount) in account.balances {
+                        let slot = audit.entry(asset.clone()).or_default();
+                        slot.0 = slot.0.checked_add(amount).ok_or_else(|| {
+                            StoreError::Corrupt(format!("{asset}: balances overflow"))
+                        })?;
+                    }
+                }
+                StateKey::Asset(code) => {
+                    let asset: AssetState = decode_state(&value)?;
+                    audit.entry(code).or_default().1 = asset.supply;
+                }
+                StateKey::Members | StateKey::Params => {}
+            }
+        }
+        Ok(audit)
+    }
+
+    /// Recomputes the whole commitment from the state entries and compares
+    /// every bucket and the root with what is stored (a full scan).
+    pub fn check_state(&self) -> Result<(), StoreError> {
+        let mut rebuilt = crate::state::memory::MemoryState::empty(self.chain_id);
+        let writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self
+            .state_entries()?
+            .into_iter()
+            .map(|(key, value)| (key, Some(value)))
+            .collect();
+        let update = commitment::update(&rebuilt, &writes)?;
+        rebuilt.write(&writes, &update);
+        for (bucket, entries) in &update.buckets {
+            if self.bucket(*bucket)? != *entries {
+                return Err(StoreError::Corrupt(format!(
+                    "commitment bucket {bucket} does not match the state"
+                )));
+            }
+        }
+        let stored_root = self.state_root()?;
+        if rebuilt.root() != stored_root {
+            return Err(StoreError::Corrupt(format!(
+                "state root {stored_root} does not match the state ({})",
+                rebuilt.root()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks the tip: the last [`OPEN_CHECK_BLOCKS`] blocks link by hash,
+    /// each has a certificate naming it, and the stored state root equals the
+    /// tip header's (or the genesis root at height 0).
+    pub fn check_tip(&self) -> Result<(), StoreError> {
+        let tip = self.tip()?;
+        let state_root = self.state_root()?;
+        if tip.height == 0 {
+            let genesis_root = self
+                .meta
+                .get(keys::META_GENESIS_ROOT)?
+                .ok_or_else(|| StoreError::Corrupt("genesis root missing".into()))?;
+            if hash32(&genesis_root, "genesis root")? != state_root {
+                return Err(StoreError::Corrupt(
+                    "state root differs from the genesis root at height 0".into(),
+                ));
+            }
+            return Ok(());
+        }
+        let mut expected_hash = tip.block_hash;
+        let lowest = tip.height.saturating_sub(OPEN_CHECK_BLOCKS - 1).max(1);
+        for height in (lowest..=tip.height).rev() {
+            let block = self
+                .block(height)?
+                .ok_or_else(|| StoreError::Corrupt(format!("block {height} missing")))?;
+            let hash = block.hash()?;
+            if hash != expected_hash || block.header.height != height {
+                return Err(StoreError::Corrupt(format!(
+                    "block {height} hashes to {hash}, expected {expected_hash}"
+                )));
+            }
+            let certificate = self
+                .certificate(height)?
+                .ok_or_else(|| StoreError::Corrupt(format!("certificate {height} missing")))?;
+            if certificate.block_hash != hash || certificate.height != height {
+                return Err(StoreError::Corrupt(format!(
+                    "certificate {height} names another block"
+                )));
+            }
+            if height == tip.height && block.header.state_root != state_root {
+                return Err(StoreError::Corrupt(format!(
+                    "stored state root {state_root} differs from the tip header's {}",
+                    block.header.state_root
+                )));
+            }
+            expected_hash = block.header.previous_hash;
+        }
+        if lowest == 1 && expected_hash != self.chain_id {
+            return Err(StoreError::Corrupt(
+                "block 1 does not extend the genesis".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Most bytes of an encoded state key.
+const STATE_KEY_BYTES_MAX: usize = 256;
+
+fn decode_state<T: serde::Serialize + serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    Ok(codec::decode::<T, { codec::STATE_VALUE_BYTES_MAX }>(bytes)?)
+}
+
+fn commitment_batches(update: &CommitmentUpdate) -> (sled::Batch, sled::Batch) {
+    let mut buckets = sled::Batch::default();
+    for (bucket, entries) in &update.buckets {
+        if entries.is_empty() {
+            buckets.remove(&keys::bucket(*bucket));
+        } else {
+            let mut bytes = Vec::with_capacity(entries.len() * 64);
+            for (key_hash, value_hash) in entries {
+                bytes.extend_from_slice(&key_hash.0);
+                bytes.extend_from_slice(&value_hash.0);
+            }
+            buckets.insert(&keys::bucket(*bucket), bytes);
+        }
+    }
+    let mut nodes = sled::Batch::default();
+    for ((level, index), hash) in &update.nodes {
+        match hash {
+            Some(hash) => nodes.insert(&keys::node(*level, *index), &hash.0),
+            None => nodes.remove(&keys::node(*level, *index)),
+        }
+    }
+    (buckets, nodes)
+}
+
+impl StateView for Store {
+    fn chain_id(&self) -> ChainId {
+        self.chain_id
+    }
+
+    fn tip(&self) -> Result<Tip, ViewError> {
+        Store::tip(self).map_err(|error| ViewError::Storage(error.to_string()))
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ViewError> {
+        Ok(self.state.get(key).map_err(storage)?.map(|v| v.to_vec()))
+    }
+
+    fn bucket(&self, bucket: u16) -> Result<Vec<BucketEntry>, ViewError> {
+        let Some(bytes) = self.buckets.get(keys::bucket(bucket)).map_err(storage)? else {
+            return Ok(Vec::new());
+        };
+        if bytes.len() % 64 != 0 {
+            return Err(ViewError::Corrupt(format!(
+                "bucket {bucket} has {} bytes",
+                bytes.len()
+            )));
+        }
+        bytes
+            .chunks(64)
+            .map(|pair| {
+                Ok((
+                    hash32(&pair[..32], "bucket")?,
+                    hash32(&pair[32..], "bucket")?,
+                ))
+            })
+            .collect()
+    }
+
+    fn node(&self, level: u8, index: u32) -> Result<Option<Hash>, ViewError> {
+        match self.nodes.get(keys::node(level, index)).map_err(storage)? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(hash32(&bytes, "commitment node")?)),
+        }
+    }
+}

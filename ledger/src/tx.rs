@@ -1,0 +1,172 @@
+//! Transactions: the signed envelope and its bodies.
+//!
+//! The envelope carries the chain id, the sender, its nonce, the most fee the
+//! sender accepts, an expiry height and the body; the sender signs the
+//! envelope's signing bytes with ed25519 (see the crate docs for the layout
+//! byte by byte). The transaction id is the SHA-256 of the signing bytes, so
+//! it excludes the signature: no signature variant makes a new id.
+//!
+//! [`Body`] grows by appending variants (escrow, credit, swap, governance): a
+//! variant's index is part of the signing bytes and never changes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Amount;
+use crate::codec::{self, CodecError, TX_BYTES_MAX};
+use crate::crypto::{self, CryptoError, Keypair, Signature, sha256, tag};
+use crate::ids::{AccountId, AssetCode, ChainId, Hash};
+
+/// What a transaction does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
+    /// Variant 0. Move `amount` of `asset` from the sender to `to`. The fee is
+    /// paid in the same asset, on top of `amount`.
+    Transfer {
+        /// The receiving account.
+        to: AccountId,
+        /// What is moved.
+        asset: AssetCode,
+        /// How much, in minor units.
+        amount: Amount,
+    },
+    /// Variant 1. Mint `amount` of `asset` into `to`; only the issuing bank's
+    /// treasury may send it. Supply grows by `amount`.
+    Issue {
+        /// The credited account.
+        to: AccountId,
+        /// The asset, issued by the sender's bank.
+        asset: AssetCode,
+        /// How much, in minor units.
+        amount: Amount,
+    },
+    /// Variant 2. Burn `amount` of `asset` from the sender's own balance; only
+    /// the issuing bank's treasury may send it (a customer redeems by paying
+    /// the treasury, which burns and pays out off-chain). Supply shrinks.
+    Redeem {
+        /// The asset, issued by the sender's bank.
+        asset: AssetCode,
+        /// How much, in minor units.
+        amount: Amount,
+    },
+    /// Variant 3. Register `account` as a customer of the sender's bank; only
+    /// a bank's treasury may send it. Refused for keys that are not on the
+    /// curve or have small order.
+    RegisterAccount {
+        /// The new account's public key.
+        account: AccountId,
+    },
+}
+
+impl Body {
+    /// A short lower-case name for logs and receipts.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::Transfer { .. } => "transfer",
+            Body::Issue { .. } => "issue",
+            Body::Redeem { .. } => "redeem",
+            Body::RegisterAccount { .. } => "register_account",
+        }
+    }
+}
+
+/// The signed part of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// The chain this transaction is for (the genesis hash).
+    pub chain_id: ChainId,
+    /// Who signs and pays.
+    pub sender: AccountId,
+    /// The sender's next nonce: transactions of one sender apply in nonce
+    /// order, each exactly once, starting at 0.
+    pub nonce: u64,
+    /// The most fee the sender accepts, in minor units of the asset the body
+    /// moves. The fee charged is the schedule's, never more than this.
+    pub fee: Amount,
+    /// The last height at which this transaction may be included.
+    pub expiry_height: u64,
+    /// What it does.
+    pub body: Body,
+}
+
+impl Transaction {
+    /// The bytes the sender signs: the transaction tag, then the canonical
+    /// encoding of this envelope.
+    pub fn signing_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        let mut bytes = tag::TRANSACTION.to_vec();
+        bytes.extend_from_slice(&codec::encode(self)?);
+        Ok(bytes)
+    }
+
+    /// The transaction id: SHA-256 of the signing bytes.
+    pub fn id(&self) -> Result<Hash, CodecError> {
+        Ok(sha256(&[&self.signing_bytes()?]))
+    }
+
+    /// Signs the envelope with the sender's key.
+    pub fn sign(self, key: &Keypair) -> Result<SignedTransaction, CodecError> {
+        let signature = key.sign(&self.signing_bytes()?);
+        Ok(SignedTransaction {
+            tx: self,
+            signature,
+        })
+    }
+}
+
+/// A transaction with the sender's signature: what is gossiped and stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedTransaction {
+    /// The signed envelope.
+    pub tx: Transaction,
+    /// ed25519 signature by `tx.sender` over `tx.signing_bytes()`.
+    pub signature: Signature,
+}
+
+/// Why a transaction is not acceptable at all, before any state is consulted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    /// The bytes are not a transaction.
+    #[error("malformed transaction: {0}")]
+    Codec(#[from] CodecError),
+    /// Signed for another chain.
+    #[error("transaction is for chain {found}, this chain is {expected}")]
+    WrongChain {
+        /// This chain's id.
+        expected: ChainId,
+        /// The transaction's chain id.
+        found: ChainId,
+    },
+    /// The signature does not verify under the sender's key.
+    #[error("bad signature: {0}")]
+    Signature(#[from] CryptoError),
+}
+
+impl SignedTransaction {
+    /// Decodes wire bytes (at most [`TX_BYTES_MAX`], canonical, nothing trailing).
+    pub fn decode(bytes: &[u8]) -> Result<SignedTransaction, TxError> {
+        Ok(codec::decode::<SignedTransaction, TX_BYTES_MAX>(bytes)?)
+    }
+
+    /// The wire bytes.
+    pub fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        codec::encode(self)
+    }
+
+    /// The transaction id.
+    pub fn id(&self) -> Result<Hash, CodecError> {
+        self.tx.id()
+    }
+
+    /// Checks the chain id and the signature (`verify_strict`), returning the
+    /// transaction id.
+    pub fn verify(&self, chain_id: &ChainId) -> Result<Hash, TxError> {
+        if self.tx.chain_id != *chain_id {
+            return Err(TxError::WrongChain {
+                expected: *chain_id,
+                found: self.tx.chain_id,
+            });
+        }
+        let signing_bytes = self.tx.signing_bytes()?;
+        crypto::verify(&self.tx.sender.0, &signing_bytes, &self.signature)?;
+        Ok(sha256(&[&signing_bytes]))
+    }
+}
