@@ -293,6 +293,21 @@ pub enum Outcome {
     Rejected(RejectReason),
 }
 
+impl Outcome {
+    /// Whether this outcome is the transaction's last word: it applied, or
+    /// it can never apply (its nonce is used up or it expired). A transaction
+    /// from an unregistered sender or with a nonce ahead of the sender's is
+    /// not final: included again later, it may still apply.
+    pub fn is_final(&self) -> bool {
+        match self {
+            Outcome::Applied { .. } => true,
+            Outcome::Rejected(RejectReason::UnknownSender) => false,
+            Outcome::Rejected(RejectReason::BadNonce { expected, found }) => found < expected,
+            Outcome::Rejected(_) => true,
+        }
+    }
+}
+
 /// A transaction's receipt, in block order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {

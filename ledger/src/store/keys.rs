@@ -24,22 +24,24 @@ pub fn node(level: u8, index: u32) -> [u8; 5] {
     key
 }
 
-/// The value of a transaction-index entry: height then position in the block.
-pub fn tx_location(height: u64, index: u32) -> [u8; 12] {
-    let mut value = [0u8; 12];
+/// The value of a transaction-index entry: height, position in the block,
+/// and 1 if that occurrence's outcome is final (0 if not).
+pub fn tx_location(height: u64, index: u32, is_final: bool) -> [u8; 13] {
+    let mut value = [0u8; 13];
     value[..8].copy_from_slice(&height.to_be_bytes());
-    value[8..].copy_from_slice(&index.to_be_bytes());
+    value[8..12].copy_from_slice(&index.to_be_bytes());
+    value[12] = u8::from(is_final);
     value
 }
 
-/// Reads a transaction-index value back.
-pub fn parse_tx_location(value: &[u8]) -> Option<(u64, u32)> {
-    if value.len() != 12 {
+/// Reads a transaction-index value back: (height, position, final).
+pub fn parse_tx_location(value: &[u8]) -> Option<(u64, u32, bool)> {
+    if value.len() != 13 || value[12] > 1 {
         return None;
     }
     let height = u64::from_be_bytes(value[..8].try_into().ok()?);
-    let index = u32::from_be_bytes(value[8..].try_into().ok()?);
-    Some((height, index))
+    let index = u32::from_be_bytes(value[8..12].try_into().ok()?);
+    Some((height, index, value[12] == 1))
 }
 
 /// Meta: the chain id (32 bytes).

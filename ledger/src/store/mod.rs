@@ -259,12 +259,7 @@ impl Store {
         let block_bytes = outcome.block.encode()?;
         let certificate_bytes = codec::encode(certificate)?;
         let receipts_bytes = codec::encode(&outcome.execution.receipts)?;
-        let mut tx_index = sled::Batch::default();
-        for (index, tx_id) in outcome.execution.tx_ids.iter().enumerate() {
-            let index = u32::try_from(index)
-                .map_err(|_| StoreError::Corrupt("more than 2^32 transactions".into()))?;
-            tx_index.insert(&tx_id.0, &keys::tx_location(header.height, index));
-        }
+        let tx_index = self.tx_index_batch(outcome)?;
         let mut state = sled::Batch::default();
         for (key, value) in &outcome.execution.writes {
             match value {
@@ -302,6 +297,45 @@ impl Store {
             .map_err(flatten)?;
         self.db.flush()?;
         Ok(())
+    }
+
+    /// The index entries of a block. One id can occur more than once in the
+    /// chain (a replay, or a transaction first included too early); the
+    /// index keeps its final occurrence and lets no later one replace it, so
+    /// a committed payment never reads back as rejected.
+    fn tx_index_batch(&self, outcome: &BlockOutcome) -> Result<sled::Batch, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut pending: BTreeMap<Hash, bool> = BTreeMap::new();
+        let execution = &outcome.execution;
+        for (index, (tx_id, receipt)) in
+            execution.tx_ids.iter().zip(&execution.receipts).enumerate()
+        {
+            let existing_final = match pending.get(tx_id) {
+                Some(is_final) => Some(*is_final),
+                None => match self.tx_index.get(tx_id.0)? {
+                    None => None,
+                    Some(value) => Some(
+                        keys::parse_tx_location(&value)
+                            .ok_or_else(|| {
+                                StoreError::Corrupt(format!("tx index entry for {tx_id}"))
+                            })?
+                            .2,
+                    ),
+                },
+            };
+            if existing_final == Some(true) {
+                continue;
+            }
+            let index = u32::try_from(index)
+                .map_err(|_| StoreError::Corrupt("more than 2^32 transactions".into()))?;
+            let is_final = receipt.outcome.is_final();
+            batch.insert(
+                &tx_id.0,
+                &keys::tx_location(outcome.block.header.height, index, is_final),
+            );
+            pending.insert(*tx_id, is_final);
+        }
+        Ok(batch)
     }
 
     /// The last committed block (height 0 and the chain id at genesis).
@@ -360,7 +394,7 @@ impl Store {
         let Some(location) = self.tx_index.get(id.0)? else {
             return Ok(None);
         };
-        let (height, index) = keys::parse_tx_location(&location)
+        let (height, index, _) = keys::parse_tx_location(&location)
             .ok_or_else(|| StoreError::Corrupt(format!("tx index entry for {id}")))?;
         let missing = || StoreError::Corrupt(format!("tx {id} indexed at {height}/{index}"));
         let block = self.block(height)?.ok_or_else(missing)?;

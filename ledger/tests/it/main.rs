@@ -1,1 +1,17 @@
+//! The ledger's integration tests: one binary, one module per concern.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation,
+    clippy::needless_range_loop,
+    missing_docs
+)]
 
+mod bad_input;
+mod crash;
+mod fixture;
+mod genesis;
+mod properties;
+mod store;
+mod vectors;

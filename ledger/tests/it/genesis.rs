@@ -1,0 +1,135 @@
+//! Genesis validation: each mistake named precisely.
+
+use clearhouse_ledger::genesis::{Genesis, GenesisError, GenesisFile};
+
+use crate::fixture::Fixture;
+
+fn file() -> GenesisFile {
+    Fixture::new(2, 2).file
+}
+
+fn refused(file: GenesisFile) -> GenesisError {
+    file.validate().expect_err("must be refused")
+}
+
+#[test]
+fn toml_round_trip_gives_the_same_chain_id() {
+    let f = Fixture::new(3, 4);
+    let text = f.file.to_toml().unwrap();
+    let again = Genesis::from_toml(&text).unwrap();
+    assert_eq!(again.chain_id().unwrap(), f.chain_id());
+    // A different chain name is a different chain.
+    let renamed = text.replace("clearhouse-test", "clearhouse-other");
+    assert_ne!(
+        Genesis::from_toml(&renamed).unwrap().chain_id().unwrap(),
+        f.chain_id()
+    );
+}
+
+#[test]
+fn duplicates_are_refused() {
+    let mut f = file();
+    f.members[1].id = f.members[0].id.clone();
+    assert!(matches!(
+        refused(f),
+        GenesisError::Duplicate {
+            what: "member id",
+            ..
+        }
+    ));
+    let mut f = file();
+    f.members[1].validator_key = f.members[0].validator_key.clone();
+    assert!(matches!(
+        refused(f),
+        GenesisError::Duplicate {
+            what: "validator key",
+            ..
+        }
+    ));
+    let mut f = file();
+    f.assets.push(f.assets[0].clone());
+    assert!(matches!(
+        refused(f),
+        GenesisError::Duplicate { what: "asset", .. }
+    ));
+    let mut f = file();
+    f.accounts.push(f.accounts[0].clone());
+    assert!(matches!(
+        refused(f),
+        GenesisError::Duplicate {
+            what: "account",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn unknown_references_are_refused() {
+    let mut f = file();
+    f.assets[0].issuer = "bank-9".into();
+    assert_eq!(
+        refused(f),
+        GenesisError::UnknownIssuer {
+            asset: "CNY".into(),
+            issuer: "bank-9".into()
+        }
+    );
+    let mut f = file();
+    f.accounts[0].bank = "bank-9".into();
+    assert!(matches!(refused(f), GenesisError::UnknownBank { .. }));
+    let mut f = file();
+    f.accounts[0].balances.insert("XAU".into(), "1".into());
+    assert!(matches!(refused(f), GenesisError::UnknownAsset { .. }));
+}
+
+#[test]
+fn bad_values_are_refused() {
+    let mut f = file();
+    f.members[0].voting_power = 0;
+    assert!(matches!(refused(f), GenesisError::ValidatorSet(_)));
+    let mut f = file();
+    f.members[0].voting_power = u64::MAX;
+    assert!(matches!(refused(f), GenesisError::ValidatorSet(_)));
+    let mut f = file();
+    f.members.clear();
+    assert_eq!(refused(f), GenesisError::NoMembers);
+    let mut f = file();
+    f.members[0].validator_key = "zz".into();
+    assert!(matches!(refused(f), GenesisError::Id { .. }));
+    let mut f = file();
+    let mut identity = "00".repeat(32);
+    identity.replace_range(0..2, "01");
+    f.members[0].treasury = identity;
+    assert!(matches!(refused(f), GenesisError::Key { .. }));
+    let mut f = file();
+    f.assets[0].decimals = 30;
+    assert!(matches!(refused(f), GenesisError::Decimals { .. }));
+    let mut f = file();
+    f.fees[0].basis_points = 10_001;
+    assert!(matches!(refused(f), GenesisError::BasisPoints { .. }));
+    let mut f = file();
+    f.accounts[0].balances.insert("CNY".into(), "1.005".into());
+    assert!(matches!(refused(f), GenesisError::Amount { .. }));
+    let mut f = file();
+    f.accounts[0].bank = "bank-1".into();
+    f.accounts[0].key = f.members[0].treasury.clone();
+    assert!(matches!(refused(f), GenesisError::TreasuryElsewhere { .. }));
+    assert!(matches!(
+        Genesis::from_toml("chain_name = 3"),
+        Err(GenesisError::Toml(_))
+    ));
+    assert!(matches!(
+        Genesis::from_toml(&format!(
+            "{}\nunknown_field = 1\n",
+            file().to_toml().unwrap()
+        )),
+        Err(GenesisError::Toml(_))
+    ));
+}
+
+#[test]
+fn opening_supply_is_the_sum_of_opening_balances() {
+    let f = Fixture::new(2, 5);
+    let asset = &f.genesis.assets[&f.asset(0)];
+    assert_eq!(asset.supply.0, 5 * 100_000);
+}

@@ -1,0 +1,244 @@
+//! The sled store: commits, reads, refusals, certificates and reopening.
+
+use clearhouse_ledger::certificate::CertificateError;
+use clearhouse_ledger::state::{Outcome, RejectReason, Signatures, apply_block};
+use clearhouse_ledger::store::{Store, StoreError};
+
+use crate::fixture::Fixture;
+
+#[test]
+fn commit_then_read_back_everything() {
+    let f = Fixture::new(4, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &f.genesis).unwrap();
+    assert_eq!(store.tip().unwrap().height, 0);
+    let to = f.accounts[1].account();
+    let txs = vec![
+        f.transfer(&f.accounts[0], 0, to, 0, 10_000),
+        f.transfer(&f.accounts[0], 0, to, 0, 10_000), // replayed nonce
+        f.transfer(&f.accounts[0], 2, to, 0, 10_000), // skipped nonce
+    ];
+    let outcome = f.propose(&store, txs.clone());
+    let certificate = f.certify(&outcome);
+    certificate
+        .verify(
+            &f.chain_id(),
+            1,
+            &outcome.block_hash,
+            &f.genesis.validator_set().unwrap(),
+        )
+        .unwrap();
+    store.commit(&outcome, &certificate).unwrap();
+
+    let receipts = store.receipts(1).unwrap().unwrap();
+    assert_eq!(
+        receipts[0].outcome,
+        Outcome::Applied {
+            fee: clearhouse_ledger::Amount(1 + 5)
+        }
+    );
+    assert_eq!(
+        receipts[1].outcome,
+        Outcome::Rejected(RejectReason::BadNonce {
+            expected: 1,
+            found: 0
+        })
+    );
+    assert_eq!(
+        receipts[2].outcome,
+        Outcome::Rejected(RejectReason::BadNonce {
+            expected: 1,
+            found: 2
+        })
+    );
+    assert_eq!(store.block(1).unwrap().unwrap(), outcome.block);
+    assert_eq!(store.certificate(1).unwrap().unwrap(), certificate);
+    let found = store.transaction(&txs[0].id().unwrap()).unwrap().unwrap();
+    assert_eq!((found.height, found.index), (1, 0));
+    assert_eq!(found.transaction, txs[0]);
+    let sender = store.account(&f.accounts[0].account()).unwrap().unwrap();
+    assert_eq!(sender.nonce, 1);
+    assert_eq!(sender.balance(&f.asset(0)).0, 100_000 - 10_000 - 6);
+    let treasury = store.account(&f.treasuries[0].account()).unwrap().unwrap();
+    assert_eq!(
+        treasury.balance(&f.asset(0)).0,
+        6,
+        "the fee goes to the sender's bank"
+    );
+    store.check_state().unwrap();
+}
+
+#[test]
+fn a_block_that_does_not_extend_the_tip_is_refused() {
+    let f = Fixture::new(2, 2);
+    let store = Store::temporary(&f.genesis).unwrap();
+    let outcome = f.propose(&store, vec![]);
+    let certificate = f.certify(&outcome);
+    store.commit(&outcome, &certificate).unwrap();
+    // The same block again: not the next height.
+    assert!(matches!(
+        store.commit(&outcome, &certificate),
+        Err(StoreError::NotNext { .. })
+    ));
+    // Re-executing it on the new tip fails too.
+    assert!(apply_block(&store, &outcome.block, Signatures::Verify).is_err());
+    // A certificate for another block is refused.
+    let next = f.propose(&store, vec![]);
+    assert!(matches!(
+        store.commit(&next, &certificate),
+        Err(StoreError::CertificateMismatch { .. })
+    ));
+}
+
+#[test]
+fn a_store_opened_with_another_genesis_is_refused() {
+    let f = Fixture::new(2, 2);
+    let g = Fixture::new(3, 2);
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), &f.genesis).unwrap());
+    assert!(matches!(
+        Store::open(dir.path(), &g.genesis),
+        Err(StoreError::WrongChain { .. })
+    ));
+}
+
+#[test]
+fn certificates_need_distinct_known_signers_with_a_quorum() {
+    let f = Fixture::new(4, 1);
+    let store = Store::temporary(&f.genesis).unwrap();
+    let outcome = f.propose(&store, vec![]);
+    let set = f.genesis.validator_set().unwrap();
+    let chain = f.chain_id();
+    let keys: Vec<_> = f.validators.iter().collect();
+    let sign = |keys: &[&clearhouse_ledger::crypto::Keypair]| {
+        clearhouse_ledger::CommitCertificate::sign(&chain, 1, 0, outcome.block_hash, keys)
+    };
+    // 3 of 4 equal powers: 30 of 40 > 2/3.
+    sign(&keys[..3])
+        .verify(&chain, 1, &outcome.block_hash, &set)
+        .unwrap();
+    // 2 of 4: exactly 1/2.
+    assert!(matches!(
+        sign(&keys[..2]).verify(&chain, 1, &outcome.block_hash, &set),
+        Err(CertificateError::NoQuorum {
+            power: 20,
+            total: 40
+        })
+    ));
+    // A duplicated vote does not count twice.
+    let mut duplicated = sign(&keys[..2]);
+    duplicated.votes.push(duplicated.votes[0].clone());
+    assert!(matches!(
+        duplicated.verify(&chain, 1, &outcome.block_hash, &set),
+        Err(CertificateError::DuplicateVote(_))
+    ));
+    // A stranger's vote is refused.
+    let stranger = crate::fixture::key("stranger");
+    let with_stranger = sign(&[keys[0], keys[1], &stranger]);
+    assert!(matches!(
+        with_stranger.verify(&chain, 1, &outcome.block_hash, &set),
+        Err(CertificateError::UnknownValidator(_))
+    ));
+    // A bad signature is refused.
+    let mut forged = sign(&keys[..3]);
+    forged.votes[2].signature.0[0] ^= 1;
+    assert!(matches!(
+        forged.verify(&chain, 1, &outcome.block_hash, &set),
+        Err(CertificateError::BadSignature { .. })
+    ));
+    // Another block or height is refused.
+    assert!(matches!(
+        sign(&keys[..3]).verify(&chain, 2, &outcome.block_hash, &set),
+        Err(CertificateError::WrongBlock { .. })
+    ));
+    // Signed for another chain: the signatures fail.
+    let other = clearhouse_ledger::CommitCertificate::sign(
+        &clearhouse_ledger::Hash([1; 32]),
+        1,
+        0,
+        outcome.block_hash,
+        &keys[..3],
+    );
+    assert!(other.verify(&chain, 1, &outcome.block_hash, &set).is_err());
+}
+
+#[test]
+fn a_tampered_header_root_is_caught_by_reexecution() {
+    let f = Fixture::new(2, 2);
+    let store = Store::temporary(&f.genesis).unwrap();
+    let outcome = f.propose(
+        &store,
+        vec![f.transfer(&f.accounts[0], 0, f.accounts[1].account(), 0, 5)],
+    );
+    for field in 0..3 {
+        let mut block = outcome.block.clone();
+        match field {
+            0 => block.header.state_root.0[0] ^= 1,
+            1 => block.header.tx_root.0[0] ^= 1,
+            _ => block.header.receipts_root.0[0] ^= 1,
+        }
+        assert!(matches!(
+            apply_block(&store, &block, Signatures::Verify),
+            Err(clearhouse_ledger::state::BlockError::RootMismatch { .. })
+        ));
+    }
+}
+
+#[test]
+fn damage_to_the_state_is_detected_at_open() {
+    let f = Fixture::new(2, 2);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &f.genesis).unwrap();
+        let outcome = f.propose(
+            &store,
+            vec![f.transfer(&f.accounts[0], 0, f.accounts[1].account(), 0, 5)],
+        );
+        store.commit(&outcome, &f.certify(&outcome)).unwrap();
+    }
+    // Overwrite the stored root behind the store's back.
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let nodes = db.open_tree("nodes").unwrap();
+        nodes.insert([0u8, 0, 0, 0, 0], &[7u8; 32]).unwrap();
+        db.flush().unwrap();
+    }
+    assert!(matches!(
+        Store::open(dir.path(), &f.genesis),
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+#[test]
+fn a_transaction_included_early_and_applied_later_reads_back_as_applied() {
+    let f = Fixture::new(2, 2);
+    let store = Store::temporary(&f.genesis).unwrap();
+    let to = f.accounts[1].account();
+    let early = f.transfer(&f.accounts[0], 1, to, 0, 7); // nonce 1 before nonce 0
+    let first = f.propose(&store, vec![early.clone()]);
+    assert!(!first.execution.receipts[0].outcome.is_final());
+    store.commit(&first, &f.certify(&first)).unwrap();
+    let found = store.transaction(&early.id().unwrap()).unwrap().unwrap();
+    assert_eq!(found.height, 1);
+    // Now nonce 0, then the same transaction again: it applies in block 2.
+    let second = f.propose(
+        &store,
+        vec![f.transfer(&f.accounts[0], 0, to, 0, 7), early.clone()],
+    );
+    store.commit(&second, &f.certify(&second)).unwrap();
+    let found = store.transaction(&early.id().unwrap()).unwrap().unwrap();
+    assert_eq!((found.height, found.index), (2, 1));
+    assert!(matches!(found.receipt.outcome, Outcome::Applied { .. }));
+    // A replay in block 3 is rejected and does not hide the applied one.
+    let third = f.propose(&store, vec![early.clone()]);
+    assert_eq!(
+        third.execution.receipts[0].outcome,
+        Outcome::Rejected(RejectReason::BadNonce {
+            expected: 2,
+            found: 1
+        })
+    );
+    store.commit(&third, &f.certify(&third)).unwrap();
+    let found = store.transaction(&early.id().unwrap()).unwrap().unwrap();
+    assert_eq!((found.height, found.index), (2, 1));
+}
