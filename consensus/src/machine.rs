@@ -26,6 +26,9 @@ pub struct Limits {
     /// Messages for the next height kept per validator until that height starts (others
     /// often decide and move on a little earlier). Further ones are dropped.
     pub next_height_msgs_per_validator_max: usize,
+    /// Different messages kept per validator and (round, slot): more than one only from
+    /// an equivocator. Each counts for its own value (see the `votes` module).
+    pub conflicting_messages_per_slot_max: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +36,7 @@ impl Default for Limits {
         Limits {
             rounds_ahead_max: 16,
             next_height_msgs_per_validator_max: 8,
+            conflicting_messages_per_slot_max: 4,
         }
     }
 }
@@ -342,7 +346,11 @@ impl<V: Value, S: Signature> Machine<V, S> {
         if !self.round_in_window(round) {
             return;
         }
-        if let Admit::Conflict(evidence) = self.log.add_vote(vote, power) {
+        if let Admit::Conflict(evidence) = self.log.add_vote(
+            vote,
+            power,
+            self.config.limits.conflicting_messages_per_slot_max,
+        ) {
             out.push(Output::Evidence(*evidence));
         }
     }
@@ -367,7 +375,10 @@ impl<V: Value, S: Signature> Machine<V, S> {
         if !self.round_in_window(round) {
             return;
         }
-        if let Admit::Conflict(evidence) = self.log.add_proposal(proposal) {
+        if let Admit::Conflict(evidence) = self.log.add_proposal(
+            proposal,
+            self.config.limits.conflicting_messages_per_slot_max,
+        ) {
             out.push(Output::Evidence(*evidence));
         }
     }

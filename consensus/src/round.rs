@@ -212,15 +212,16 @@ impl<V: Value, S: Signature> Machine<V, S> {
         if self.first_time.l36_done {
             return false;
         }
-        let Some(Proposal { value, .. }) = self.log.proposal(self.round).cloned() else {
+        // Any proposal of the round (an equivocating proposer may have sent several).
+        let round = self.round;
+        let with_quorum = self
+            .log
+            .proposed_values(round)
+            .find(|v| self.is_quorum(self.log.power_for(round, VoteKind::Prevote, Some(v))))
+            .cloned();
+        let Some(value) = with_quorum else {
             return false;
         };
-        if !self.is_quorum(
-            self.log
-                .power_for(self.round, VoteKind::Prevote, Some(&value)),
-        ) {
-            return false;
-        }
         if self.validity_of(&value, out) != Some(true) {
             return false;
         }
@@ -263,9 +264,7 @@ impl<V: Value, S: Signature> Machine<V, S> {
         let mut candidate = None;
         'rounds: for round in self.log.precommit_rounds() {
             for (value, power) in self.log.precommitted_values(round) {
-                if self.is_quorum(power)
-                    && self.log.proposal(round).is_some_and(|p| p.value == *value)
-                {
+                if self.is_quorum(power) && self.log.proposed_values(round).any(|p| p == value) {
                     candidate = Some((round, value.clone()));
                     break 'rounds;
                 }

@@ -1,10 +1,16 @@
 //! The message log of one height: proposals and votes weighted by voting power, and
 //! equivocation detection.
 //!
-//! Every validator counts at most once per (round, kind): the first vote it sends is
-//! counted, an identical copy is a duplicate, and a different one becomes evidence. The
-//! log keeps only what the machine admits (the current height, rounds up to a window
-//! ahead), so each round holds at most one vote per validator and kind and one proposal.
+//! A validator counts at most once per (round, kind) towards "any value" totals (L34,
+//! L47, and at most once per value towards a value's tally (L28, L36, L44, L49). A
+//! second, different vote for the same (round, kind) is evidence, and is still counted
+//! for its own value: otherwise validators that heard an equivocator's two votes in
+//! different orders would count different ones, and could never agree on a quorum (the
+//! problem CometBFT solves with peer "maj23" claims). This is safe: quorums for two
+//! values would overlap in more than a third of the power, all of it equivocating. The
+//! log keeps at most `Limits::conflicting_messages_per_slot_max` different messages per
+//! validator and slot, and only what the machine admits (the current height, rounds up
+//! to a window ahead).
 //! This module decides nothing; `round` reads the tallies.
 
 use std::collections::BTreeMap;
@@ -25,7 +31,8 @@ pub(crate) enum Admit<V, S> {
 /// The votes of one kind in one round.
 #[derive(Clone, Debug)]
 pub(crate) struct RoundVotes<V, S> {
-    by_validator: BTreeMap<ValidatorIndex, Signed<Vote<V>, S>>,
+    /// Each validator's different votes, in arrival order; never empty.
+    by_validator: BTreeMap<ValidatorIndex, Vec<Signed<Vote<V>, S>>>,
     power_by_value: BTreeMap<Option<V>, u64>,
     total_power: u64,
 }
@@ -44,7 +51,9 @@ impl<V: Value, S: Clone> RoundVotes<V, S> {
 #[derive(Clone, Debug)]
 pub(crate) struct HeightLog<V, S> {
     votes: BTreeMap<(Round, VoteKind), RoundVotes<V, S>>,
-    proposals: BTreeMap<Round, Signed<Proposal<V>, S>>,
+    /// Each round's proposals from its proposer, in arrival order (more than one only
+    /// from an equivocating proposer).
+    proposals: BTreeMap<Round, Vec<Signed<Proposal<V>, S>>>,
     /// Each validator's highest round seen in any message of this height, for the
     /// round-skip rule (L55). One entry per validator, whatever the rounds.
     highest_round: BTreeMap<ValidatorIndex, Round>,
@@ -68,49 +77,82 @@ impl<V: Value, S: Clone + Eq> HeightLog<V, S> {
         }
     }
 
-    /// Offers a vote from a validator of power `power`.
-    pub(crate) fn add_vote(&mut self, vote: Signed<Vote<V>, S>, power: u64) -> Admit<V, S> {
+    /// Offers a vote from a validator of power `power`; at most `per_slot_max` different
+    /// votes of one validator and slot are kept.
+    pub(crate) fn add_vote(
+        &mut self,
+        vote: Signed<Vote<V>, S>,
+        power: u64,
+        per_slot_max: usize,
+    ) -> Admit<V, S> {
         let key = (vote.message.round, vote.message.kind);
         let round_votes = self.votes.entry(key).or_insert_with(RoundVotes::new);
-        if let Some(first) = round_votes.by_validator.get(&vote.message.validator) {
-            if first.message == vote.message {
-                return Admit::Duplicate;
-            }
-            return Admit::Conflict(Box::new(Evidence::ConflictingVotes {
-                first: first.clone(),
-                second: vote,
-            }));
-        }
-        let tally = round_votes
-            .power_by_value
-            .entry(vote.message.value.clone())
-            .or_insert(0);
-        *tally = tally.saturating_add(power);
-        round_votes.total_power = round_votes.total_power.saturating_add(power);
-        round_votes
+        let earlier = round_votes
             .by_validator
-            .insert(vote.message.validator, vote);
-        Admit::Added
+            .entry(vote.message.validator)
+            .or_default();
+        if earlier.iter().any(|v| v.message == vote.message) {
+            return Admit::Duplicate;
+        }
+        let first = earlier.first().cloned();
+        if first.is_none() {
+            round_votes.total_power = round_votes.total_power.saturating_add(power);
+        }
+        if earlier.len() < per_slot_max.max(1) {
+            let tally = round_votes
+                .power_by_value
+                .entry(vote.message.value.clone())
+                .or_insert(0);
+            *tally = tally.saturating_add(power);
+            earlier.push(vote.clone());
+        }
+        match first {
+            None => Admit::Added,
+            Some(first) => Admit::Conflict(Box::new(Evidence::ConflictingVotes {
+                first,
+                second: vote,
+            })),
+        }
     }
 
     /// Offers a proposal already known to come from the round's proposer.
-    pub(crate) fn add_proposal(&mut self, proposal: Signed<Proposal<V>, S>) -> Admit<V, S> {
-        if let Some(first) = self.proposals.get(&proposal.message.round) {
-            if first.message == proposal.message {
-                return Admit::Duplicate;
-            }
-            return Admit::Conflict(Box::new(Evidence::ConflictingProposals {
-                first: first.clone(),
-                second: proposal,
-            }));
+    pub(crate) fn add_proposal(
+        &mut self,
+        proposal: Signed<Proposal<V>, S>,
+        per_slot_max: usize,
+    ) -> Admit<V, S> {
+        let earlier = self.proposals.entry(proposal.message.round).or_default();
+        if earlier.iter().any(|p| p.message == proposal.message) {
+            return Admit::Duplicate;
         }
-        self.proposals.insert(proposal.message.round, proposal);
-        Admit::Added
+        let first = earlier.first().cloned();
+        if earlier.len() < per_slot_max.max(1) {
+            earlier.push(proposal.clone());
+        }
+        match first {
+            None => Admit::Added,
+            Some(first) => Admit::Conflict(Box::new(Evidence::ConflictingProposals {
+                first,
+                second: proposal,
+            })),
+        }
     }
 
-    /// The proposal of `round`, if any.
+    /// The first proposal of `round`, if any (what L22 and L28 act on).
     pub(crate) fn proposal(&self, round: Round) -> Option<&Proposal<V>> {
-        self.proposals.get(&round).map(|p| &p.message)
+        self.proposals
+            .get(&round)
+            .and_then(|p| p.first())
+            .map(|p| &p.message)
+    }
+
+    /// The values proposed at `round` (one unless the proposer equivocated).
+    pub(crate) fn proposed_values(&self, round: Round) -> impl Iterator<Item = &V> + '_ {
+        self.proposals
+            .get(&round)
+            .into_iter()
+            .flatten()
+            .map(|p| &p.message.value)
     }
 
     /// Power of all votes of `kind` at `round`, whatever their value (the paper's `∗`).
@@ -159,7 +201,7 @@ impl<V: Value, S: Clone + Eq> HeightLog<V, S> {
         self.votes
             .get(&(round, VoteKind::Precommit))
             .into_iter()
-            .flat_map(|r| r.by_validator.values())
+            .flat_map(|r| r.by_validator.values().flatten())
             .filter(|v| v.message.value.as_ref() == Some(value))
             .cloned()
             .collect()

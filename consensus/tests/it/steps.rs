@@ -622,7 +622,7 @@ fn l44_prevote_quorum_for_nil() {
             vec![],
         ),
         case(
-            "a vote counts once: a conflicting second vote is evidence, not power",
+            "an equivocator's second vote is evidence and counts for its own value only",
             0,
             vec![
                 timeout(TimeoutKind::Propose, 0),
@@ -634,6 +634,24 @@ fn l44_prevote_quorum_for_nil() {
                 first: signed_vote(VoteKind::Prevote, 2, 0, Some(10)),
                 second: signed_vote(VoteKind::Prevote, 2, 0, None),
             })],
+        ),
+        case(
+            "...so a nil quorum that includes it is reached whatever the arrival order",
+            0,
+            vec![
+                timeout(TimeoutKind::Propose, 0),
+                prevote(1, 0, None),
+                prevote(2, 0, Some(10)),
+                prevote(3, 0, None),
+            ],
+            prevote(2, 0, None),
+            vec![
+                Output::Evidence(Evidence::ConflictingVotes {
+                    first: signed_vote(VoteKind::Prevote, 2, 0, Some(10)),
+                    second: signed_vote(VoteKind::Prevote, 2, 0, None),
+                }),
+                sends_precommit(0, 0, None),
+            ],
         ),
     ]);
 }
