@@ -78,6 +78,14 @@
 //!   highest-round non-nil precommit in the WAL; the valid value is at least as recent,
 //!   and proposals carrying a valid round record it too. Votes received are not needed:
 //!   peers send them again.
+//! - For liveness only: also append the proposals and votes received at the current
+//!   height to the same WAL, without a flush of their own (as CometBFT does); the flush
+//!   before each signature then makes them durable too, so the prevote quorum that
+//!   justified a lock survives with the lock. After a restart, feed them back, and the
+//!   WAL's own signed messages of the height too, and keep serving them to peers: a
+//!   quorum this validator saw (perhaps including Byzantine votes no one else kept) must
+//!   not vanish from the network, or validators locked on a value can wait forever for
+//!   proof of it (the simulator found exactly that).
 //! - The decided values with their certificates are the node's block store, committed
 //!   before `StartHeight` of the next height. WAL records of heights below the newest
 //!   may then be pruned.

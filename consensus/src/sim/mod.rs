@@ -297,6 +297,11 @@ struct Node {
     epoch: u64,
     last_height_round: (Height, Round),
     rounds_after_heal: u64,
+    /// Received proposals and votes of the current and later heights, appended to the
+    /// WAL without a flush of their own (like CometBFT's): replayed after a restart, for
+    /// liveness only. A crash loses those after `received_flushed`.
+    received: Vec<Packet>,
+    received_flushed: usize,
     /// Gossip state (volatile): the signed messages of the current and next heights
     /// this validator holds, sent or received, to pass on to peers that lack them.
     gossip: BTreeMap<Height, GossipStore>,
@@ -442,6 +447,8 @@ impl World {
                 last_height_round: (Height(0), Round(0)),
                 rounds_after_heal: 0,
                 gossip: BTreeMap::new(),
+                received: Vec::new(),
+                received_flushed: 0,
             });
         }
         if scenario.partitions {
@@ -599,6 +606,31 @@ impl World {
         self.schedule_at(self.now_ms + jitter, Event::Gossip { node, epoch });
         let height = Height(self.nodes[node].chain.len() as u64 + 1);
         self.feed(node, Input::StartHeight { height });
+        // Liveness after a restart: replay what this validator signed at this height (so
+        // its peers can get it again) and the received messages it logged.
+        let own: Vec<Packet> = self.nodes[node]
+            .wal
+            .iter()
+            .filter(|m| m.height() == height)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|m| self.packet(node, m))
+            .collect();
+        let received: Vec<Packet> = self.nodes[node]
+            .received
+            .iter()
+            .filter(|p| packet_height(p) >= Some(height))
+            .cloned()
+            .collect();
+        for packet in own.into_iter().chain(received) {
+            self.remember(node, &packet);
+            match packet {
+                Packet::Proposal(p) => self.feed(node, Input::Proposal(p)),
+                Packet::Vote(v) => self.feed(node, Input::Vote(v)),
+                Packet::Status(_) | Packet::Sync(_) => {}
+            }
+        }
     }
 
     fn process(&mut self, event: Event) {
@@ -628,6 +660,8 @@ impl World {
                 self.nodes[node].machine = None;
                 self.nodes[node].epoch += 1;
                 self.nodes[node].gossip.clear();
+                let flushed = self.nodes[node].received_flushed;
+                self.nodes[node].received.truncate(flushed);
             }
             Event::Restart { node } => {
                 if self.nodes[node].machine.is_none() {
@@ -652,6 +686,7 @@ impl World {
         match packet {
             Packet::Proposal(_) | Packet::Vote(_) => {
                 self.remember(to, &packet);
+                self.log_received(to, &packet);
                 match packet {
                     Packet::Proposal(p) => self.feed(to, Input::Proposal(p)),
                     Packet::Vote(v) => self.feed(to, Input::Vote(v)),
@@ -738,6 +773,25 @@ impl World {
                 self.send(node, peer, packet);
             }
         }
+    }
+
+    /// Appends a received message of the current or a later height to `node`'s
+    /// received-message log: written, but durable only from the next flush (before the
+    /// next signature).
+    fn log_received(&mut self, node: usize, packet: &Packet) {
+        let current = Height(self.nodes[node].chain.len() as u64 + 1);
+        if self.nodes[node].behaviour.is_none() && packet_height(packet) >= Some(current) {
+            self.nodes[node].received.push(packet.clone());
+        }
+    }
+
+    /// The flush before a signature: the WAL record and every received message logged
+    /// before it become durable. Old heights are pruned.
+    fn flush(&mut self, node: usize) {
+        let current = Some(Height(self.nodes[node].chain.len() as u64 + 1));
+        let n = &mut self.nodes[node];
+        n.received.retain(|p| packet_height(p) >= current);
+        n.received_flushed = n.received.len();
     }
 
     /// Adds a signed message to `node`'s gossip store if it is for its current height.
@@ -852,6 +906,7 @@ impl World {
                 self.history.signed(index, &message);
                 if self.nodes[node].behaviour.is_none() {
                     self.nodes[node].wal.push(message.clone());
+                    self.flush(node);
                 }
                 let packet = self.packet(node, message.clone());
                 self.remember(node, &packet);
@@ -1025,5 +1080,13 @@ impl World {
                 self.broadcast(node, &stray_packet);
             }
         }
+    }
+}
+
+fn packet_height(packet: &Packet) -> Option<Height> {
+    match packet {
+        Packet::Proposal(p) => Some(p.message.height),
+        Packet::Vote(v) => Some(v.message.height),
+        Packet::Status(_) | Packet::Sync(_) => None,
     }
 }
