@@ -15,7 +15,9 @@
 //! Why buckets: updating an entry rehashes one small bucket and 16 inner
 //! nodes, so a block costs O(entries touched), not O(state). A proof of an
 //! entry (or of its absence) is its bucket's (k, v) list plus 16 siblings.
-//! Inner nodes equal to the empty-subtree hash of their level are not stored.
+//! Only buckets are persisted; the inner nodes (2^16 - 1 hashes, 2 MiB) are
+//! kept in memory in a [`CommitmentTree`] and rebuilt from the buckets when a
+//! store opens, which also re-derives the state root from the stored data.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -99,7 +101,7 @@ pub fn update(
             .or_default()
             .push((key_hash, value_hash));
     }
-    let empty: Vec<Hash> = (0..=BUCKET_BITS).map(empty_hash).collect();
+    let empty: Vec<Hash> = (0..=BUCKET_BITS).map(empty_hash_cached).collect();
     let mut out = CommitmentUpdate::default();
     let mut level_nodes: BTreeMap<u32, Hash> = BTreeMap::new();
     for (bucket, changes) in per_bucket {
@@ -151,4 +153,72 @@ pub fn update(
 /// The current root of `view`.
 pub fn root(view: &dyn StateView) -> Result<Hash, ViewError> {
     Ok(view.node(0, 0)?.unwrap_or_else(empty_root))
+}
+
+/// All node hashes of the tree, level by level (level `l` holds `2^l`
+/// hashes; level 16 holds the bucket hashes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitmentTree {
+    levels: Vec<Vec<Hash>>,
+}
+
+impl CommitmentTree {
+    /// The tree of an empty state.
+    pub fn empty() -> CommitmentTree {
+        let levels = (0..=BUCKET_BITS)
+            .map(|level| vec![empty_hash(level); 1usize << level])
+            .collect();
+        CommitmentTree { levels }
+    }
+
+    /// Builds the tree from the hashes of the non-empty buckets.
+    pub fn from_buckets(buckets: impl IntoIterator<Item = (u16, Hash)>) -> CommitmentTree {
+        let mut tree = CommitmentTree::empty();
+        for (bucket, hash) in buckets {
+            tree.levels[usize::from(BUCKET_BITS)][usize::from(bucket)] = hash;
+        }
+        for level in (0..usize::from(BUCKET_BITS)).rev() {
+            for index in 0..tree.levels[level].len() {
+                let left = tree.levels[level + 1][2 * index];
+                let right = tree.levels[level + 1][2 * index + 1];
+                tree.levels[level][index] = inner_hash(&left, &right);
+            }
+        }
+        tree
+    }
+
+    /// A node; `None` when it equals its level's empty hash (levels above 16
+    /// or indices out of range are `None` too).
+    pub fn node(&self, level: u8, index: u32) -> Option<Hash> {
+        let hash = *self.levels.get(usize::from(level))?.get(index as usize)?;
+        (hash != empty_hash_cached(level)).then_some(hash)
+    }
+
+    /// Applies the node changes of an update.
+    pub fn apply(&mut self, update: &CommitmentUpdate) {
+        for ((level, index), hash) in &update.nodes {
+            if let Some(slot) = self
+                .levels
+                .get_mut(usize::from(*level))
+                .and_then(|nodes| nodes.get_mut(*index as usize))
+            {
+                *slot = hash.unwrap_or_else(|| empty_hash_cached(*level));
+            }
+        }
+    }
+
+    /// The root.
+    pub fn root(&self) -> Hash {
+        self.levels[0][0]
+    }
+}
+
+fn empty_hash_cached(level: u8) -> Hash {
+    use std::sync::OnceLock;
+    static EMPTY: OnceLock<Vec<Hash>> = OnceLock::new();
+    EMPTY
+        .get_or_init(|| (0..=BUCKET_BITS).map(empty_hash).collect())
+        .get(usize::from(level))
+        .copied()
+        .unwrap_or_else(|| empty_hash(BUCKET_BITS))
 }

@@ -16,14 +16,6 @@ pub fn bucket(bucket: u16) -> [u8; 2] {
     bucket.to_be_bytes()
 }
 
-/// A commitment inner node: level, then index.
-pub fn node(level: u8, index: u32) -> [u8; 5] {
-    let mut key = [0u8; 5];
-    key[0] = level;
-    key[1..].copy_from_slice(&index.to_be_bytes());
-    key
-}
-
 /// The value of a transaction-index entry: height, position in the block,
 /// and 1 if that occurrence's outcome is final (0 if not).
 pub fn tx_location(height: u64, index: u32, is_final: bool) -> [u8; 13] {

@@ -2,8 +2,10 @@
 //!
 //! One sled `Db` with named trees: `blocks`, `certificates`, `receipts`
 //! (height → encoded value), `tx_index` (transaction id → height and
-//! position), `state` (state key → value), `buckets` and `nodes` (the state
-//! commitment, see [`crate::state::commitment`]) and `meta` (tip, chain id).
+//! position), `state` (state key → value), `buckets` (the state commitment's
+//! buckets, see [`crate::state::commitment`]) and `meta` (tip, chain id).
+//! The commitment's inner nodes live in memory and are rebuilt from the
+//! buckets at open.
 //!
 //! Invariant: committing a block is one sled transaction over all trees,
 //! then a flush; a crash at any point leaves the last committed block whole
@@ -14,13 +16,15 @@
 //! while committing.
 //!
 //! sled 0.34 has open corruption reports, so [`Store::open`] checks the tip:
-//! the last blocks' hash links and that the stored state root equals the tip
-//! header's; [`Store::check_state`] recomputes the whole commitment.
+//! the last blocks' hash links, and that the state root rebuilt from the
+//! stored buckets equals the tip header's; [`Store::check_state`] also
+//! recomputes every bucket from the state entries.
 
 pub mod keys;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -31,7 +35,7 @@ use crate::certificate::CommitCertificate;
 use crate::codec::{self, BLOCK_BYTES_MAX, CERTIFICATE_BYTES_MAX, CodecError, RECEIPTS_BYTES_MAX};
 use crate::genesis::{Genesis, GenesisError};
 use crate::ids::{AccountId, AssetCode, ChainId, Hash};
-use crate::state::commitment::{self, BucketEntry, CommitmentUpdate};
+use crate::state::commitment::{self, BucketEntry, CommitmentTree, CommitmentUpdate};
 use crate::state::{
     AccountState, AssetState, BlockOutcome, Member, Receipt, StateKey, StateView, Tip, ViewError,
 };
@@ -120,8 +124,8 @@ pub struct Store {
     tx_index: sled::Tree,
     state: sled::Tree,
     buckets: sled::Tree,
-    nodes: sled::Tree,
     meta: sled::Tree,
+    tree: Arc<RwLock<CommitmentTree>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -172,14 +176,15 @@ impl Store {
             tx_index: db.open_tree("tx_index")?,
             state: db.open_tree("state")?,
             buckets: db.open_tree("buckets")?,
-            nodes: db.open_tree("nodes")?,
             meta: db.open_tree("meta")?,
+            tree: Arc::new(RwLock::new(CommitmentTree::empty())),
             db,
             chain_id,
         };
         match store.meta.get(keys::META_CHAIN_ID)? {
             None => store.initialise(genesis)?,
             Some(stored) => {
+                store.rebuild_tree()?;
                 let stored = hash32(&stored, "meta chain id")?;
                 if stored != chain_id {
                     return Err(StoreError::WrongChain {
@@ -203,7 +208,7 @@ impl Store {
                 None => state.remove(key.as_slice()),
             }
         }
-        let (buckets, nodes) = commitment_batches(&update);
+        let buckets = bucket_batch(&update);
         let mut meta = sled::Batch::default();
         meta.insert(keys::META_FORMAT, &FORMAT_VERSION.to_be_bytes());
         meta.insert(keys::META_TIP_HEIGHT, &0u64.to_be_bytes());
@@ -212,17 +217,37 @@ impl Store {
         // The chain id goes last in the same transaction: a store with a
         // chain id is a fully initialised store.
         meta.insert(keys::META_CHAIN_ID, &self.chain_id.0);
-        (&self.state, &self.buckets, &self.nodes, &self.meta)
-            .transaction(|(state_t, buckets_t, nodes_t, meta_t)| {
+        (&self.state, &self.buckets, &self.meta)
+            .transaction(|(state_t, buckets_t, meta_t)| {
                 state_t.apply_batch(&state)?;
                 buckets_t.apply_batch(&buckets)?;
-                nodes_t.apply_batch(&nodes)?;
                 meta_t.apply_batch(&meta)?;
                 Ok::<(), ConflictableTransactionError<StoreError>>(())
             })
             .map_err(flatten)?;
         self.db.flush()?;
+        self.write_tree().apply(&update);
         Ok(())
+    }
+
+    /// Rebuilds the in-memory commitment tree from the stored buckets.
+    fn rebuild_tree(&self) -> Result<(), StoreError> {
+        let mut hashes = Vec::new();
+        for item in self.buckets.iter() {
+            let (key, _) = item?;
+            let bucket = <[u8; 2]>::try_from(key.as_ref())
+                .map(u16::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt("bucket key is not 2 bytes".into()))?;
+            hashes.push((bucket, commitment::bucket_hash(&self.bucket(bucket)?)));
+        }
+        *self.write_tree() = CommitmentTree::from_buckets(hashes);
+        Ok(())
+    }
+
+    fn write_tree(&self) -> std::sync::RwLockWriteGuard<'_, CommitmentTree> {
+        // The tree holds plain hashes: a panic elsewhere cannot leave it
+        // half-updated in a way a poison flag would protect against.
+        self.tree.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The chain id.
@@ -267,7 +292,7 @@ impl Store {
                 None => state.remove(key.as_slice()),
             }
         }
-        let (buckets, nodes) = commitment_batches(&outcome.execution.commitment);
+        let buckets = bucket_batch(&outcome.execution.commitment);
         let mut meta = sled::Batch::default();
         meta.insert(keys::META_TIP_HEIGHT, &header.height.to_be_bytes());
         meta.insert(keys::META_TIP_HASH, &outcome.block_hash.0);
@@ -278,24 +303,23 @@ impl Store {
             &self.tx_index,
             &self.state,
             &self.buckets,
-            &self.nodes,
             &self.meta,
         )
             .transaction(
-                |(blocks_t, certs_t, receipts_t, index_t, state_t, buckets_t, nodes_t, meta_t)| {
+                |(blocks_t, certs_t, receipts_t, index_t, state_t, buckets_t, meta_t)| {
                     blocks_t.insert(&height_key, block_bytes.as_slice())?;
                     certs_t.insert(&height_key, certificate_bytes.as_slice())?;
                     receipts_t.insert(&height_key, receipts_bytes.as_slice())?;
                     index_t.apply_batch(&tx_index)?;
                     state_t.apply_batch(&state)?;
                     buckets_t.apply_batch(&buckets)?;
-                    nodes_t.apply_batch(&nodes)?;
                     meta_t.apply_batch(&meta)?;
                     Ok::<(), ConflictableTransactionError<StoreError>>(())
                 },
             )
             .map_err(flatten)?;
         self.db.flush()?;
+        self.write_tree().apply(&outcome.execution.commitment);
         Ok(())
     }
 
@@ -556,7 +580,7 @@ fn decode_state<T: serde::Serialize + serde::de::DeserializeOwned>(
     Ok(codec::decode::<T, { codec::STATE_VALUE_BYTES_MAX }>(bytes)?)
 }
 
-fn commitment_batches(update: &CommitmentUpdate) -> (sled::Batch, sled::Batch) {
+fn bucket_batch(update: &CommitmentUpdate) -> sled::Batch {
     let mut buckets = sled::Batch::default();
     for (bucket, entries) in &update.buckets {
         if entries.is_empty() {
@@ -570,14 +594,7 @@ fn commitment_batches(update: &CommitmentUpdate) -> (sled::Batch, sled::Batch) {
             buckets.insert(&keys::bucket(*bucket), bytes);
         }
     }
-    let mut nodes = sled::Batch::default();
-    for ((level, index), hash) in &update.nodes {
-        match hash {
-            Some(hash) => nodes.insert(&keys::node(*level, *index), &hash.0),
-            None => nodes.remove(&keys::node(*level, *index)),
-        }
-    }
-    (buckets, nodes)
+    buckets
 }
 
 impl StateView for Store {
@@ -615,9 +632,7 @@ impl StateView for Store {
     }
 
     fn node(&self, level: u8, index: u32) -> Result<Option<Hash>, ViewError> {
-        match self.nodes.get(keys::node(level, index)).map_err(storage)? {
-            None => Ok(None),
-            Some(bytes) => Ok(Some(hash32(&bytes, "commitment node")?)),
-        }
+        let tree = self.tree.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(tree.node(level, index))
     }
 }

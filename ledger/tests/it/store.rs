@@ -196,11 +196,16 @@ fn damage_to_the_state_is_detected_at_open() {
         );
         store.commit(&outcome, &f.certify(&outcome)).unwrap();
     }
-    // Overwrite the stored root behind the store's back.
+    // Damage one commitment bucket behind the store's back: the root
+    // rebuilt at open no longer matches the tip header.
     {
         let db = sled::open(dir.path()).unwrap();
-        let nodes = db.open_tree("nodes").unwrap();
-        nodes.insert([0u8, 0, 0, 0, 0], &[7u8; 32]).unwrap();
+        let buckets = db.open_tree("buckets").unwrap();
+        let (key, mut value) = buckets.iter().next().unwrap().unwrap();
+        let mut bytes = value.to_vec();
+        bytes[40] ^= 1;
+        value = bytes.into();
+        buckets.insert(key, value).unwrap();
         db.flush().unwrap();
     }
     assert!(matches!(
