@@ -48,7 +48,10 @@
 //! the `round` module).
 //!
 //! Two conflicting signed votes of one kind, or proposals, for one (height, round) from
-//! one validator become [`Output::Evidence`]; only the first counts.
+//! one validator become [`Output::Evidence`]. The second vote still counts for its own
+//! value (never twice towards "any value" totals), so that validators hearing an
+//! equivocator's votes in different orders tally alike; the `votes` module explains why
+//! that is safe.
 //!
 //! # Driving the machine
 //!
@@ -99,8 +102,9 @@
 //!
 //! # Bounds
 //!
-//! The log keeps one height. Per round it holds at most one proposal and one vote per
-//! validator and kind; rounds more than [`Limits::rounds_ahead_max`] ahead are not
+//! The log keeps one height. Per round it holds at most
+//! [`Limits::conflicting_messages_per_slot_max`] different proposals, and votes per
+//! validator and kind (one, unless the sender equivocates); rounds more than [`Limits::rounds_ahead_max`] ahead are not
 //! stored (but count for L55); at most [`Limits::next_height_msgs_per_validator_max`]
 //! messages per validator are kept for the next height.
 #![cfg_attr(

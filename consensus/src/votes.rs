@@ -24,7 +24,8 @@ pub(crate) enum Admit<V, S> {
     Added,
     /// Already known (same content); nothing changes.
     Duplicate,
-    /// Conflicts with what the same validator sent before; not counted.
+    /// Conflicts with what the same validator sent before: evidence. The message is
+    /// still counted for its own value while under the per-slot cap.
     Conflict(Box<Evidence<V, S>>),
 }
 

@@ -2,6 +2,7 @@
 //!
 //! - `verify/strict_single`: one transaction's `verify_strict` (what every
 //!   validator pays per payment).
+//! - `verify/dalek_verify_strict_raw`: the library call alone, for scale.
 //! - `verify/batch_64`: dalek's randomized batch verification of 64
 //!   signatures, for comparison only (it is not what the ledger uses).
 //! - `apply_commit/N`: apply a block of N transfers between distinct accounts
@@ -123,6 +124,15 @@ fn bench_verify(c: &mut Criterion) {
         .iter()
         .map(|t| ed25519_dalek::VerifyingKey::from_bytes(&t.tx.sender.0).unwrap())
         .collect();
+    // The library call alone, on prepared bytes and a decompressed key: the
+    // difference to `strict_single` is our encoding and key decompression.
+    group.bench_function("dalek_verify_strict_raw", |b| {
+        b.iter(|| {
+            keys[0]
+                .verify_strict(black_box(&messages[0]), &signatures[0])
+                .unwrap()
+        })
+    });
     group.throughput(Throughput::Elements(64));
     group.bench_function("batch_64", |b| {
         b.iter(|| ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).unwrap())
