@@ -28,11 +28,14 @@ impl Amount {
         self.0.checked_sub(other.0).map(Amount)
     }
 
-    /// `self * bps / 10_000`, rounded down, or `None` on overflow.
+    /// `self * bps / 10_000`, rounded down, or `None` if the result overflows.
+    /// Computed as `(q * bps) + (r * bps / 10_000)` with `self = q * 10_000 + r`,
+    /// which is exact and never overflows when the result fits.
     pub fn checked_basis_points(self, bps: u16) -> Option<Amount> {
-        self.0
-            .checked_mul(u128::from(bps))
-            .map(|scaled| Amount(scaled / 10_000))
+        let bps = u128::from(bps);
+        let whole = (self.0 / 10_000).checked_mul(bps)?;
+        let part = (self.0 % 10_000) * bps / 10_000;
+        whole.checked_add(part).map(Amount)
     }
 
     /// Whether the amount is zero.

@@ -46,6 +46,9 @@ use crate::state::{
 };
 use crate::validators::{ValidatorKey, ValidatorSet, ValidatorSetError};
 
+/// Most bytes of a member's display name.
+pub const MEMBER_NAME_BYTES_MAX: usize = 128;
+
 /// Most bytes a genesis file may have.
 pub const GENESIS_BYTES_MAX: usize = 16 * 1024 * 1024;
 
@@ -245,6 +248,12 @@ pub enum GenesisError {
     /// The members do not form a validator set (zero power, overflow...).
     #[error("validator set: {0}")]
     ValidatorSet(#[from] ValidatorSetError),
+    /// A display name longer than [`MEMBER_NAME_BYTES_MAX`].
+    #[error("member {0}: name longer than {MEMBER_NAME_BYTES_MAX} bytes")]
+    NameTooLong(String),
+    /// An opening state value too large to store.
+    #[error("opening state value of {0} bytes exceeds the state value limit")]
+    StateValueTooLarge(usize),
     /// Encoding failed.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -299,6 +308,13 @@ impl GenesisFile {
             return Err(GenesisError::NoMembers);
         }
         let mut members = Vec::new();
+        if let Some(entry) = self
+            .members
+            .iter()
+            .find(|m| m.name.len() > MEMBER_NAME_BYTES_MAX)
+        {
+            return Err(GenesisError::NameTooLong(entry.id.clone()));
+        }
         let (mut ids, mut keys, mut treasuries) =
             (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
         for (index, entry) in self.members.iter().enumerate() {
@@ -461,14 +477,21 @@ impl GenesisFile {
                 state.supply = supply;
             }
         }
-        Ok(Genesis {
+        let genesis = Genesis {
             chain_name: self.chain_name.clone(),
             genesis_time_ms: self.genesis_time_ms,
             members,
             assets,
             accounts,
             params,
-        })
+        };
+        // Every opening value must be readable back under the state limit.
+        for value in genesis.initial_writes()?.into_values().flatten() {
+            if value.len() > crate::codec::STATE_VALUE_BYTES_MAX {
+                return Err(GenesisError::StateValueTooLarge(value.len()));
+            }
+        }
+        Ok(genesis)
     }
 }
 

@@ -51,6 +51,7 @@ pub struct Validator {
 /// proposer rotation). Construction guarantees distinct keys, non-zero powers
 /// and a total that fits a `u64`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<Validator>", into = "Vec<Validator>")]
 pub struct ValidatorSet {
     validators: Vec<Validator>,
 }
@@ -67,16 +68,38 @@ pub enum ValidatorSetError {
     /// One key twice.
     #[error("validator key {0} appears twice")]
     DuplicateKey(ValidatorKey),
+    /// More than [`VALIDATORS_MAX`] validators.
+    #[error("{0} validators, at most {VALIDATORS_MAX} allowed")]
+    TooMany(usize),
     /// The total power does not fit in a u64.
     #[error("total voting power overflows")]
     PowerOverflow,
 }
+
+impl TryFrom<Vec<Validator>> for ValidatorSet {
+    type Error = ValidatorSetError;
+    fn try_from(validators: Vec<Validator>) -> Result<Self, Self::Error> {
+        ValidatorSet::new(validators)
+    }
+}
+
+impl From<ValidatorSet> for Vec<Validator> {
+    fn from(set: ValidatorSet) -> Vec<Validator> {
+        set.validators
+    }
+}
+
+/// Most validators a set may hold (certificates must fit their byte limit).
+pub const VALIDATORS_MAX: usize = 512;
 
 impl ValidatorSet {
     /// Checks and wraps a list of validators.
     pub fn new(validators: Vec<Validator>) -> Result<ValidatorSet, ValidatorSetError> {
         if validators.is_empty() {
             return Err(ValidatorSetError::Empty);
+        }
+        if validators.len() > VALIDATORS_MAX {
+            return Err(ValidatorSetError::TooMany(validators.len()));
         }
         let mut total: u64 = 0;
         for (index, validator) in validators.iter().enumerate() {

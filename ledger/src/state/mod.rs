@@ -229,6 +229,9 @@ pub enum RejectReason {
         /// The transaction's nonce.
         found: u64,
     },
+    /// The sender used its last nonce (2^64 - 1): it can send nothing more.
+    #[error("the sender's nonces are exhausted")]
+    NonceExhausted,
     /// An account the body names is not registered.
     #[error("unknown account {0}")]
     UnknownAccount(AccountId),
@@ -673,9 +676,12 @@ impl<'v> Exec<'v> {
                 found: tx.nonce,
             }));
         }
-        // A nonce is at most 2^64 - 1 transactions away; saturating keeps the
-        // account frozen rather than wrapping to a replayable 0.
-        sender.nonce = sender.nonce.saturating_add(1);
+        // After 2^64 - 1 transactions an account can send no more: its last
+        // nonce must never apply twice, nor wrap to a replayable 0.
+        let Some(next_nonce) = sender.nonce.checked_add(1) else {
+            return Ok(Outcome::Rejected(RejectReason::NonceExhausted));
+        };
+        sender.nonce = next_nonce;
         self.put_account(tx.sender, Some(sender));
         self.begin();
         let result = match &tx.body {

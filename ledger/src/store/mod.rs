@@ -184,6 +184,16 @@ impl Store {
         match store.meta.get(keys::META_CHAIN_ID)? {
             None => store.initialise(genesis)?,
             Some(stored) => {
+                let format = store
+                    .meta
+                    .get(keys::META_FORMAT)?
+                    .and_then(|bytes| <[u8; 4]>::try_from(bytes.as_ref()).ok())
+                    .map(u32::from_be_bytes);
+                if format != Some(FORMAT_VERSION) {
+                    return Err(StoreError::Corrupt(format!(
+                        "store format {format:?}, this build reads format {FORMAT_VERSION}"
+                    )));
+                }
                 store.rebuild_tree()?;
                 let stored = hash32(&stored, "meta chain id")?;
                 if stored != chain_id {
@@ -225,8 +235,8 @@ impl Store {
                 Ok::<(), ConflictableTransactionError<StoreError>>(())
             })
             .map_err(flatten)?;
-        self.db.flush()?;
         self.write_tree().apply(&update);
+        self.db.flush()?;
         Ok(())
     }
 
@@ -257,7 +267,8 @@ impl Store {
 
     /// Commits a block outcome (computed by [`crate::state::apply_block`] on
     /// this store) with its certificate: one transaction over all trees,
-    /// then a flush. The caller has verified the certificate's signatures;
+    /// then a flush. An error from the flush is fatal for the caller: stop
+    /// using this store and reopen it. The caller has verified the certificate's signatures;
     /// this checks it names this block and that the block extends the tip.
     pub fn commit(
         &self,
@@ -318,8 +329,13 @@ impl Store {
                 },
             )
             .map_err(flatten)?;
-        self.db.flush()?;
+        // The transaction is visible from here on: the in-memory tree must
+        // follow it before anything can fail, or later roots would mix new
+        // buckets with old inner nodes.
         self.write_tree().apply(&outcome.execution.commitment);
+        // A flush error leaves the block committed in memory but perhaps not
+        // on disk: callers must treat it as fatal (stop, reopen).
+        self.db.flush()?;
         Ok(())
     }
 

@@ -82,9 +82,18 @@ fn a_length_prefix_of_two_to_the_sixty_is_refused_without_allocating() {
         Block::decode(&block),
         Err(CodecError::Malformed(_))
     ));
-    // A u64::MAX-long sequence at the very start of a block list.
-    let bomb = [0xffu8; 11];
-    assert!(Block::decode(&bomb).is_err());
+    // A certificate claiming 2^60 votes in a 52-byte input.
+    let mut bomb = Vec::new();
+    bomb.extend_from_slice(&1u64.to_be_bytes()); // height
+    bomb.extend_from_slice(&0u32.to_be_bytes()); // round
+    bomb.extend_from_slice(&[0u8; 32]); // block hash
+    bomb.extend_from_slice(&(1u64 << 60).to_be_bytes()); // vote count
+    assert!(matches!(
+        clearhouse_ledger::CommitCertificate::decode(&bomb),
+        Err(clearhouse_ledger::certificate::CertificateError::Codec(
+            CodecError::Malformed(_)
+        ))
+    ));
 }
 
 #[test]

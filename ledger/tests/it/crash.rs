@@ -5,8 +5,9 @@
 //! The child is this same test binary, re-run with `CLEARHOUSE_CRASH_DIR` set
 //! and the ignored test `crash::child_commits_blocks_forever` selected.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use clearhouse_ledger::store::Store;
@@ -82,19 +83,35 @@ fn sigkill_at_random_moments_leaves_whole_blocks() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let wait_ms = 30 + next(&mut rng) % 250;
+        // Kill while it commits: after its first acknowledgement in this life
+        // (or a deadline), then a seeded delay of up to 60 ms, which lands
+        // inside a commit or an execution at random.
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (sender, receiver) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            // libtest prints its own header first, and the first
+            // acknowledgement shares a line with the test's name.
+            let mut output = String::new();
+            let mut signalled = false;
+            let mut line = String::new();
+            while stdout.read_line(&mut line).unwrap_or(0) > 0 {
+                if !signalled && line.contains("committed ") {
+                    let _ = sender.send(());
+                    signalled = true;
+                }
+                output.push_str(&line);
+                line.clear();
+            }
+            output
+        });
+        let _ = receiver.recv_timeout(Duration::from_secs(20));
+        let wait_ms = next(&mut rng) % 60;
         std::thread::sleep(Duration::from_millis(wait_ms));
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
-        let mut output = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut output)
-            .unwrap();
+        let output = reader.join().unwrap();
         for line in output.lines() {
-            if let Some(height) = line.strip_prefix("committed ") {
+            if let Some((_, height)) = line.rsplit_once("committed ") {
                 acknowledged = acknowledged.max(height.trim().parse().unwrap());
             }
         }
@@ -132,6 +149,8 @@ fn sigkill_at_random_moments_leaves_whole_blocks() {
             }
         }
         assert!(store.block(tip.height + 1).unwrap().is_none());
+        assert!(store.certificate(tip.height + 1).unwrap().is_none());
+        assert!(store.receipts(tip.height + 1).unwrap().is_none());
         store.check_state().unwrap();
         assert_conserved(&store.state_entries().unwrap());
     }

@@ -1,6 +1,7 @@
 //! Genesis validation: each mistake named precisely.
 
 use clearhouse_ledger::genesis::{Genesis, GenesisError, GenesisFile};
+use clearhouse_ledger::validators::ValidatorSetError;
 
 use crate::fixture::Fixture;
 
@@ -86,10 +87,23 @@ fn unknown_references_are_refused() {
 fn bad_values_are_refused() {
     let mut f = file();
     f.members[0].voting_power = 0;
-    assert!(matches!(refused(f), GenesisError::ValidatorSet(_)));
+    let error = refused(f);
+    assert!(
+        matches!(&error, GenesisError::ValidatorSet(ValidatorSetError::ZeroPower(m)) if m.as_str() == "bank-0")
+    );
+    assert_eq!(
+        error.to_string(),
+        "validator set: validator of member bank-0 has zero voting power"
+    );
     let mut f = file();
     f.members[0].voting_power = u64::MAX;
-    assert!(matches!(refused(f), GenesisError::ValidatorSet(_)));
+    assert!(matches!(
+        refused(f),
+        GenesisError::ValidatorSet(ValidatorSetError::PowerOverflow)
+    ));
+    let mut f = file();
+    f.members[0].name = "x".repeat(200);
+    assert_eq!(refused(f), GenesisError::NameTooLong("bank-0".into()));
     let mut f = file();
     f.members.clear();
     assert_eq!(refused(f), GenesisError::NoMembers);
@@ -118,13 +132,13 @@ fn bad_values_are_refused() {
         Genesis::from_toml("chain_name = 3"),
         Err(GenesisError::Toml(_))
     ));
-    assert!(matches!(
-        Genesis::from_toml(&format!(
-            "{}\nunknown_field = 1\n",
-            file().to_toml().unwrap()
-        )),
-        Err(GenesisError::Toml(_))
-    ));
+    // An unknown top-level field (before the first table, so it belongs to
+    // the file itself, not to the last [[fees]] table).
+    let error = Genesis::from_toml(&format!("unknown_field = 1\n{}", file().to_toml().unwrap()));
+    assert!(
+        matches!(&error, Err(GenesisError::Toml(m)) if m.contains("unknown_field")),
+        "{error:?}"
+    );
 }
 
 #[test]

@@ -70,8 +70,24 @@ struct Model {
     treasuries: Vec<AccountId>,
 }
 
-const FLAT: [u128; 4] = [1, 1, 1, 1];
-const BPS: u128 = 5;
+// Per asset (CNY, USD, EUR): EUR has no fee rule in the fixture.
+const FLAT: [u128; 3] = [1, 1, 0];
+const BPS: [u128; 3] = [5, 5, 0];
+
+/// amount * bps / 10_000 rounded down, computed independently of the ledger
+/// with the numerator split in two 64-bit halves.
+fn basis_points(amount: u128, bps: u128) -> Option<u128> {
+    let high = (amount >> 64) * bps; // < 2^64 * 2^14: no overflow
+    let low = (amount & u128::from(u64::MAX)) * bps;
+    // (high * 2^64 + low) / 10_000, by long division on 2^64 limbs.
+    let q_high = high / 10_000;
+    let r_high = high % 10_000;
+    let combined = (r_high << 64) + low; // r_high < 10_000: fits
+    let q = q_high
+        .checked_mul(1u128 << 64)?
+        .checked_add(combined / 10_000)?;
+    Some(q)
+}
 
 impl Model {
     fn new(f: &Fixture) -> Model {
@@ -178,7 +194,7 @@ impl Model {
                 }
                 let a = Model::asset_index(f, asset)
                     .ok_or_else(|| RejectReason::UnknownAsset(asset.clone()))?;
-                let fee = (amount.checked_mul(BPS).map(|x| x / 10_000))
+                let fee = basis_points(amount, BPS[a])
                     .and_then(|p| p.checked_add(FLAT[a]))
                     .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
                 if fee > tx.fee.0 {
@@ -197,7 +213,9 @@ impl Model {
                 self.credit(to, a, amount, asset)?;
                 let bank = self.accounts[&sender].0;
                 let treasury = self.treasuries[bank];
-                self.credit(&treasury, a, fee, asset)?;
+                if fee > 0 {
+                    self.credit(&treasury, a, fee, asset)?;
+                }
                 Ok(fee)
             }
             Body::Issue { to, asset, amount } => {
@@ -323,6 +341,17 @@ impl Builder {
 fn resync(builder: &mut Builder, model: &Model) {
     for (account, nonce) in builder.nonces.iter_mut() {
         *nonce = model.accounts.get(account).map_or(0, |a| a.1);
+    }
+}
+
+proptest! {
+    /// The ledger's basis points agree with an independent long division,
+    /// including amounts where `amount * bps` itself would overflow.
+    #[test]
+    fn basis_points_are_exact(amount in any::<u128>(), bps in 0u16..=10_000) {
+        let ledger = Amount(amount).checked_basis_points(bps).map(|a| a.0);
+        prop_assert_eq!(ledger, basis_points(amount, u128::from(bps)));
+        prop_assert!(ledger.is_some(), "bps <= 10,000 never exceeds the amount");
     }
 }
 

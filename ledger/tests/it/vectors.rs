@@ -76,6 +76,19 @@ fn register_and_issue_layouts_are_pinned() {
         bytes.ends_with(&format!("00000003{}", "33".repeat(32))),
         "{bytes}"
     );
+    tx.body = Body::Issue {
+        to: AccountId([0x55; 32]),
+        asset: AssetCode::new("EUR").unwrap(),
+        amount: Amount(2),
+    };
+    let bytes = hex::encode(tx.signing_bytes().unwrap());
+    assert_eq!(
+        &bytes[bytes.len() - 2 * (4 + 32 + 11 + 16)..],
+        format!(
+            "00000001{}000000000000000345555200000000000000000000000000000002",
+            "55".repeat(32)
+        )
+    );
     tx.body = Body::Redeem {
         asset: AssetCode::new("USD").unwrap(),
         amount: Amount(1),
