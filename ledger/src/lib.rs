@@ -53,6 +53,8 @@ pub mod ids;
 pub mod merkle;
 pub mod state;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tx;
 pub mod validators;
 

@@ -1,0 +1,215 @@
+//! Test support (feature `testing`): a deterministic chain of banks, assets
+//! and funded accounts, all keys derived from labels, with helpers to sign
+//! transactions and certify blocks. For tests and simulations of this and
+//! the other crates; a node never enables it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::missing_panics_doc,
+    missing_docs
+)]
+
+use std::collections::BTreeMap;
+
+use crate::certificate::CommitCertificate;
+use crate::crypto::{Keypair, sha256};
+use crate::genesis::{AccountEntry, AssetEntry, FeeEntry, Genesis, GenesisFile, MemberEntry};
+use crate::state::{BlockOutcome, Signatures, StateView, propose_block};
+use crate::validators::ValidatorKey;
+use crate::{AccountId, Amount, AssetCode, Body, SignedTransaction, Transaction};
+
+/// Derives a key from a label: same label, same key, on every machine.
+pub fn key(label: &str) -> Keypair {
+    Keypair::from_seed(&sha256(&[b"clearhouse-test-key", label.as_bytes()]).0)
+}
+
+pub const ASSETS: [&str; 4] = ["CNY", "USD", "EUR", "JPY"];
+
+/// A chain with `banks` banks (bank i issues ASSETS[i]) and `accounts`
+/// customer accounts spread over the banks, each funded in every asset.
+pub struct Fixture {
+    pub file: GenesisFile,
+    pub genesis: Genesis,
+    pub validators: Vec<Keypair>,
+    pub treasuries: Vec<Keypair>,
+    pub accounts: Vec<Keypair>,
+}
+
+pub const OPENING_BALANCE: &str = "1000.00";
+
+impl Fixture {
+    pub fn new(banks: usize, accounts: usize) -> Fixture {
+        assert!((1..=ASSETS.len()).contains(&banks));
+        let validators: Vec<Keypair> = (0..banks).map(|i| key(&format!("validator-{i}"))).collect();
+        let treasuries: Vec<Keypair> = (0..banks).map(|i| key(&format!("treasury-{i}"))).collect();
+        let customers: Vec<Keypair> = (0..accounts)
+            .map(|i| key(&format!("account-{i}")))
+            .collect();
+        let members = (0..banks)
+            .map(|i| MemberEntry {
+                id: format!("bank-{i}"),
+                name: format!("Bank {i}"),
+                validator_key: validators[i].account().to_hex(),
+                network_key: key(&format!("network-{i}")).account().to_hex(),
+                voting_power: 10,
+                treasury: treasuries[i].account().to_hex(),
+            })
+            .collect();
+        let assets = (0..banks)
+            .map(|i| AssetEntry {
+                code: ASSETS[i].into(),
+                issuer: format!("bank-{i}"),
+                decimals: if ASSETS[i] == "JPY" { 0 } else { 2 },
+            })
+            .collect::<Vec<_>>();
+        let account_entries = customers
+            .iter()
+            .enumerate()
+            .map(|(i, account)| AccountEntry {
+                key: account.account().to_hex(),
+                bank: format!("bank-{}", i % banks),
+                balances: assets
+                    .iter()
+                    .map(|asset| {
+                        let amount = if asset.decimals == 0 {
+                            "1000"
+                        } else {
+                            OPENING_BALANCE
+                        };
+                        (asset.code.clone(), amount.to_owned())
+                    })
+                    .collect(),
+            })
+            .collect();
+        // Asset 2 (EUR) has no fee rule: it moves free.
+        let fees = (0..banks)
+            .filter(|i| *i != 2)
+            .map(|i| FeeEntry {
+                asset: ASSETS[i].into(),
+                flat: if ASSETS[i] == "JPY" {
+                    "1".into()
+                } else {
+                    "0.01".into()
+                },
+                basis_points: 5,
+            })
+            .collect();
+        let file = GenesisFile {
+            chain_name: "clearhouse-test".into(),
+            genesis_time_ms: 1_763_700_000_000,
+            members,
+            assets,
+            accounts: account_entries,
+            fees,
+        };
+        let genesis = file.validate().expect("fixture genesis is valid");
+        Fixture {
+            file,
+            genesis,
+            validators,
+            treasuries,
+            accounts: customers,
+        }
+    }
+
+    pub fn chain_id(&self) -> crate::ChainId {
+        self.genesis.chain_id().unwrap()
+    }
+
+    pub fn asset(&self, index: usize) -> AssetCode {
+        AssetCode::new(ASSETS[index]).unwrap()
+    }
+
+    pub fn sign(&self, sender: &Keypair, nonce: u64, body: Body) -> SignedTransaction {
+        Transaction {
+            chain_id: self.chain_id(),
+            sender: sender.account(),
+            nonce,
+            fee: Amount(u128::MAX),
+            expiry_height: u64::MAX,
+            body,
+        }
+        .sign(sender)
+        .unwrap()
+    }
+
+    pub fn transfer(
+        &self,
+        sender: &Keypair,
+        nonce: u64,
+        to: AccountId,
+        asset: usize,
+        amount: u128,
+    ) -> SignedTransaction {
+        self.sign(
+            sender,
+            nonce,
+            Body::Transfer {
+                to,
+                asset: self.asset(asset),
+                amount: Amount(amount),
+            },
+        )
+    }
+
+    /// Proposes a block of `txs` on `view` (validator 0 proposes).
+    pub fn propose(&self, view: &dyn StateView, txs: Vec<SignedTransaction>) -> BlockOutcome {
+        let proposer = ValidatorKey(self.validators[0].account().0);
+        let height = view.tip().unwrap().height + 1;
+        propose_block(
+            view,
+            txs,
+            proposer,
+            1_763_700_000_000 + height * 1000,
+            Signatures::Verify,
+        )
+        .unwrap()
+    }
+
+    /// A certificate signed by every validator.
+    pub fn certify(&self, outcome: &BlockOutcome) -> CommitCertificate {
+        let keys: Vec<&Keypair> = self.validators.iter().collect();
+        CommitCertificate::sign(
+            &self.chain_id(),
+            outcome.block.header.height,
+            0,
+            outcome.block_hash,
+            &keys,
+        )
+    }
+}
+
+/// Sum of balances per asset over every account entry of a state.
+pub fn balances_per_asset(
+    entries: &BTreeMap<Vec<u8>, Vec<u8>>,
+) -> BTreeMap<AssetCode, (u128, u128)> {
+    use crate::codec;
+    use crate::state::{AccountState, AssetState, StateKey};
+    let mut out: BTreeMap<AssetCode, (u128, u128)> = BTreeMap::new();
+    for (key, value) in entries {
+        match codec::decode::<StateKey, 256>(key).unwrap() {
+            StateKey::Account(_) => {
+                let account: AccountState = codec::decode::<_, 1_048_576>(value).unwrap();
+                for (asset, amount) in account.balances {
+                    assert!(amount.0 > 0, "zero balances are never stored");
+                    let slot = out.entry(asset).or_default();
+                    slot.0 = slot.0.checked_add(amount.0).unwrap();
+                }
+            }
+            StateKey::Asset(code) => {
+                let asset: AssetState = codec::decode::<_, 1_048_576>(value).unwrap();
+                out.entry(code).or_default().1 = asset.supply.0;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Asserts that for every asset the balances sum to the supply.
+pub fn assert_conserved(entries: &BTreeMap<Vec<u8>, Vec<u8>>) {
+    for (asset, (sum, supply)) in balances_per_asset(entries) {
+        assert_eq!(sum, supply, "{asset}: balances {sum} != supply {supply}");
+    }
+}
