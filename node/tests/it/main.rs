@@ -1,0 +1,4 @@
+//! The node crate's tests: one binary, one module per concern.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod mempool;
