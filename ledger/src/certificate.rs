@@ -15,11 +15,9 @@ use crate::crypto::{self, CryptoError, Keypair, Signature, tag};
 use crate::ids::{ChainId, Hash};
 use crate::validators::{ValidatorKey, ValidatorSet};
 
-/// Which consensus message a signature is for.
+/// Which vote a signature is for (proposals sign [`proposal_signing_bytes`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum VoteKind {
-    /// A block proposal.
-    Proposal,
     /// A first-round vote.
     Prevote,
     /// A second-round vote; certificates hold these.
@@ -29,14 +27,13 @@ pub enum VoteKind {
 impl VoteKind {
     fn tag(self) -> &'static [u8] {
         match self {
-            VoteKind::Proposal => tag::PROPOSAL,
             VoteKind::Prevote => tag::PREVOTE,
             VoteKind::Precommit => tag::PRECOMMIT,
         }
     }
 }
 
-/// The bytes a validator signs for a vote (or a proposal) on `block_hash` at
+/// The bytes a validator signs for a vote on `block_hash` at
 /// (`height`, `round`); `None` is a nil vote.
 pub fn vote_signing_bytes(
     kind: VoteKind,
@@ -56,6 +53,34 @@ pub fn vote_signing_bytes(
         Some(hash) => {
             bytes.push(0x01);
             bytes.extend_from_slice(&hash.0);
+        }
+    }
+    bytes
+}
+
+/// The bytes a proposer signs for proposing `block_hash` at (`height`,
+/// `round`) with the paper's valid round (`None` for -1): the proposal tag,
+/// chain id (32), height (u64), round (u32), the block hash (32), then `0x00`
+/// or `0x01` and the valid round (u32). The valid round is signed so no
+/// relay can alter it.
+pub fn proposal_signing_bytes(
+    chain_id: &ChainId,
+    height: u64,
+    round: u32,
+    block_hash: &Hash,
+    valid_round: Option<u32>,
+) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(tag::PROPOSAL.len() + 32 + 8 + 4 + 32 + 5);
+    bytes.extend_from_slice(tag::PROPOSAL);
+    bytes.extend_from_slice(&chain_id.0);
+    bytes.extend_from_slice(&height.to_be_bytes());
+    bytes.extend_from_slice(&round.to_be_bytes());
+    bytes.extend_from_slice(&block_hash.0);
+    match valid_round {
+        None => bytes.push(0x00),
+        Some(valid_round) => {
+            bytes.push(0x01);
+            bytes.extend_from_slice(&valid_round.to_be_bytes());
         }
     }
     bytes

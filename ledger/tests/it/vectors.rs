@@ -1,7 +1,7 @@
 //! Golden vectors: the exact bytes a client in another language must
 //! produce. If one of these changes, every signature on every chain changes.
 
-use clearhouse_ledger::certificate::{VoteKind, vote_signing_bytes};
+use clearhouse_ledger::certificate::{VoteKind, proposal_signing_bytes, vote_signing_bytes};
 use clearhouse_ledger::crypto::Keypair;
 use clearhouse_ledger::{AccountId, Amount, AssetCode, Body, Hash, Transaction};
 
@@ -125,4 +125,22 @@ fn precommit_signing_bytes_are_pinned() {
         hex::encode(nil),
         "636c656172686f7573652f707265766f74652f763100111111111111111111111111111111111111111111111111111111111111111100000000000000070000000200"
     );
+}
+
+#[test]
+fn proposal_signing_bytes_are_pinned() {
+    let bytes = proposal_signing_bytes(&Hash([0x11; 32]), 7, 2, &Hash([0x44; 32]), Some(1));
+    assert_eq!(
+        hex::encode(bytes),
+        concat!(
+            "636c656172686f7573652f70726f706f73616c2f763100",
+            "1111111111111111111111111111111111111111111111111111111111111111",
+            "0000000000000007",
+            "00000002",
+            "4444444444444444444444444444444444444444444444444444444444444444",
+            "0100000001",
+        )
+    );
+    let none = proposal_signing_bytes(&Hash([0x11; 32]), 7, 2, &Hash([0x44; 32]), None);
+    assert!(hex::encode(none).ends_with("444400"));
 }

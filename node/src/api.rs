@@ -1,0 +1,541 @@
+//! The HTTP JSON API (axum): the only HTTP/JSON code, with the JSON shapes
+//! converted explicitly from ledger types.
+//!
+//! Errors are `{"error": {"code": "...", "message": "..."}}` with a fitting
+//! status: 400 for malformed input, 404 for what does not exist, 409 for a
+//! duplicate or used nonce, 413 for an oversized body, 422 for a well-formed
+//! transaction that cannot be accepted (bad signature, wrong chain, expired,
+//! unknown sender), 503 when the mempool is full, 500 for the node's own
+//! failures. Amounts are strings (they exceed JSON's safe integers).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use clearhouse_ledger::block::Block;
+use clearhouse_ledger::state::{AccountState, Outcome, Receipt, RejectReason};
+use clearhouse_ledger::store::Store;
+use clearhouse_ledger::tx::{Body, TxError};
+use clearhouse_ledger::validators::ValidatorSet;
+use clearhouse_ledger::{AccountId, Amount, AssetCode, ChainId, Hash, SignedTransaction};
+
+use crate::config::{Limits, Role};
+use crate::driver::{Command, Status};
+use crate::mempool::AdmitError;
+use crate::metrics::Metrics;
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The node's name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// The chain.
+    pub chain_id: ChainId,
+    /// Reads.
+    pub store: Store,
+    /// The validators.
+    pub validators: ValidatorSet,
+    /// Commands to the driver.
+    pub commands: mpsc::Sender<Command>,
+    /// The driver's status.
+    pub status: watch::Receiver<Status>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Bounds.
+    pub limits: Limits,
+}
+
+/// The router.
+pub fn router(state: ApiState) -> Router {
+    let body_limit = state.limits.api_body_bytes_max;
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/transactions", post(submit))
+        .route("/v1/transactions/batch", post(submit_batch))
+        .route("/v1/transactions/{hash}", get(transaction))
+        .route("/v1/accounts/{account}", get(account))
+        .route("/v1/blocks/latest", get(latest_block))
+        .route("/v1/blocks/{height}", get(block))
+        .route("/v1/blocks/{height}/certificate", get(certificate))
+        .route("/metrics", get(metrics))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Serves the API until `shutdown` flips.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.changed().await;
+        })
+        .await
+}
+
+/// An API error: status, stable code, human message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn body(&self) -> Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "malformed_json"
+        };
+        ApiError::new(status, code, rejection.body_text())
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        error.to_string(),
+    )
+}
+
+/// The status and code for a refused transaction.
+pub fn admit_error(error: &AdmitError) -> ApiError {
+    let (status, code) = match error {
+        AdmitError::Invalid(TxError::Codec(_)) => {
+            (StatusCode::BAD_REQUEST, "malformed_transaction")
+        }
+        AdmitError::Invalid(TxError::WrongChain { .. }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "wrong_chain")
+        }
+        AdmitError::Invalid(TxError::Signature(_)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "bad_signature")
+        }
+        AdmitError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate"),
+        AdmitError::Expired { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "expired"),
+        AdmitError::UnknownSender(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_sender"),
+        AdmitError::StaleNonce { .. } => (StatusCode::CONFLICT, "nonce_used"),
+        AdmitError::NonceTooFarAhead { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "nonce_too_far_ahead")
+        }
+        AdmitError::NonceTaken(_) => (StatusCode::CONFLICT, "nonce_pending"),
+        AdmitError::Full => (StatusCode::SERVICE_UNAVAILABLE, "mempool_full"),
+        AdmitError::State(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    };
+    ApiError::new(status, code, error.to_string())
+}
+
+fn parse_hash(text: &str) -> Result<Hash, ApiError> {
+    Hash::from_hex(text)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_hash", e.to_string()))
+}
+
+fn decode_hex(text: &str) -> Result<Vec<u8>, ApiError> {
+    hex::decode(text).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_transaction",
+            format!("transaction is not hex: {e}"),
+        )
+    })
+}
+
+async fn status(State(state): State<ApiState>) -> Json<Value> {
+    let status = state.status.borrow().clone();
+    let validators: Vec<Value> = state
+        .validators
+        .validators()
+        .iter()
+        .map(|v| json!({"member": v.member.as_str(), "key": v.key.to_hex(), "voting_power": v.voting_power}))
+        .collect();
+    Json(json!({
+        "chain_id": state.chain_id.to_hex(),
+        "node": state.name,
+        "role": match state.role { Role::Validator => "validator", Role::Observer => "observer" },
+        "height": status.height,
+        "latest_block_hash": status.block_hash.to_hex(),
+        "state_root": status.state_root.to_hex(),
+        "round": status.round,
+        "validators": validators,
+        "peers": status.peers.iter().map(|p| hex::encode(p.0)).collect::<Vec<_>>(),
+        "mempool_size": status.mempool_size,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    /// The signed transaction's wire bytes, hex.
+    transaction: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    /// Signed transactions' wire bytes, hex.
+    transactions: Vec<String>,
+}
+
+async fn send_to_driver(
+    state: &ApiState,
+    transactions: Vec<Vec<u8>>,
+) -> Result<Vec<Result<Hash, AdmitError>>, ApiError> {
+    let (reply, answer) = oneshot::channel();
+    state
+        .commands
+        .send(Command::Submit {
+            transactions,
+            reply,
+        })
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the node is stopping",
+            )
+        })?;
+    answer.await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the node is stopping",
+        )
+    })
+}
+
+async fn submit(
+    State(state): State<ApiState>,
+    body: Result<Json<SubmitBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(body) = body?;
+    let bytes = decode_hex(&body.transaction)?;
+    let mut results = send_to_driver(&state, vec![bytes]).await?;
+    match results.pop() {
+        Some(Ok(hash)) => Ok((StatusCode::ACCEPTED, Json(json!({"hash": hash.to_hex()})))),
+        Some(Err(error)) => Err(admit_error(&error)),
+        None => Err(internal("no result from the driver")),
+    }
+}
+
+async fn submit_batch(
+    State(state): State<ApiState>,
+    body: Result<Json<BatchBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(body) = body?;
+    if body.transactions.len() > state.limits.api_batch_txs_max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "at most {} transactions per batch",
+                state.limits.api_batch_txs_max
+            ),
+        ));
+    }
+    let transactions = body
+        .transactions
+        .iter()
+        .map(|t| decode_hex(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let results = send_to_driver(&state, transactions).await?;
+    let results: Vec<Value> = results
+        .iter()
+        .map(|result| match result {
+            Ok(hash) => json!({"hash": hash.to_hex()}),
+            Err(error) => admit_error(error).body(),
+        })
+        .collect();
+    Ok((StatusCode::ACCEPTED, Json(json!({"results": results}))))
+}
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    /// Wait up to this long for a final state.
+    wait_ms: Option<u64>,
+}
+
+async fn transaction(
+    State(state): State<ApiState>,
+    Path(hash): Path<String>,
+    Query(query): Query<WaitQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_hash(&hash)?;
+    let wait = Duration::from_millis(query.wait_ms.unwrap_or(0).min(state.limits.api_wait_ms_max));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut heights = state.status.clone();
+    loop {
+        let (value, is_final) = transaction_status(&state, &id).await?;
+        if is_final || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(value));
+        }
+        // Wake at the next commit (or the deadline).
+        let _ = tokio::time::timeout_at(deadline, heights.changed()).await;
+    }
+}
+
+async fn transaction_status(state: &ApiState, id: &Hash) -> Result<(Value, bool), ApiError> {
+    if let Some(found) = state.store.transaction(id).map_err(internal)? {
+        let is_final = found.receipt.outcome.is_final();
+        let mut value = receipt_json(&found.receipt);
+        value["hash"] = json!(id.to_hex());
+        value["height"] = json!(found.height);
+        value["index"] = json!(found.index);
+        value["transaction"] = transaction_json(state, &found.transaction);
+        if is_final || !pending(state, id).await? {
+            return Ok((value, is_final));
+        }
+    }
+    if pending(state, id).await? {
+        return Ok((json!({"hash": id.to_hex(), "status": "pending"}), false));
+    }
+    Ok((json!({"hash": id.to_hex(), "status": "unknown"}), false))
+}
+
+async fn pending(state: &ApiState, id: &Hash) -> Result<bool, ApiError> {
+    let (reply, answer) = oneshot::channel();
+    if state
+        .commands
+        .send(Command::IsPending { id: *id, reply })
+        .await
+        .is_err()
+    {
+        return Ok(false);
+    }
+    Ok(answer.await.unwrap_or(false))
+}
+
+fn receipt_json(receipt: &Receipt) -> Value {
+    match &receipt.outcome {
+        Outcome::Applied { fee } => {
+            json!({"status": "committed", "outcome": "applied", "fee": fee.0.to_string()})
+        }
+        Outcome::Rejected(reason) => json!({
+            "status": "rejected",
+            "outcome": "rejected",
+            "reason": reason.to_string(),
+            "reason_code": reject_code(reason),
+        }),
+    }
+}
+
+/// A stable code per rejection reason.
+pub fn reject_code(reason: &RejectReason) -> &'static str {
+    match reason {
+        RejectReason::Expired { .. } => "expired",
+        RejectReason::UnknownSender => "unknown_sender",
+        RejectReason::BadNonce { .. } => "bad_nonce",
+        RejectReason::NonceExhausted => "nonce_exhausted",
+        RejectReason::UnknownAccount(_) => "unknown_account",
+        RejectReason::UnknownAsset(_) => "unknown_asset",
+        RejectReason::ZeroAmount => "zero_amount",
+        RejectReason::InsufficientFunds { .. } => "insufficient_funds",
+        RejectReason::FeeAboveMaximum { .. } => "fee_above_maximum",
+        RejectReason::NotIssuer { .. } => "not_issuer",
+        RejectReason::NotBank => "not_bank",
+        RejectReason::AccountExists(_) => "account_exists",
+        RejectReason::InvalidKey => "invalid_key",
+        RejectReason::WeakKey => "weak_key",
+        RejectReason::Overflow(_) => "overflow",
+    }
+}
+
+fn decimals(state: &ApiState, asset: &AssetCode) -> Option<u8> {
+    state.store.asset(asset).ok().flatten().map(|a| a.decimals)
+}
+
+fn amount_json(state: &ApiState, asset: &AssetCode, amount: Amount) -> Value {
+    let human = decimals(state, asset).map(|d| amount.to_decimal_string(d));
+    json!({"asset": asset.as_str(), "minor_units": amount.0.to_string(), "amount": human})
+}
+
+fn transaction_json(state: &ApiState, signed: &SignedTransaction) -> Value {
+    let tx = &signed.tx;
+    let body = match &tx.body {
+        Body::Transfer { to, asset, amount } => {
+            json!({"kind": "transfer", "to": to.to_hex(), "value": amount_json(state, asset, *amount)})
+        }
+        Body::Issue { to, asset, amount } => {
+            json!({"kind": "issue", "to": to.to_hex(), "value": amount_json(state, asset, *amount)})
+        }
+        Body::Redeem { asset, amount } => {
+            json!({"kind": "redeem", "value": amount_json(state, asset, *amount)})
+        }
+        Body::RegisterAccount { account } => {
+            json!({"kind": "register_account", "account": account.to_hex()})
+        }
+    };
+    json!({
+        "hash": signed.id().map(|h| h.to_hex()).unwrap_or_default(),
+        "sender": tx.sender.to_hex(),
+        "nonce": tx.nonce,
+        "max_fee": tx.fee.0.to_string(),
+        "expiry_height": tx.expiry_height,
+        "body": body,
+        "signature": signed.signature.to_hex(),
+    })
+}
+
+async fn account(
+    State(state): State<ApiState>,
+    Path(account): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = AccountId::from_hex(&account)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_account", e.to_string()))?;
+    let found: Option<AccountState> = state.store.account(&id).map_err(internal)?;
+    let Some(found) = found else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_account",
+            format!("account {id} is not registered"),
+        ));
+    };
+    let balances: Vec<Value> = found
+        .balances
+        .iter()
+        .map(|(asset, amount)| amount_json(&state, asset, *amount))
+        .collect();
+    Ok(Json(json!({
+        "account": id.to_hex(),
+        "bank": found.bank.as_str(),
+        "nonce": found.nonce,
+        "balances": balances,
+        "holds": [],
+        "credit": Value::Null,
+    })))
+}
+
+fn block_json(state: &ApiState, block: &Block) -> Result<Value, ApiError> {
+    let header = &block.header;
+    Ok(json!({
+        "height": header.height,
+        "hash": block.hash().map_err(internal)?.to_hex(),
+        "previous_hash": header.previous_hash.to_hex(),
+        "proposer": header.proposer.to_hex(),
+        "timestamp_ms": header.timestamp_ms,
+        "tx_root": header.tx_root.to_hex(),
+        "state_root": header.state_root.to_hex(),
+        "receipts_root": header.receipts_root.to_hex(),
+        "validator_set_hash": header.validator_set_hash.to_hex(),
+        "transactions": block.transactions.iter().map(|t| transaction_json(state, t)).collect::<Vec<_>>(),
+    }))
+}
+
+fn parse_height(text: &str) -> Result<u64, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_height",
+            format!("{text:?} is not a height"),
+        )
+    })
+}
+
+fn no_block(height: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_block",
+        format!("no block at height {height}"),
+    )
+}
+
+async fn latest_block(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let tip = state.store.tip().map_err(internal)?;
+    if tip.height == 0 {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_blocks",
+            "no block has been committed yet",
+        ));
+    }
+    let block = state
+        .store
+        .block(tip.height)
+        .map_err(internal)?
+        .ok_or_else(|| no_block(tip.height))?;
+    Ok(Json(block_json(&state, &block)?))
+}
+
+async fn block(
+    State(state): State<ApiState>,
+    Path(height): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let height = parse_height(&height)?;
+    let block = state
+        .store
+        .block(height)
+        .map_err(internal)?
+        .ok_or_else(|| no_block(height))?;
+    let mut value = block_json(&state, &block)?;
+    if let Some(receipts) = state.store.receipts(height).map_err(internal)? {
+        value["receipts"] = json!(receipts.iter().map(receipt_json).collect::<Vec<_>>());
+    }
+    Ok(Json(value))
+}
+
+async fn certificate(
+    State(state): State<ApiState>,
+    Path(height): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let height = parse_height(&height)?;
+    let certificate = state
+        .store
+        .certificate(height)
+        .map_err(internal)?
+        .ok_or_else(|| no_block(height))?;
+    Ok(Json(json!({
+        "height": certificate.height,
+        "round": certificate.round,
+        "block_hash": certificate.block_hash.to_hex(),
+        "votes": certificate.votes.iter().map(|v| json!({"validator": v.validator.to_hex(), "signature": v.signature.to_hex()})).collect::<Vec<_>>(),
+    })))
+}
+
+async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// The address the API listens on, once bound.
+pub type ApiAddress = SocketAddr;

@@ -1,0 +1,63 @@
+//! `clearhouse-node --config FILE`: runs a validator or observer node until
+//! Ctrl-C (or SIGTERM), then stops cleanly. See `node/example-config.toml`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Runs a Clearhouse validator or observer node.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// The node's TOML configuration file.
+    #[arg(long, env = "CLEARHOUSE_NODE_CONFIG")]
+    config: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = match clearhouse_node::config::NodeConfig::read(&args.config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("clearhouse-node: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let node = match clearhouse_node::start(config).await {
+        Ok(node) => node,
+        Err(error) => {
+            eprintln!("clearhouse-node: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let stop = async {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    };
+    match node.wait_for_stop(stop).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("clearhouse-node: stopped: {error}");
+            ExitCode::from(1)
+        }
+    }
+}

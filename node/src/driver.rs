@@ -1,0 +1,1227 @@
+//! The driver: the one loop that owns the node's state and turns events
+//! (gossip, API commands, timers, sync answers) into consensus inputs, and
+//! consensus outputs into signatures, WAL records, gossip and commits.
+//!
+//! Persist, then speak: for every message the consensus machine asks to
+//! sign, the driver appends it to the WAL and flushes *before* it is
+//! published or fed back.
+//!
+//! Empty blocks: a validator does not start the next height while it has no
+//! work. After a commit (or at start) it idles at the next height until a
+//! transaction enters its mempool or a consensus message for that height (or
+//! above) arrives from a peer that has work; then it starts the height, and a
+//! proposer whose mempool is empty proposes an empty block. So an idle
+//! network sends nothing, and heights advance as soon as there is work.
+//!
+//! Sync: when a peer reports (or a message shows) a higher committed height,
+//! the driver fetches the missing blocks with their certificates, checks each
+//! certificate against the validator set, re-executes the block (every
+//! signature checked), commits it, and then joins consensus above it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+use clearhouse_consensus as consensus;
+use clearhouse_consensus::{Height, Input, Machine, Output, Round, ValidatorIndex};
+use clearhouse_ledger::certificate::{CommitCertificate, CommitVote, VoteKind};
+use clearhouse_ledger::crypto::{Keypair, Signature};
+use clearhouse_ledger::state::{self, BlockOutcome, Signatures};
+use clearhouse_ledger::store::Store;
+use clearhouse_ledger::validators::{ValidatorKey, ValidatorSet};
+use clearhouse_ledger::{Block, ChainId, Hash};
+
+use crate::config::{Limits, Timeouts};
+use crate::mempool::{AdmitError, Mempool};
+use crate::metrics::Metrics;
+use crate::network::{NetworkClient, NetworkEvent, NetworkKey, Topic, Verdict};
+use crate::wal::{Wal, WalRecord};
+use crate::wire::{
+    ConsensusGossip, ConsensusMessage, SYNC_BLOCKS_MAX, SignedProposal, SignedVote, SyncRequest,
+    SyncResponse, TxBatch,
+};
+
+/// A request from the API to the driver.
+#[derive(Debug)]
+pub enum Command {
+    /// Admit transactions (wire bytes), gossip the admitted ones.
+    Submit {
+        /// The transactions.
+        transactions: Vec<Vec<u8>>,
+        /// One result per transaction.
+        reply: oneshot::Sender<Vec<Result<Hash, AdmitError>>>,
+    },
+    /// Whether a transaction is in the mempool.
+    IsPending {
+        /// The transaction id.
+        id: Hash,
+        /// The answer.
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+/// What the node shows on `/v1/status`, refreshed by the driver.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Last committed height.
+    pub height: u64,
+    /// Its block hash (the chain id at genesis).
+    pub block_hash: Hash,
+    /// The state root after it.
+    pub state_root: Hash,
+    /// The consensus round of the next height.
+    pub round: u32,
+    /// Connected peers.
+    pub peers: Vec<NetworkKey>,
+    /// Transactions in the mempool.
+    pub mempool_size: usize,
+}
+
+/// A fatal driver failure: the node stops rather than risk its promises.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] clearhouse_ledger::store::StoreError),
+    /// The WAL failed: a validator must not speak unpersisted.
+    #[error(transparent)]
+    Wal(#[from] crate::wal::WalError),
+    /// A decided block could not be committed.
+    #[error("cannot commit height {height}: {reason}")]
+    Commit {
+        /// The height.
+        height: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// This validator's identity in consensus.
+pub struct Signer {
+    /// Its index in the validator set.
+    pub index: ValidatorIndex,
+    /// Its key.
+    pub key: Keypair,
+}
+
+/// Everything the driver needs.
+pub struct DriverParts {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// The store.
+    pub store: Store,
+    /// The validators (fixed for the chain's life until governance arrives).
+    pub validators: ValidatorSet,
+    /// `Some` for a validator.
+    pub signer: Option<Signer>,
+    /// The WAL and its records (validators only).
+    pub wal: Option<(Wal, Vec<WalRecord>)>,
+    /// The mempool.
+    pub mempool: Mempool,
+    /// The network.
+    pub network: NetworkClient,
+    /// Network events.
+    pub events: mpsc::Receiver<NetworkEvent>,
+    /// API commands.
+    pub commands: mpsc::Receiver<Command>,
+    /// Status for the API.
+    pub status: watch::Sender<Status>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Bounds.
+    pub limits: Limits,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Stops the loop.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The result of a spawned sync request.
+enum SyncAnswer {
+    Status {
+        peer: NetworkKey,
+        height: u64,
+    },
+    Blocks {
+        peer: NetworkKey,
+        blocks: Vec<(Block, CommitCertificate)>,
+    },
+    Failed {
+        peer: NetworkKey,
+    },
+}
+
+/// Most proposals (blocks) kept per height.
+const PROPOSALS_PER_HEIGHT_MAX: usize = 64;
+/// Most consensus messages kept while idle.
+const IDLE_BUFFER_MAX: usize = 4_096;
+/// Most submit times kept for latency metrics.
+const SUBMIT_TIMES_MAX: usize = 200_000;
+
+struct Driver {
+    chain_id: ChainId,
+    store: Store,
+    validators: ValidatorSet,
+    keys: Vec<ValidatorKey>,
+    signer: Option<Signer>,
+    wal: Option<Wal>,
+    wal_records: Vec<WalRecord>,
+    machine: Machine<Hash, Signature>,
+    mempool: Mempool,
+    network: NetworkClient,
+    status: watch::Sender<Status>,
+    metrics: Arc<Metrics>,
+    limits: Limits,
+    timeouts: Timeouts,
+    timers: BTreeMap<(Instant, u64), (Height, Round, consensus::TimeoutKind)>,
+    timer_sequence: u64,
+    gossip_sequence: u64,
+    /// Blocks proposed at the current or next height, by hash.
+    proposals: HashMap<Hash, Block>,
+    /// Blocks executed on the current tip, by hash.
+    executed: HashMap<Hash, BlockOutcome>,
+    /// Messages already fed (deduplication across re-sends).
+    seen: HashSet<Hash>,
+    /// Idle at the next height (no work yet).
+    idle: bool,
+    /// Start the next height once the current inputs are processed.
+    want_start: bool,
+    idle_buffer: Vec<ConsensusMessage>,
+    /// The highest committed height any peer reported, and who.
+    sync_target: Option<(u64, NetworkKey)>,
+    sync_in_flight: bool,
+    sync_tasks: JoinSet<SyncAnswer>,
+    sync_answers: (mpsc::Sender<SyncAnswer>, mpsc::Receiver<SyncAnswer>),
+    submit_times: HashMap<Hash, Instant>,
+    peers: Vec<NetworkKey>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn consensus_kind(kind: VoteKind) -> consensus::VoteKind {
+    match kind {
+        VoteKind::Prevote => consensus::VoteKind::Prevote,
+        VoteKind::Precommit => consensus::VoteKind::Precommit,
+    }
+}
+
+fn ledger_kind(kind: consensus::VoteKind) -> VoteKind {
+    match kind {
+        consensus::VoteKind::Prevote => VoteKind::Prevote,
+        consensus::VoteKind::Precommit => VoteKind::Precommit,
+    }
+}
+
+/// The consensus machine's view of a validator set.
+pub fn consensus_validators(validators: &ValidatorSet) -> Option<consensus::ValidatorSet> {
+    consensus::ValidatorSet::new(
+        validators
+            .validators()
+            .iter()
+            .map(|v| v.voting_power)
+            .collect(),
+    )
+    .ok()
+}
+
+/// The consensus machine configuration from the node's.
+pub fn machine_config(
+    validators: &ValidatorSet,
+    me: Option<ValidatorIndex>,
+    timeouts: &Timeouts,
+) -> Option<consensus::Config> {
+    let mut config = consensus::Config::new(consensus_validators(validators)?, me);
+    config.timeouts = consensus::TimeoutParams {
+        timeout_propose_ms: timeouts.propose_ms,
+        timeout_propose_delta_ms: timeouts.propose_delta_ms,
+        timeout_prevote_ms: timeouts.prevote_ms,
+        timeout_prevote_delta_ms: timeouts.prevote_delta_ms,
+        timeout_precommit_ms: timeouts.precommit_ms,
+        timeout_precommit_delta_ms: timeouts.precommit_delta_ms,
+    };
+    Some(config)
+}
+
+/// Runs the driver until shutdown or a fatal error.
+pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
+    let DriverParts {
+        chain_id,
+        store,
+        validators,
+        signer,
+        wal,
+        mempool,
+        network,
+        mut events,
+        mut commands,
+        status,
+        metrics,
+        limits,
+        timeouts,
+        mut shutdown,
+    } = parts;
+    let keys: Vec<ValidatorKey> = validators.validators().iter().map(|v| v.key).collect();
+    let me = signer.as_ref().map(|s| s.index);
+    let config = machine_config(&validators, me, &timeouts).ok_or_else(|| DriverError::Commit {
+        height: 0,
+        reason: "the validator set does not fit the consensus machine".into(),
+    })?;
+    let (wal, wal_records) = match wal {
+        Some((wal, records)) => (Some(wal), records),
+        None => (None, Vec::new()),
+    };
+    let tip = store.tip()?;
+    let resume_height = tip.height + 1;
+    let current: Vec<WalRecord> = wal_records
+        .into_iter()
+        .filter(|r| r.height() >= resume_height)
+        .collect();
+    let mut driver = Driver {
+        chain_id,
+        store,
+        validators,
+        keys,
+        signer,
+        wal,
+        wal_records: Vec::new(),
+        machine: Machine::new(config.clone()),
+        mempool,
+        network,
+        status,
+        metrics,
+        limits,
+        timeouts,
+        timers: BTreeMap::new(),
+        timer_sequence: 0,
+        gossip_sequence: 0,
+        proposals: HashMap::new(),
+        executed: HashMap::new(),
+        seen: HashSet::new(),
+        idle: true,
+        want_start: false,
+        idle_buffer: Vec::new(),
+        sync_target: None,
+        sync_in_flight: false,
+        sync_tasks: JoinSet::new(),
+        sync_answers: mpsc::channel(16),
+        submit_times: HashMap::new(),
+        peers: Vec::new(),
+    };
+    // Restart: rebuild the machine from what this validator signed, resume
+    // the height, and replay what it had received.
+    let signed: Vec<consensus::Message<Hash>> = current
+        .iter()
+        .filter_map(|record| match record {
+            WalRecord::Signed(message) => driver.unsigned(message),
+            WalRecord::Received(_) => None,
+        })
+        .collect();
+    driver.machine = Machine::restore(config, signed);
+    if !current.is_empty() {
+        tracing::info!(
+            height = resume_height,
+            records = current.len(),
+            "resuming from the WAL"
+        );
+        driver.wal_records = current.clone();
+        driver.start_height().await?;
+        for record in &current {
+            let (WalRecord::Signed(message) | WalRecord::Received(message)) = record;
+            driver.remember_proposal(message);
+            if let Some(input) = driver.signed_input(message) {
+                driver.feed(input).await?;
+            }
+        }
+    }
+    driver.publish_status();
+    let mut rebroadcast = tokio::time::interval(Duration::from_millis(
+        driver.timeouts.rebroadcast_ms.max(50),
+    ));
+    rebroadcast.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let next_timer = driver.timers.keys().next().map(|(at, _)| *at);
+        let timer = async {
+            match next_timer {
+                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            event = events.recv() => match event {
+                Some(event) => driver.on_network(event).await?,
+                None => break,
+            },
+            command = commands.recv() => match command {
+                Some(command) => driver.on_command(command).await?,
+                None => break,
+            },
+            () = timer => driver.on_timers().await?,
+            answer = driver.sync_answers.1.recv() => {
+                if let Some(answer) = answer {
+                    driver.on_sync(answer).await?;
+                }
+            }
+            Some(joined) = driver.sync_tasks.join_next() => {
+                if let Ok(answer) = joined {
+                    driver.on_sync(answer).await?;
+                }
+            }
+            _ = rebroadcast.tick() => driver.rebroadcast().await,
+        }
+        driver.publish_status();
+    }
+    driver.sync_tasks.shutdown().await;
+    Ok(())
+}
+
+impl Driver {
+    fn index_of(&self, key: &ValidatorKey) -> Option<ValidatorIndex> {
+        self.keys
+            .iter()
+            .position(|k| k == key)
+            .and_then(|i| u32::try_from(i).ok())
+            .map(ValidatorIndex)
+    }
+
+    fn key_of(&self, index: ValidatorIndex) -> Option<ValidatorKey> {
+        self.keys.get(index.0 as usize).copied()
+    }
+
+    /// A wire message as the consensus machine's unsigned message.
+    fn unsigned(&self, message: &ConsensusMessage) -> Option<consensus::Message<Hash>> {
+        Some(match message {
+            ConsensusMessage::Proposal(p) => consensus::Message::Proposal(consensus::Proposal {
+                height: Height(p.height),
+                round: Round(p.round),
+                value: p.block.hash().ok()?,
+                valid_round: p.valid_round.map(Round),
+                proposer: self.index_of(&p.proposer)?,
+            }),
+            ConsensusMessage::Vote(v) => consensus::Message::Vote(consensus::Vote {
+                height: Height(v.height),
+                round: Round(v.round),
+                kind: consensus_kind(v.kind),
+                value: v.block_hash,
+                validator: self.index_of(&v.validator)?,
+            }),
+        })
+    }
+
+    /// A verified wire message as a consensus input.
+    fn signed_input(&self, message: &ConsensusMessage) -> Option<Input<Hash, Signature>> {
+        let signature = match message {
+            ConsensusMessage::Proposal(p) => p.signature,
+            ConsensusMessage::Vote(v) => v.signature,
+        };
+        Some(match self.unsigned(message)? {
+            consensus::Message::Proposal(proposal) => Input::Proposal(consensus::Signed {
+                message: proposal,
+                signature,
+            }),
+            consensus::Message::Vote(vote) => Input::Vote(consensus::Signed {
+                message: vote,
+                signature,
+            }),
+        })
+    }
+
+    fn remember_proposal(&mut self, message: &ConsensusMessage) {
+        if let ConsensusMessage::Proposal(p) = message
+            && let Ok(hash) = p.block.hash()
+            && self.proposals.len() < 2 * PROPOSALS_PER_HEIGHT_MAX
+        {
+            self.proposals
+                .entry(hash)
+                .or_insert_with(|| p.block.clone());
+        }
+    }
+
+    fn next_height(&self) -> Result<u64, DriverError> {
+        Ok(self.store.tip()?.height + 1)
+    }
+
+    /// Starts consensus at the next height, then feeds what arrived while idle.
+    async fn start_height(&mut self) -> Result<(), DriverError> {
+        self.want_start = true;
+        self.feed_all(std::collections::VecDeque::new()).await
+    }
+
+    /// Feeds an input and carries out every output.
+    async fn feed(&mut self, input: Input<Hash, Signature>) -> Result<(), DriverError> {
+        self.feed_all(std::collections::VecDeque::from([input]))
+            .await
+    }
+
+    /// Feeds inputs and carries out every output, including the inputs
+    /// those outputs produce (a signed message is fed back) and the start of
+    /// the next height after a commit.
+    async fn feed_all(
+        &mut self,
+        mut queue: std::collections::VecDeque<Input<Hash, Signature>>,
+    ) -> Result<(), DriverError> {
+        loop {
+            while let Some(input) = queue.pop_front() {
+                for output in self.machine.on(input) {
+                    if let Some(next) = self.on_output(output).await? {
+                        queue.push_back(next);
+                    }
+                }
+            }
+            if !std::mem::take(&mut self.want_start) {
+                break;
+            }
+            self.idle = false;
+            queue.push_back(Input::StartHeight {
+                height: Height(self.next_height()?),
+            });
+            for message in std::mem::take(&mut self.idle_buffer) {
+                if let Some(input) = self.signed_input(&message) {
+                    queue.push_back(input);
+                }
+            }
+        }
+        self.metrics
+            .round
+            .store(u64::from(self.machine.round().0), Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn on_output(
+        &mut self,
+        output: Output<Hash, Signature>,
+    ) -> Result<Option<Input<Hash, Signature>>, DriverError> {
+        match output {
+            Output::SignAndBroadcast(message) => self.sign_and_broadcast(message).await,
+            Output::ScheduleTimeout {
+                height,
+                round,
+                kind,
+                duration_ms,
+            } => {
+                let at = Instant::now() + Duration::from_millis(duration_ms);
+                self.timer_sequence += 1;
+                self.timers
+                    .insert((at, self.timer_sequence), (height, round, kind));
+                Ok(None)
+            }
+            Output::RequestValue { height, round } => {
+                let value = self.build_block(height.0)?;
+                Ok(value.map(|value| Input::ValueToPropose {
+                    height,
+                    round,
+                    value,
+                }))
+            }
+            Output::CheckValidity { height, value } => {
+                let valid = self.check_block(height.0, &value);
+                Ok(Some(Input::ValidityChecked {
+                    height,
+                    value,
+                    valid,
+                }))
+            }
+            Output::Decide(decision) => {
+                self.commit_decision(decision)?;
+                Ok(None)
+            }
+            Output::Evidence(evidence) => {
+                self.metrics.evidence_total.fetch_add(1, Ordering::Relaxed);
+                let offender = self.key_of(evidence.offender());
+                tracing::warn!(?offender, "equivocation evidence");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Persist, then speak: sign, append to the WAL and flush, publish, and
+    /// return the signed message to feed back.
+    async fn sign_and_broadcast(
+        &mut self,
+        message: consensus::Message<Hash>,
+    ) -> Result<Option<Input<Hash, Signature>>, DriverError> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let wire = match &message {
+            consensus::Message::Proposal(p) => {
+                let Some(block) = self.proposals.get(&p.value).cloned() else {
+                    tracing::error!(value = %p.value, "asked to propose a block this node does not hold");
+                    return Ok(None);
+                };
+                match SignedProposal::sign(
+                    &self.chain_id,
+                    p.round.0,
+                    p.valid_round.map(|r| r.0),
+                    block,
+                    &signer.key,
+                ) {
+                    Ok(proposal) => ConsensusMessage::Proposal(Box::new(proposal)),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot encode a proposal");
+                        return Ok(None);
+                    }
+                }
+            }
+            consensus::Message::Vote(v) => ConsensusMessage::Vote(SignedVote::sign(
+                &self.chain_id,
+                v.height.0,
+                v.round.0,
+                ledger_kind(v.kind),
+                v.value,
+                &signer.key,
+            )),
+        };
+        if let Some(wal) = &mut self.wal {
+            wal.append_signed(&wire)?;
+        }
+        self.wal_records.push(WalRecord::Signed(wire.clone()));
+        self.publish_consensus(&wire).await;
+        Ok(self.signed_input(&wire))
+    }
+
+    async fn publish_consensus(&mut self, message: &ConsensusMessage) {
+        self.gossip_sequence += 1;
+        let gossip = ConsensusGossip {
+            sequence: self.gossip_sequence,
+            message: message.clone(),
+        };
+        match gossip.encode() {
+            Ok(bytes) => {
+                if let Err(error) = self.network.publish(Topic::Consensus, bytes).await {
+                    tracing::debug!(%error, "consensus publish");
+                }
+            }
+            Err(error) => tracing::error!(%error, "cannot encode consensus gossip"),
+        }
+    }
+
+    /// Builds this validator's block for `height` from the mempool.
+    fn build_block(&mut self, height: u64) -> Result<Option<Hash>, DriverError> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        if self.next_height()? != height {
+            return Ok(None);
+        }
+        let proposer = ValidatorKey(signer.key.account().0);
+        let txs = self
+            .mempool
+            .select(
+                &self.store,
+                self.limits.block_txs_max,
+                self.limits.block_bytes_max,
+            )
+            .map_err(|e| DriverError::Commit {
+                height,
+                reason: e.to_string(),
+            })?;
+        // Mempool transactions were verified at admission.
+        let outcome = match state::propose_block(
+            &self.store,
+            txs,
+            proposer,
+            now_ms(),
+            Signatures::AlreadyVerified,
+        ) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::warn!(%error, "block from the mempool failed; proposing an empty block");
+                match state::propose_block(
+                    &self.store,
+                    Vec::new(),
+                    proposer,
+                    now_ms(),
+                    Signatures::AlreadyVerified,
+                ) {
+                    Ok(outcome) => outcome,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot build even an empty block");
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        let hash = outcome.block_hash;
+        self.proposals.insert(hash, outcome.block.clone());
+        self.executed.insert(hash, outcome);
+        Ok(Some(hash))
+    }
+
+    /// Executes a proposed block on a scratch view of the tip.
+    fn check_block(&mut self, height: u64, hash: &Hash) -> bool {
+        if self.executed.contains_key(hash) {
+            return true;
+        }
+        let Some(block) = self.proposals.get(hash) else {
+            return false;
+        };
+        if block.header.height != height {
+            return false;
+        }
+        match state::apply_block(&self.store, block, Signatures::Verify) {
+            Ok(outcome) => {
+                self.executed.insert(*hash, outcome);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, %hash, height, "proposed block is invalid");
+                false
+            }
+        }
+    }
+
+    fn commit_decision(
+        &mut self,
+        decision: consensus::Decision<Hash, Signature>,
+    ) -> Result<(), DriverError> {
+        let height = decision.height.0;
+        let hash = decision.value;
+        let votes = decision
+            .certificate
+            .iter()
+            .filter_map(|signed| {
+                Some(CommitVote {
+                    validator: self.key_of(signed.message.validator)?,
+                    signature: signed.signature,
+                })
+            })
+            .collect();
+        let certificate = CommitCertificate {
+            height,
+            round: decision.round.0,
+            block_hash: hash,
+            votes,
+        };
+        if let Err(error) = certificate.verify(&self.chain_id, height, &hash, &self.validators) {
+            return Err(DriverError::Commit {
+                height,
+                reason: format!("the decision's certificate does not verify: {error}"),
+            });
+        }
+        let outcome = match self.executed.remove(&hash) {
+            Some(outcome) => outcome,
+            None => {
+                let block = self
+                    .proposals
+                    .get(&hash)
+                    .ok_or_else(|| DriverError::Commit {
+                        height,
+                        reason: "decided block not held".into(),
+                    })?;
+                state::apply_block(&self.store, block, Signatures::Verify).map_err(|e| {
+                    DriverError::Commit {
+                        height,
+                        reason: e.to_string(),
+                    }
+                })?
+            }
+        };
+        self.commit(outcome, certificate, false)?;
+        self.after_commit();
+        Ok(())
+    }
+
+    /// Commits an executed block with its certificate and updates the pool,
+    /// the WAL and the metrics.
+    fn commit(
+        &mut self,
+        outcome: BlockOutcome,
+        certificate: CommitCertificate,
+        by_sync: bool,
+    ) -> Result<(), DriverError> {
+        let height = outcome.block.header.height;
+        self.store.commit(&outcome, &certificate)?;
+        let now = Instant::now();
+        for id in &outcome.execution.tx_ids {
+            if let Some(submitted) = self.submit_times.remove(id) {
+                let latency =
+                    u64::try_from(now.duration_since(submitted).as_millis()).unwrap_or(u64::MAX);
+                self.metrics.observe_commit_latency_ms(latency);
+            }
+        }
+        if let Err(error) = self.mempool.remove_committed(&outcome.block, &self.store) {
+            tracing::error!(%error, "mempool eviction");
+        }
+        self.metrics.height.store(height, Ordering::Relaxed);
+        self.metrics
+            .committed_txs_total
+            .fetch_add(outcome.execution.tx_ids.len() as u64, Ordering::Relaxed);
+        self.metrics
+            .committed_blocks_total
+            .fetch_add(1, Ordering::Relaxed);
+        if by_sync {
+            self.metrics
+                .synced_blocks_total
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.metrics
+            .mempool_size
+            .store(self.mempool.len() as u64, Ordering::Relaxed);
+        // Nothing executed on the old tip is valid any more.
+        self.executed.clear();
+        self.proposals
+            .retain(|_, block| block.header.height > height);
+        self.seen.clear();
+        self.timers.clear();
+        let keep: Vec<WalRecord> = self
+            .wal_records
+            .iter()
+            .filter(|r| r.height() > height)
+            .cloned()
+            .collect();
+        if let Some(wal) = &mut self.wal {
+            wal.prune_below(height + 1, &keep)?;
+        }
+        self.wal_records = keep;
+        tracing::info!(
+            height,
+            txs = outcome.execution.tx_ids.len(),
+            by_sync,
+            "committed"
+        );
+        Ok(())
+    }
+
+    /// After a commit: start the next height if there is work, else idle.
+    fn after_commit(&mut self) {
+        self.idle = true;
+        if !self.mempool.is_empty() || !self.idle_buffer.is_empty() || self.machine_buffered_next()
+        {
+            self.want_start = true;
+        }
+    }
+
+    /// Whether messages for the next height were seen (someone has work).
+    fn machine_buffered_next(&self) -> bool {
+        let Ok(next) = self.next_height() else {
+            return false;
+        };
+        self.proposals
+            .values()
+            .any(|block| block.header.height == next)
+    }
+
+    async fn on_timers(&mut self) -> Result<(), DriverError> {
+        let now = Instant::now();
+        while let Some((&(at, sequence), _)) = self.timers.iter().next() {
+            if at > now {
+                break;
+            }
+            if let Some((height, round, kind)) = self.timers.remove(&(at, sequence)) {
+                self.feed(Input::TimeoutElapsed {
+                    height,
+                    round,
+                    kind,
+                })
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_command(&mut self, command: Command) -> Result<(), DriverError> {
+        match command {
+            Command::Submit {
+                transactions,
+                reply,
+            } => {
+                let mut results = Vec::with_capacity(transactions.len());
+                let mut admitted = Vec::new();
+                for bytes in &transactions {
+                    let result = self.mempool.admit_bytes(bytes, &self.store);
+                    if let Ok(id) = &result {
+                        if self.submit_times.len() < SUBMIT_TIMES_MAX {
+                            self.submit_times.insert(*id, Instant::now());
+                        }
+                        if let Some(tx) = self.mempool.get(id) {
+                            admitted.push(tx.clone());
+                        }
+                    }
+                    results.push(result);
+                }
+                let _ = reply.send(results);
+                self.gossip_transactions(admitted).await;
+                self.wake_if_idle().await?;
+            }
+            Command::IsPending { id, reply } => {
+                let _ = reply.send(self.mempool.contains(&id));
+            }
+        }
+        Ok(())
+    }
+
+    async fn gossip_transactions(
+        &mut self,
+        transactions: Vec<clearhouse_ledger::SignedTransaction>,
+    ) {
+        for chunk in transactions.chunks(self.limits.gossip_batch_txs_max.max(1)) {
+            match TxBatch(chunk.to_vec()).encode() {
+                Ok(bytes) => {
+                    if let Err(error) = self.network.publish(Topic::Transactions, bytes).await {
+                        tracing::debug!(%error, "transaction publish");
+                    }
+                }
+                Err(error) => tracing::error!(%error, "cannot encode a transaction batch"),
+            }
+        }
+        self.metrics
+            .mempool_size
+            .store(self.mempool.len() as u64, Ordering::Relaxed);
+    }
+
+    async fn wake_if_idle(&mut self) -> Result<(), DriverError> {
+        if self.idle && !self.mempool.is_empty() && !self.syncing() {
+            self.start_height().await?;
+        }
+        Ok(())
+    }
+
+    fn syncing(&self) -> bool {
+        match (self.sync_target, self.store.tip()) {
+            (Some((target, _)), Ok(tip)) => target > tip.height,
+            _ => false,
+        }
+    }
+
+    async fn on_network(&mut self, event: NetworkEvent) -> Result<(), DriverError> {
+        match event {
+            NetworkEvent::Listening(address) => tracing::info!(%address, "listening"),
+            NetworkEvent::PeerConnected(peer) => {
+                if !self.peers.contains(&peer) {
+                    self.peers.push(peer);
+                }
+                self.metrics
+                    .peers
+                    .store(self.peers.len() as u64, Ordering::Relaxed);
+                self.spawn_sync_request(peer, SyncRequest::Status);
+            }
+            NetworkEvent::PeerDisconnected(peer) => {
+                self.peers.retain(|p| *p != peer);
+                self.metrics
+                    .peers
+                    .store(self.peers.len() as u64, Ordering::Relaxed);
+            }
+            NetworkEvent::Gossip {
+                topic,
+                id,
+                source,
+                data,
+            } => {
+                let verdict = match topic {
+                    Topic::Transactions => self.on_tx_gossip(&data).await?,
+                    Topic::Consensus => self.on_consensus_gossip(&data, source).await?,
+                };
+                if verdict == Verdict::Reject {
+                    self.metrics
+                        .gossip_rejected_total
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                self.network.report(id, source, verdict).await;
+            }
+            NetworkEvent::SyncRequest {
+                peer,
+                data,
+                responder,
+            } => {
+                let response = self.answer_sync(&data);
+                tracing::debug!(?peer, "sync request answered");
+                if let Some(bytes) = response {
+                    self.network.respond(responder, bytes).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_tx_gossip(&mut self, data: &[u8]) -> Result<Verdict, DriverError> {
+        let Ok(batch) = TxBatch::decode(data) else {
+            return Ok(Verdict::Reject);
+        };
+        let mut new = false;
+        for tx in batch.0 {
+            let len = tx.encode().map(|b| b.len()).unwrap_or(usize::MAX);
+            match self.mempool.admit(tx, len, &self.store) {
+                Ok(_) => new = true,
+                Err(AdmitError::Invalid(_)) => return Ok(Verdict::Reject),
+                Err(_) => {}
+            }
+        }
+        self.metrics
+            .mempool_size
+            .store(self.mempool.len() as u64, Ordering::Relaxed);
+        if new {
+            self.wake_if_idle().await?;
+            Ok(Verdict::Accept)
+        } else {
+            Ok(Verdict::Ignore)
+        }
+    }
+
+    async fn on_consensus_gossip(
+        &mut self,
+        data: &[u8],
+        source: NetworkKey,
+    ) -> Result<Verdict, DriverError> {
+        let Ok(gossip) = ConsensusGossip::decode(data) else {
+            return Ok(Verdict::Reject);
+        };
+        let message = gossip.message;
+        // Signed by a validator of this chain?
+        let valid = match &message {
+            ConsensusMessage::Proposal(p) => {
+                self.index_of(&p.proposer).is_some() && p.verify(&self.chain_id).is_ok()
+            }
+            ConsensusMessage::Vote(v) => {
+                self.index_of(&v.validator).is_some() && v.verify(&self.chain_id).is_ok()
+            }
+        };
+        if !valid {
+            return Ok(Verdict::Reject);
+        }
+        let content = clearhouse_ledger::crypto::sha256(&[&message.encode().unwrap_or_default()]);
+        let next = self.next_height()?;
+        let height = message.height();
+        if height < next {
+            // Old news: a peer may be behind; it will sync from us.
+            return Ok(Verdict::Ignore);
+        }
+        if height > next + 1 {
+            // Others are ahead: catch up by sync, then join.
+            self.note_peer_height(height.saturating_sub(1), source);
+            return Ok(Verdict::Accept);
+        }
+        if !self.seen.insert(content) {
+            return Ok(Verdict::Ignore);
+        }
+        if height == next + 1 {
+            // The next height has started elsewhere: we are missing block `next`.
+            self.note_peer_height(next, source);
+        }
+        self.remember_proposal(&message);
+        if let Some(wal) = &mut self.wal
+            && height == next
+        {
+            wal.append_received(&message)?;
+            self.wal_records.push(WalRecord::Received(message.clone()));
+        }
+        if self.idle && height == next {
+            if self.idle_buffer.len() < IDLE_BUFFER_MAX {
+                self.idle_buffer.push(message);
+            }
+            if !self.syncing() {
+                self.start_height().await?;
+            }
+            return Ok(Verdict::Accept);
+        }
+        if let Some(input) = self.signed_input(&message) {
+            self.feed(input).await?;
+        }
+        Ok(Verdict::Accept)
+    }
+
+    fn note_peer_height(&mut self, height: u64, peer: NetworkKey) {
+        let tip = self.store.tip().map(|t| t.height).unwrap_or(0);
+        if height > tip && self.sync_target.is_none_or(|(target, _)| height > target) {
+            self.sync_target = Some((height, peer));
+        }
+        self.request_blocks();
+    }
+
+    fn request_blocks(&mut self) {
+        if self.sync_in_flight {
+            return;
+        }
+        let Some((target, peer)) = self.sync_target else {
+            return;
+        };
+        let Ok(tip) = self.store.tip() else {
+            return;
+        };
+        if target <= tip.height {
+            self.sync_target = None;
+            return;
+        }
+        let count = u32::try_from((target - tip.height).min(u64::from(SYNC_BLOCKS_MAX)))
+            .unwrap_or(SYNC_BLOCKS_MAX);
+        self.sync_in_flight = true;
+        self.spawn_sync_request(
+            peer,
+            SyncRequest::Blocks {
+                from: tip.height + 1,
+                count,
+            },
+        );
+    }
+
+    fn spawn_sync_request(&mut self, peer: NetworkKey, request: SyncRequest) {
+        let Ok(bytes) = request.encode() else {
+            return;
+        };
+        let network = self.network.clone();
+        self.sync_tasks.spawn(async move {
+            match network.request(peer, bytes).await {
+                Ok(reply) => match SyncResponse::decode(&reply) {
+                    Ok(SyncResponse::Status { height }) => SyncAnswer::Status { peer, height },
+                    Ok(SyncResponse::Blocks(blocks)) => SyncAnswer::Blocks { peer, blocks },
+                    Err(_) => SyncAnswer::Failed { peer },
+                },
+                Err(_) => SyncAnswer::Failed { peer },
+            }
+        });
+    }
+
+    async fn on_sync(&mut self, answer: SyncAnswer) -> Result<(), DriverError> {
+        match answer {
+            SyncAnswer::Status { peer, height } => self.note_peer_height(height, peer),
+            SyncAnswer::Failed { peer } => {
+                tracing::debug!(?peer, "sync request failed");
+                if self.sync_in_flight {
+                    self.sync_in_flight = false;
+                    // Try another peer next time.
+                    if let Some((target, _)) = self.sync_target
+                        && let Some(other) = self.peers.iter().find(|p| **p != peer).copied()
+                    {
+                        self.sync_target = Some((target, other));
+                    }
+                }
+            }
+            SyncAnswer::Blocks { peer, blocks } => {
+                self.sync_in_flight = false;
+                let mut applied = 0;
+                for (block, certificate) in blocks {
+                    match self.apply_synced(&block, certificate) {
+                        Ok(()) => applied += 1,
+                        Err(reason) => {
+                            tracing::warn!(?peer, %reason, "sync block refused");
+                            break;
+                        }
+                    }
+                }
+                if applied > 0 {
+                    // Join consensus above what was synced, or keep fetching.
+                    if self.syncing() {
+                        self.request_blocks();
+                    } else {
+                        self.sync_target = None;
+                        let next = self.next_height()?;
+                        self.idle_buffer.retain(|m| m.height() >= next);
+                        self.idle = true;
+                        self.start_height().await?;
+                    }
+                } else if self.syncing() {
+                    self.request_blocks();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies and commits one synced block. An error is the peer's fault.
+    fn apply_synced(
+        &mut self,
+        block: &Block,
+        certificate: CommitCertificate,
+    ) -> Result<(), String> {
+        let tip = self.store.tip().map_err(|e| e.to_string())?;
+        if block.header.height != tip.height + 1 {
+            return Err(format!(
+                "block {} is not the next height {}",
+                block.header.height,
+                tip.height + 1
+            ));
+        }
+        let hash = block.hash().map_err(|e| e.to_string())?;
+        certificate
+            .verify(&self.chain_id, block.header.height, &hash, &self.validators)
+            .map_err(|e| e.to_string())?;
+        let outcome = state::apply_block(&self.store, block, Signatures::Verify)
+            .map_err(|e| e.to_string())?;
+        self.commit(outcome, certificate, true)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Answers a peer's sync request from the store.
+    fn answer_sync(&self, data: &[u8]) -> Option<Vec<u8>> {
+        let response = match SyncRequest::decode(data).ok()? {
+            SyncRequest::Status => SyncResponse::Status {
+                height: self.store.tip().ok()?.height,
+            },
+            SyncRequest::Blocks { from, count } => {
+                let mut blocks = Vec::new();
+                let mut bytes = 0usize;
+                for height in from..from.saturating_add(u64::from(count.min(SYNC_BLOCKS_MAX))) {
+                    let (Ok(Some(block)), Ok(Some(certificate))) =
+                        (self.store.block(height), self.store.certificate(height))
+                    else {
+                        break;
+                    };
+                    bytes += block.encode().map(|b| b.len()).unwrap_or(0);
+                    if !blocks.is_empty() && bytes > crate::wire::SYNC_RESPONSE_BYTES_MAX / 2 {
+                        break;
+                    }
+                    blocks.push((block, certificate));
+                }
+                SyncResponse::Blocks(blocks)
+            }
+        };
+        response.encode().ok()
+    }
+
+    /// Re-sends this validator's messages of the current height, so peers
+    /// that missed them (or restarted) still hear them.
+    async fn rebroadcast(&mut self) {
+        if self.idle {
+            return;
+        }
+        let Ok(next) = self.next_height() else {
+            return;
+        };
+        let own: Vec<ConsensusMessage> = self
+            .wal_records
+            .iter()
+            .filter_map(|record| match record {
+                WalRecord::Signed(message) if message.height() == next => Some(message.clone()),
+                _ => None,
+            })
+            .collect();
+        for message in own {
+            self.publish_consensus(&message).await;
+        }
+        if self.syncing() {
+            self.request_blocks();
+        }
+    }
+
+    fn publish_status(&self) {
+        let Ok(tip) = self.store.tip() else {
+            return;
+        };
+        let state_root = self.store.state_root().unwrap_or_default();
+        let status = Status {
+            height: tip.height,
+            block_hash: tip.block_hash,
+            state_root,
+            round: self.machine.round().0,
+            peers: self.peers.clone(),
+            mempool_size: self.mempool.len(),
+        };
+        self.status.send_if_modified(|current| {
+            if *current == status {
+                false
+            } else {
+                *current = status;
+                true
+            }
+        });
+    }
+}

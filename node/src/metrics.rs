@@ -1,0 +1,137 @@
+//! Node metrics, rendered in the Prometheus text format for `/metrics`.
+//! Plain atomics: the driver writes, the API reads.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Upper bounds (milliseconds) of the commit-latency histogram buckets.
+pub const LATENCY_BUCKETS_MS: [u64; 12] = [
+    10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,
+];
+
+/// Counters and gauges of one node.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Last committed height.
+    pub height: AtomicU64,
+    /// Transactions committed (applied or rejected) since start.
+    pub committed_txs_total: AtomicU64,
+    /// Blocks committed since start (by consensus or sync).
+    pub committed_blocks_total: AtomicU64,
+    /// Blocks committed by sync since start.
+    pub synced_blocks_total: AtomicU64,
+    /// Transactions in the mempool.
+    pub mempool_size: AtomicU64,
+    /// Connected peers.
+    pub peers: AtomicU64,
+    /// Current consensus round.
+    pub round: AtomicU64,
+    /// Equivocation evidence seen since start.
+    pub evidence_total: AtomicU64,
+    /// Gossip messages rejected as invalid since start.
+    pub gossip_rejected_total: AtomicU64,
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS_MS.len()],
+    latency_count: AtomicU64,
+    latency_sum_ms: AtomicU64,
+}
+
+impl Metrics {
+    /// Records one submit-to-commit latency.
+    pub fn observe_commit_latency_ms(&self, latency_ms: u64) {
+        for (bound, bucket) in LATENCY_BUCKETS_MS.iter().zip(&self.latency_buckets) {
+            if latency_ms <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_ms.fetch_add(latency_ms, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let gauge = |out: &mut String, name: &str, help: &str, kind: &str, value: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        };
+        let load = |value: &AtomicU64| value.load(Ordering::Relaxed);
+        gauge(
+            &mut out,
+            "clearhouse_height",
+            "Last committed height.",
+            "gauge",
+            load(&self.height),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_committed_transactions_total",
+            "Transactions committed since start.",
+            "counter",
+            load(&self.committed_txs_total),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_committed_blocks_total",
+            "Blocks committed since start.",
+            "counter",
+            load(&self.committed_blocks_total),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_synced_blocks_total",
+            "Blocks committed by block sync since start.",
+            "counter",
+            load(&self.synced_blocks_total),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_mempool_size",
+            "Transactions waiting in the mempool.",
+            "gauge",
+            load(&self.mempool_size),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_peers",
+            "Connected peers.",
+            "gauge",
+            load(&self.peers),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_consensus_round",
+            "Current consensus round.",
+            "gauge",
+            load(&self.round),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_evidence_total",
+            "Equivocation evidence seen since start.",
+            "counter",
+            load(&self.evidence_total),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_gossip_rejected_total",
+            "Gossip messages rejected as invalid.",
+            "counter",
+            load(&self.gossip_rejected_total),
+        );
+        let name = "clearhouse_commit_latency_ms";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Submit-to-commit latency of transactions submitted to this node.\n# TYPE {name} histogram"
+        );
+        for (bound, bucket) in LATENCY_BUCKETS_MS.iter().zip(&self.latency_buckets) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", load(bucket));
+        }
+        let count = load(&self.latency_count);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum {}", load(&self.latency_sum_ms));
+        let _ = writeln!(out, "{name}_count {count}");
+        out
+    }
+}
