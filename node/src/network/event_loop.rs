@@ -56,6 +56,10 @@ pub(crate) enum Command {
     Peers {
         reply: oneshot::Sender<Vec<NetworkKey>>,
     },
+    TopicPeers {
+        topic: Topic,
+        reply: oneshot::Sender<Vec<NetworkKey>>,
+    },
     Stats {
         reply: oneshot::Sender<NetworkStats>,
     },
@@ -208,6 +212,19 @@ impl EventLoop {
                     .swarm
                     .connected_peers()
                     .filter_map(|peer_id| self.allowed.get(peer_id).copied())
+                    .collect();
+                peers.sort();
+                let _ = reply.send(peers);
+            }
+            Command::TopicPeers { topic, reply } => {
+                let hash = topic.hash();
+                let mut peers: Vec<NetworkKey> = self
+                    .swarm
+                    .behaviour()
+                    .gossipsub
+                    .all_peers()
+                    .filter(|(_, topics)| topics.contains(&&hash))
+                    .filter_map(|(peer_id, _)| self.allowed.get(peer_id).copied())
                     .collect();
                 peers.sort();
                 let _ = reply.send(peers);

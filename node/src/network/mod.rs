@@ -326,6 +326,20 @@ impl NetworkClient {
         answer.await.unwrap_or_default()
     }
 
+    /// The connected allowed peers subscribed to `topic`, sorted: those a
+    /// publish on it reaches directly.
+    pub async fn topic_peers(&self, topic: Topic) -> Vec<NetworkKey> {
+        let (reply, answer) = oneshot::channel();
+        if self
+            .send(Command::TopicPeers { topic, reply })
+            .await
+            .is_err()
+        {
+            return Vec::new();
+        }
+        answer.await.unwrap_or_default()
+    }
+
     /// What the network has dropped or refused so far.
     pub async fn stats(&self) -> NetworkStats {
         let (reply, answer) = oneshot::channel();

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use clearhouse_node::network::{
-    Network, NetworkConfig, NetworkError, NetworkEvent, NetworkKey, NetworkLimits, Topic, Verdict,
-    network_key_from_seed,
+    MessageId, Network, NetworkConfig, NetworkError, NetworkEvent, NetworkKey, NetworkLimits,
+    Topic, Verdict, network_key_from_seed,
 };
 
 /// Every test finishes within this, or fails.
@@ -168,16 +168,33 @@ async fn wait_connected(nodes: &[(&Node, &[&Node])]) {
     }
 }
 
-/// Publishes, retrying while gossipsub has no subscribed peer yet (the
-/// subscription exchange follows the connection by a moment).
-async fn publish_when_subscribed(node: &Node, topic: Topic, data: &[u8]) {
-    loop {
-        match node.network.client.publish(topic, data.to_vec()).await {
-            Ok(()) => return,
-            Err(NetworkError::NoPeers { .. }) => tokio::time::sleep(POLL).await,
-            Err(error) => panic!("publish failed: {error}"),
-        }
-    }
+/// Publishes once every one of `receivers` is subscribed to the topic (the
+/// subscription exchange follows the connection by a moment), so that the
+/// message goes to each of them directly.
+async fn publish_reaching(node: &Node, topic: Topic, data: &[u8], receivers: &[NetworkKey]) {
+    eventually("receivers subscribed", || async {
+        let subscribed = node.network.client.topic_peers(topic).await;
+        receivers
+            .iter()
+            .all(|receiver| subscribed.contains(receiver))
+    })
+    .await;
+    node.network
+        .client
+        .publish(topic, data.to_vec())
+        .await
+        .unwrap();
+}
+
+/// Takes the next gossip message, reports Accept (as the application must),
+/// and returns (topic, source, data).
+async fn accept_next_gossip(node: &mut Node) -> (Topic, MessageId, NetworkKey, Vec<u8>) {
+    let (topic, id, source, data) = node.next_gossip(&mut Vec::new()).await;
+    node.network
+        .client
+        .report(id, source, Verdict::Accept)
+        .await;
+    (topic, id, source, data)
 }
 
 fn saw_peer_connected(events: &[NetworkEvent], peer: NetworkKey) -> bool {
@@ -202,9 +219,10 @@ async fn network_gossip_reaches_all_three_nodes_and_oversized_is_refused() {
         wait_connected(&[(&a, &[&b, &c]), (&b, &[&a, &c]), (&c, &[&a, &b])]).await;
 
         let payload = b"transfer 10 USD from alice to bob".to_vec();
-        publish_when_subscribed(&a, Topic::Transactions, &payload).await;
-        for node in [&mut b, &mut c] {
-            let (topic, id, source, data) = node.next_gossip(&mut Vec::new()).await;
+        publish_reaching(&a, Topic::Transactions, &payload, &[key(2), key(3)]).await;
+        // Each receiver judges on its own, concurrently, as applications do.
+        let (at_b, at_c) = tokio::join!(accept_next_gossip(&mut b), accept_next_gossip(&mut c));
+        for (topic, id, source, data) in [at_b, at_c] {
             assert_eq!(topic, Topic::Transactions);
             assert_eq!(data, payload);
             assert_eq!(
@@ -213,10 +231,6 @@ async fn network_gossip_reaches_all_three_nodes_and_oversized_is_refused() {
                 "message id is the content hash"
             );
             assert!(source == key(1) || source == key(2) || source == key(3));
-            node.network
-                .client
-                .report(id, source, Verdict::Accept)
-                .await;
         }
 
         // Republishing the same bytes is a typed duplicate, not a crash.
@@ -245,7 +259,7 @@ async fn network_gossip_reaches_all_three_nodes_and_oversized_is_refused() {
             "{too_large:?}"
         );
         // Within A's limit but over B's and C's: sent, never delivered.
-        publish_when_subscribed(&a, Topic::Transactions, &[8; 2000]).await;
+        publish_reaching(&a, Topic::Transactions, &[8; 2000], &[key(2), key(3)]).await;
         for node in [&b, &c] {
             eventually("oversized gossip rejected", || async {
                 node.network.client.stats().await.gossip_rejected_by_network >= 1
@@ -253,18 +267,14 @@ async fn network_gossip_reaches_all_three_nodes_and_oversized_is_refused() {
             .await;
         }
         let marker = b"after the oversized one".to_vec();
-        publish_when_subscribed(&a, Topic::Consensus, &marker).await;
-        for node in [&mut b, &mut c] {
-            let (topic, id, source, data) = node.next_gossip(&mut Vec::new()).await;
+        publish_reaching(&a, Topic::Consensus, &marker, &[key(2), key(3)]).await;
+        let (at_b, at_c) = tokio::join!(accept_next_gossip(&mut b), accept_next_gossip(&mut c));
+        for (topic, _, _, data) in [at_b, at_c] {
             assert_eq!(
                 (topic, &data),
                 (Topic::Consensus, &marker),
                 "oversized was delivered"
             );
-            node.network
-                .client
-                .report(id, source, Verdict::Accept)
-                .await;
         }
 
         for node in [a, b, c] {
@@ -285,13 +295,13 @@ async fn network_validation_gates_forwarding_in_a_line() {
         wait_connected(&[(&a, &[&b]), (&b, &[&a, &c]), (&c, &[&b])]).await;
 
         let rejected = b"invalid vote".to_vec();
-        publish_when_subscribed(&a, Topic::Consensus, &rejected).await;
+        publish_reaching(&a, Topic::Consensus, &rejected, &[key(2)]).await;
         let (_, id, source, data) = b.next_gossip(&mut Vec::new()).await;
         assert_eq!((data, source), (rejected.clone(), key(1)));
         b.network.client.report(id, source, Verdict::Reject).await;
 
         let accepted = b"valid vote".to_vec();
-        publish_when_subscribed(&a, Topic::Consensus, &accepted).await;
+        publish_reaching(&a, Topic::Consensus, &accepted, &[key(2)]).await;
         let (_, id, source, data) = b.next_gossip(&mut Vec::new()).await;
         assert_eq!((data, source), (accepted.clone(), key(1)));
         b.network.client.report(id, source, Verdict::Accept).await;
@@ -344,7 +354,7 @@ async fn network_stranger_cannot_hold_a_connection_or_gossip() {
 
         // Members still gossip; the first gossip each sees is the member's.
         let member_data = b"member's payment".to_vec();
-        publish_when_subscribed(&a, Topic::Transactions, &member_data).await;
+        publish_reaching(&a, Topic::Transactions, &member_data, &[key(2)]).await;
         let mut b_events = Vec::new();
         let (_, id, source, data) = b.next_gossip(&mut b_events).await;
         assert_eq!((data, source), (member_data, key(1)));
@@ -504,15 +514,9 @@ async fn network_restarted_node_is_reconnected_by_its_peers() {
 
         // And gossip flows again.
         let payload = b"after the restart".to_vec();
-        publish_when_subscribed(&a, Topic::Consensus, &payload).await;
-        for node in [&mut b, &mut c] {
-            let (_, id, source, data) = node.next_gossip(&mut Vec::new()).await;
-            assert_eq!(data, payload);
-            node.network
-                .client
-                .report(id, source, Verdict::Accept)
-                .await;
-        }
+        publish_reaching(&a, Topic::Consensus, &payload, &[key(2), key(3)]).await;
+        let (at_b, at_c) = tokio::join!(accept_next_gossip(&mut b), accept_next_gossip(&mut c));
+        assert_eq!((at_b.3, at_c.3), (payload.clone(), payload));
 
         for node in [a, b, c] {
             node.network.shutdown().await;
@@ -533,9 +537,13 @@ async fn network_slow_application_loses_gossip_not_memory() {
         let mut b = Node::start(2, loopback_any_port(), &[&a], &all, tiny_queue).await;
         wait_connected(&[(&a, &[&b]), (&b, &[&a])]).await;
 
-        // B does not read its events while A publishes ten messages.
+        // Empty B's queue (PeerConnected) so it holds gossip only; then B
+        // does not read its events while A publishes ten messages.
+        while let Ok(event) = b.network.events.try_recv() {
+            assert!(matches!(event, NetworkEvent::PeerConnected(_)), "{event:?}");
+        }
         let n_messages = 10;
-        publish_when_subscribed(&a, Topic::Transactions, b"message 0").await;
+        publish_reaching(&a, Topic::Transactions, b"message 0", &[key(2)]).await;
         for i in 1..n_messages {
             let data = format!("message {i}").into_bytes();
             a.network
