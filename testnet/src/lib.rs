@@ -1,4 +1,385 @@
-//! Local multi-validator networks on loopback (genesis, launch, load, faults).
+//! Local Clearhouse networks on loopback: everything `clearhouse-testnet up`
+//! and the whole-network tests need.
 //!
-//! Not built yet: this crate is a placeholder in the workspace layout and exports
-//! nothing. The node issue fills it in with `clearhouse-testnet up`.
+//! [`generate`] writes a fresh network into a folder: one key per demo bank
+//! (validator, network identity, treasury), demo customer accounts with key
+//! files, a genesis (bank *i* issues the *i*-th asset of [`ASSETS`]; every
+//! demo account opens with a balance in every asset) and one node config per
+//! validator (and per requested observer) with free loopback ports.
+//! [`spawn_node`] runs a `clearhouse-node` process for a config.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use clearhouse_ledger::AccountId;
+use clearhouse_ledger::crypto::{Keypair, sha256};
+use clearhouse_ledger::genesis::{
+    AccountEntry, AssetEntry, FeeEntry, Genesis, GenesisFile, MemberEntry,
+};
+use clearhouse_node::config::{Limits, NodeConfig, PeerConfig, Role, Timeouts};
+use clearhouse_node::keyfile;
+
+/// The demo assets, one per bank in order.
+pub const ASSETS: [(&str, u8); 10] = [
+    ("CNY", 2),
+    ("USD", 2),
+    ("EUR", 2),
+    ("JPY", 0),
+    ("GBP", 2),
+    ("CHF", 2),
+    ("SGD", 2),
+    ("HKD", 2),
+    ("AUD", 2),
+    ("CAD", 2),
+];
+
+/// Opening balance of every demo account in every asset, in whole units.
+pub const OPENING_UNITS: u64 = 1_000_000;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Folder to write into (created).
+    pub dir: PathBuf,
+    /// Validators, one per bank (1 to 10).
+    pub validators: usize,
+    /// Observers (they follow by sync and serve the API).
+    pub observers: usize,
+    /// Demo customer accounts per bank.
+    pub accounts_per_bank: usize,
+    /// Derive every key from this seed (tests); `None` draws fresh keys.
+    pub seed: Option<u64>,
+    /// Consensus timeouts for every node.
+    pub timeouts: Timeouts,
+    /// Node limits.
+    pub limits: Limits,
+}
+
+impl Spec {
+    /// Defaults for a demo: 4 validators, no observer, 4 accounts per bank.
+    pub fn new(dir: PathBuf) -> Spec {
+        Spec {
+            dir,
+            validators: 4,
+            observers: 0,
+            accounts_per_bank: 4,
+            seed: None,
+            timeouts: Timeouts::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// One node's files and addresses.
+#[derive(Debug, Clone)]
+pub struct NodeFiles {
+    /// Its name (`bank-0`, or `observer-0`).
+    pub name: String,
+    /// Its config file.
+    pub config_path: PathBuf,
+    /// Its config.
+    pub config: NodeConfig,
+}
+
+impl NodeFiles {
+    /// The API base URL.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.config.api)
+    }
+}
+
+/// A demo account with its key file.
+#[derive(Debug, Clone)]
+pub struct DemoAccount {
+    /// The account.
+    pub account: AccountId,
+    /// Its hosting bank.
+    pub bank: String,
+    /// Its key file.
+    pub key_file: PathBuf,
+}
+
+/// A generated network.
+#[derive(Debug, Clone)]
+pub struct Testnet {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// The genesis file.
+    pub genesis_path: PathBuf,
+    /// The genesis.
+    pub genesis: Genesis,
+    /// Validators first, then observers.
+    pub nodes: Vec<NodeFiles>,
+    /// Demo accounts (customers), bank by bank.
+    pub accounts: Vec<DemoAccount>,
+    /// Each bank's treasury key file, in bank order.
+    pub treasuries: Vec<PathBuf>,
+}
+
+/// A failure to generate or launch a network.
+#[derive(Debug, thiserror::Error)]
+pub enum TestnetError {
+    /// The file system failed.
+    #[error("{0}")]
+    Io(String),
+    /// The request is out of range.
+    #[error("{0}")]
+    Invalid(String),
+    /// A generated genesis was refused (our bug).
+    #[error("genesis: {0}")]
+    Genesis(#[from] clearhouse_ledger::genesis::GenesisError),
+    /// A key file could not be written.
+    #[error(transparent)]
+    Key(#[from] keyfile::KeyFileError),
+    /// A config could not be written.
+    #[error(transparent)]
+    Config(#[from] clearhouse_node::config::ConfigError),
+}
+
+fn io(context: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> TestnetError {
+    move |error| TestnetError::Io(format!("{context}: {error}"))
+}
+
+/// A loopback address with a port that was free a moment ago.
+pub fn free_address() -> Result<SocketAddr, TestnetError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io("choosing a free port"))?;
+    listener.local_addr().map_err(io("choosing a free port"))
+}
+
+struct Keys {
+    seed: Option<u64>,
+}
+
+impl Keys {
+    fn key(&self, label: &str) -> Keypair {
+        match self.seed {
+            Some(seed) => Keypair::from_seed(
+                &sha256(&[b"clearhouse-testnet", &seed.to_be_bytes(), label.as_bytes()]).0,
+            ),
+            None => Keypair::from_seed(&rand::random::<[u8; 32]>()),
+        }
+    }
+}
+
+/// Writes a fresh network into `spec.dir`.
+pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
+    if !(1..=ASSETS.len()).contains(&spec.validators) {
+        return Err(TestnetError::Invalid(format!(
+            "--validators must be between 1 and {}",
+            ASSETS.len()
+        )));
+    }
+    let dir = &spec.dir;
+    let keys_dir = dir.join("keys");
+    std::fs::create_dir_all(&keys_dir).map_err(io(keys_dir.display()))?;
+    let keys = Keys { seed: spec.seed };
+    let write_key = |name: &str| -> Result<(Keypair, PathBuf), TestnetError> {
+        let key = keys.key(name);
+        let path = keys_dir.join(format!("{name}.key"));
+        keyfile::write(&path, &key)?;
+        Ok((key, path))
+    };
+
+    let mut members = Vec::new();
+    let mut assets = Vec::new();
+    let mut fees = Vec::new();
+    let mut validator_files = Vec::new();
+    let mut network_files = Vec::new();
+    let mut treasuries = Vec::new();
+    for (i, (code, decimals)) in ASSETS.iter().copied().enumerate().take(spec.validators) {
+        let bank = format!("bank-{i}");
+        let (validator, validator_path) = write_key(&format!("{bank}-validator"))?;
+        let (network, network_path) = write_key(&format!("{bank}-network"))?;
+        let (treasury, treasury_path) = write_key(&format!("{bank}-treasury"))?;
+        members.push(MemberEntry {
+            id: bank.clone(),
+            name: format!("Demo Bank {i}"),
+            validator_key: validator.account().to_hex(),
+            network_key: network.account().to_hex(),
+            voting_power: 10,
+            treasury: treasury.account().to_hex(),
+        });
+        assets.push(AssetEntry {
+            code: code.into(),
+            issuer: bank.clone(),
+            decimals,
+        });
+        fees.push(FeeEntry {
+            asset: code.into(),
+            flat: if decimals == 0 {
+                "1".into()
+            } else {
+                "0.01".into()
+            },
+            basis_points: 2,
+        });
+        validator_files.push(validator_path);
+        network_files.push((network, network_path));
+        treasuries.push(treasury_path);
+    }
+    let mut accounts = Vec::new();
+    let mut account_entries = Vec::new();
+    for i in 0..spec.validators {
+        for j in 0..spec.accounts_per_bank {
+            let (key, path) = write_key(&format!("bank-{i}-customer-{j}"))?;
+            account_entries.push(AccountEntry {
+                key: key.account().to_hex(),
+                bank: format!("bank-{i}"),
+                balances: assets
+                    .iter()
+                    .map(|a| (a.code.clone(), OPENING_UNITS.to_string()))
+                    .collect(),
+            });
+            accounts.push(DemoAccount {
+                account: key.account(),
+                bank: format!("bank-{i}"),
+                key_file: path,
+            });
+        }
+    }
+    let file = GenesisFile {
+        chain_name: "clearhouse-testnet".into(),
+        genesis_time_ms: 0,
+        members,
+        assets,
+        accounts: account_entries,
+        fees,
+    };
+    let genesis = file.validate()?;
+    let genesis_path = dir.join("genesis.toml");
+    std::fs::write(&genesis_path, file.to_toml()?).map_err(io(genesis_path.display()))?;
+
+    let mut observer_keys = Vec::new();
+    for i in 0..spec.observers {
+        observer_keys.push(write_key(&format!("observer-{i}-network"))?);
+    }
+    let validator_addresses = (0..spec.validators)
+        .map(|_| free_address())
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut nodes = Vec::new();
+    let node = |name: String,
+                role: Role,
+                key_file: Option<PathBuf>,
+                network_key_file: PathBuf,
+                listen: SocketAddr,
+                peers: Vec<PeerConfig>,
+                observers: Vec<String>|
+     -> Result<NodeFiles, TestnetError> {
+        let node_dir = dir.join(&name);
+        std::fs::create_dir_all(&node_dir).map_err(io(node_dir.display()))?;
+        let config = NodeConfig {
+            name: name.clone(),
+            role,
+            data_dir: node_dir.join("data"),
+            genesis_file: genesis_path.clone(),
+            key_file,
+            network_key_file,
+            listen,
+            api: free_address()?,
+            peers,
+            observers,
+            limits: spec.limits.clone(),
+            timeouts: spec.timeouts.clone(),
+        };
+        let config_path = node_dir.join("node.toml");
+        std::fs::write(&config_path, config.to_toml()?).map_err(io(config_path.display()))?;
+        Ok(NodeFiles {
+            name,
+            config_path,
+            config,
+        })
+    };
+    let observer_hex: Vec<String> = observer_keys
+        .iter()
+        .map(|(k, _)| k.account().to_hex())
+        .collect();
+    for i in 0..spec.validators {
+        let peers = (0..spec.validators)
+            .filter(|j| *j != i)
+            .map(|j| PeerConfig {
+                key: network_files[j].0.account().to_hex(),
+                address: validator_addresses[j],
+            })
+            .collect();
+        nodes.push(node(
+            format!("bank-{i}"),
+            Role::Validator,
+            Some(validator_files[i].clone()),
+            network_files[i].1.clone(),
+            validator_addresses[i],
+            peers,
+            observer_hex.clone(),
+        )?);
+    }
+    for (i, (_, path)) in observer_keys.iter().enumerate() {
+        let peers = (0..spec.validators)
+            .map(|j| PeerConfig {
+                key: network_files[j].0.account().to_hex(),
+                address: validator_addresses[j],
+            })
+            .collect();
+        nodes.push(node(
+            format!("observer-{i}"),
+            Role::Observer,
+            None,
+            path.clone(),
+            free_address()?,
+            peers,
+            Vec::new(),
+        )?);
+    }
+    Ok(Testnet {
+        dir: dir.clone(),
+        genesis_path,
+        genesis,
+        nodes,
+        accounts,
+        treasuries,
+    })
+}
+
+/// The `clearhouse-node` binary next to the running executable (both live
+/// in the same cargo target folder), or on `CLEARHOUSE_NODE_BIN`.
+pub fn node_binary() -> Result<PathBuf, TestnetError> {
+    if let Ok(path) = std::env::var("CLEARHOUSE_NODE_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe().map_err(io("locating this executable"))?;
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    // Test binaries live one level down, in `deps/`.
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let candidate = dir.join("clearhouse-node");
+    if candidate.exists() {
+        Ok(candidate)
+    } else {
+        Err(TestnetError::Io(format!(
+            "{} not found: build it first (cargo build --bins)",
+            candidate.display()
+        )))
+    }
+}
+
+/// Starts a `clearhouse-node` process for `node`, logging to `<node dir>/node.log`.
+pub fn spawn_node(binary: &Path, node: &NodeFiles) -> Result<Child, TestnetError> {
+    let log_path = node
+        .config_path
+        .parent()
+        .map(|d| d.join("node.log"))
+        .unwrap_or_else(|| PathBuf::from("node.log"));
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(io(log_path.display()))?;
+    Command::new(binary)
+        .arg("--config")
+        .arg(&node.config_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(io(binary.display()))
+}
