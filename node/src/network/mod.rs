@@ -29,7 +29,11 @@
 //!   requester's call;
 //! - the event channel must be drained: when it is full, gossip and sync
 //!   requests are dropped and counted in [`NetworkStats`] (gossip dropped
-//!   this way is reported `Ignore`, so it is not forwarded).
+//!   this way is reported `Ignore`, so it is not forwarded);
+//! - [`NetworkError::NoPeers`] and [`NetworkError::Duplicate`] from
+//!   [`NetworkClient::publish`] are normal (nobody subscribed yet; the same
+//!   bytes went out recently) and must not stop the caller;
+//!   [`NetworkClient::topic_peers`] tells who a publish would reach.
 
 mod behaviour;
 mod codec;
@@ -398,15 +402,7 @@ impl Network {
     /// Binds the listener, builds the swarm and spawns the event loop, which
     /// dials the configured peers at once.
     pub async fn start(config: NetworkConfig) -> Result<Network, NetworkError> {
-        let mut seed = config.identity_seed;
-        let keypair = identity::Keypair::ed25519_from_bytes(&mut seed).map_err(|_| {
-            NetworkError::InvalidKey {
-                key: NetworkKey([0; 32]),
-            }
-        })?;
-        let local_key = network_key_of(&keypair.public()).ok_or(NetworkError::InvalidKey {
-            key: NetworkKey([0; 32]),
-        })?;
+        let (keypair, local_key) = keypair_from_seed(config.identity_seed)?;
         let events_queue_max = config.limits.events_queue_max.max(1);
         let (events_tx, events) = mpsc::channel(events_queue_max);
         let (commands_tx, commands_rx) = mpsc::channel(COMMANDS_QUEUE_MAX);
@@ -455,12 +451,17 @@ fn peer_id_of(key: NetworkKey) -> Result<libp2p::PeerId, NetworkError> {
 /// The seed's public key, without starting anything: lets configuration and
 /// tests derive a node's [`NetworkKey`] from its secret seed.
 pub fn network_key_from_seed(seed: [u8; 32]) -> Result<NetworkKey, NetworkError> {
-    let mut seed = seed;
-    let keypair =
-        identity::Keypair::ed25519_from_bytes(&mut seed).map_err(|_| NetworkError::InvalidKey {
-            key: NetworkKey([0; 32]),
-        })?;
-    network_key_of(&keypair.public()).ok_or(NetworkError::InvalidKey {
+    keypair_from_seed(seed).map(|(_, key)| key)
+}
+
+/// The libp2p identity of an ed25519 secret seed, and its network key.
+fn keypair_from_seed(seed: [u8; 32]) -> Result<(identity::Keypair, NetworkKey), NetworkError> {
+    // Our own key is unknown when the seed is bad: report all zeros.
+    let invalid = || NetworkError::InvalidKey {
         key: NetworkKey([0; 32]),
-    })
+    };
+    let mut seed = seed;
+    let keypair = identity::Keypair::ed25519_from_bytes(&mut seed).map_err(|_| invalid())?;
+    let key = network_key_of(&keypair.public()).ok_or_else(invalid)?;
+    Ok((keypair, key))
 }
