@@ -19,6 +19,8 @@ pub struct Cluster {
     pub runtime: tokio::runtime::Runtime,
     pub testnet: Testnet,
     pub nodes: Vec<Option<NodeHandle>>,
+    pub processes: Vec<Option<std::process::Child>>,
+    _serial: std::sync::MutexGuard<'static, ()>,
     pub chain_id: ChainId,
     pub keys: Vec<Keypair>,
     _dir: tempfile::TempDir,
@@ -36,14 +38,36 @@ pub fn fast_timeouts() -> Timeouts {
     }
 }
 
+/// Whole-network scenarios run one at a time: each starts several nodes on
+/// a 2-core machine.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl Cluster {
-    /// Generates a network and starts its validators (not its observers).
+    /// Generates a network and starts its validators in-process (not its
+    /// observers).
     pub fn start(
         validators: usize,
         observers: usize,
         accounts_per_bank: usize,
         seed: u64,
     ) -> Cluster {
+        let mut cluster = Cluster::generate(validators, observers, accounts_per_bank, seed);
+        for i in 0..validators {
+            cluster.start_node(i);
+        }
+        cluster
+    }
+
+    /// Generates a network and starts nothing.
+    pub fn generate(
+        validators: usize,
+        observers: usize,
+        accounts_per_bank: usize,
+        seed: u64,
+    ) -> Cluster {
+        let serial = SERIAL
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = tempfile::tempdir().unwrap();
         let mut spec = Spec::new(dir.path().join("net"));
         spec.validators = validators;
@@ -63,18 +87,57 @@ impl Cluster {
             .map(|a| clearhouse_node::keyfile::read(&a.key_file).unwrap())
             .collect();
         let chain_id = testnet.genesis.chain_id().unwrap();
-        let mut cluster = Cluster {
+        Cluster {
             runtime,
             nodes: (0..testnet.nodes.len()).map(|_| None).collect(),
+            processes: (0..testnet.nodes.len()).map(|_| None).collect(),
             testnet,
             chain_id,
             keys,
+            _serial: serial,
             _dir: dir,
-        };
-        for i in 0..validators {
-            cluster.start_node(i);
         }
-        cluster
+    }
+
+    /// Runs node `i` as a child process (this test binary, re-executed).
+    pub fn spawn_process(&mut self, i: usize) {
+        let exe = std::env::current_exe().unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.testnet.nodes[i].config_path.with_extension("log"))
+            .unwrap();
+        let child = std::process::Command::new(exe)
+            .args([
+                "scenarios::node_process",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(
+                "CLEARHOUSE_TEST_NODE_CONFIG",
+                &self.testnet.nodes[i].config_path,
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.processes[i] = Some(child);
+        let url = self.url(i);
+        self.wait_until(
+            Duration::from_secs(30),
+            "the node process to serve its API",
+            || ureq::get(&format!("{url}/v1/status")).call().is_ok(),
+        );
+    }
+
+    /// SIGKILLs node `i`'s process.
+    pub fn kill_process(&mut self, i: usize) {
+        if let Some(mut child) = self.processes[i].take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
     }
 
     pub fn start_node(&mut self, i: usize) {
@@ -158,7 +221,7 @@ impl Cluster {
     /// Every running node's (height, block hash, state root).
     pub fn tips(&self) -> BTreeMap<usize, (u64, String, String)> {
         (0..self.nodes.len())
-            .filter(|i| self.nodes[*i].is_some())
+            .filter(|i| self.nodes[*i].is_some() || self.processes[*i].is_some())
             .map(|i| {
                 let s = self.status(i);
                 (
@@ -178,6 +241,7 @@ impl Cluster {
     pub fn shutdown_and_check_stores(mut self) -> Vec<u64> {
         for i in 0..self.nodes.len() {
             self.stop_node(i);
+            self.kill_process(i);
         }
         let mut heights = Vec::new();
         let mut reference: Option<Vec<clearhouse_ledger::Hash>> = None;

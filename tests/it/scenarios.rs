@@ -65,3 +65,351 @@ fn four_validators_commit_two_thousand_transfers() {
     let heights = cluster.shutdown_and_check_stores();
     assert!(heights.iter().all(|h| *h == heights[0]), "{heights:?}");
 }
+
+/// Submits `count` transfers from every account (nonces `first..first+count`)
+/// round-robin to the running nodes in `to_nodes`; returns their ids.
+fn load(cluster: &Cluster, to_nodes: &[usize], first: u64, count: u64) -> Vec<String> {
+    let senders = cluster.keys.len();
+    let mut txs = Vec::new();
+    for nonce in first..first + count {
+        for from in 0..senders {
+            let to = cluster.keys[(from + 1) % senders].account();
+            txs.push(cluster.transfer(from, nonce, to, "USD", 7));
+        }
+    }
+    for (k, batch) in txs.chunks(50).enumerate() {
+        for result in cluster.submit_batch(to_nodes[k % to_nodes.len()], batch) {
+            assert!(result.get("hash").is_some(), "refused: {result}");
+        }
+    }
+    txs.iter().map(|t| t.id().unwrap().to_hex()).collect()
+}
+
+fn wait_committed(cluster: &Cluster, node: usize, ids: &[String]) {
+    for hash in ids {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let status = cluster.get(node, &format!("/v1/transactions/{hash}?wait_ms=5000"));
+            if status["status"] == "committed" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{hash} not committed on node {node}: {status}"
+            );
+        }
+    }
+}
+
+fn wait_same_tip(cluster: &Cluster) {
+    cluster.wait_until(
+        Duration::from_secs(60),
+        "all running nodes at one tip",
+        || {
+            let tips = cluster.tips();
+            let first = tips.values().next().cloned();
+            tips.values().all(|t| Some(t.clone()) == first)
+        },
+    );
+}
+
+/// One validator stopped: the other three keep committing; restarted, it
+/// catches up to the same state.
+#[test]
+fn a_stopped_validator_catches_up_after_restart() {
+    let mut cluster = Cluster::start(4, 0, 2, 2);
+    let first = load(&cluster, &[0, 1, 2, 3], 0, 2);
+    wait_committed(&cluster, 0, &first);
+    cluster.stop_node(3);
+    let before = cluster.height(0);
+    let second = load(&cluster, &[0, 1, 2], 2, 3);
+    wait_committed(&cluster, 1, &second);
+    assert!(
+        cluster.height(0) > before,
+        "three of four validators must keep committing"
+    );
+    cluster.start_node(3);
+    wait_same_tip(&cluster);
+    // It takes part again: new work commits everywhere, node 3 included.
+    let third = load(&cluster, &[3], 5, 1);
+    wait_committed(&cluster, 3, &third);
+    wait_same_tip(&cluster);
+    cluster.shutdown_and_check_stores();
+}
+
+/// An observer started late syncs the whole chain, serves the same state
+/// root, and never votes.
+#[test]
+fn a_late_observer_syncs_the_full_chain() {
+    let mut cluster = Cluster::start(4, 1, 2, 3);
+    let ids = load(&cluster, &[0, 1, 2, 3], 0, 3);
+    wait_committed(&cluster, 0, &ids);
+    let observer = 4;
+    cluster.start_node(observer);
+    wait_same_tip(&cluster);
+    assert_eq!(cluster.status(observer)["role"], "observer");
+    // It serves committed transactions it never saw live.
+    let status = cluster.get(observer, &format!("/v1/transactions/{}", ids[0]));
+    assert_eq!(status["status"], "committed", "{status}");
+    // And follows new blocks.
+    let more = load(&cluster, &[1], 3, 1);
+    wait_committed(&cluster, observer, &more);
+    wait_same_tip(&cluster);
+    // No certificate holds the observer (it has no validator key at all).
+    cluster.shutdown_and_check_stores();
+}
+
+/// Bad input on the API: each a 4xx with a JSON error; the node keeps
+/// serving and committing.
+#[test]
+fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
+    let cluster = Cluster::start(4, 0, 1, 4);
+    let url = cluster.url(0);
+    let post_raw = |path: &str, body: Vec<u8>| {
+        let mut response = ureq::post(&format!("{url}{path}"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("content-type", "application/json")
+            .send(&body[..])
+            .unwrap();
+        let status = response.status().as_u16();
+        let value: serde_json::Value = response
+            .body_mut()
+            .read_json()
+            .unwrap_or(serde_json::Value::Null);
+        (status, value)
+    };
+    let expect = |(status, value): (u16, serde_json::Value), want: u16, code: &str| {
+        assert_eq!(status, want, "{value}");
+        assert_eq!(value["error"]["code"], code, "{value}");
+        assert!(
+            value["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    };
+    expect(
+        post_raw("/v1/transactions", b"{not json".to_vec()),
+        400,
+        "malformed_json",
+    );
+    expect(
+        post_raw("/v1/transactions", vec![b' '; 9 * 1024 * 1024]),
+        413,
+        "body_too_large",
+    );
+    expect(
+        post_raw("/v1/transactions", br#"{"transaction": "zz"}"#.to_vec()),
+        400,
+        "malformed_transaction",
+    );
+    let submit = |tx: &clearhouse_ledger::SignedTransaction| {
+        crate::cluster::post_json(
+            &format!("{url}/v1/transactions"),
+            &serde_json::json!({"transaction": hex::encode(tx.encode().unwrap())}),
+        )
+    };
+    let to = cluster.keys[1].account();
+    let good = cluster.transfer(0, 0, to, "CNY", 5);
+    let mut forged = good.clone();
+    forged.signature.0[3] ^= 1;
+    expect(submit(&forged), 422, "bad_signature");
+    let mut other_chain = good.tx.clone();
+    other_chain.chain_id = clearhouse_ledger::Hash([1; 32]);
+    expect(
+        submit(&other_chain.sign(&cluster.keys[0]).unwrap()),
+        422,
+        "wrong_chain",
+    );
+    let (status, accepted) = submit(&good);
+    assert_eq!(status, 202, "{accepted}");
+    expect(submit(&good), 409, "duplicate");
+    let hash = accepted["hash"].as_str().unwrap().to_owned();
+    wait_committed(&cluster, 0, &[hash]);
+    // The same nonce again (a replay with another amount) is refused.
+    expect(
+        submit(&cluster.transfer(0, 0, to, "CNY", 6)),
+        409,
+        "nonce_used",
+    );
+    // Unknown things are 404s, bad paths 400s.
+    let (status, value) = {
+        let mut r = ureq::get(&format!("{url}/v1/accounts/{}", "ab".repeat(32)))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_json::<serde_json::Value>().unwrap(),
+        )
+    };
+    assert_eq!(
+        (status, value["error"]["code"].as_str()),
+        (404, Some("unknown_account"))
+    );
+    assert_eq!(
+        cluster.get(0, "/v1/blocks/notanumber")["error"]["code"],
+        "bad_height"
+    );
+    // Still serving and committing.
+    let next = cluster.transfer(0, 1, to, "CNY", 5);
+    let (status, accepted) = submit(&next);
+    assert_eq!(status, 202, "{accepted}");
+    wait_committed(
+        &cluster,
+        0,
+        &[accepted["hash"].as_str().unwrap().to_owned()],
+    );
+    cluster.shutdown_and_check_stores();
+}
+
+/// A node whose key is not in genesis cannot connect, and a transaction it
+/// crafts from an unregistered account is never accepted.
+#[test]
+fn a_stranger_cannot_join_or_transact() {
+    let cluster = Cluster::start(4, 0, 1, 5);
+    // A stranger: an observer config with its own network key, pointing at
+    // the validators, which do not list it.
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("stranger.key");
+    let stranger_key = clearhouse_ledger::crypto::Keypair::from_seed(&[42; 32]);
+    clearhouse_node::keyfile::write(&key_path, &stranger_key).unwrap();
+    let mut config = cluster.testnet.nodes[0].config.clone();
+    config.name = "stranger".into();
+    config.role = clearhouse_node::config::Role::Observer;
+    config.key_file = None;
+    config.network_key_file = key_path;
+    config.data_dir = dir.path().join("data");
+    config.listen = clearhouse_testnet::free_address().unwrap();
+    config.api = clearhouse_testnet::free_address().unwrap();
+    config.peers = cluster.testnet.nodes[1].config.peers.clone();
+    let stranger = cluster
+        .runtime
+        .block_on(clearhouse_node::start(config))
+        .unwrap();
+    let stranger_hex = hex::encode(stranger.network_key.0);
+    // Work happens; the stranger never holds a connection and never syncs.
+    let to = cluster.keys[0].account();
+    let tx = cluster.transfer(1, 0, to, "CNY", 5);
+    let hash = tx.id().unwrap().to_hex();
+    cluster.submit_batch(1, &[tx]);
+    wait_committed(&cluster, 1, &[hash]);
+    std::thread::sleep(Duration::from_secs(2));
+    for i in 0..4 {
+        let peers = cluster.status(i)["peers"].as_array().unwrap().clone();
+        assert!(
+            !peers.iter().any(|p| p == &serde_json::json!(stranger_hex)),
+            "node {i} accepted the stranger"
+        );
+    }
+    assert_eq!(
+        stranger.status().height,
+        0,
+        "the stranger must not receive blocks"
+    );
+    assert!(stranger.status().peers.is_empty());
+    // A payment from an account no bank registered is refused outright.
+    let outsider = clearhouse_ledger::crypto::Keypair::from_seed(&[43; 32]);
+    let crafted = clearhouse_ledger::Transaction {
+        sender: outsider.account(),
+        ..cluster.transfer(0, 0, to, "CNY", 5).tx
+    }
+    .sign(&outsider)
+    .unwrap();
+    let (status, value) = crate::cluster::post_json(
+        &format!("{}/v1/transactions", cluster.url(0)),
+        &serde_json::json!({"transaction": hex::encode(crafted.encode().unwrap())}),
+    );
+    assert_eq!(
+        (status, value["error"]["code"].as_str()),
+        (422, Some("unknown_sender"))
+    );
+    cluster.runtime.block_on(stranger.shutdown()).unwrap();
+    cluster.shutdown_and_check_stores();
+}
+
+/// Runs a node from `CLEARHOUSE_TEST_NODE_CONFIG` until killed: the child
+/// process of `a_validator_killed_mid_load_never_double_signs`.
+#[test]
+#[ignore = "run only as a child process of a scenario"]
+fn node_process() {
+    let Ok(path) = std::env::var("CLEARHOUSE_TEST_NODE_CONFIG") else {
+        return;
+    };
+    let config = clearhouse_node::config::NodeConfig::read(std::path::Path::new(&path)).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let node = clearhouse_node::start(config).await.unwrap();
+        node.wait_for_stop(std::future::pending()).await.unwrap();
+    });
+}
+
+/// A validator killed with SIGKILL in the middle of load, three times, and
+/// restarted: no evidence of double-signing anywhere, the same state
+/// everywhere, and no payment reported committed is lost.
+#[test]
+fn a_validator_killed_mid_load_never_double_signs() {
+    // Three validators in-process, the fourth as a child process.
+    let mut cluster = Cluster::generate(4, 0, 3, 6);
+    for i in 0..3 {
+        cluster.start_node(i);
+    }
+    let victim = 3;
+    cluster.spawn_process(victim);
+    let mut committed_before = Vec::new();
+    let mut next_nonce = 0;
+    let mut rng = 0x5eedu64;
+    for round in 0..3 {
+        // Load on every node, the victim included.
+        let ids = load(&cluster, &[0, 1, 2, victim], next_nonce, 2);
+        next_nonce += 2;
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis(100 + (rng >> 33) % 400));
+        cluster.kill_process(victim);
+        // What node 0 reports committed now must survive everything after.
+        for hash in &ids {
+            if cluster.get(0, &format!("/v1/transactions/{hash}"))["status"] == "committed" {
+                committed_before.push(hash.clone());
+            }
+        }
+        wait_committed(&cluster, 0, &ids);
+        eprintln!(
+            "kill {round}: restarting the victim at height {}",
+            cluster.height(0)
+        );
+        cluster.spawn_process(victim);
+    }
+    let last = load(&cluster, &[victim], next_nonce, 1);
+    wait_committed(&cluster, victim, &last);
+    wait_same_tip(&cluster);
+    for i in 0..4 {
+        let metrics = ureq::get(&format!("{}/metrics", cluster.url(i)))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        assert!(
+            metrics.contains("clearhouse_evidence_total 0\n"),
+            "node {i} saw equivocation:\n{metrics}"
+        );
+        for hash in &committed_before {
+            assert_eq!(
+                cluster.get(i, &format!("/v1/transactions/{hash}"))["status"],
+                "committed",
+                "node {i} lost {hash}"
+            );
+        }
+    }
+    assert!(
+        !committed_before.is_empty(),
+        "nothing was committed before a kill: the test proved little"
+    );
+    cluster.kill_process(victim);
+    cluster.shutdown_and_check_stores();
+}
