@@ -1,5 +1,6 @@
 //! The node crate's tests: one binary, one module per concern.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod config;
 mod mempool;
 mod network;

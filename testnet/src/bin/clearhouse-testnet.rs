@@ -1,0 +1,257 @@
+//! `clearhouse-testnet up [--validators N] [--dir DIR]`: a local network on
+//! loopback. Generates keys, genesis and configs (or reuses the network
+//! already in DIR), starts one `clearhouse-node` process per validator,
+//! prints where everything is, and stops them all cleanly on Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::{Child, ExitCode};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use clearhouse_testnet::{NodeFiles, Spec, Testnet, generate, node_binary, spawn_node};
+
+/// Local Clearhouse networks on loopback.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Start a local network (fresh keys and genesis unless DIR already holds one).
+    Up {
+        /// Number of validators (one demo bank each, 1 to 10).
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Folder for keys, genesis, configs, data and logs.
+        #[arg(long, default_value = "clearhouse-testnet")]
+        dir: PathBuf,
+        /// Demo customer accounts per bank.
+        #[arg(long, default_value_t = 4)]
+        accounts_per_bank: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match args.command {
+        Commands::Up {
+            validators,
+            dir,
+            accounts_per_bank,
+        } => match up(validators, dir, accounts_per_bank) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("clearhouse-testnet: {error}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+fn up(validators: usize, dir: PathBuf, accounts_per_bank: usize) -> Result<(), String> {
+    let binary = node_binary().map_err(|e| e.to_string())?;
+    let testnet = if dir.join("genesis.toml").exists() {
+        reopen(&dir)?
+    } else {
+        let mut spec = Spec::new(dir.clone());
+        spec.validators = validators;
+        spec.accounts_per_bank = accounts_per_bank;
+        generate(&spec).map_err(|e| e.to_string())?
+    };
+    let mut children: Vec<(String, Child)> = Vec::new();
+    for node in &testnet.nodes {
+        match spawn_node(&binary, node) {
+            Ok(child) => children.push((node.name.clone(), child)),
+            Err(error) => {
+                stop(&mut children);
+                return Err(error.to_string());
+            }
+        }
+    }
+    for node in &testnet.nodes {
+        if let Err(error) = wait_ready(node) {
+            stop(&mut children);
+            return Err(error);
+        }
+    }
+    print_table(&testnet);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    });
+    eprintln!("\nstopping...");
+    stop(&mut children);
+    eprintln!(
+        "stopped; the network stays in {} (run `up` again to restart it)",
+        testnet.dir.display()
+    );
+    Ok(())
+}
+
+/// Reads back a network written by an earlier `up`.
+fn reopen(dir: &std::path::Path) -> Result<Testnet, String> {
+    let genesis_path = dir.join("genesis.toml");
+    let text = std::fs::read_to_string(&genesis_path)
+        .map_err(|e| format!("{}: {e}", genesis_path.display()))?;
+    let genesis =
+        clearhouse_ledger::genesis::Genesis::from_toml(&text).map_err(|e| e.to_string())?;
+    let mut nodes = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("node.toml").exists())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let config_path = path.join("node.toml");
+        let config =
+            clearhouse_node::config::NodeConfig::read(&config_path).map_err(|e| e.to_string())?;
+        nodes.push(NodeFiles {
+            name: config.name.clone(),
+            config_path,
+            config,
+        });
+    }
+    let mut accounts = Vec::new();
+    let keys = dir.join("keys");
+    for (i, _) in genesis.members.iter().enumerate() {
+        for j in 0.. {
+            let key_file = keys.join(format!("bank-{i}-customer-{j}.key"));
+            let Ok(key) = clearhouse_node::keyfile::read(&key_file) else {
+                break;
+            };
+            accounts.push(clearhouse_testnet::DemoAccount {
+                account: key.account(),
+                bank: format!("bank-{i}"),
+                key_file,
+            });
+        }
+    }
+    Ok(Testnet {
+        dir: dir.to_path_buf(),
+        genesis_path,
+        treasuries: (0..genesis.members.len())
+            .map(|i| keys.join(format!("bank-{i}-treasury.key")))
+            .collect(),
+        genesis,
+        nodes,
+        accounts,
+    })
+}
+
+fn wait_ready(node: &NodeFiles) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let url = format!("{}/v1/status", node.api_url());
+    while Instant::now() < deadline {
+        if ureq::get(&url).call().is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = node.config_path.with_file_name("node.log");
+    Err(format!(
+        "{} did not start within 30 s; see {}",
+        node.name,
+        log.display()
+    ))
+}
+
+/// Asks each node to stop (SIGTERM), waits, then kills what is left.
+fn stop(children: &mut Vec<(String, Child)>) {
+    for (_, child) in children.iter() {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for (name, child) in children.iter_mut() {
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                _ => {
+                    eprintln!("{name} did not stop in time; killing it");
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+            }
+        }
+    }
+    children.clear();
+}
+
+fn print_table(testnet: &Testnet) {
+    println!(
+        "\nClearhouse testnet: {} nodes on 127.0.0.1 (chain {})\n",
+        testnet.nodes.len(),
+        testnet.genesis.chain_name
+    );
+    println!(
+        "{:<12} {:<10} {:<28} {:<22} ASSET",
+        "NODE", "ROLE", "API", "P2P"
+    );
+    for (i, node) in testnet.nodes.iter().enumerate() {
+        let role = match node.config.role {
+            clearhouse_node::config::Role::Validator => "validator",
+            clearhouse_node::config::Role::Observer => "observer",
+        };
+        let asset = clearhouse_testnet::ASSETS
+            .get(i)
+            .map(|(code, _)| *code)
+            .unwrap_or("-");
+        println!(
+            "{:<12} {:<10} {:<28} {:<22} {}",
+            node.name,
+            role,
+            node.api_url(),
+            node.config.listen.to_string(),
+            asset
+        );
+    }
+    let api = testnet
+        .nodes
+        .first()
+        .map(NodeFiles::api_url)
+        .unwrap_or_default();
+    let account = testnet
+        .accounts
+        .first()
+        .map(|a| a.account.to_hex())
+        .unwrap_or_default();
+    println!(
+        "\nDemo accounts: {} (key files in {}), each opened with {} of every asset.",
+        testnet.accounts.len(),
+        testnet.dir.join("keys").display(),
+        clearhouse_testnet::OPENING_UNITS
+    );
+    println!("\nTry:");
+    println!("  curl -s {api}/v1/status");
+    println!("  curl -s {api}/v1/accounts/{account}");
+    println!("  curl -s {api}/v1/blocks/latest");
+    println!("  curl -s {api}/metrics");
+    println!(
+        "\nLogs: {}/<node>/node.log   Stop: Ctrl-C",
+        testnet.dir.display()
+    );
+}
