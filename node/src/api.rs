@@ -7,12 +7,14 @@
 //! transaction that cannot be accepted (bad signature, wrong chain, expired,
 //! unknown sender), 503 when the mempool is full, 500 for the node's own
 //! failures. Amounts are strings (they exceed JSON's safe integers).
+//! Resubmitting a transaction returns its existing outcome (202 pending,
+//! 200 final); a transaction id never seen is `200 {"status": "unknown"}`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -249,11 +251,44 @@ async fn submit(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
     let bytes = decode_hex(&body.transaction)?;
+    let id = SignedTransaction::decode(&bytes)
+        .ok()
+        .and_then(|tx| tx.id().ok());
     let mut results = send_to_driver(&state, vec![bytes]).await?;
     match results.pop() {
-        Some(Ok(hash)) => Ok((StatusCode::ACCEPTED, Json(json!({"hash": hash.to_hex()})))),
-        Some(Err(error)) => Err(admit_error(&error)),
+        Some(Ok(hash)) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"hash": hash.to_hex(), "status": "pending"})),
+        )),
+        Some(Err(error)) => match existing_outcome(&state, id, &error).await? {
+            Some(answer) => Ok(answer),
+            None => Err(admit_error(&error)),
+        },
         None => Err(internal("no result from the driver")),
+    }
+}
+
+/// Resubmitting a transaction returns its existing outcome: pending (202)
+/// or final (200), instead of an error, so a client may resend the same
+/// bytes until it sees a final state.
+async fn existing_outcome(
+    state: &ApiState,
+    id: Option<Hash>,
+    error: &AdmitError,
+) -> Result<Option<(StatusCode, Json<Value>)>, ApiError> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    match error {
+        AdmitError::Duplicate(_) => Ok(Some((
+            StatusCode::ACCEPTED,
+            Json(json!({"hash": id.to_hex(), "status": "pending"})),
+        ))),
+        AdmitError::StaleNonce { .. } | AdmitError::Expired { .. } => {
+            let (value, is_final) = transaction_status(state, &id).await?;
+            Ok(is_final.then_some((StatusCode::OK, Json(value))))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -297,19 +332,35 @@ struct WaitQuery {
 async fn transaction(
     State(state): State<ApiState>,
     Path(hash): Path<String>,
-    Query(query): Query<WaitQuery>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_query", rejection.body_text())
+    })?;
     let id = parse_hash(&hash)?;
     let wait = Duration::from_millis(query.wait_ms.unwrap_or(0).min(state.limits.api_wait_ms_max));
     let deadline = tokio::time::Instant::now() + wait;
     let mut heights = state.status.clone();
+    let mut seen_height = heights.borrow().height;
     loop {
         let (value, is_final) = transaction_status(&state, &id).await?;
         if is_final || tokio::time::Instant::now() >= deadline {
             return Ok(Json(value));
         }
-        // Wake at the next commit (or the deadline).
-        let _ = tokio::time::timeout_at(deadline, heights.changed()).await;
+        // Sleep until the next commit (or the deadline).
+        loop {
+            match tokio::time::timeout_at(deadline, heights.changed()).await {
+                Ok(Ok(())) => {
+                    let height = heights.borrow().height;
+                    if height != seen_height {
+                        seen_height = height;
+                        break;
+                    }
+                }
+                // The deadline passed, or the driver stopped: answer now.
+                Ok(Err(_)) | Err(_) => return Ok(Json(value)),
+            }
+        }
     }
 }
 

@@ -140,6 +140,14 @@ pub struct DriverParts {
     pub shutdown: watch::Receiver<bool>,
 }
 
+/// Why a synced block was not committed.
+enum SyncFailure {
+    /// The peer sent something that does not verify.
+    Peer(String),
+    /// Our own store or WAL failed: stop the node.
+    Fatal(DriverError),
+}
+
 /// The result of a spawned sync request.
 enum SyncAnswer {
     Status {
@@ -152,13 +160,19 @@ enum SyncAnswer {
     },
     Failed {
         peer: NetworkKey,
+        blocks: bool,
     },
 }
 
-/// Most proposals (blocks) kept per height.
-const PROPOSALS_PER_HEIGHT_MAX: usize = 64;
+/// Most blocks kept per (height, round): the proposer's, and a few more if
+/// it equivocates.
+const BLOCKS_PER_SLOT_MAX: usize = 2;
+/// Rounds ahead of the current one whose messages are kept and persisted.
+const ROUNDS_AHEAD_MAX: u32 = 16;
+/// Most received messages persisted per height (own messages always are).
+const RECEIVED_RECORDS_MAX: usize = 50_000;
 /// Most consensus messages kept while idle.
-const IDLE_BUFFER_MAX: usize = 4_096;
+const IDLE_BUFFER_MAX: usize = 1_024;
 /// Most submit times kept for latency metrics.
 const SUBMIT_TIMES_MAX: usize = 200_000;
 
@@ -195,7 +209,14 @@ struct Driver {
     sync_target: Option<(u64, NetworkKey)>,
     sync_in_flight: bool,
     sync_tasks: JoinSet<SyncAnswer>,
-    sync_answers: (mpsc::Sender<SyncAnswer>, mpsc::Receiver<SyncAnswer>),
+    /// The consensus machine's view of the validators (proposer rotation).
+    schedule: consensus::ValidatorSet,
+    /// Blocks kept per (height, round): at most a few, from that round's proposer.
+    proposals_per_slot: HashMap<(u64, u32), usize>,
+    /// A message for the height after the next was seen: work is waiting.
+    next_height_seen: bool,
+    /// When each peer was last asked for its status.
+    status_asked: HashMap<NetworkKey, Instant>,
     submit_times: HashMap<Hash, Instant>,
     peers: Vec<NetworkKey>,
 }
@@ -312,7 +333,10 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         sync_target: None,
         sync_in_flight: false,
         sync_tasks: JoinSet::new(),
-        sync_answers: mpsc::channel(16),
+        schedule: config.validators.clone(),
+        proposals_per_slot: HashMap::new(),
+        next_height_seen: false,
+        status_asked: HashMap::new(),
         submit_times: HashMap::new(),
         peers: Vec::new(),
     };
@@ -333,10 +357,15 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
             "resuming from the WAL"
         );
         driver.wal_records = current.clone();
-        driver.start_height().await?;
+        // Blocks first: the resumed round may re-send this validator's own
+        // proposal, which needs its block.
         for record in &current {
             let (WalRecord::Signed(message) | WalRecord::Received(message)) = record;
             driver.remember_proposal(message);
+        }
+        driver.start_height().await?;
+        for record in &current {
+            let (WalRecord::Signed(message) | WalRecord::Received(message)) = record;
             if let Some(input) = driver.signed_input(message) {
                 driver.feed(input).await?;
             }
@@ -366,11 +395,6 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                 None => break,
             },
             () = timer => driver.on_timers().await?,
-            answer = driver.sync_answers.1.recv() => {
-                if let Some(answer) = answer {
-                    driver.on_sync(answer).await?;
-                }
-            }
             Some(joined) = driver.sync_tasks.join_next() => {
                 if let Ok(answer) = joined {
                     driver.on_sync(answer).await?;
@@ -435,15 +459,44 @@ impl Driver {
         })
     }
 
-    fn remember_proposal(&mut self, message: &ConsensusMessage) {
-        if let ConsensusMessage::Proposal(p) = message
-            && let Ok(hash) = p.block.hash()
-            && self.proposals.len() < 2 * PROPOSALS_PER_HEIGHT_MAX
-        {
-            self.proposals
-                .entry(hash)
-                .or_insert_with(|| p.block.clone());
+    /// Keeps a proposal's block if it comes from its round's proposer and
+    /// its slot holds fewer than [`BLOCKS_PER_SLOT_MAX`] blocks (more only
+    /// from an equivocating proposer). Returns whether the block is held.
+    fn remember_proposal(&mut self, message: &ConsensusMessage) -> bool {
+        let ConsensusMessage::Proposal(p) = message else {
+            return true;
+        };
+        let Ok(hash) = p.block.hash() else {
+            return false;
+        };
+        if self.proposals.contains_key(&hash) {
+            return true;
         }
+        let expected = self.schedule.proposer(Height(p.height), Round(p.round));
+        if self.index_of(&p.proposer) != Some(expected) {
+            return false;
+        }
+        let slot = self
+            .proposals_per_slot
+            .entry((p.height, p.round))
+            .or_insert(0);
+        if *slot >= BLOCKS_PER_SLOT_MAX {
+            return false;
+        }
+        *slot += 1;
+        self.proposals.insert(hash, p.block.clone());
+        true
+    }
+
+    /// Whether a message's round is within the window the machine keeps
+    /// (later rounds would only fill memory and the WAL).
+    fn round_in_window(&self, message: &ConsensusMessage) -> bool {
+        let round = match message {
+            ConsensusMessage::Proposal(p) => p.round,
+            ConsensusMessage::Vote(v) => v.round,
+        };
+        let current = if self.idle { 0 } else { self.machine.round().0 };
+        round <= current.saturating_add(ROUNDS_AHEAD_MAX)
     }
 
     fn next_height(&self) -> Result<u64, DriverError> {
@@ -771,7 +824,13 @@ impl Driver {
         self.executed.clear();
         self.proposals
             .retain(|_, block| block.header.height > height);
+        self.proposals_per_slot.retain(|(h, _), _| *h > height);
         self.seen.clear();
+        if self.submit_times.len() >= SUBMIT_TIMES_MAX {
+            // Ids of transactions that left the pool without committing.
+            let mempool = &self.mempool;
+            self.submit_times.retain(|id, _| mempool.contains(id));
+        }
         self.timers.clear();
         let keep: Vec<WalRecord> = self
             .wal_records
@@ -795,20 +854,10 @@ impl Driver {
     /// After a commit: start the next height if there is work, else idle.
     fn after_commit(&mut self) {
         self.idle = true;
-        if !self.mempool.is_empty() || !self.idle_buffer.is_empty() || self.machine_buffered_next()
-        {
+        let next_seen = std::mem::take(&mut self.next_height_seen);
+        if !self.mempool.is_empty() || !self.idle_buffer.is_empty() || next_seen {
             self.want_start = true;
         }
-    }
-
-    /// Whether messages for the next height were seen (someone has work).
-    fn machine_buffered_next(&self) -> bool {
-        let Ok(next) = self.next_height() else {
-            return false;
-        };
-        self.proposals
-            .values()
-            .any(|block| block.header.height == next)
     }
 
     async fn on_timers(&mut self) -> Result<(), DriverError> {
@@ -880,7 +929,7 @@ impl Driver {
     }
 
     async fn wake_if_idle(&mut self) -> Result<(), DriverError> {
-        if self.idle && !self.mempool.is_empty() && !self.syncing() {
+        if self.idle && !self.mempool.is_empty() {
             self.start_height().await?;
         }
         Ok(())
@@ -988,7 +1037,6 @@ impl Driver {
         if !valid {
             return Ok(Verdict::Reject);
         }
-        let content = clearhouse_ledger::crypto::sha256(&[&message.encode().unwrap_or_default()]);
         let next = self.next_height()?;
         let height = message.height();
         if height < next {
@@ -996,20 +1044,33 @@ impl Driver {
             return Ok(Verdict::Ignore);
         }
         if height > next + 1 {
-            // Others are ahead: catch up by sync, then join.
-            self.note_peer_height(height.saturating_sub(1), source);
-            return Ok(Verdict::Accept);
-        }
-        if !self.seen.insert(content) {
+            // Someone claims to be ahead: ask that peer for its committed
+            // height (a claim in a message is not a sync target by itself).
+            self.ask_status(source);
             return Ok(Verdict::Ignore);
         }
-        if height == next + 1 {
-            // The next height has started elsewhere: we are missing block `next`.
-            self.note_peer_height(next, source);
+        if !self.round_in_window(&message) {
+            return Ok(Verdict::Ignore);
         }
-        self.remember_proposal(&message);
+        let content = clearhouse_ledger::crypto::sha256(&[&message.encode().unwrap_or_default()]);
+        if self.seen.contains(&content) {
+            return Ok(Verdict::Ignore);
+        }
+        if !self.remember_proposal(&message) {
+            // Not from its round's proposer, or its slot is full.
+            return Ok(Verdict::Ignore);
+        }
+        self.seen.insert(content);
+        if height == next + 1 {
+            // The next height started elsewhere: we may be missing block
+            // `next`; the machine buffers the message meanwhile.
+            self.next_height_seen = true;
+            self.ask_status(source);
+        }
+        let received = self.wal_records.len();
         if let Some(wal) = &mut self.wal
             && height == next
+            && received < RECEIVED_RECORDS_MAX
         {
             wal.append_received(&message)?;
             self.wal_records.push(WalRecord::Received(message.clone()));
@@ -1018,15 +1079,32 @@ impl Driver {
             if self.idle_buffer.len() < IDLE_BUFFER_MAX {
                 self.idle_buffer.push(message);
             }
-            if !self.syncing() {
-                self.start_height().await?;
-            }
+            self.start_height().await?;
             return Ok(Verdict::Accept);
         }
         if let Some(input) = self.signed_input(&message) {
             self.feed(input).await?;
         }
         Ok(Verdict::Accept)
+    }
+
+    /// Asks a peer for its committed height, at most once per rebroadcast
+    /// interval per peer.
+    fn ask_status(&mut self, peer: NetworkKey) {
+        let now = Instant::now();
+        let interval = Duration::from_millis(self.timeouts.rebroadcast_ms.max(50));
+        if self
+            .status_asked
+            .get(&peer)
+            .is_some_and(|at| now.duration_since(*at) < interval)
+        {
+            return;
+        }
+        if self.status_asked.len() > 1_024 {
+            self.status_asked.clear();
+        }
+        self.status_asked.insert(peer, now);
+        self.spawn_sync_request(peer, SyncRequest::Status);
     }
 
     fn note_peer_height(&mut self, height: u64, peer: NetworkKey) {
@@ -1068,14 +1146,15 @@ impl Driver {
             return;
         };
         let network = self.network.clone();
+        let blocks = matches!(request, SyncRequest::Blocks { .. });
         self.sync_tasks.spawn(async move {
             match network.request(peer, bytes).await {
                 Ok(reply) => match SyncResponse::decode(&reply) {
                     Ok(SyncResponse::Status { height }) => SyncAnswer::Status { peer, height },
                     Ok(SyncResponse::Blocks(blocks)) => SyncAnswer::Blocks { peer, blocks },
-                    Err(_) => SyncAnswer::Failed { peer },
+                    Err(_) => SyncAnswer::Failed { peer, blocks },
                 },
-                Err(_) => SyncAnswer::Failed { peer },
+                Err(_) => SyncAnswer::Failed { peer, blocks },
             }
         });
     }
@@ -1083,16 +1162,12 @@ impl Driver {
     async fn on_sync(&mut self, answer: SyncAnswer) -> Result<(), DriverError> {
         match answer {
             SyncAnswer::Status { peer, height } => self.note_peer_height(height, peer),
-            SyncAnswer::Failed { peer } => {
-                tracing::debug!(?peer, "sync request failed");
-                if self.sync_in_flight {
+            SyncAnswer::Failed { peer, blocks } => {
+                tracing::debug!(?peer, blocks, "sync request failed");
+                if blocks {
                     self.sync_in_flight = false;
-                    // Try another peer next time.
-                    if let Some((target, _)) = self.sync_target
-                        && let Some(other) = self.peers.iter().find(|p| **p != peer).copied()
-                    {
-                        self.sync_target = Some((target, other));
-                    }
+                    // Forget the target: the next status answer sets a new one.
+                    self.sync_target = None;
                 }
             }
             SyncAnswer::Blocks { peer, blocks } => {
@@ -1101,53 +1176,62 @@ impl Driver {
                 for (block, certificate) in blocks {
                     match self.apply_synced(&block, certificate) {
                         Ok(()) => applied += 1,
-                        Err(reason) => {
+                        Err(SyncFailure::Fatal(error)) => return Err(error),
+                        Err(SyncFailure::Peer(reason)) => {
                             tracing::warn!(?peer, %reason, "sync block refused");
                             break;
                         }
                     }
                 }
-                if applied > 0 {
-                    // Join consensus above what was synced, or keep fetching.
-                    if self.syncing() {
-                        self.request_blocks();
-                    } else {
-                        self.sync_target = None;
-                        let next = self.next_height()?;
-                        self.idle_buffer.retain(|m| m.height() >= next);
-                        self.idle = true;
-                        self.start_height().await?;
-                    }
+                if applied == 0 {
+                    // The peer did not deliver what it claimed: drop its target.
+                    self.sync_target = None;
                 } else if self.syncing() {
                     self.request_blocks();
+                } else {
+                    // Join consensus above what was synced.
+                    self.sync_target = None;
+                    let next = self.next_height()?;
+                    self.idle_buffer.retain(|m| m.height() >= next);
+                    self.idle = true;
+                    self.start_height().await?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Verifies and commits one synced block. An error is the peer's fault.
+    /// Verifies and commits one synced block. A verification failure is the
+    /// peer's fault; a failure of our own store or WAL is fatal.
     fn apply_synced(
         &mut self,
         block: &Block,
         certificate: CommitCertificate,
-    ) -> Result<(), String> {
-        let tip = self.store.tip().map_err(|e| e.to_string())?;
+    ) -> Result<(), SyncFailure> {
+        let tip = self.store.tip().map_err(|e| SyncFailure::Fatal(e.into()))?;
         if block.header.height != tip.height + 1 {
-            return Err(format!(
+            return Err(SyncFailure::Peer(format!(
                 "block {} is not the next height {}",
                 block.header.height,
                 tip.height + 1
-            ));
+            )));
         }
-        let hash = block.hash().map_err(|e| e.to_string())?;
+        let hash = block.hash().map_err(|e| SyncFailure::Peer(e.to_string()))?;
         certificate
             .verify(&self.chain_id, block.header.height, &hash, &self.validators)
-            .map_err(|e| e.to_string())?;
-        let outcome = state::apply_block(&self.store, block, Signatures::Verify)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SyncFailure::Peer(e.to_string()))?;
+        let outcome = match state::apply_block(&self.store, block, Signatures::Verify) {
+            Ok(outcome) => outcome,
+            Err(state::BlockError::View(error)) => {
+                return Err(SyncFailure::Fatal(DriverError::Commit {
+                    height: block.header.height,
+                    reason: error.to_string(),
+                }));
+            }
+            Err(error) => return Err(SyncFailure::Peer(error.to_string())),
+        };
         self.commit(outcome, certificate, true)
-            .map_err(|e| e.to_string())
+            .map_err(SyncFailure::Fatal)
     }
 
     /// Answers a peer's sync request from the store.
@@ -1180,25 +1264,28 @@ impl Driver {
     /// Re-sends this validator's messages of the current height, so peers
     /// that missed them (or restarted) still hear them.
     async fn rebroadcast(&mut self) {
+        if self.syncing() {
+            self.request_blocks();
+        }
         if self.idle {
             return;
         }
         let Ok(next) = self.next_height() else {
             return;
         };
-        let own: Vec<ConsensusMessage> = self
+        // Own messages, and those received at this height: a quorum seen
+        // here must not vanish from the network (the consensus crate's
+        // liveness contract).
+        let messages: Vec<ConsensusMessage> = self
             .wal_records
             .iter()
-            .filter_map(|record| match record {
-                WalRecord::Signed(message) if message.height() == next => Some(message.clone()),
-                _ => None,
+            .filter_map(|record| {
+                let (WalRecord::Signed(message) | WalRecord::Received(message)) = record;
+                (message.height() == next).then(|| message.clone())
             })
             .collect();
-        for message in own {
+        for message in messages {
             self.publish_consensus(&message).await;
-        }
-        if self.syncing() {
-            self.request_blocks();
         }
     }
 

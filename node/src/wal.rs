@@ -67,6 +67,17 @@ pub enum WalError {
     /// A record could not be encoded.
     #[error("WAL record: {0}")]
     Codec(#[from] codec::CodecError),
+    /// A damaged record with more records after it: not what a crash
+    /// leaves, so the node refuses to guess what it signed.
+    #[error(
+        "WAL {path} is damaged at byte {offset} (not a torn tail); restore it or investigate before restarting"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Where the damage starts.
+        offset: usize,
+    },
 }
 
 impl Wal {
@@ -86,6 +97,12 @@ impl Wal {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io)?;
         let (records, whole_len) = parse(&bytes);
+        if whole_len < bytes.len() && !is_torn_tail(&bytes[whole_len..]) {
+            return Err(WalError::Corrupt {
+                path: path.to_owned(),
+                offset: whole_len,
+            });
+        }
         if whole_len < bytes.len() {
             tracing::warn!(
                 path = %path.display(),
@@ -156,11 +173,10 @@ impl Wal {
             file.sync_all().map_err(io)?;
         }
         std::fs::rename(&temporary, &self.path).map_err(io)?;
-        if let Some(dir) = self.path.parent()
-            && let Ok(dir) = File::open(dir)
-        {
-            let _ = dir.sync_all();
-        }
+        // The rename must be durable before anything is signed into the new
+        // file, or a power loss could bring the old log back without it.
+        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
+        File::open(dir).and_then(|dir| dir.sync_all()).map_err(io)?;
         self.file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -168,6 +184,19 @@ impl Wal {
             .map_err(io)?;
         Ok(())
     }
+}
+
+/// Whether `rest` (what follows the last whole record) is what a crash
+/// mid-append leaves: a partial header, or one last record of a plausible
+/// length whose payload is short or damaged. A frame is written header
+/// first, so an impossible length, or a bad record with more after it, is
+/// damage rather than a crash.
+fn is_torn_tail(rest: &[u8]) -> bool {
+    if rest.len() < 36 {
+        return true;
+    }
+    let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+    len <= WAL_RECORD_BYTES_MAX && 36 + len >= rest.len()
 }
 
 /// Parses whole records; returns them and the length of the whole prefix.

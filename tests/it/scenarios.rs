@@ -61,6 +61,20 @@ fn four_validators_commit_two_thousand_transfers() {
         .read_to_string()
         .unwrap();
     assert!(metrics.contains("clearhouse_commit_latency_ms_count"));
+    let metric = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let (sum, count) = (
+        metric("clearhouse_commit_latency_ms_sum "),
+        metric("clearhouse_commit_latency_ms_count "),
+    );
+    eprintln!(
+        "node 0: mean submit-to-commit latency {:.0} ms over {count} transactions",
+        sum / count.max(1.0)
+    );
     cluster.stop_node(0);
     let heights = cluster.shutdown_and_check_stores();
     assert!(heights.iter().all(|h| *h == heights[0]), "{heights:?}");
@@ -224,9 +238,21 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
     );
     let (status, accepted) = submit(&good);
     assert_eq!(status, 202, "{accepted}");
-    expect(submit(&good), 409, "duplicate");
+    // Resubmitting the same bytes is idempotent: the existing outcome.
+    let (status, again) = submit(&good);
+    assert_eq!(
+        (status, &again["hash"]),
+        (202, &accepted["hash"]),
+        "{again}"
+    );
     let hash = accepted["hash"].as_str().unwrap().to_owned();
     wait_committed(&cluster, 0, &[hash]);
+    let (status, final_answer) = submit(&good);
+    assert_eq!(
+        (status, final_answer["status"].as_str()),
+        (200, Some("committed")),
+        "{final_answer}"
+    );
     // The same nonce again (a replay with another amount) is refused.
     expect(
         submit(&cluster.transfer(0, 0, to, "CNY", 6)),
@@ -411,5 +437,42 @@ fn a_validator_killed_mid_load_never_double_signs() {
         "nothing was committed before a kill: the test proved little"
     );
     cluster.kill_process(victim);
+    cluster.shutdown_and_check_stores();
+}
+
+/// Not a check but a figure for the node issue's note: how long a validator
+/// stopped for `CATCH_UP_BLOCKS` blocks takes to catch up after a restart.
+/// `cargo test --release -p clearhouse-tests catch_up -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement; run on demand"]
+fn catch_up_time_after_a_thousand_blocks() {
+    const CATCH_UP_BLOCKS: u64 = 1_000;
+    let mut cluster = Cluster::start(4, 0, 1, 7);
+    cluster.stop_node(3);
+    let to = cluster.keys[1].account();
+    let started = Instant::now();
+    let mut nonce = 0;
+    while cluster.height(0) < CATCH_UP_BLOCKS {
+        let tx = cluster.transfer(0, nonce, to, "CNY", 1);
+        nonce += 1;
+        cluster.submit_batch(0, std::slice::from_ref(&tx));
+        wait_committed(&cluster, 0, &[tx.id().unwrap().to_hex()]);
+    }
+    let target = cluster.height(0);
+    eprintln!(
+        "{target} blocks made in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    let restarted = Instant::now();
+    cluster.start_node(3);
+    cluster.wait_until(
+        Duration::from_secs(600),
+        "the restarted node to catch up",
+        || cluster.height(3) >= target,
+    );
+    eprintln!(
+        "restarted validator caught up {target} blocks in {:.2}s",
+        restarted.elapsed().as_secs_f64()
+    );
     cluster.shutdown_and_check_stores();
 }

@@ -1,6 +1,13 @@
 //! The node crate's tests: one binary, one module per concern.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation,
+    missing_docs
+)]
 
 mod config;
 mod mempool;
 mod network;
+mod wal;
