@@ -170,7 +170,9 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
             ASSETS.len()
         )));
     }
-    let dir = &spec.dir;
+    // Absolute: node configs name files by path, and a node resolves a
+    // relative path against its config file's folder, not ours.
+    let dir = &std::path::absolute(&spec.dir).map_err(io(spec.dir.display()))?;
     let keys_dir = dir.join("keys");
     std::fs::create_dir_all(&keys_dir).map_err(io(keys_dir.display()))?;
     let keys = Keys { seed: spec.seed };

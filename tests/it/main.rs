@@ -10,3 +10,4 @@
 
 mod cluster;
 mod scenarios;
+mod testnet;

@@ -71,8 +71,8 @@ fn up(validators: usize, dir: PathBuf, accounts_per_bank: usize) -> Result<(), S
             }
         }
     }
-    for node in &testnet.nodes {
-        if let Err(error) = wait_ready(node) {
+    for (node, (_, child)) in testnet.nodes.iter().zip(children.iter_mut()) {
+        if let Err(error) = wait_ready(node, child) {
             stop(&mut children);
             return Err(error);
         }
@@ -156,16 +156,26 @@ fn reopen(dir: &std::path::Path) -> Result<Testnet, String> {
     })
 }
 
-fn wait_ready(node: &NodeFiles) -> Result<(), String> {
+/// Waits until the node serves its API; fails at once if it exits.
+fn wait_ready(node: &NodeFiles, child: &mut Child) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let url = format!("{}/v1/status", node.api_url());
+    let log = node.config_path.with_file_name("node.log");
     while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let last = text.lines().last().unwrap_or("").to_owned();
+            return Err(format!(
+                "{} exited ({status}): {last}\n(full log: {})",
+                node.name,
+                log.display()
+            ));
+        }
         if ureq::get(&url).call().is_ok() {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let log = node.config_path.with_file_name("node.log");
     Err(format!(
         "{} did not start within 30 s; see {}",
         node.name,
