@@ -138,13 +138,7 @@ impl Wal {
     }
 
     fn append(&mut self, record: &WalRecord) -> Result<(), WalError> {
-        let payload = codec::encode(record)?;
-        let len = u32::try_from(payload.len())
-            .map_err(|_| codec::CodecError::Encode("WAL record too large".into()))?;
-        let mut frame = Vec::with_capacity(4 + 32 + payload.len());
-        frame.extend_from_slice(&len.to_be_bytes());
-        frame.extend_from_slice(&sha256(&[&payload]).0);
-        frame.extend_from_slice(&payload);
+        let frame = frame(record)?;
         self.file.write_all(&frame).map_err(|error| WalError::Io {
             path: self.path.clone(),
             error,
@@ -163,12 +157,7 @@ impl Wal {
         {
             let mut file = File::create(&temporary).map_err(io)?;
             for record in keep.iter().filter(|r| r.height() >= height) {
-                let payload = codec::encode(record)?;
-                let len = u32::try_from(payload.len())
-                    .map_err(|_| codec::CodecError::Encode("WAL record too large".into()))?;
-                file.write_all(&len.to_be_bytes()).map_err(io)?;
-                file.write_all(&sha256(&[&payload]).0).map_err(io)?;
-                file.write_all(&payload).map_err(io)?;
+                file.write_all(&frame(record)?).map_err(io)?;
             }
             file.sync_all().map_err(io)?;
         }
@@ -184,6 +173,18 @@ impl Wal {
             .map_err(io)?;
         Ok(())
     }
+}
+
+/// A record's frame: length, SHA-256 of the payload, payload.
+fn frame(record: &WalRecord) -> Result<Vec<u8>, WalError> {
+    let payload = codec::encode(record)?;
+    let len = u32::try_from(payload.len())
+        .map_err(|_| codec::CodecError::Encode("WAL record too large".into()))?;
+    let mut frame = Vec::with_capacity(4 + 32 + payload.len());
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&sha256(&[&payload]).0);
+    frame.extend_from_slice(&payload);
+    Ok(frame)
 }
 
 /// Whether `rest` (what follows the last whole record) is what a crash
