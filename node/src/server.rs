@@ -1,0 +1,243 @@
+//! Starting and stopping a node (feature `server`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use clearhouse_consensus::ValidatorIndex;
+use clearhouse_ledger::genesis::Genesis;
+use clearhouse_ledger::store::Store;
+use clearhouse_ledger::validators::ValidatorKey;
+
+use crate::config::{NodeConfig, Role};
+use crate::driver::{DriverError, DriverParts, Signer, Status};
+use crate::mempool::{Mempool, MempoolLimits};
+use crate::network::{Network, NetworkConfig, NetworkKey, NetworkLimits};
+use crate::{api, driver, keyfile, metrics, network, wal, wire};
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A file could not be read.
+    #[error("{0}")]
+    Io(String),
+    /// The genesis is invalid.
+    #[error("genesis: {0}")]
+    Genesis(#[from] clearhouse_ledger::genesis::GenesisError),
+    /// A key file is unusable.
+    #[error(transparent)]
+    Key(#[from] keyfile::KeyFileError),
+    /// The validator key is not in the genesis validator set.
+    #[error("validator key {0} is not a genesis validator")]
+    NotAValidator(ValidatorKey),
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] clearhouse_ledger::store::StoreError),
+    /// The WAL could not be opened.
+    #[error(transparent)]
+    Wal(#[from] wal::WalError),
+    /// The network could not start.
+    #[error("network: {0}")]
+    Network(#[from] network::NetworkError),
+    /// A configured key is not hex.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// A running node.
+pub struct NodeHandle {
+    /// Where the HTTP API listens.
+    pub api_address: SocketAddr,
+    /// This node's network identity.
+    pub network_key: NetworkKey,
+    stop: watch::Sender<bool>,
+    driver: JoinHandle<Result<(), DriverError>>,
+    api: JoinHandle<std::io::Result<()>>,
+    network: network::NetworkHandle,
+    status: watch::Receiver<Status>,
+}
+
+impl NodeHandle {
+    /// The driver's latest status.
+    pub fn status(&self) -> Status {
+        self.status.borrow().clone()
+    }
+
+    /// Whether the driver stopped (a fatal error, or shutdown).
+    pub fn is_finished(&self) -> bool {
+        self.driver.is_finished()
+    }
+
+    /// Stops every task and waits for each; returns the driver's result.
+    pub async fn shutdown(self) -> Result<(), DriverError> {
+        let _ = self.stop.send(true);
+        let driver = self.driver.await;
+        let _ = self.api.await;
+        self.network.shutdown().await;
+        match driver {
+            Ok(result) => result,
+            Err(error) => Err(DriverError::Commit {
+                height: 0,
+                reason: format!("driver task failed: {error}"),
+            }),
+        }
+    }
+
+    /// Waits until the driver stops by itself (a fatal error), then stops
+    /// the rest. For the binary.
+    pub async fn wait_for_stop(
+        mut self,
+        ctrl_c: impl std::future::Future<Output = ()>,
+    ) -> Result<(), DriverError> {
+        tokio::select! {
+            () = ctrl_c => {}
+            result = &mut self.driver => {
+                let _ = self.stop.send(true);
+                let _ = self.api.await;
+                self.network.shutdown().await;
+                return result.unwrap_or_else(|error| Err(DriverError::Commit { height: 0, reason: error.to_string() }));
+            }
+        }
+        self.shutdown().await
+    }
+}
+
+fn parse_network_key(text: &str) -> Result<NetworkKey, StartError> {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(text, &mut key)
+        .map_err(|_| StartError::Config(format!("{text:?} is not a 64-hex-digit network key")))?;
+    Ok(NetworkKey(key))
+}
+
+/// Starts a node.
+pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
+    let genesis_text = std::fs::read_to_string(&config.genesis_file)
+        .map_err(|e| StartError::Io(format!("{}: {e}", config.genesis_file.display())))?;
+    let genesis = Genesis::from_toml(&genesis_text)?;
+    let chain_id = genesis.chain_id()?;
+    let validators = genesis.validator_set()?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::Io(format!("{}: {e}", config.data_dir.display())))?;
+    let store = Store::open(&config.data_dir.join("store"), &genesis)?;
+
+    let signer = match (config.role, &config.key_file) {
+        (Role::Validator, Some(path)) => {
+            let key = keyfile::read(path)?;
+            let validator_key = ValidatorKey(key.account().0);
+            let index = validators
+                .validators()
+                .iter()
+                .position(|v| v.key == validator_key)
+                .and_then(|i| u32::try_from(i).ok())
+                .ok_or(StartError::NotAValidator(validator_key))?;
+            Some(Signer {
+                index: ValidatorIndex(index),
+                key,
+            })
+        }
+        _ => None,
+    };
+    let wal = match signer {
+        Some(_) => Some(wal::Wal::open(&config.data_dir.join("consensus.wal"))?),
+        None => None,
+    };
+
+    let network_key = keyfile::read(&config.network_key_file)?;
+    let mut allowed: Vec<NetworkKey> = genesis
+        .members
+        .iter()
+        .map(|m| NetworkKey(m.network_key))
+        .collect();
+    for observer in &config.observers {
+        allowed.push(parse_network_key(observer)?);
+    }
+    let peers = config
+        .peers
+        .iter()
+        .map(|peer| Ok((parse_network_key(&peer.key)?, peer.address)))
+        .collect::<Result<Vec<_>, StartError>>()?;
+    // Peers named in the config are allowed too (an observer dials members,
+    // and members list it under `observers`).
+    for (key, _) in &peers {
+        if !allowed.contains(key) {
+            allowed.push(*key);
+        }
+    }
+    let network = Network::start(NetworkConfig {
+        identity_seed: network_key.seed(),
+        listen: config.listen,
+        peers,
+        allowed,
+        limits: NetworkLimits {
+            gossip_consensus_bytes_max: wire::CONSENSUS_MESSAGE_BYTES_MAX,
+            gossip_tx_bytes_max: wire::TX_BATCH_BYTES_MAX,
+            sync_request_bytes_max: wire::SYNC_REQUEST_BYTES_MAX,
+            sync_response_bytes_max: wire::SYNC_RESPONSE_BYTES_MAX,
+            ..NetworkLimits::default()
+        },
+    })
+    .await?;
+    let local_network_key = network.local_key();
+    let Network {
+        client,
+        events,
+        handle: network_handle,
+    } = network;
+
+    let limits = config.limits.clone();
+    let mempool = Mempool::new(MempoolLimits {
+        mempool_txs_max: limits.mempool_txs_max,
+        mempool_bytes_max: limits.mempool_bytes_max,
+        sender_txs_max: limits.sender_txs_max,
+    });
+    let (stop, shutdown) = watch::channel(false);
+    let (status_tx, status_rx) = watch::channel(Status::default());
+    let (commands_tx, commands_rx) = mpsc::channel(1024);
+    let metrics = Arc::new(metrics::Metrics::default());
+    let listener = tokio::net::TcpListener::bind(config.api)
+        .await
+        .map_err(|e| StartError::Io(format!("API address {}: {e}", config.api)))?;
+    let api_address = listener
+        .local_addr()
+        .map_err(|e| StartError::Io(format!("API address: {e}")))?;
+    let api_state = api::ApiState {
+        name: config.name.clone(),
+        role: config.role,
+        chain_id,
+        store: store.clone(),
+        validators: validators.clone(),
+        commands: commands_tx,
+        status: status_rx.clone(),
+        metrics: metrics.clone(),
+        limits: limits.clone(),
+    };
+    let api = tokio::spawn(api::serve(listener, api_state, shutdown.clone()));
+    let driver = tokio::spawn(driver::run(DriverParts {
+        chain_id,
+        store,
+        validators,
+        signer,
+        wal,
+        mempool,
+        network: client,
+        events,
+        commands: commands_rx,
+        status: status_tx,
+        metrics,
+        limits,
+        timeouts: config.timeouts.clone(),
+        shutdown,
+    }));
+    tracing::info!(name = %config.name, %api_address, network_key = %hex::encode(local_network_key.0), "node started");
+    Ok(NodeHandle {
+        api_address,
+        network_key: local_network_key,
+        stop,
+        driver,
+        api,
+        network: network_handle,
+        status: status_rx,
+    })
+}
