@@ -1,4 +1,7 @@
-//! The `clearhouse` command-line tool (keys, transactions, queries, audit).
-//!
-//! Not built yet: this crate is a placeholder in the workspace layout and exports
-//! nothing. The CLI issue fills it in.
+//! The `clearhouse` command-line tool: keys, transactions, queries and audit.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod audit;

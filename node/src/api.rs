@@ -71,6 +71,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/blocks/{height}/certificate", get(certificate))
+        .route("/v1/chain", get(chain))
+        .route("/v1/proofs/transactions/{hash}", get(transaction_proof))
         .route("/metrics", get(metrics))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
@@ -578,6 +580,108 @@ async fn certificate(
         "round": certificate.round,
         "block_hash": certificate.block_hash.to_hex(),
         "votes": certificate.votes.iter().map(|v| json!({"validator": v.validator.to_hex(), "signature": v.signature.to_hex()})).collect::<Vec<_>>(),
+    })))
+}
+
+/// Most blocks one `/v1/chain` answer carries.
+pub const CHAIN_BLOCKS_MAX: u64 = 100;
+
+#[derive(Deserialize)]
+struct ChainQuery {
+    /// First height.
+    from: u64,
+    /// How many blocks (capped at [`CHAIN_BLOCKS_MAX`]).
+    count: Option<u64>,
+}
+
+/// Committed blocks with their certificates as canonical bytes (hex), for
+/// auditors who verify everything themselves: `{"tip", "blocks": [{"height",
+/// "block", "certificate"}]}`.
+async fn chain(
+    State(state): State<ApiState>,
+    query: Result<Query<ChainQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_query", rejection.body_text())
+    })?;
+    let tip = state.store.tip().map_err(internal)?.height;
+    let count = query
+        .count
+        .unwrap_or(CHAIN_BLOCKS_MAX)
+        .min(CHAIN_BLOCKS_MAX);
+    let mut blocks = Vec::new();
+    for height in query.from.max(1)..query.from.max(1).saturating_add(count) {
+        if height > tip {
+            break;
+        }
+        let block = state
+            .store
+            .block(height)
+            .map_err(internal)?
+            .ok_or_else(|| no_block(height))?;
+        let certificate = state
+            .store
+            .certificate(height)
+            .map_err(internal)?
+            .ok_or_else(|| no_block(height))?;
+        blocks.push(json!({
+            "height": height,
+            "block": hex::encode(block.encode().map_err(internal)?),
+            "certificate": hex::encode(clearhouse_ledger::codec::encode(&certificate).map_err(internal)?),
+        }));
+    }
+    Ok(Json(json!({"tip": tip, "blocks": blocks})))
+}
+
+/// An inclusion proof of a committed transaction, with the certified header:
+/// `{"height", "index", "transaction", "header", "certificate", "proof":
+/// {"index", "leaf_count", "siblings"}}`, bytes as hex.
+async fn transaction_proof(
+    State(state): State<ApiState>,
+    Path(hash): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_hash(&hash)?;
+    let found = state
+        .store
+        .transaction(&id)
+        .map_err(internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_transaction",
+                format!("transaction {id} is not committed"),
+            )
+        })?;
+    let block = state
+        .store
+        .block(found.height)
+        .map_err(internal)?
+        .ok_or_else(|| no_block(found.height))?;
+    let certificate = state
+        .store
+        .certificate(found.height)
+        .map_err(internal)?
+        .ok_or_else(|| no_block(found.height))?;
+    let ids = block
+        .transactions
+        .iter()
+        .map(|tx| tx.id())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    let proof = clearhouse_ledger::merkle::prove(&ids, found.index as usize)
+        .ok_or_else(|| internal("transaction index out of range"))?;
+    Ok(Json(json!({
+        "height": found.height,
+        "index": found.index,
+        "transaction": hex::encode(found.transaction.encode().map_err(internal)?),
+        "header": hex::encode(clearhouse_ledger::codec::encode(&block.header).map_err(internal)?),
+        "certificate": hex::encode(clearhouse_ledger::codec::encode(&certificate).map_err(internal)?),
+        "receipt": receipt_json(&found.receipt),
+        "proof": {
+            "index": proof.index,
+            "leaf_count": proof.leaf_count,
+            "siblings": proof.siblings.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
+        },
     })))
 }
 

@@ -1,0 +1,1 @@
+//! Audit tests (being written).

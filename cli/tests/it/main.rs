@@ -1,0 +1,10 @@
+//! The CLI's tests: one binary, one module per concern.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation,
+    missing_docs
+)]
+
+mod audit;
