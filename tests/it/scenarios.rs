@@ -75,6 +75,32 @@ fn four_validators_commit_two_thousand_transfers() {
         "node 0: mean submit-to-commit latency {:.0} ms over {count} transactions",
         sum / count.max(1.0)
     );
+    // An auditor trusting only the genesis verifies the whole chain from a
+    // node's API and from a copy of another node's data folder, and checks
+    // an inclusion proof.
+    let genesis = &cluster.testnet.genesis;
+    let from_api = clearhouse_cli::audit::verify(
+        genesis,
+        &clearhouse_cli::audit::ChainSource::Node {
+            url: cluster.url(0),
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(from_api.transactions, 2_000);
+    assert_eq!(from_api.blocks, height);
+    let from_disk = clearhouse_cli::audit::verify(
+        genesis,
+        &clearhouse_cli::audit::ChainSource::DataDir(
+            cluster.testnet.nodes[1].config.data_dir.clone(),
+        ),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(from_disk.state_root, from_api.state_root);
+    let proof =
+        clearhouse_cli::audit::proof(genesis, &cluster.url(2), &txs[1_234].id().unwrap()).unwrap();
+    assert_eq!(proof.outcome, "applied");
     cluster.stop_node(0);
     let heights = cluster.shutdown_and_check_stores();
     assert!(heights.iter().all(|h| *h == heights[0]), "{heights:?}");

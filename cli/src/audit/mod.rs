@@ -1,12 +1,46 @@
 //! `clearhouse audit`: verify a chain from genesis trusting nothing else,
 //! export it for offline verification, and check inclusion proofs.
-//! (Being written: the signatures below are the interface.)
+//!
+//! [`verify`] reads blocks with their certificates from a node's API, from a
+//! copy of a node's data folder, or from an export file, and checks, block
+//! by block, stopping at the first failure with its height:
+//! 1. the block decodes (canonically, within its limit) and is the next
+//!    height, for this chain, extending the previous block's hash (the chain
+//!    id for height 1);
+//! 2. the Merkle root of its transaction ids is the header's;
+//! 3. every transaction's signature verifies (`verify_strict`, this chain);
+//! 4. the certificate names this block and holds valid precommits of
+//!    distinct validators with more than two thirds of the power of the
+//!    validator set in force (from the re-executed state), whose hash the
+//!    header carries;
+//! 5. re-execution on the state rebuilt from genesis reproduces the
+//!    header's receipts root and state root;
+//! 6. for every asset, the balances sum to the supply.
+//!
+//! Export file format: the 24 ASCII bytes `CLEARHOUSE-CHAIN-EXPORT` and a
+//! NUL, a `u32` version (1), the 32-byte chain id, then for each height
+//! from 1: a `u32` length and the canonical block, a `u32` length and the
+//! canonical certificate (integers big-endian).
 
+mod reader;
+
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use clearhouse_ledger::certificate::CommitCertificate;
+use clearhouse_ledger::codec;
 use clearhouse_ledger::genesis::Genesis;
-use clearhouse_ledger::{Amount, AssetCode, Hash};
+use clearhouse_ledger::merkle::{self, InclusionProof};
+use clearhouse_ledger::state::memory::MemoryState;
+use clearhouse_ledger::state::{
+    self, AccountState, AssetState, Signatures, StateKey, StateView, read_members, validator_set,
+};
+use clearhouse_ledger::{Amount, AssetCode, Block, BlockHeader, Hash, SignedTransaction};
+
+use reader::{ChainReader, open_reader};
+pub use reader::{EXPORT_MAGIC, EXPORT_VERSION};
 
 /// Where the chain to verify comes from.
 #[derive(Debug, Clone)]
@@ -60,6 +94,13 @@ pub enum AuditError {
     Source(String),
 }
 
+fn failed(height: u64, what: impl Into<String>) -> AuditError {
+    AuditError::Failed {
+        height,
+        what: what.into(),
+    }
+}
+
 /// Verifies every block from `source` against `genesis`; `progress` gets
 /// (blocks done, total if known) after each block.
 pub fn verify(
@@ -67,19 +108,287 @@ pub fn verify(
     source: &ChainSource,
     progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> Result<Summary, AuditError> {
-    let _ = (genesis, source, progress);
-    Err(AuditError::Source("audit verify is being written".into()))
+    let started = Instant::now();
+    let chain_id = genesis
+        .chain_id()
+        .map_err(|e| AuditError::Source(format!("genesis: {e}")))?;
+    let mut reader = open_reader(source, &chain_id)?;
+    let mut auditor = Auditor::new(genesis)?;
+    while let Some(item) = reader.next_block()? {
+        let height = auditor
+            .state
+            .tip()
+            .map_err(|e| failed(0, e.to_string()))?
+            .height
+            + 1;
+        auditor.check(height, &item.block, &item.certificate)?;
+        progress(height, reader.total());
+    }
+    let validators =
+        validator_set(&read_members(&auditor.state).map_err(|e| failed(0, e.to_string()))?)
+            .map(|set| set.validators().len())
+            .unwrap_or(0);
+    Ok(Summary {
+        blocks: auditor.blocks,
+        transactions: auditor.transactions,
+        validators,
+        elapsed: started.elapsed(),
+        chain_id,
+        state_root: auditor.state.root(),
+        supply: auditor.supply.into_iter().collect(),
+    })
+}
+
+/// The re-executed state and running totals.
+struct Auditor {
+    chain_id: Hash,
+    state: MemoryState,
+    /// Per asset: the sum of all balances (kept up to date from each block's
+    /// writes) and the recorded supply.
+    balances: BTreeMap<AssetCode, Amount>,
+    supply: BTreeMap<AssetCode, Amount>,
+    blocks: u64,
+    transactions: u64,
+}
+
+impl Auditor {
+    fn new(genesis: &Genesis) -> Result<Auditor, AuditError> {
+        let state = genesis
+            .memory_state()
+            .map_err(|e| AuditError::Source(format!("genesis: {e}")))?;
+        let mut balances: BTreeMap<AssetCode, Amount> = BTreeMap::new();
+        for account in genesis.accounts.values() {
+            for (asset, amount) in &account.balances {
+                let sum = balances.entry(asset.clone()).or_default();
+                *sum = sum
+                    .checked_add(*amount)
+                    .ok_or_else(|| AuditError::Source("genesis balances overflow".into()))?;
+            }
+        }
+        let supply = genesis
+            .assets
+            .iter()
+            .map(|(code, asset)| (code.clone(), asset.supply))
+            .collect();
+        Ok(Auditor {
+            chain_id: genesis
+                .chain_id()
+                .map_err(|e| AuditError::Source(e.to_string()))?,
+            state,
+            balances,
+            supply,
+            blocks: 0,
+            transactions: 0,
+        })
+    }
+
+    fn check(&mut self, height: u64, block: &[u8], certificate: &[u8]) -> Result<(), AuditError> {
+        // 1. Decoding, height, chain, parent.
+        let block = Block::decode(block)
+            .map_err(|e| failed(height, format!("block does not decode: {e}")))?;
+        let certificate = CommitCertificate::decode(certificate)
+            .map_err(|e| failed(height, format!("certificate does not decode: {e}")))?;
+        let header = &block.header;
+        if header.height != height {
+            return Err(failed(
+                height,
+                format!(
+                    "found the block of height {} where {height} was expected (missing or reordered)",
+                    header.height
+                ),
+            ));
+        }
+        if header.chain_id != self.chain_id {
+            return Err(failed(
+                height,
+                format!("block is for chain {}", header.chain_id),
+            ));
+        }
+        let tip = self
+            .state
+            .tip()
+            .map_err(|e| failed(height, e.to_string()))?;
+        if header.previous_hash != tip.block_hash {
+            return Err(failed(
+                height,
+                format!(
+                    "previous hash {} is not the hash {} of block {}",
+                    header.previous_hash, tip.block_hash, tip.height
+                ),
+            ));
+        }
+        // 2. and 3. Transaction root and signatures.
+        let mut ids = Vec::with_capacity(block.transactions.len());
+        for (index, tx) in block.transactions.iter().enumerate() {
+            let id = tx
+                .verify(&self.chain_id)
+                .map_err(|e| failed(height, format!("transaction {index}: {e}")))?;
+            ids.push(id);
+        }
+        let tx_root = merkle::root(&ids);
+        if tx_root != header.tx_root {
+            return Err(failed(
+                height,
+                format!(
+                    "transaction root {} does not match the header's {}",
+                    tx_root, header.tx_root
+                ),
+            ));
+        }
+        // 4. Certificate against the validator set in force.
+        let members = read_members(&self.state).map_err(|e| failed(height, e.to_string()))?;
+        let validators = validator_set(&members).map_err(|e| failed(height, e.to_string()))?;
+        let block_hash = block.hash().map_err(|e| failed(height, e.to_string()))?;
+        certificate
+            .verify(&self.chain_id, height, &block_hash, &validators)
+            .map_err(|e| failed(height, format!("certificate: {e}")))?;
+        // 5. Re-execution (signatures were checked above), header roots
+        //    including the validator-set hash.
+        let outcome = state::apply_block(&self.state, &block, Signatures::AlreadyVerified)
+            .map_err(|e| failed(height, format!("re-execution: {e}")))?;
+        // 6. Conservation, from this block's writes.
+        self.account_for(&outcome.execution.writes, height)?;
+        self.state.commit(&outcome);
+        for (asset, supply) in &self.supply {
+            let sum = self.balances.get(asset).copied().unwrap_or_default();
+            if sum != *supply {
+                return Err(failed(
+                    height,
+                    format!("{asset}: balances sum to {sum}, supply is {supply}"),
+                ));
+            }
+        }
+        self.blocks += 1;
+        self.transactions += block.transactions.len() as u64;
+        Ok(())
+    }
+
+    /// Updates the running balance sums and supplies from a block's writes
+    /// (before they are committed to the state, which still holds the old
+    /// values).
+    fn account_for(
+        &mut self,
+        writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        height: u64,
+    ) -> Result<(), AuditError> {
+        let overflow = || failed(height, "balance arithmetic overflows");
+        for (key, value) in writes {
+            let key: StateKey =
+                codec::decode::<StateKey, 256>(key).map_err(|e| failed(height, e.to_string()))?;
+            match &key {
+                StateKey::Account(_) => {
+                    let before: Option<AccountState> = state::read(&self.state, &key)
+                        .map_err(|e| failed(height, e.to_string()))?;
+                    for (asset, amount) in before.iter().flat_map(|a| a.balances.iter()) {
+                        let sum = self.balances.entry(asset.clone()).or_default();
+                        *sum = sum.checked_sub(*amount).ok_or_else(overflow)?;
+                    }
+                    if let Some(bytes) = value {
+                        let after: AccountState =
+                            codec::decode::<_, { codec::STATE_VALUE_BYTES_MAX }>(bytes)
+                                .map_err(|e| failed(height, e.to_string()))?;
+                        for (asset, amount) in &after.balances {
+                            let sum = self.balances.entry(asset.clone()).or_default();
+                            *sum = sum.checked_add(*amount).ok_or_else(overflow)?;
+                        }
+                    }
+                }
+                StateKey::Asset(code) => {
+                    let supply = match value {
+                        Some(bytes) => {
+                            let asset: AssetState =
+                                codec::decode::<_, { codec::STATE_VALUE_BYTES_MAX }>(bytes)
+                                    .map_err(|e| failed(height, e.to_string()))?;
+                            asset.supply
+                        }
+                        None => Amount::ZERO,
+                    };
+                    self.supply.insert(code.clone(), supply);
+                }
+                StateKey::Members | StateKey::Params => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Writes the chain of the node at `node_url` (blocks and certificates) to
-/// `out`; returns the number of blocks.
+/// `out` in the export format; returns the number of blocks. The file is
+/// written next to `out` and renamed into place when complete.
 pub fn export(
     node_url: &str,
     out: &Path,
     progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> Result<u64, AuditError> {
-    let _ = (node_url, out, progress);
-    Err(AuditError::Source("audit export is being written".into()))
+    let status = reader::get_json(&format!("{}/v1/status", node_url.trim_end_matches('/')))?;
+    let chain_id = status["chain_id"]
+        .as_str()
+        .and_then(|text| Hash::from_hex(text).ok())
+        .ok_or_else(|| AuditError::Source("the node's status has no chain id".into()))?;
+    let mut reader = reader::NodeReader::new(node_url, &chain_id)?;
+    let mut writer = ExportWriter::create(out, &chain_id)?;
+    let mut blocks = 0;
+    while let Some(item) = reader.next_block()? {
+        writer.push(&item.block, &item.certificate)?;
+        blocks += 1;
+        progress(blocks, reader.total());
+    }
+    writer.finish()?;
+    Ok(blocks)
+}
+
+/// Writes an export file: to `<out>.partial` first, renamed over `out` by
+/// [`ExportWriter::finish`], so a reader never sees half an export.
+pub struct ExportWriter {
+    file: std::io::BufWriter<std::fs::File>,
+    temporary: PathBuf,
+    out: PathBuf,
+}
+
+impl ExportWriter {
+    /// Starts an export of chain `chain_id`.
+    pub fn create(out: &Path, chain_id: &Hash) -> Result<ExportWriter, AuditError> {
+        let temporary = out.with_extension("partial");
+        let mut writer = ExportWriter {
+            file: std::io::BufWriter::new(
+                std::fs::File::create(&temporary)
+                    .map_err(|e| AuditError::Source(format!("{}: {e}", temporary.display())))?,
+            ),
+            temporary,
+            out: out.to_path_buf(),
+        };
+        writer.write(EXPORT_MAGIC)?;
+        writer.write(&EXPORT_VERSION.to_be_bytes())?;
+        writer.write(&chain_id.0)?;
+        Ok(writer)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), AuditError> {
+        self.file
+            .write_all(bytes)
+            .map_err(|e| AuditError::Source(format!("{}: {e}", self.temporary.display())))
+    }
+
+    /// Appends the next block and its certificate (canonical bytes).
+    pub fn push(&mut self, block: &[u8], certificate: &[u8]) -> Result<(), AuditError> {
+        for part in [block, certificate] {
+            let len = u32::try_from(part.len())
+                .map_err(|_| AuditError::Source("block too large".into()))?;
+            self.write(&len.to_be_bytes())?;
+            self.write(part)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn finish(mut self) -> Result<(), AuditError> {
+        let temporary = self.temporary.clone();
+        let io = |e: std::io::Error| AuditError::Source(format!("{}: {e}", temporary.display()));
+        self.file.flush().map_err(io)?;
+        self.file.get_ref().sync_all().map_err(io)?;
+        std::fs::rename(&self.temporary, &self.out)
+            .map_err(|e| AuditError::Source(format!("{}: {e}", self.out.display())))
+    }
 }
 
 /// A verified inclusion proof.
@@ -97,8 +406,95 @@ pub struct ProofReport {
     pub outcome: String,
 }
 
-/// Fetches and verifies an inclusion proof of `tx_hash` from `node_url`.
+/// Fetches and verifies an inclusion proof of `tx_hash` from `node_url`:
+/// the transaction hashes to `tx_hash`, its Merkle path leads to the
+/// header's transaction root, and the header is certified by more than two
+/// thirds of the genesis validators.
+///
+/// The receipt shown is the node's word: the header's receipts root
+/// certifies it, but proving one receipt needs the block's receipts (use
+/// `audit verify` for that).
 pub fn proof(genesis: &Genesis, node_url: &str, tx_hash: &Hash) -> Result<ProofReport, AuditError> {
-    let _ = (genesis, node_url, tx_hash);
-    Err(AuditError::Source("audit proof is being written".into()))
+    let chain_id = genesis
+        .chain_id()
+        .map_err(|e| AuditError::Source(e.to_string()))?;
+    let url = format!(
+        "{}/v1/proofs/transactions/{}",
+        node_url.trim_end_matches('/'),
+        tx_hash.to_hex()
+    );
+    let answer = reader::get_json(&url)?;
+    if let Some(message) = answer["error"]["message"].as_str() {
+        return Err(AuditError::Source(format!("the node says: {message}")));
+    }
+    let bytes = |field: &str| -> Result<Vec<u8>, AuditError> {
+        answer[field]
+            .as_str()
+            .and_then(|text| hex::decode(text).ok())
+            .ok_or_else(|| AuditError::Source(format!("the proof has no valid {field}")))
+    };
+    let height = answer["height"].as_u64().unwrap_or(0);
+    let bad = |what: String| failed(height, what);
+    let tx = SignedTransaction::decode(&bytes("transaction")?)
+        .map_err(|e| bad(format!("transaction: {e}")))?;
+    let header: BlockHeader = codec::decode::<BlockHeader, 4096>(&bytes("header")?)
+        .map_err(|e| bad(format!("header: {e}")))?;
+    let certificate = CommitCertificate::decode(&bytes("certificate")?)
+        .map_err(|e| bad(format!("certificate: {e}")))?;
+    let siblings = answer["proof"]["siblings"]
+        .as_array()
+        .ok_or_else(|| AuditError::Source("the proof has no siblings".into()))?
+        .iter()
+        .map(|s| s.as_str().and_then(|t| Hash::from_hex(t).ok()))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| AuditError::Source("malformed proof siblings".into()))?;
+    let inclusion = InclusionProof {
+        index: answer["proof"]["index"]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(u32::MAX),
+        leaf_count: answer["proof"]["leaf_count"]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0),
+        siblings,
+    };
+    let id = tx
+        .verify(&chain_id)
+        .map_err(|e| bad(format!("transaction: {e}")))?;
+    if id != *tx_hash {
+        return Err(bad(format!(
+            "the node returned transaction {id}, not {tx_hash}"
+        )));
+    }
+    if header.height != height || header.chain_id != chain_id {
+        return Err(bad("the header is for another height or chain".into()));
+    }
+    if !inclusion.verify(&id, &header.tx_root) {
+        return Err(bad(
+            "the Merkle path does not lead to the header's transaction root".into(),
+        ));
+    }
+    let block_hash = header.hash().map_err(|e| bad(e.to_string()))?;
+    let validators = genesis
+        .validator_set()
+        .map_err(|e| AuditError::Source(e.to_string()))?;
+    certificate
+        .verify(&chain_id, height, &block_hash, &validators)
+        .map_err(|e| bad(format!("certificate: {e}")))?;
+    let outcome = match answer["receipt"]["outcome"].as_str() {
+        Some("rejected") => format!(
+            "rejected: {}",
+            answer["receipt"]["reason"].as_str().unwrap_or("")
+        ),
+        Some(other) => other.to_owned(),
+        None => "unknown".into(),
+    };
+    Ok(ProofReport {
+        tx_hash: *tx_hash,
+        height,
+        index: inclusion.index,
+        block_hash,
+        outcome,
+    })
 }

@@ -1,0 +1,316 @@
+//! Where an audit reads blocks from: a node's API, a copy of a node's data
+//! folder, or an export file. Each yields raw canonical bytes; the auditor
+//! decodes and checks them.
+
+use std::collections::VecDeque;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clearhouse_ledger::Hash;
+use clearhouse_ledger::codec::{BLOCK_BYTES_MAX, CERTIFICATE_BYTES_MAX};
+
+use super::{AuditError, ChainSource};
+
+/// The first bytes of an export file.
+pub const EXPORT_MAGIC: &[u8; 24] = b"CLEARHOUSE-CHAIN-EXPORT\0";
+/// The export format version this code writes and reads.
+pub const EXPORT_VERSION: u32 = 1;
+
+/// One block and its certificate, as bytes.
+pub struct RawBlock {
+    /// The canonical block.
+    pub block: Vec<u8>,
+    /// The canonical certificate.
+    pub certificate: Vec<u8>,
+}
+
+/// A source of blocks in height order.
+pub trait ChainReader {
+    /// The next block, or `None` at the end.
+    fn next_block(&mut self) -> Result<Option<RawBlock>, AuditError>;
+    /// How many blocks there are, if known.
+    fn total(&self) -> Option<u64>;
+}
+
+/// Opens the reader for a source.
+pub fn open_reader(
+    source: &ChainSource,
+    chain_id: &Hash,
+) -> Result<Box<dyn ChainReader>, AuditError> {
+    Ok(match source {
+        ChainSource::Node { url } => Box::new(NodeReader::new(url, chain_id)?),
+        ChainSource::DataDir(dir) => Box::new(DataDirReader::new(dir)?),
+        ChainSource::File(path) => Box::new(FileReader::new(path, chain_id)?),
+    })
+}
+
+/// GETs JSON, mapping connection failures to [`AuditError::Unreachable`].
+pub fn get_json(url: &str) -> Result<serde_json::Value, AuditError> {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(60)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut response = agent
+        .get(url)
+        .call()
+        .map_err(|e| AuditError::Unreachable(format!("{url}: {e}")))?;
+    response
+        .body_mut()
+        .with_config()
+        .limit(256 * 1024 * 1024)
+        .read_json()
+        .map_err(|e| AuditError::Source(format!("{url}: malformed answer: {e}")))
+}
+
+/// Pages through `/v1/chain` up to the tip seen at the start.
+pub struct NodeReader {
+    url: String,
+    next: u64,
+    tip: u64,
+    buffer: VecDeque<RawBlock>,
+}
+
+impl NodeReader {
+    /// Starts at height 1; checks the node serves `chain_id`.
+    pub fn new(url: &str, chain_id: &Hash) -> Result<NodeReader, AuditError> {
+        let url = url.trim_end_matches('/').to_owned();
+        let status = get_json(&format!("{url}/v1/status"))?;
+        let served = status["chain_id"].as_str().unwrap_or_default();
+        if served != chain_id.to_hex() {
+            return Err(AuditError::Source(format!(
+                "the node serves chain {served}, the genesis gives {chain_id}"
+            )));
+        }
+        let tip = status["height"]
+            .as_u64()
+            .ok_or_else(|| AuditError::Source("the node's status has no height".into()))?;
+        Ok(NodeReader {
+            url,
+            next: 1,
+            tip,
+            buffer: VecDeque::new(),
+        })
+    }
+}
+
+impl ChainReader for NodeReader {
+    fn next_block(&mut self) -> Result<Option<RawBlock>, AuditError> {
+        if self.buffer.is_empty() && self.next <= self.tip {
+            let page = get_json(&format!(
+                "{}/v1/chain?from={}&count=100",
+                self.url, self.next
+            ))?;
+            let blocks = page["blocks"]
+                .as_array()
+                .ok_or_else(|| AuditError::Source("malformed /v1/chain answer".into()))?;
+            if blocks.is_empty() {
+                return Err(AuditError::Failed {
+                    height: self.next,
+                    what: "the node does not serve this block".into(),
+                });
+            }
+            for entry in blocks {
+                let field = |name: &str| {
+                    entry[name]
+                        .as_str()
+                        .and_then(|text| hex::decode(text).ok())
+                        .ok_or_else(|| AuditError::Source(format!("malformed {name} in /v1/chain")))
+                };
+                self.buffer.push_back(RawBlock {
+                    block: field("block")?,
+                    certificate: field("certificate")?,
+                });
+                self.next += 1;
+            }
+        }
+        Ok(self.buffer.pop_front())
+    }
+
+    fn total(&self) -> Option<u64> {
+        Some(self.tip)
+    }
+}
+
+/// Reads a copy of a node's store: the original is never opened (a running
+/// node holds its lock, and an audit must not be able to change it).
+pub struct DataDirReader {
+    copy: PathBuf,
+    blocks: sled::Tree,
+    certificates: sled::Tree,
+    next: u64,
+    total: u64,
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+impl DataDirReader {
+    /// Copies `dir` (a node's data folder, or its `store` folder) and opens
+    /// the copy.
+    pub fn new(dir: &Path) -> Result<DataDirReader, AuditError> {
+        let store = if dir.join("store").is_dir() {
+            dir.join("store")
+        } else {
+            dir.to_path_buf()
+        };
+        if !store.join("conf").exists() && !store.join("db").exists() {
+            return Err(AuditError::Source(format!(
+                "{} is not a node's data folder",
+                dir.display()
+            )));
+        }
+        let copy = std::env::temp_dir().join(format!(
+            "clearhouse-audit-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        copy_dir(&store, &copy)
+            .map_err(|e| AuditError::Source(format!("copying {}: {e}", store.display())))?;
+        let source = |e: sled::Error| AuditError::Source(format!("{}: {e}", store.display()));
+        let db = sled::Config::new().path(&copy).open().map_err(source)?;
+        let blocks = db.open_tree("blocks").map_err(source)?;
+        let certificates = db.open_tree("certificates").map_err(source)?;
+        let total = blocks.len() as u64;
+        Ok(DataDirReader {
+            copy,
+            blocks,
+            certificates,
+            next: 1,
+            total,
+        })
+    }
+}
+
+impl ChainReader for DataDirReader {
+    fn next_block(&mut self) -> Result<Option<RawBlock>, AuditError> {
+        let key = self.next.to_be_bytes();
+        let read = |tree: &sled::Tree| {
+            tree.get(key)
+                .map_err(|e| AuditError::Source(format!("reading the store copy: {e}")))
+        };
+        let (Some(block), Some(certificate)) = (read(&self.blocks)?, read(&self.certificates)?)
+        else {
+            if self.next <= self.total {
+                return Err(AuditError::Failed {
+                    height: self.next,
+                    what: "the store lacks this block or its certificate".into(),
+                });
+            }
+            return Ok(None);
+        };
+        self.next += 1;
+        Ok(Some(RawBlock {
+            block: block.to_vec(),
+            certificate: certificate.to_vec(),
+        }))
+    }
+
+    fn total(&self) -> Option<u64> {
+        Some(self.total)
+    }
+}
+
+impl Drop for DataDirReader {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.copy);
+    }
+}
+
+/// Reads an export file.
+pub struct FileReader {
+    file: BufReader<std::fs::File>,
+    path: PathBuf,
+    height: u64,
+}
+
+impl FileReader {
+    /// Opens an export and checks its header names `chain_id`.
+    pub fn new(path: &Path, chain_id: &Hash) -> Result<FileReader, AuditError> {
+        let io = |e: std::io::Error| AuditError::Source(format!("{}: {e}", path.display()));
+        let mut file = BufReader::new(std::fs::File::open(path).map_err(io)?);
+        let mut header = [0u8; 24 + 4 + 32];
+        file.read_exact(&mut header).map_err(io)?;
+        if &header[..24] != EXPORT_MAGIC {
+            return Err(AuditError::Source(format!(
+                "{} is not a Clearhouse chain export",
+                path.display()
+            )));
+        }
+        let version = u32::from_be_bytes([header[24], header[25], header[26], header[27]]);
+        if version != EXPORT_VERSION {
+            return Err(AuditError::Source(format!(
+                "export version {version}, this tool reads {EXPORT_VERSION}"
+            )));
+        }
+        if header[28..] != chain_id.0 {
+            return Err(AuditError::Source(format!(
+                "the export is of chain {}, the genesis gives {chain_id}",
+                hex::encode(&header[28..])
+            )));
+        }
+        Ok(FileReader {
+            file,
+            path: path.to_path_buf(),
+            height: 0,
+        })
+    }
+
+    /// Reads one length-prefixed part; `None` at a clean end of file.
+    fn part(&mut self, limit: usize, what: &str) -> Result<Option<Vec<u8>>, AuditError> {
+        let height = self.height + 1;
+        let mut len = [0u8; 4];
+        match self.file.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(AuditError::Source(format!("{}: {e}", self.path.display()))),
+        }
+        let len = u32::from_be_bytes(len) as usize;
+        if len > limit {
+            return Err(AuditError::Failed {
+                height,
+                what: format!("{what} of {len} bytes exceeds the limit of {limit}"),
+            });
+        }
+        let mut bytes = vec![0u8; len];
+        self.file
+            .read_exact(&mut bytes)
+            .map_err(|e| AuditError::Failed {
+                height,
+                what: format!("the export ends inside the {what}: {e}"),
+            })?;
+        Ok(Some(bytes))
+    }
+}
+
+impl ChainReader for FileReader {
+    fn next_block(&mut self) -> Result<Option<RawBlock>, AuditError> {
+        let Some(block) = self.part(BLOCK_BYTES_MAX, "block")? else {
+            return Ok(None);
+        };
+        let certificate = self
+            .part(CERTIFICATE_BYTES_MAX, "certificate")?
+            .ok_or_else(|| AuditError::Failed {
+                height: self.height + 1,
+                what: "the export ends before the certificate".into(),
+            })?;
+        self.height += 1;
+        Ok(Some(RawBlock { block, certificate }))
+    }
+
+    fn total(&self) -> Option<u64> {
+        None
+    }
+}
