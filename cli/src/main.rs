@@ -1,5 +1,5 @@
-//! `clearhouse`: see `clearhouse --help`.
+//! `clearhouse`: see `clearhouse --help` and `clearhouse_cli`.
 
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::from(1)
+    std::process::ExitCode::from(clearhouse_cli::main_with_args(std::env::args_os()))
 }

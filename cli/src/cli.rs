@@ -1,0 +1,314 @@
+//! The command line: clap definitions only. What each command does lives in
+//! [`crate::commands`]; parsing failures become one-line usage errors
+//! (exit 2) in [`parse`].
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit::CliError;
+
+const LONG_ABOUT: &str = "\
+The Clearhouse command-line tool: keys, transactions, queries and audit.
+
+The node is --node URL, else $CLEARHOUSE_NODE, else the first node of a local
+testnet started with default settings (the `api` address in
+./clearhouse-testnet/bank-0/node.toml). Amounts are typed the human way,
+e.g. \"12.50 CNY\", using the asset's decimals.
+
+--json prints machine-readable output (documented in cli/README.md) instead
+of aligned tables.";
+
+/// `clearhouse`: the whole command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "clearhouse",
+    version,
+    about = "The Clearhouse command-line tool: keys, transactions, queries and audit.",
+    long_about = LONG_ABOUT,
+    after_help = crate::exit::EXIT_CODES_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The node's API base URL, e.g. http://127.0.0.1:8000 [default: the
+    /// first node of ./clearhouse-testnet]
+    #[arg(long, global = true, env = "CLEARHOUSE_NODE", value_name = "URL")]
+    pub node: Option<String>,
+
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate and inspect key files.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Move an amount from the key's account to another account.
+    Transfer(TransferArgs),
+    /// Mint an amount into an account (the issuing bank's treasury key).
+    Issue(IssueArgs),
+    /// Burn an amount from the treasury's own balance (the issuing bank's
+    /// treasury key).
+    Redeem(RedeemArgs),
+    /// Register or inspect accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Inspect transactions.
+    #[command(subcommand)]
+    Tx(TxCommand),
+    /// Inspect blocks.
+    #[command(subcommand)]
+    Block(BlockCommand),
+    /// Show the node's status: chain, height, validators, peers.
+    Status,
+    /// Verify the chain from genesis, export it, check inclusion proofs.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `clearhouse keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a new ed25519 key into a new file (mode 0600; never
+    /// overwrites) and print its public key, which is the account id.
+    New {
+        /// The key file to create.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Print the public key (account id) of a key file.
+    Show {
+        /// The key file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+/// Options every transaction command takes.
+#[derive(Debug, Args)]
+pub struct TxOptions {
+    /// The sender's key file.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Block until the transaction is committed or rejected, then print the
+    /// receipt.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up (exit 7) after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout_secs: u64,
+    /// The transaction expires this many blocks after the current height.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub expiry_blocks: u64,
+    /// Use this nonce instead of the account's next one (to queue several
+    /// transactions, or to replace a pending one).
+    #[arg(long, value_name = "N")]
+    pub nonce: Option<u64>,
+    /// Genesis file to read the asset's decimals from when the node's
+    /// answers do not tell [default: ./clearhouse-testnet/genesis.toml]
+    #[arg(long, value_name = "FILE")]
+    pub genesis: Option<PathBuf>,
+}
+
+/// `clearhouse transfer`.
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    /// The receiving account (64 hex digits).
+    #[arg(long, value_name = "ACCOUNT")]
+    pub to: String,
+    /// How much, e.g. "12.50 CNY".
+    #[arg(long, value_name = "AMOUNT")]
+    pub amount: String,
+    /// The most fee accepted, in the same asset, e.g. "0.10 CNY"
+    /// [default: amount/100 + 100 minor units]. The fee charged is the
+    /// chain's schedule, never more than this.
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_fee: Option<String>,
+    /// Common transaction options.
+    #[command(flatten)]
+    pub options: TxOptions,
+}
+
+/// `clearhouse issue`.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The credited account (64 hex digits).
+    #[arg(long, value_name = "ACCOUNT")]
+    pub to: String,
+    /// How much, e.g. "1000 CNY".
+    #[arg(long, value_name = "AMOUNT")]
+    pub amount: String,
+    /// The most fee accepted, e.g. "0 CNY" [default: 0; issuing is free].
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_fee: Option<String>,
+    /// Common transaction options.
+    #[command(flatten)]
+    pub options: TxOptions,
+}
+
+/// `clearhouse redeem`.
+#[derive(Debug, Args)]
+pub struct RedeemArgs {
+    /// How much, e.g. "1000 CNY".
+    #[arg(long, value_name = "AMOUNT")]
+    pub amount: String,
+    /// The most fee accepted, e.g. "0 CNY" [default: 0; redeeming is free].
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_fee: Option<String>,
+    /// Common transaction options.
+    #[command(flatten)]
+    pub options: TxOptions,
+}
+
+/// `clearhouse account …`.
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Register an account as a customer of the key's bank (a bank's
+    /// treasury key).
+    Register {
+        /// The new account's public key (64 hex digits).
+        #[arg(long, value_name = "ACCOUNT")]
+        account: String,
+        /// Common transaction options.
+        #[command(flatten)]
+        options: TxOptions,
+    },
+    /// Show an account's bank, nonce and balances.
+    Show {
+        /// The account (64 hex digits).
+        #[arg(value_name = "ACCOUNT")]
+        account: String,
+    },
+}
+
+/// `clearhouse tx …`.
+#[derive(Debug, Subcommand)]
+pub enum TxCommand {
+    /// Show a transaction's status, receipt and body.
+    Show {
+        /// The transaction hash (64 hex digits).
+        #[arg(value_name = "HASH")]
+        hash: String,
+    },
+}
+
+/// `clearhouse block …`.
+#[derive(Debug, Subcommand)]
+pub enum BlockCommand {
+    /// Show a block's header and transactions.
+    Show {
+        /// A height, or `latest`.
+        #[arg(value_name = "HEIGHT|latest")]
+        height: String,
+    },
+}
+
+/// `clearhouse audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Replay and verify the chain from genesis: hashes, Merkle roots,
+    /// signatures, certificates, state roots. The chain comes from the node
+    /// (--node, the default), a data directory (read-only) or an export file.
+    Verify {
+        /// The genesis file [default: ./clearhouse-testnet/genesis.toml]
+        #[arg(long, value_name = "FILE")]
+        genesis: Option<PathBuf>,
+        /// Read the chain from a node's data directory (never modified).
+        #[arg(long, value_name = "DIR", conflicts_with = "file")]
+        data_dir: Option<PathBuf>,
+        /// Read the chain from a file written by `audit export`.
+        #[arg(long, value_name = "EXPORT")]
+        file: Option<PathBuf>,
+    },
+    /// Write the node's chain (blocks and certificates) to a file.
+    Export {
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Fetch a transaction's inclusion proof with the certified header and
+    /// verify it locally against the genesis validator set.
+    Proof {
+        /// The transaction hash (64 hex digits).
+        #[arg(value_name = "TX_HASH")]
+        hash: String,
+        /// The genesis file [default: ./clearhouse-testnet/genesis.toml]
+        #[arg(long, value_name = "FILE")]
+        genesis: Option<PathBuf>,
+    },
+}
+
+/// Parses the command line. `Ok(None)` means help or version was printed
+/// and the process should exit 0; a parse failure is a one-line
+/// [`CliError::Usage`].
+pub fn parse<I, T>(args: I) -> Result<Option<Cli>, CliError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    use clap::error::ErrorKind;
+    match Cli::try_parse_from(args) {
+        Ok(cli) => Ok(Some(cli)),
+        Err(error) => match error.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                crate::output::print(&error.render().to_string());
+                Ok(None)
+            }
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+                Err(CliError::Usage(
+                    "a subcommand is required: run with --help to list them".into(),
+                ))
+            }
+            _ => Err(CliError::Usage(usage_line(&error.render().to_string()))),
+        },
+    }
+}
+
+/// clap's multi-line message as one line: its text before `Usage:`,
+/// without the `error:` prefix and the hints.
+fn usage_line(rendered: &str) -> String {
+    let mut parts = Vec::new();
+    for line in rendered.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        parts.push(
+            line.strip_prefix("error:")
+                .unwrap_or(line)
+                .trim()
+                .to_owned(),
+        );
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parse_errors_are_one_line() {
+        let error = parse(["clearhouse", "transfer", "--key", "k"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        assert!(!error.to_string().contains('\n'), "{error}");
+        assert!(error.to_string().contains("--to"), "{error}");
+    }
+}

@@ -1,0 +1,75 @@
+//! What each command does: [`run`] dispatches a parsed [`Cli`] to
+//! [`keys`], [`transaction`], [`query`] or [`audit`].
+//!
+//! Commands print their result to stdout (a table, or JSON with `--json`)
+//! and return a [`CliError`] for `main` to print and exit with. A command
+//! that fails after learning something worth keeping (a rejected receipt)
+//! prints it first, then returns the error.
+
+pub mod audit;
+pub mod keys;
+pub mod query;
+pub mod transaction;
+
+use crate::cli::{AccountCommand, BlockCommand, Cli, Command, TxCommand};
+use crate::client::Client;
+use crate::exit::CliError;
+
+/// What every command may need: output mode and the node.
+pub struct Context {
+    /// Print JSON instead of tables.
+    pub json: bool,
+    node_flag: Option<String>,
+}
+
+impl Context {
+    /// The context of a parsed command line.
+    pub fn new(cli: &Cli) -> Context {
+        Context {
+            json: cli.json,
+            node_flag: cli.node.clone(),
+        }
+    }
+
+    /// The node's URL, resolved only when a command needs it (see
+    /// [`crate::defaults::node_url`]).
+    pub fn node_url(&self) -> Result<String, CliError> {
+        crate::defaults::node_url(self.node_flag.as_deref())
+    }
+
+    /// A client for the node.
+    pub fn client(&self) -> Result<Client, CliError> {
+        Ok(Client::new(&self.node_url()?))
+    }
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let context = Context::new(&cli);
+    match cli.command {
+        Command::Keys(command) => keys::run(&context, command),
+        Command::Transfer(args) => transaction::transfer(&context, &args),
+        Command::Issue(args) => transaction::issue(&context, &args),
+        Command::Redeem(args) => transaction::redeem(&context, &args),
+        Command::Account(AccountCommand::Register { account, options }) => {
+            transaction::register_account(&context, &account, &options)
+        }
+        Command::Account(AccountCommand::Show { account }) => query::account(&context, &account),
+        Command::Tx(TxCommand::Show { hash }) => query::transaction(&context, &hash),
+        Command::Block(BlockCommand::Show { height }) => query::block(&context, &height),
+        Command::Status => query::status(&context),
+        Command::Audit(command) => audit::run(&context, command),
+    }
+}
+
+/// Parses an account id given on the command line (exit 2 if malformed).
+pub fn parse_account(text: &str, what: &str) -> Result<clearhouse_ledger::AccountId, CliError> {
+    clearhouse_ledger::AccountId::from_hex(text.trim())
+        .map_err(|e| CliError::Usage(format!("invalid {what}: {e}")))
+}
+
+/// Parses a hash given on the command line (exit 2 if malformed).
+pub fn parse_hash(text: &str, what: &str) -> Result<clearhouse_ledger::Hash, CliError> {
+    clearhouse_ledger::Hash::from_hex(text.trim())
+        .map_err(|e| CliError::Usage(format!("invalid {what}: {e}")))
+}

@@ -1,0 +1,459 @@
+//! Transaction commands: `transfer`, `issue`, `redeem`, `account register`.
+//!
+//! Each one reads the sender's key, asks the node for the chain id and
+//! height (`/v1/status`) and the sender's next nonce (`/v1/accounts/…`),
+//! converts the human amount with the asset's decimals ([`Prepared::decimals`]
+//! is the one place that finds them), signs, submits and, with `--wait`,
+//! polls until the transaction is committed or rejected.
+//!
+//! Fees: the envelope's `fee` is the most the sender accepts; the chain
+//! charges its schedule's fee, never more. `--max-fee` sets it; otherwise a
+//! transfer offers `amount / 100 + 100` minor units (its schedule fee on a
+//! local testnet is 0.01 plus 2 basis points), and issue and redeem, which
+//! pay no fee, offer 0. The receipt shows the fee actually charged.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use clearhouse_ledger::crypto::Keypair;
+use clearhouse_ledger::{AccountId, Amount, AssetCode, Body, ChainId, Hash, Transaction};
+
+use crate::amount::{self, HumanAmount};
+use crate::cli::{IssueArgs, RedeemArgs, TransferArgs, TxOptions};
+use crate::client::{Client, ClientError, Submitted, WAIT_MS_PER_POLL};
+use crate::commands::keys::read_key;
+use crate::commands::{Context, parse_account};
+use crate::defaults;
+use crate::exit::CliError;
+use crate::output::{Table, cell, print, print_json};
+
+/// `clearhouse transfer`.
+pub fn transfer(context: &Context, args: &TransferArgs) -> Result<(), CliError> {
+    let to = parse_account(&args.to, "--to account")?;
+    let human = HumanAmount::parse(&args.amount)?;
+    let max_fee = args
+        .max_fee
+        .as_deref()
+        .map(HumanAmount::parse)
+        .transpose()?;
+    let prepared = Prepared::new(context, &args.options)?;
+    let decimals = prepared.decimals(&human.asset, Some(&to))?;
+    let amount = positive(human.to_minor_units(decimals)?, &human)?;
+    let fee = match max_fee {
+        Some(max_fee) => fee_in(&max_fee, &human.asset, decimals)?,
+        None => default_transfer_fee(amount),
+    };
+    let body = Body::Transfer {
+        to,
+        asset: human.asset.clone(),
+        amount,
+    };
+    prepared.send(context, body, fee, Some((human.asset, decimals)))
+}
+
+/// `clearhouse issue`.
+pub fn issue(context: &Context, args: &IssueArgs) -> Result<(), CliError> {
+    let to = parse_account(&args.to, "--to account")?;
+    let human = HumanAmount::parse(&args.amount)?;
+    let max_fee = args
+        .max_fee
+        .as_deref()
+        .map(HumanAmount::parse)
+        .transpose()?;
+    let prepared = Prepared::new(context, &args.options)?;
+    let decimals = prepared.decimals(&human.asset, Some(&to))?;
+    let amount = positive(human.to_minor_units(decimals)?, &human)?;
+    let fee = match max_fee {
+        Some(max_fee) => fee_in(&max_fee, &human.asset, decimals)?,
+        None => Amount::ZERO,
+    };
+    let body = Body::Issue {
+        to,
+        asset: human.asset.clone(),
+        amount,
+    };
+    prepared.send(context, body, fee, Some((human.asset, decimals)))
+}
+
+/// `clearhouse redeem`.
+pub fn redeem(context: &Context, args: &RedeemArgs) -> Result<(), CliError> {
+    let human = HumanAmount::parse(&args.amount)?;
+    let max_fee = args
+        .max_fee
+        .as_deref()
+        .map(HumanAmount::parse)
+        .transpose()?;
+    let prepared = Prepared::new(context, &args.options)?;
+    let decimals = prepared.decimals(&human.asset, None)?;
+    let amount = positive(human.to_minor_units(decimals)?, &human)?;
+    let fee = match max_fee {
+        Some(max_fee) => fee_in(&max_fee, &human.asset, decimals)?,
+        None => Amount::ZERO,
+    };
+    let body = Body::Redeem {
+        asset: human.asset.clone(),
+        amount,
+    };
+    prepared.send(context, body, fee, Some((human.asset, decimals)))
+}
+
+/// `clearhouse account register`.
+pub fn register_account(
+    context: &Context,
+    account: &str,
+    options: &TxOptions,
+) -> Result<(), CliError> {
+    let account = parse_account(account, "--account")?;
+    let prepared = Prepared::new(context, options)?;
+    prepared.send(
+        context,
+        Body::RegisterAccount { account },
+        Amount::ZERO,
+        None,
+    )
+}
+
+/// The default most fee of a transfer: 1% of the amount plus 100 minor
+/// units, far above a local testnet's schedule (0.01 + 2 basis points).
+pub fn default_transfer_fee(amount: Amount) -> Amount {
+    Amount((amount.0 / 100).saturating_add(100))
+}
+
+fn positive(amount: Amount, human: &HumanAmount) -> Result<Amount, CliError> {
+    if amount.is_zero() {
+        return Err(CliError::Usage(format!(
+            "invalid amount {human}: must be more than zero"
+        )));
+    }
+    Ok(amount)
+}
+
+fn fee_in(max_fee: &HumanAmount, asset: &AssetCode, decimals: u8) -> Result<Amount, CliError> {
+    if max_fee.asset != *asset {
+        return Err(CliError::Usage(format!(
+            "invalid --max-fee {max_fee}: the fee is paid in {}",
+            asset.as_str()
+        )));
+    }
+    max_fee.to_minor_units(decimals)
+}
+
+/// Everything a transaction needs from the key file and the node before its
+/// body is known.
+struct Prepared<'a> {
+    options: &'a TxOptions,
+    key: Keypair,
+    client: Client,
+    chain_id: ChainId,
+    height: u64,
+    /// The sender's account, `None` if not registered (the node will refuse
+    /// the transaction, and says so better than we could guess).
+    sender: Option<Value>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(context: &Context, options: &'a TxOptions) -> Result<Prepared<'a>, CliError> {
+        let key = read_key(&options.key)?;
+        let client = context.client()?;
+        let status = client.status()?;
+        let chain_id = status["chain_id"]
+            .as_str()
+            .and_then(|text| Hash::from_hex(text).ok())
+            .ok_or_else(|| malformed(&client, "status without a chain_id"))?;
+        let height = status["height"]
+            .as_u64()
+            .ok_or_else(|| malformed(&client, "status without a height"))?;
+        let sender = client.account(&key.account())?;
+        Ok(Prepared {
+            options,
+            key,
+            client,
+            chain_id,
+            height,
+            sender,
+        })
+    }
+
+    /// The decimals of `asset`: from the balances the node reports for the
+    /// sender, then for `other` (the recipient), then from the genesis file
+    /// (`--genesis` or the local testnet's); exit 2 if none tells.
+    fn decimals(&self, asset: &AssetCode, other: Option<&AccountId>) -> Result<u8, CliError> {
+        if let Some(decimals) = self
+            .sender
+            .as_ref()
+            .and_then(|a| balance_decimals(a, asset))
+        {
+            return Ok(decimals);
+        }
+        if let Some(other) = other
+            && let Some(decimals) = self
+                .client
+                .account(other)?
+                .as_ref()
+                .and_then(|a| balance_decimals(a, asset))
+        {
+            return Ok(decimals);
+        }
+        let Some(path) = defaults::genesis_path(self.options.genesis.as_deref()) else {
+            return Err(CliError::Usage(format!(
+                "cannot tell how many decimals {} has: the accounts involved hold none; \
+                 pass --genesis FILE",
+                asset.as_str()
+            )));
+        };
+        self.genesis_decimals(&path, asset)
+    }
+
+    fn genesis_decimals(&self, path: &Path, asset: &AssetCode) -> Result<u8, CliError> {
+        let genesis = defaults::load_genesis(path)?;
+        let chain_id = genesis
+            .chain_id()
+            .map_err(|e| CliError::Usage(format!("genesis {}: {e}", path.display())))?;
+        if chain_id != self.chain_id {
+            return Err(CliError::Usage(format!(
+                "genesis {} is for chain {chain_id}, the node is on chain {}",
+                path.display(),
+                self.chain_id
+            )));
+        }
+        genesis
+            .assets
+            .get(asset)
+            .map(|state| state.decimals)
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "unknown asset {}: not on this chain",
+                    asset.as_str()
+                ))
+            })
+    }
+
+    /// Signs `body`, submits it and reports; with `--wait`, until final.
+    fn send(
+        &self,
+        context: &Context,
+        body: Body,
+        fee: Amount,
+        fee_asset: Option<(AssetCode, u8)>,
+    ) -> Result<(), CliError> {
+        let nonce = match self.options.nonce {
+            Some(nonce) => nonce,
+            None => self
+                .sender
+                .as_ref()
+                .map(|a| {
+                    a["nonce"]
+                        .as_u64()
+                        .ok_or_else(|| malformed(&self.client, "account without a nonce"))
+                })
+                .transpose()?
+                .unwrap_or(0),
+        };
+        let expiry_height = self
+            .height
+            .checked_add(self.options.expiry_blocks)
+            .ok_or_else(|| CliError::Usage("--expiry-blocks is too large".into()))?;
+        let transaction = Transaction {
+            chain_id: self.chain_id,
+            sender: self.key.account(),
+            nonce,
+            fee,
+            expiry_height,
+            body,
+        }
+        .sign(&self.key)
+        .map_err(|e| CliError::Internal(format!("cannot sign the transaction: {e}")))?;
+        let hash = transaction
+            .id()
+            .map_err(|e| CliError::Internal(format!("cannot hash the transaction: {e}")))?;
+
+        let mut answer = match self.client.submit(&transaction).map_err(refused)? {
+            Submitted::Final(value) => Some(value),
+            Submitted::Pending => None,
+        };
+        let mut timed_out = false;
+        if self.options.wait {
+            let deadline = Instant::now() + Duration::from_secs(self.options.timeout_secs);
+            while answer.is_none() {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    timed_out = true;
+                    break;
+                }
+                let wait_ms = u64::try_from(remaining.as_millis())
+                    .unwrap_or(u64::MAX)
+                    .clamp(1, WAIT_MS_PER_POLL);
+                let status = self.client.transaction(&hash, wait_ms)?;
+                match status["status"].as_str() {
+                    Some("committed" | "rejected") => answer = Some(status),
+                    // The node forgot it (restarted, mempool lost): the same
+                    // bytes again are harmless, and final if already final.
+                    Some("unknown") => {
+                        if let Submitted::Final(value) =
+                            self.client.submit(&transaction).map_err(refused)?
+                        {
+                            answer = Some(value);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        let receipt = receipt_json(&hash, answer.as_ref());
+        if context.json {
+            print_json(&receipt);
+        } else {
+            print(&receipt_table(&receipt, fee_asset.as_ref()).render());
+        }
+        if timed_out {
+            return Err(CliError::WaitTimedOut(format!(
+                "transaction {hash} is still pending after {} s",
+                self.options.timeout_secs
+            )));
+        }
+        if receipt["status"] == "rejected" {
+            return Err(CliError::Rejected(format!(
+                "transaction {hash} rejected: {}",
+                receipt["reason"].as_str().unwrap_or("no reason given")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The `--json` receipt of a transaction command: always the same keys,
+/// `null` where the state does not have the field.
+pub fn receipt_json(hash: &Hash, answer: Option<&Value>) -> Value {
+    let null = Value::Null;
+    let field = |name: &str| answer.map_or(&null, |a| &a[name]).clone();
+    let status = answer
+        .and_then(|a| a["status"].as_str())
+        .unwrap_or("pending");
+    json!({
+        "hash": hash.to_hex(),
+        "status": status,
+        "height": field("height"),
+        "index": field("index"),
+        "outcome": field("outcome"),
+        "fee": field("fee"),
+        "reason": field("reason"),
+        "reason_code": field("reason_code"),
+    })
+}
+
+fn receipt_table(receipt: &Value, fee_asset: Option<&(AssetCode, u8)>) -> Table {
+    let mut table = Table::key_values();
+    table
+        .field("hash", cell(&receipt["hash"]))
+        .field("status", cell(&receipt["status"]));
+    if receipt["status"] == "pending" {
+        return table;
+    }
+    table
+        .field("height", cell(&receipt["height"]))
+        .field("index", cell(&receipt["index"]))
+        .field("outcome", cell(&receipt["outcome"]));
+    if let Some(fee) = receipt["fee"].as_str() {
+        table.field("fee", human_fee(fee, fee_asset));
+    }
+    if !receipt["reason"].is_null() {
+        table
+            .field("reason", cell(&receipt["reason"]))
+            .field("reason code", cell(&receipt["reason_code"]));
+    }
+    table
+}
+
+/// A fee in minor units (as the node writes it) for people.
+pub fn human_fee(minor_units: &str, asset: Option<&(AssetCode, u8)>) -> String {
+    match (minor_units.parse::<u128>(), asset) {
+        (Ok(units), Some((asset, decimals))) => {
+            amount::format(Amount(units), *decimals, asset.as_str())
+        }
+        _ => minor_units.to_owned(),
+    }
+}
+
+/// The decimals an account's balance of `asset` is written with.
+fn balance_decimals(account: &Value, asset: &AssetCode) -> Option<u8> {
+    account["balances"]
+        .as_array()?
+        .iter()
+        .find(|balance| balance["asset"] == asset.as_str())
+        .and_then(|balance| balance["amount"].as_str())
+        .and_then(amount::decimals_of)
+}
+
+/// A refused submission: any 4xx is a rejection (exit 4).
+fn refused(error: ClientError) -> CliError {
+    match error {
+        ClientError::Http {
+            status,
+            code,
+            message,
+        } if (400..500).contains(&status) => CliError::Rejected(format!(
+            "transaction refused by the node: {message} ({code})"
+        )),
+        other => other.into(),
+    }
+}
+
+fn malformed(client: &Client, reason: &str) -> CliError {
+    CliError::Internal(format!(
+        "malformed answer from {}: {reason}",
+        client.base_url()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_fee_covers_the_testnet_schedule() {
+        // 12.50 CNY: schedule 1 + 1250 * 2 / 10_000 = 1 minor unit.
+        assert_eq!(default_transfer_fee(Amount(1250)), Amount(112));
+        assert_eq!(
+            default_transfer_fee(Amount(u128::MAX)).0,
+            u128::MAX / 100 + 100
+        );
+    }
+
+    #[test]
+    fn receipt_has_every_key_even_when_pending() {
+        let hash = Hash([7; 32]);
+        let pending = receipt_json(&hash, None);
+        let mut keys: Vec<&String> = pending.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "fee",
+                "hash",
+                "height",
+                "index",
+                "outcome",
+                "reason",
+                "reason_code",
+                "status"
+            ]
+        );
+        assert_eq!(pending["status"], "pending");
+        let committed = json!({"status": "committed", "height": 3, "index": 0,
+            "outcome": "applied", "fee": "1", "transaction": {}});
+        let receipt = receipt_json(&hash, Some(&committed));
+        assert_eq!(receipt["height"], 3);
+        assert_eq!(receipt["fee"], "1");
+        assert!(receipt.get("transaction").is_none());
+    }
+
+    #[test]
+    fn fees_read_as_money() {
+        let cny = (AssetCode::new("CNY").unwrap(), 2);
+        assert_eq!(human_fee("1", Some(&cny)), "0.01 CNY");
+        assert_eq!(human_fee("1", None), "1");
+    }
+}
