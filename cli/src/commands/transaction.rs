@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use clearhouse_ledger::crypto::Keypair;
-use clearhouse_ledger::{AccountId, Amount, AssetCode, Body, ChainId, Hash, Transaction};
+use clearhouse_ledger::{
+    AccountId, Amount, AssetCode, Body, ChainId, Hash, SignedTransaction, Transaction,
+};
 
 use crate::amount::{self, HumanAmount};
 use crate::cli::{IssueArgs, RedeemArgs, TransferArgs, TxOptions};
@@ -114,6 +116,11 @@ pub fn register_account(
         None,
     )
 }
+
+/// How many nonces the CLI tries when it fills in the nonce itself (other
+/// transactions of the sender pending, or a block committed meanwhile)
+/// before it reports the node's refusal.
+pub const NONCE_TRIES_MAX: u64 = 64;
 
 /// The default most fee of a transfer: 1% of the amount plus 100 minor
 /// units, far above a local testnet's schedule (0.01 + 2 basis points).
@@ -230,6 +237,12 @@ impl<'a> Prepared<'a> {
             })
     }
 
+    /// The sender's next nonce as the node sees it now.
+    fn account_nonce(&self) -> Result<u64, CliError> {
+        let account = self.client.account(&self.key.account())?;
+        nonce_of(&self.client, account.as_ref())
+    }
+
     /// Signs `body`, submits it and reports; with `--wait`, until final.
     fn send(
         &self,
@@ -240,38 +253,78 @@ impl<'a> Prepared<'a> {
     ) -> Result<(), CliError> {
         let nonce = match self.options.nonce {
             Some(nonce) => nonce,
-            None => self
-                .sender
-                .as_ref()
-                .map(|a| {
-                    a["nonce"]
-                        .as_u64()
-                        .ok_or_else(|| malformed(&self.client, "account without a nonce"))
-                })
-                .transpose()?
-                .unwrap_or(0),
+            None => nonce_of(&self.client, self.sender.as_ref())?,
         };
         let expiry_height = self
             .height
             .checked_add(self.options.expiry_blocks)
             .ok_or_else(|| CliError::Usage("--expiry-blocks is too large".into()))?;
-        let transaction = Transaction {
-            chain_id: self.chain_id,
-            sender: self.key.account(),
-            nonce,
-            fee,
-            expiry_height,
-            body,
-        }
-        .sign(&self.key)
-        .map_err(|e| CliError::Internal(format!("cannot sign the transaction: {e}")))?;
-        let hash = transaction
-            .id()
-            .map_err(|e| CliError::Internal(format!("cannot hash the transaction: {e}")))?;
+        let sign = |nonce: u64| -> Result<(SignedTransaction, Hash), CliError> {
+            let transaction = Transaction {
+                chain_id: self.chain_id,
+                sender: self.key.account(),
+                nonce,
+                fee,
+                expiry_height,
+                body: body.clone(),
+            }
+            .sign(&self.key)
+            .map_err(|e| CliError::Internal(format!("cannot sign the transaction: {e}")))?;
+            let hash = transaction
+                .id()
+                .map_err(|e| CliError::Internal(format!("cannot hash the transaction: {e}")))?;
+            Ok((transaction, hash))
+        };
 
-        let mut answer = match self.client.submit(&transaction).map_err(refused)? {
-            Submitted::Final(value) => Some(value),
-            Submitted::Pending => None,
+        // The account's nonce counts committed transactions only: while
+        // earlier ones are pending, the next free nonce is further on. An
+        // identical transaction already pending (the same command run twice
+        // within a block) would be taken for a resubmission of it, so it
+        // moves the nonce on too. With --nonce the user chose: resending the
+        // same bytes is then an idempotent retry.
+        let automatic = self.options.nonce.is_none();
+        let mut nonce = nonce;
+        let mut pending_ahead = 0;
+        let mut tries = 0;
+        let (transaction, hash, mut answer) = loop {
+            tries += 1;
+            let may_retry = automatic && tries < NONCE_TRIES_MAX;
+            let next = nonce
+                .checked_add(pending_ahead)
+                .ok_or_else(|| CliError::Rejected("the sender's nonces are exhausted".into()))?;
+            let (transaction, hash) = sign(next)?;
+            if may_retry {
+                match self.client.transaction(&hash, 0)?["status"].as_str() {
+                    Some("unknown") => {}
+                    Some("pending") => {
+                        pending_ahead += 1;
+                        continue;
+                    }
+                    // Committed since the nonce was read: read it again.
+                    _ => {
+                        nonce = self.account_nonce()?;
+                        pending_ahead = 0;
+                        continue;
+                    }
+                }
+            }
+            match self.client.submit(&transaction) {
+                Ok(Submitted::Final(value)) => break (transaction, hash, Some(value)),
+                Ok(Submitted::Pending) => break (transaction, hash, None),
+                Err(ClientError::Http {
+                    status: 409, code, ..
+                }) if code == "nonce_pending" && may_retry => {
+                    pending_ahead += 1;
+                }
+                // A block committed since the nonce was read.
+                Err(ClientError::Http {
+                    status: 409, code, ..
+                }) if code == "nonce_used" && may_retry => {
+                    nonce = self.account_nonce()?;
+                    pending_ahead = 0;
+                }
+                Err(error) => return Err(refused(error)),
+            }
         };
         let mut timed_out = false;
         if self.options.wait {
@@ -385,6 +438,17 @@ fn balance_decimals(account: &Value, asset: &AssetCode) -> Option<u8> {
         .find(|balance| balance["asset"] == asset.as_str())
         .and_then(|balance| balance["amount"].as_str())
         .and_then(amount::decimals_of)
+}
+
+/// The next nonce of an account answer; 0 for an unregistered sender (the
+/// node refuses it, and says why).
+fn nonce_of(client: &Client, account: Option<&Value>) -> Result<u64, CliError> {
+    match account {
+        None => Ok(0),
+        Some(account) => account["nonce"]
+            .as_u64()
+            .ok_or_else(|| malformed(client, "account without a nonce")),
+    }
 }
 
 /// A refused submission: any 4xx is a rejection (exit 4).

@@ -8,3 +8,5 @@
 )]
 
 mod audit;
+mod cli;
+mod net;

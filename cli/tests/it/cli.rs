@@ -1,0 +1,468 @@
+//! The `clearhouse` binary against a loopback testnet: keys, transactions
+//! with `--wait`, queries, exit codes and the `--json` shapes.
+
+use serde_json::Value;
+
+use crate::net::{Net, balance, clearhouse, keys};
+
+const RECEIPT_KEYS: [&str; 8] = [
+    "fee",
+    "hash",
+    "height",
+    "index",
+    "outcome",
+    "reason",
+    "reason_code",
+    "status",
+];
+
+#[test]
+fn keys_new_writes_a_private_file_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = clearhouse(
+        dir.path(),
+        &["--json", "keys", "new", "--out", "alice.key"],
+        &[],
+    );
+    new.expect(0);
+    let created = new.json();
+    assert_eq!(keys(&created), ["account", "file", "public_key"]);
+    let public_key = created["public_key"].as_str().unwrap().to_owned();
+    assert_eq!(public_key.len(), 64);
+    assert_eq!(created["account"], public_key.as_str());
+
+    let path = dir.path().join("alice.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let before = std::fs::read(&path).unwrap();
+
+    let again = clearhouse(dir.path(), &["keys", "new", "--out", "alice.key"], &[]);
+    again.expect(2);
+    assert!(again.stderr.contains("already exists"), "{again:?}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the key file changed"
+    );
+
+    let show = clearhouse(dir.path(), &["keys", "show", "alice.key"], &[]);
+    show.expect(0);
+    assert!(show.stdout.contains(&public_key), "{show:?}");
+    let show = clearhouse(dir.path(), &["--json", "keys", "show", "alice.key"], &[]);
+    assert_eq!(show.expect(0).json(), created);
+
+    clearhouse(dir.path(), &["keys", "show", "missing.key"], &[]).expect(2);
+}
+
+#[test]
+fn an_unreachable_node_exits_3_and_a_missing_node_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port that was free a moment ago: nothing listens there.
+    let address = clearhouse_testnet::free_address().unwrap();
+    let url = format!("http://{address}");
+    let run = clearhouse(dir.path(), &["--node", &url, "status"], &[]);
+    run.expect(3);
+    assert!(run.stderr.contains("unreachable"), "{run:?}");
+    // The environment variable is honoured the same way.
+    clearhouse(dir.path(), &["status"], &[("CLEARHOUSE_NODE", &url)]).expect(3);
+    // No --node, no CLEARHOUSE_NODE, no local testnet: a usage error.
+    let run = clearhouse(dir.path(), &["status"], &[]);
+    run.expect(2);
+    assert!(run.stderr.contains("--node"), "{run:?}");
+    // Arguments are checked before the node is asked.
+    clearhouse(dir.path(), &["--node", &url, "account", "show", "zz"], &[]).expect(2);
+    clearhouse(dir.path(), &["--node", &url, "tx", "show", "12"], &[]).expect(2);
+    clearhouse(dir.path(), &["--node", &url, "block", "show", "tip"], &[]).expect(2);
+    clearhouse(dir.path(), &["transfer", "--to", "x"], &[]).expect(2);
+    clearhouse(dir.path(), &["no-such-command"], &[]).expect(2);
+}
+
+#[test]
+fn transfer_with_wait_commits_and_moves_the_balances() {
+    let net = Net::start(4, 11);
+    let (sender, receiver) = (net.account(0), net.account(3));
+    let before_sender = net
+        .clearhouse(&["--json", "account", "show", &sender])
+        .expect(0)
+        .json();
+    let before_receiver = net
+        .clearhouse(&["--json", "account", "show", &receiver])
+        .expect(0)
+        .json();
+
+    let run = net.clearhouse(&[
+        "--json",
+        "transfer",
+        "--key",
+        &net.key(0),
+        "--to",
+        &receiver,
+        "--amount",
+        "12.50 CNY",
+        "--wait",
+    ]);
+    let receipt = run.expect(0).json();
+    assert_eq!(keys(&receipt), RECEIPT_KEYS);
+    assert_eq!(receipt["status"], "committed", "{receipt}");
+    assert_eq!(receipt["outcome"], "applied");
+    assert!(receipt["height"].as_u64().unwrap() >= 1);
+    assert!(receipt["reason"].is_null());
+    let fee: u128 = receipt["fee"].as_str().unwrap().parse().unwrap();
+    // The testnet's schedule: 0.01 flat + 2 basis points of 12.50.
+    assert_eq!(fee, 1);
+
+    let after_sender = net
+        .clearhouse(&["--json", "account", "show", &sender])
+        .expect(0)
+        .json();
+    let after_receiver = net
+        .clearhouse(&["--json", "account", "show", &receiver])
+        .expect(0)
+        .json();
+    assert_eq!(
+        balance(&after_sender, "CNY"),
+        balance(&before_sender, "CNY") - 1250 - fee
+    );
+    assert_eq!(
+        balance(&after_receiver, "CNY"),
+        balance(&before_receiver, "CNY") + 1250
+    );
+    assert_eq!(after_sender["nonce"], 1);
+
+    // The human receipt of a second transfer (nonce filled in again).
+    let run = net.clearhouse(&[
+        "transfer",
+        "--key",
+        &net.key(0),
+        "--to",
+        &receiver,
+        "--amount",
+        "1 JPY",
+        "--wait",
+    ]);
+    run.expect(0);
+    for expected in ["status   committed", "outcome  applied", "fee      1 JPY"] {
+        assert!(run.stdout.contains(expected), "{expected:?} in {run:#?}");
+    }
+    let hash = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("hash"))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    // Queries of what just happened.
+    let shown = net.clearhouse(&["tx", "show", &hash]);
+    assert!(shown.expect(0).stdout.contains("1 JPY"), "{shown:#?}");
+    let shown = net
+        .clearhouse(&["--json", "tx", "show", &hash])
+        .expect(0)
+        .json();
+    assert_eq!(shown["status"], "committed");
+    assert_eq!(shown["transaction"]["body"]["kind"], "transfer");
+    let block = net.clearhouse(&["block", "show", "latest"]);
+    assert!(block.expect(0).stdout.contains(&hash), "{block:#?}");
+    let latest = net
+        .clearhouse(&["--json", "block", "show", "latest"])
+        .expect(0)
+        .json();
+    assert!(latest["receipts"].is_array(), "{latest}");
+    net.clearhouse(&["status"]).expect(0);
+    net.clearhouse(&["account", "show", &sender]).expect(0);
+
+    // Without --wait: the hash and "pending", exit 0. The same command
+    // again is a new payment with the next free nonce, not a resubmission.
+    let nonce_before = after_sender["nonce"].as_u64().unwrap() + 1;
+    let pay = |extra: &[&str]| {
+        let key = net.key(0);
+        let mut args = vec![
+            "--json", "transfer", "--key", &key, "--to", &receiver, "--amount", "0.01 USD",
+        ];
+        args.extend_from_slice(extra);
+        net.clearhouse(&args)
+    };
+    let mut hashes = Vec::new();
+    for _ in 0..3 {
+        let pending = pay(&[]).expect(0).json();
+        assert_eq!(keys(&pending), RECEIPT_KEYS);
+        assert_eq!(pending["status"], "pending");
+        assert!(pending["height"].is_null());
+        hashes.push(pending["hash"].as_str().unwrap().to_owned());
+    }
+    hashes.dedup();
+    assert_eq!(hashes.len(), 3, "{hashes:?}");
+    // --wait with no time to wait: exit 7, still pending.
+    let timed_out = pay(&["--wait", "--timeout-secs", "0"]);
+    assert_eq!(timed_out.expect(7).json()["status"], "pending");
+    // The last one commits after the others (nonce order).
+    pay(&["--wait"]).expect(0);
+    let sender_now = net
+        .clearhouse(&["--json", "account", "show", &sender])
+        .expect(0)
+        .json();
+    assert_eq!(sender_now["nonce"].as_u64().unwrap(), nonce_before + 5);
+}
+
+#[test]
+fn rejected_transactions_exit_4_and_bad_arguments_exit_2() {
+    let net = Net::start(4, 12);
+    let receiver = net.account(1);
+
+    // More than the balance: committed with outcome rejected.
+    let run = net.clearhouse(&[
+        "--json",
+        "transfer",
+        "--key",
+        &net.key(0),
+        "--to",
+        &receiver,
+        "--amount",
+        "2000000 CNY",
+        "--wait",
+    ]);
+    let receipt = run.expect(4).json();
+    assert_eq!(keys(&receipt), RECEIPT_KEYS);
+    assert_eq!(receipt["status"], "rejected", "{receipt}");
+    assert_eq!(receipt["reason_code"], "insufficient_funds");
+    assert!(run.stderr.contains("rejected"), "{run:?}");
+
+    // A sender the chain does not know: refused by the node (422).
+    let fresh = net.elsewhere.join("stranger.key");
+    let fresh = fresh.to_str().unwrap();
+    net.clearhouse(&["keys", "new", "--out", fresh]).expect(0);
+    let run = net.clearhouse(&[
+        "transfer",
+        "--key",
+        fresh,
+        "--to",
+        &receiver,
+        "--amount",
+        "1.00 CNY",
+        "--genesis",
+        &net.genesis(),
+        "--wait",
+    ]);
+    run.expect(4);
+    assert!(run.stderr.contains("unknown_sender"), "{run:?}");
+
+    // Bad arguments, each refused before anything is sent.
+    let transfer = |amount: &str, to: &str| {
+        net.clearhouse(&[
+            "transfer",
+            "--key",
+            &net.key(0),
+            "--to",
+            to,
+            "--amount",
+            amount,
+        ])
+    };
+    let run = transfer("12.505 CNY", &receiver);
+    run.expect(2);
+    assert!(run.stderr.contains("12.505"), "{run:?}");
+    transfer("1.5 JPY", &receiver).expect(2);
+    transfer("0 CNY", &receiver).expect(2);
+    transfer("12.50", &receiver).expect(2);
+    transfer("12.50 CNY", "not-an-account").expect(2);
+    let run = net.clearhouse(&[
+        "transfer",
+        "--key",
+        &net.key(0),
+        "--to",
+        &receiver,
+        "--amount",
+        "1 XYZ",
+        "--genesis",
+        &net.genesis(),
+    ]);
+    run.expect(2);
+    assert!(run.stderr.contains("XYZ"), "{run:?}");
+    let run = net.clearhouse(&[
+        "transfer",
+        "--key",
+        &net.key(0),
+        "--to",
+        &receiver,
+        "--amount",
+        "1.00 CNY",
+        "--max-fee",
+        "1 JPY",
+    ]);
+    run.expect(2);
+    // Nothing above consumed a nonce but the rejected transfer.
+    let sender = net
+        .clearhouse(&["--json", "account", "show", &net.account(0)])
+        .expect(0)
+        .json();
+    assert_eq!(sender["nonce"], 1);
+}
+
+#[test]
+fn unknown_things_exit_5() {
+    let net = Net::start(1, 13);
+    // An idle network has no block yet.
+    net.clearhouse(&["block", "show", "latest"]).expect(5);
+    let run = net.clearhouse(&["block", "show", "999999"]);
+    run.expect(5);
+    assert!(run.stderr.contains("999999"), "{run:?}");
+    net.clearhouse(&["tx", "show", &"ab".repeat(32)]).expect(5);
+    net.clearhouse(&["account", "show", &"cd".repeat(32)])
+        .expect(5);
+}
+
+#[test]
+fn json_shapes_of_status_and_account_are_stable() {
+    let net = Net::start(1, 14);
+    let status = net.clearhouse(&["--json", "status"]).expect(0).json();
+    assert_eq!(
+        keys(&status),
+        [
+            "chain_id",
+            "height",
+            "latest_block_hash",
+            "mempool_size",
+            "node",
+            "peers",
+            "role",
+            "round",
+            "state_root",
+            "validators",
+        ]
+    );
+    assert_eq!(
+        keys(&status["validators"][0]),
+        ["key", "member", "voting_power"]
+    );
+    let account = net
+        .clearhouse(&["--json", "account", "show", &net.account(0)])
+        .expect(0)
+        .json();
+    assert_eq!(
+        keys(&account),
+        ["account", "balances", "bank", "credit", "holds", "nonce"]
+    );
+    assert_eq!(
+        keys(&account["balances"][0]),
+        ["amount", "asset", "minor_units"]
+    );
+    assert!(matches!(
+        account["balances"][0]["minor_units"],
+        Value::String(_)
+    ));
+}
+
+#[test]
+fn a_treasury_registers_issues_and_redeems_with_the_local_testnet_defaults() {
+    let net = Net::start(1, 15);
+    // Run from the folder holding ./clearhouse-testnet: no --node, no
+    // --genesis needed.
+    let run = |args: &[&str]| clearhouse(&net.root, args, &[]);
+    let status = run(&["--json", "status"]).expect(0).json();
+    assert_eq!(status["node"], "bank-0");
+
+    let created = run(&["--json", "keys", "new", "--out", "carol.key"])
+        .expect(0)
+        .json();
+    let carol = created["account"].as_str().unwrap().to_owned();
+    let treasury = net.treasury(0);
+    let receipt = run(&[
+        "--json",
+        "account",
+        "register",
+        "--key",
+        &treasury,
+        "--account",
+        &carol,
+        "--wait",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(receipt["outcome"], "applied", "{receipt}");
+    // Registering twice: committed, rejected.
+    let receipt = run(&[
+        "--json",
+        "account",
+        "register",
+        "--key",
+        &treasury,
+        "--account",
+        &carol,
+        "--wait",
+    ])
+    .expect(4)
+    .json();
+    assert_eq!(receipt["reason_code"], "account_exists");
+
+    // Carol holds nothing yet: the decimals come from the local genesis.
+    run(&[
+        "issue",
+        "--key",
+        &treasury,
+        "--to",
+        &carol,
+        "--amount",
+        "50.00 CNY",
+        "--wait",
+    ])
+    .expect(0);
+    let account = run(&["--json", "account", "show", &carol]).expect(0).json();
+    assert_eq!(balance(&account, "CNY"), 5000);
+    assert_eq!(account["bank"], "bank-0");
+
+    // Carol pays back; the treasury redeems what it holds.
+    run(&[
+        "transfer",
+        "--key",
+        "carol.key",
+        "--to",
+        &net.account(0),
+        "--amount",
+        "10 CNY",
+        "--max-fee",
+        "0.05 CNY",
+        "--wait",
+    ])
+    .expect(0);
+    let treasury_id = run(&["--json", "keys", "show", &treasury]).expect(0).json()["account"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    run(&[
+        "issue",
+        "--key",
+        &treasury,
+        "--to",
+        &treasury_id,
+        "--amount",
+        "3 CNY",
+        "--wait",
+    ])
+    .expect(0);
+    let before = balance(
+        &run(&["--json", "account", "show", &treasury_id])
+            .expect(0)
+            .json(),
+        "CNY",
+    );
+    run(&[
+        "redeem", "--key", &treasury, "--amount", "2.25 CNY", "--wait",
+    ])
+    .expect(0);
+    let after = balance(
+        &run(&["--json", "account", "show", &treasury_id])
+            .expect(0)
+            .json(),
+        "CNY",
+    );
+    assert_eq!(after, before - 225);
+    // JPY does not exist on a one-bank testnet: a bad argument.
+    run(&[
+        "issue", "--key", &treasury, "--to", &carol, "--amount", "1 JPY",
+    ])
+    .expect(2);
+}
