@@ -1,7 +1,7 @@
 //! The `clearhouse` command-line tool: keys, transactions, queries and audit.
 //!
 //! Modules: [`cli`] (clap definitions), [`commands`] (what each command
-//! does), [`client`] (the only HTTP code: typed errors over ureq),
+//! does), [`client`] (the commands' HTTP client: typed errors over ureq),
 //! [`amount`] (human amounts such as `12.50 CNY`), [`output`] (aligned
 //! tables, JSON), [`defaults`] (where the node and genesis are when not
 //! given), [`exit`] (the error type and its exit codes) and [`audit`]

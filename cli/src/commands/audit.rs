@@ -14,6 +14,7 @@ use clearhouse_ledger::genesis::Genesis;
 
 use crate::audit::{self, AuditError, ChainSource, ProofReport, Summary};
 use crate::cli::AuditCommand;
+use crate::client::Client;
 use crate::commands::{Context, parse_hash};
 use crate::defaults;
 use crate::exit::CliError;
@@ -42,6 +43,15 @@ pub fn run(context: &Context, command: AuditCommand) -> Result<(), CliError> {
             let hash = parse_hash(&hash, "transaction hash")?;
             let (_, genesis) = defaults::required_genesis(genesis.as_deref())?;
             let url = context.node_url()?;
+            // Only a committed transaction has a proof: say "not found"
+            // (exit 5) for anything else, like `tx show`.
+            let status = Client::new(&url).transaction(&hash, 0)?;
+            if status["status"] != "committed" && status["status"] != "rejected" {
+                return Err(CliError::NotFound(format!(
+                    "transaction {hash} is not committed (the node says {})",
+                    status["status"].as_str().unwrap_or("nothing")
+                )));
+            }
             let report = audit::proof(&genesis, &url, &hash).map_err(audit_error)?;
             print_proof(context, &report);
             Ok(())

@@ -466,3 +466,58 @@ fn a_treasury_registers_issues_and_redeems_with_the_local_testnet_defaults() {
     ])
     .expect(2);
 }
+
+/// The wiring of `audit` (the checks themselves are tested in `audit.rs`):
+/// exit codes and the JSON summary.
+#[test]
+fn audit_commands_are_wired_to_the_node() {
+    let net = Net::start(1, 16);
+    let genesis = net.genesis();
+    let receipt = net
+        .clearhouse(&[
+            "--json",
+            "transfer",
+            "--key",
+            &net.key(0),
+            "--to",
+            &net.account(1),
+            "--amount",
+            "5.00 CNY",
+            "--wait",
+        ])
+        .expect(0)
+        .json();
+    let hash = receipt["hash"].as_str().unwrap();
+
+    let summary = net
+        .clearhouse(&["--json", "audit", "verify", "--genesis", &genesis])
+        .expect(0)
+        .json();
+    assert_eq!(
+        keys(&summary),
+        [
+            "blocks",
+            "blocks_per_sec",
+            "chain_id",
+            "elapsed_ms",
+            "state_root",
+            "supply",
+            "transactions",
+            "transactions_per_sec",
+            "validators",
+        ]
+    );
+    assert!(summary["blocks"].as_u64().unwrap() >= 1);
+    assert_eq!(summary["validators"], 1);
+
+    let proof = net
+        .clearhouse(&["--json", "audit", "proof", hash, "--genesis", &genesis])
+        .expect(0)
+        .json();
+    assert_eq!(proof["verified"], true);
+    assert_eq!(proof["height"], receipt["height"]);
+    net.clearhouse(&["audit", "proof", &"ef".repeat(32), "--genesis", &genesis])
+        .expect(5);
+    net.clearhouse(&["audit", "verify", "--genesis", "missing.toml"])
+        .expect(2);
+}
