@@ -108,8 +108,8 @@ pub struct TxOptions {
     /// The transaction expires this many blocks after the current height.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub expiry_blocks: u64,
-    /// Use this nonce instead of the account's next one (to queue several
-    /// transactions, or to replace a pending one).
+    /// Use this nonce instead of the next free one; resending the same
+    /// transaction with the same nonce is an idempotent retry.
     #[arg(long, value_name = "N")]
     pub nonce: Option<u64>,
     /// Genesis file to read the asset's decimals from when the node's
