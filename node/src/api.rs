@@ -540,25 +540,23 @@ async fn latest_block(State(state): State<ApiState>) -> Result<Json<Value>, ApiE
             "no block has been committed yet",
         ));
     }
-    let block = state
-        .store
-        .block(tip.height)
-        .map_err(internal)?
-        .ok_or_else(|| no_block(tip.height))?;
-    Ok(Json(block_json(&state, &block)?))
+    block_with_receipts(&state, tip.height)
 }
 
 async fn block(
     State(state): State<ApiState>,
     Path(height): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let height = parse_height(&height)?;
+    block_with_receipts(&state, parse_height(&height)?)
+}
+
+fn block_with_receipts(state: &ApiState, height: u64) -> Result<Json<Value>, ApiError> {
     let block = state
         .store
         .block(height)
         .map_err(internal)?
         .ok_or_else(|| no_block(height))?;
-    let mut value = block_json(&state, &block)?;
+    let mut value = block_json(state, &block)?;
     if let Some(receipts) = state.store.receipts(height).map_err(internal)? {
         value["receipts"] = json!(receipts.iter().map(receipt_json).collect::<Vec<_>>());
     }

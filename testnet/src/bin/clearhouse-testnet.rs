@@ -255,10 +255,32 @@ fn print_table(testnet: &Testnet) {
         testnet.dir.join("keys").display(),
         clearhouse_testnet::OPENING_UNITS
     );
-    println!("\nTry:");
+    let key = testnet
+        .accounts
+        .first()
+        .map(|a| a.key_file.display().to_string())
+        .unwrap_or_default();
+    let to = testnet
+        .accounts
+        .get(1)
+        .map(|a| a.account.to_hex())
+        .unwrap_or_default();
+    let asset = clearhouse_testnet::ASSETS[0].0;
+    println!(
+        "\nWith the clearhouse CLI (target/release/clearhouse; from this folder it finds the network by itself):"
+    );
+    println!("  export CLEARHOUSE_NODE={api}");
+    println!("  clearhouse status");
+    println!("  clearhouse account show {account}");
+    println!("  clearhouse transfer --key {key} --to {to} --amount \"12.50 {asset}\" --wait");
+    println!("  clearhouse block show latest");
+    println!(
+        "  clearhouse audit verify --genesis {}",
+        testnet.genesis_path.display()
+    );
+    println!("\nOr over HTTP:");
     println!("  curl -s {api}/v1/status");
     println!("  curl -s {api}/v1/accounts/{account}");
-    println!("  curl -s {api}/v1/blocks/latest");
     println!("  curl -s {api}/metrics");
     println!(
         "\nLogs: {}/<node>/node.log   Stop: Ctrl-C",
