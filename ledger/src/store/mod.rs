@@ -157,8 +157,7 @@ impl Store {
     /// A new store is initialised with the genesis state; an existing one
     /// must belong to the same chain and pass the tip checks.
     pub fn open(path: &Path, genesis: &Genesis) -> Result<Store, StoreError> {
-        let db = sled::Config::new().path(path).open()?;
-        Store::with_db(db, genesis)
+        Store::with_db(open_db(path)?, genesis)
     }
 
     /// A store in a temporary directory sled deletes when dropped (tests).
@@ -584,6 +583,29 @@ impl Store {
             ));
         }
         Ok(())
+    }
+}
+
+/// How long [`open_db`] waits for a previous holder's file lock.
+pub const LOCK_WAIT_MS: u64 = 5_000;
+
+/// Opens a sled database, waiting up to [`LOCK_WAIT_MS`] for its file lock:
+/// sled releases the lock of a dropped `Db` only when its background
+/// threads let go, so a store closed a moment ago (a restart in the same
+/// process) may still hold it. A lock held by another live process still
+/// fails, after the wait.
+pub fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(LOCK_WAIT_MS);
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(error))
+                if error.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return Ok(result?),
+        }
     }
 }
 

@@ -199,7 +199,7 @@ fn damage_to_the_state_is_detected_at_open() {
     // Damage one commitment bucket behind the store's back: the root
     // rebuilt at open no longer matches the tip header.
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = clearhouse_ledger::store::open_db(dir.path()).unwrap();
         let buckets = db.open_tree("buckets").unwrap();
         let (key, mut value) = buckets.iter().next().unwrap().unwrap();
         let mut bytes = value.to_vec();
