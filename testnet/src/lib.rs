@@ -56,6 +56,20 @@ pub struct Spec {
     pub limits: Limits,
 }
 
+/// Consensus timeouts for tests on loopback, where messages arrive in
+/// milliseconds: rounds that fail move on quickly.
+pub fn loopback_test_timeouts() -> Timeouts {
+    Timeouts {
+        propose_ms: 400,
+        propose_delta_ms: 200,
+        prevote_ms: 200,
+        prevote_delta_ms: 100,
+        precommit_ms: 200,
+        precommit_delta_ms: 100,
+        rebroadcast_ms: 500,
+    }
+}
+
 impl Spec {
     /// Defaults for a demo: 4 validators, no observer, 4 accounts per bank.
     pub fn new(dir: PathBuf) -> Spec {

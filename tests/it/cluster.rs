@@ -11,7 +11,6 @@ use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, ChainId, SignedTransaction, Transaction,
 };
 use clearhouse_node::NodeHandle;
-use clearhouse_node::config::Timeouts;
 use clearhouse_testnet::{Spec, Testnet, generate};
 use serde_json::Value;
 
@@ -24,18 +23,6 @@ pub struct Cluster {
     pub chain_id: ChainId,
     pub keys: Vec<Keypair>,
     _dir: tempfile::TempDir,
-}
-
-pub fn fast_timeouts() -> Timeouts {
-    Timeouts {
-        propose_ms: 400,
-        propose_delta_ms: 200,
-        prevote_ms: 200,
-        prevote_delta_ms: 100,
-        precommit_ms: 200,
-        precommit_delta_ms: 100,
-        rebroadcast_ms: 500,
-    }
 }
 
 /// Whole-network scenarios run one at a time: each starts several nodes on
@@ -74,7 +61,7 @@ impl Cluster {
         spec.observers = observers;
         spec.accounts_per_bank = accounts_per_bank;
         spec.seed = Some(seed);
-        spec.timeouts = fast_timeouts();
+        spec.timeouts = clearhouse_testnet::loopback_test_timeouts();
         let testnet = generate(&spec).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(4)

@@ -13,7 +13,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clearhouse_node::NodeHandle;
-use clearhouse_node::config::Timeouts;
 use clearhouse_testnet::{Spec, Testnet, generate};
 use serde_json::Value;
 
@@ -22,18 +21,6 @@ const RUN_DEADLINE: Duration = Duration::from_secs(90);
 
 /// Networks run one at a time: each starts several nodes on a small machine.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn fast_timeouts() -> Timeouts {
-    Timeouts {
-        propose_ms: 400,
-        propose_delta_ms: 200,
-        prevote_ms: 200,
-        prevote_delta_ms: 100,
-        precommit_ms: 200,
-        precommit_delta_ms: 100,
-        rebroadcast_ms: 500,
-    }
-}
 
 /// A running loopback network.
 pub struct Net {
@@ -66,7 +53,7 @@ impl Net {
         spec.validators = validators;
         spec.accounts_per_bank = 2;
         spec.seed = Some(seed);
-        spec.timeouts = fast_timeouts();
+        spec.timeouts = clearhouse_testnet::loopback_test_timeouts();
         let testnet = generate(&spec).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
