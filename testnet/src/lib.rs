@@ -8,6 +8,8 @@
 //! validator (and per requested observer) with free loopback ports.
 //! [`spawn_node`] runs a `clearhouse-node` process for a config.
 
+pub mod bench;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -502,3 +502,44 @@ fn catch_up_time_after_a_thousand_blocks() {
     );
     cluster.shutdown_and_check_stores();
 }
+
+/// The bench cannot rot: a few seconds of load through the bench library
+/// against a loopback network; every payment commits and the report holds
+/// every figure the bench issue asks for.
+#[test]
+fn bench_smoke() {
+    let cluster = Cluster::start(4, 0, 2, 8);
+    let urls: Vec<String> = (0..4).map(|i| cluster.url(i)).collect();
+    let asset = clearhouse_ledger::AssetCode::new("CNY").unwrap();
+    let transactions =
+        clearhouse_testnet::bench::presign(cluster.chain_id, &cluster.keys, &asset, 300, None)
+            .unwrap();
+    let spec = clearhouse_testnet::bench::BenchSpec {
+        rate: 100,
+        duration: Duration::from_secs(3),
+        hot_account: false,
+        batch: 20,
+    };
+    let report = clearhouse_testnet::bench::run(&spec, &urls, &[], &transactions, 4);
+    eprintln!("{}", report.table);
+    let json = &report.json;
+    assert_eq!(json["submitted"], 300, "{json}");
+    assert_eq!(json["committed"], 300, "{json}");
+    for field in [
+        "offered_payments_per_s",
+        "committed_payments_per_s",
+        "blocks_per_s",
+        "average_block_size",
+        "fraction_of_ceiling",
+    ] {
+        assert!(
+            json[field].as_f64().is_some_and(|v| v > 0.0),
+            "{field}: {json}"
+        );
+    }
+    assert!(
+        json["latency_ms"]["p99"].as_u64().unwrap() >= json["latency_ms"]["p50"].as_u64().unwrap()
+    );
+    assert!(json["ceiling"]["payments_per_s"].as_f64().unwrap() > 0.0);
+    cluster.shutdown_and_check_stores();
+}

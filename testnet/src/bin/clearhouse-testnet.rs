@@ -32,11 +32,80 @@ enum Commands {
         #[arg(long, default_value_t = 4)]
         accounts_per_bank: usize,
     },
+    /// Measure committed payments/s and latency against this machine's
+    /// ceiling: starts a fresh network (or attaches to one started by `up`),
+    /// offers pre-signed transfers at a fixed rate, prints a table and
+    /// writes JSON.
+    Bench {
+        /// Validators to start (ignored with --attach).
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Offered payments per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Paying accounts per bank (more spreads nonces).
+        #[arg(long, default_value_t = 250)]
+        accounts_per_bank: usize,
+        /// Everyone pays one merchant account.
+        #[arg(long)]
+        hot_account: bool,
+        /// Payments per batch submission.
+        #[arg(long, default_value_t = 200)]
+        batch: usize,
+        /// Where to write the JSON report.
+        #[arg(long, default_value = "bench.json")]
+        out: PathBuf,
+        /// Attach to the network `up` runs in this folder instead of starting one.
+        #[arg(long)]
+        attach: Option<PathBuf>,
+        /// A few seconds at a low rate: checks the bench still works.
+        #[arg(long)]
+        smoke: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     match args.command {
+        Commands::Bench {
+            validators,
+            rate,
+            duration,
+            accounts_per_bank,
+            hot_account,
+            batch,
+            out,
+            attach,
+            smoke,
+        } => {
+            let (rate, duration, accounts_per_bank) = if smoke {
+                (100, 3, accounts_per_bank.min(4))
+            } else {
+                (rate, duration, accounts_per_bank)
+            };
+            let spec = clearhouse_testnet::bench::BenchSpec {
+                rate,
+                duration: Duration::from_secs(duration),
+                hot_account,
+                batch,
+            };
+            match bench(
+                validators,
+                accounts_per_bank,
+                &spec,
+                &out,
+                attach.as_deref(),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("clearhouse-testnet: {error}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Commands::Up {
             validators,
             dir,
@@ -102,6 +171,83 @@ fn up(validators: usize, dir: PathBuf, accounts_per_bank: usize) -> Result<(), S
         testnet.dir.display()
     );
     Ok(())
+}
+
+fn bench(
+    validators: usize,
+    accounts_per_bank: usize,
+    spec: &clearhouse_testnet::bench::BenchSpec,
+    out: &std::path::Path,
+    attach: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let mut children: Vec<(String, Child)> = Vec::new();
+    let mut scratch = None;
+    let testnet = match attach {
+        Some(dir) => reopen(dir)?,
+        None => {
+            let binary = node_binary().map_err(|e| e.to_string())?;
+            let dir = std::env::temp_dir().join(format!("clearhouse-bench-{}", std::process::id()));
+            let mut generated = Spec::new(dir.clone());
+            generated.validators = validators;
+            generated.accounts_per_bank = accounts_per_bank;
+            let testnet = generate(&generated).map_err(|e| e.to_string())?;
+            scratch = Some(dir);
+            for node in &testnet.nodes {
+                let child = spawn_node(&binary, node).map_err(|e| e.to_string())?;
+                children.push((node.name.clone(), child));
+            }
+            for (node, (_, child)) in testnet.nodes.iter().zip(children.iter_mut()) {
+                if let Err(error) = wait_ready(node, child) {
+                    stop(&mut children);
+                    return Err(error);
+                }
+            }
+            testnet
+        }
+    };
+    let result = (|| {
+        let chain_id = testnet.genesis.chain_id().map_err(|e| e.to_string())?;
+        let keys = testnet
+            .accounts
+            .iter()
+            .map(|a| clearhouse_node::keyfile::read(&a.key_file).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (payers, hot) = if spec.hot_account && keys.len() > 1 {
+            (&keys[1..], Some(keys[0].account()))
+        } else {
+            (&keys[..], None)
+        };
+        let count = usize::try_from(spec.rate.saturating_mul(spec.duration.as_secs()))
+            .unwrap_or(usize::MAX);
+        let asset = clearhouse_ledger::AssetCode::new(clearhouse_testnet::ASSETS[0].0)
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "signing {count} transfers from {} accounts...",
+            payers.len()
+        );
+        let transactions = clearhouse_testnet::bench::presign(chain_id, payers, &asset, count, hot)
+            .map_err(|e| e.to_string())?;
+        let urls: Vec<String> = testnet.nodes.iter().map(NodeFiles::api_url).collect();
+        let pids: Vec<u32> = children.iter().map(|(_, c)| c.id()).collect();
+        eprintln!(
+            "offering {} payments/s for {} s to {} nodes...",
+            spec.rate,
+            spec.duration.as_secs(),
+            urls.len()
+        );
+        let validators = testnet.genesis.members.len();
+        let report = clearhouse_testnet::bench::run(spec, &urls, &pids, &transactions, validators);
+        println!("{}", report.table);
+        clearhouse_testnet::bench::write_report(out, &report)
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+        println!("report written to {}", out.display());
+        Ok(())
+    })();
+    stop(&mut children);
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
 }
 
 /// Reads back a network written by an earlier `up`.
