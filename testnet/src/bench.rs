@@ -174,43 +174,55 @@ pub fn run(
         .collect();
     let urls_for_submit = urls.to_vec();
     let started = Instant::now();
+    // One submitting thread per node, all on one schedule: batch k is due
+    // at start + k x interval and goes to node k mod nodes. A thread per
+    // node keeps one slow admission from delaying the others' batches.
+    let encoded = std::sync::Arc::new(encoded);
     let mut submitter = Some(std::thread::spawn(move || {
-        let agent = http_agent();
-        let mut submitted: Vec<(Hash, Instant)> = Vec::with_capacity(total);
-        let mut refused = 0u64;
-        for (k, chunk) in encoded.chunks(batch).enumerate() {
-            let due = started + interval * u32::try_from(k).unwrap_or(u32::MAX);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-            let url = format!(
-                "{}/v1/transactions/batch",
-                urls_for_submit[k % urls_for_submit.len()]
-            );
-            let body =
-                json!({"transactions": chunk.iter().map(|(_, hex)| hex).collect::<Vec<_>>()});
-            let now = Instant::now();
-            match agent
-                .post(&url)
-                .send_json(&body)
-                .ok()
-                .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
-            {
-                Some(answer) => {
-                    for (result, (id, _)) in answer["results"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .zip(chunk)
-                    {
-                        if result.get("hash").is_some() {
-                            submitted.push((*id, now));
-                        } else {
-                            refused += 1;
+        let nodes = urls_for_submit.len().max(1);
+        let threads: Vec<_> = (0..nodes)
+            .map(|node| {
+                let encoded = encoded.clone();
+                let url = format!("{}/v1/transactions/batch", urls_for_submit[node]);
+                std::thread::spawn(move || {
+                    let agent = http_agent();
+                    let mut submitted: Vec<(Hash, Instant)> = Vec::new();
+                    let mut refused = 0u64;
+                    for (k, chunk) in encoded.chunks(batch).enumerate().filter(|(k, _)| k % nodes == node) {
+                        let due = started + interval * u32::try_from(k).unwrap_or(u32::MAX);
+                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                        let body = json!({"transactions": chunk.iter().map(|(_, hex)| hex).collect::<Vec<_>>()});
+                        let now = Instant::now();
+                        match agent
+                            .post(&url)
+                            .send_json(&body)
+                            .ok()
+                            .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
+                        {
+                            Some(answer) => {
+                                for (result, (id, _)) in answer["results"].as_array().into_iter().flatten().zip(chunk) {
+                                    if result.get("hash").is_some() {
+                                        submitted.push((*id, now));
+                                    } else {
+                                        refused += 1;
+                                    }
+                                }
+                            }
+                            None => refused += chunk.len() as u64,
                         }
                     }
-                }
-                None => refused += chunk.len() as u64,
+                    (submitted, refused)
+                })
+            })
+            .collect();
+        let mut submitted: Vec<(Hash, Instant)> = Vec::with_capacity(total);
+        let mut refused = 0u64;
+        for thread in threads {
+            if let Ok((ids, refusals)) = thread.join() {
+                submitted.extend(ids);
+                refused += refusals;
             }
         }
         (submitted, refused, started.elapsed())

@@ -401,13 +401,28 @@ pub enum BlockError {
 pub const BLOCK_TXS_MAX: usize = 100_000;
 
 /// Whether transaction signatures still need checking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signatures {
+#[derive(Clone, Copy)]
+pub enum Signatures<'a> {
     /// Verify each (auditors, sync, a block from a peer).
     Verify,
     /// The caller already verified every transaction against this chain id
     /// (e.g. at mempool admission); only hashes are computed.
     AlreadyVerified,
+    /// Verify each transaction unless `known(id, transaction)` says this
+    /// exact signed transaction (signature included: the id does not cover
+    /// it) was already verified against this chain id, e.g. it sits in the
+    /// mempool. Lets a validator check each payment's signature once.
+    VerifyUnlessKnown(&'a dyn Fn(&Hash, &SignedTransaction) -> bool),
+}
+
+impl std::fmt::Debug for Signatures<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Signatures::Verify => "Verify",
+            Signatures::AlreadyVerified => "AlreadyVerified",
+            Signatures::VerifyUnlessKnown(_) => "VerifyUnlessKnown",
+        })
+    }
 }
 
 /// The result of executing transactions on a view.
@@ -559,18 +574,24 @@ pub fn execute(
     let chain_id = view.chain_id();
     let mut tx_ids = Vec::with_capacity(transactions.len());
     for (index, signed) in transactions.iter().enumerate() {
+        let unverified_id = || {
+            if signed.tx.chain_id == chain_id {
+                signed.id().map_err(TxError::from)
+            } else {
+                Err(TxError::WrongChain {
+                    expected: chain_id,
+                    found: signed.tx.chain_id,
+                })
+            }
+        };
         let id = match signatures {
             Signatures::Verify => signed.verify(&chain_id),
-            Signatures::AlreadyVerified => {
-                if signed.tx.chain_id == chain_id {
-                    signed.id().map_err(TxError::from)
-                } else {
-                    Err(TxError::WrongChain {
-                        expected: chain_id,
-                        found: signed.tx.chain_id,
-                    })
-                }
-            }
+            Signatures::AlreadyVerified => unverified_id(),
+            Signatures::VerifyUnlessKnown(known) => match unverified_id() {
+                Ok(id) if known(&id, signed) => Ok(id),
+                Ok(_) => signed.verify(&chain_id),
+                Err(error) => Err(error),
+            },
         }
         .map_err(|error| BlockError::InvalidTransaction { index, error })?;
         tx_ids.push(id);

@@ -278,3 +278,27 @@ proptest! {
         }
     }
 }
+
+/// A validator skips signatures it already verified, but only for the exact
+/// signed bytes: a known transaction id with another signature is verified,
+/// and refused.
+#[test]
+fn known_ids_with_a_different_signature_are_still_verified() {
+    let (f, tx, _) = sample();
+    let state = f.genesis.memory_state().unwrap();
+    let good = f.propose(&state, vec![tx.clone()]);
+    let id = tx.id().unwrap();
+    let held = tx.clone();
+    let known = move |candidate: &clearhouse_ledger::Hash, signed: &SignedTransaction| {
+        *candidate == id && *signed == held
+    };
+    // The same bytes: accepted without a second check.
+    assert!(apply_block(&state, &good.block, Signatures::VerifyUnlessKnown(&known)).is_ok());
+    // Same id, forged signature: verified, and the block refused.
+    let mut forged = good.block.clone();
+    forged.transactions[0].signature.0[9] ^= 1;
+    assert!(matches!(
+        apply_block(&state, &forged, Signatures::VerifyUnlessKnown(&known)),
+        Err(clearhouse_ledger::state::BlockError::InvalidTransaction { index: 0, .. })
+    ));
+}
