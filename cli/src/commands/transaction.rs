@@ -31,74 +31,106 @@ use crate::defaults;
 use crate::exit::CliError;
 use crate::output::{Table, cell, print, print_json};
 
+/// A transaction command's amount, read the human way, with its asset's
+/// decimals and the most fee the user accepts (if given).
+struct Priced<'a> {
+    prepared: Prepared<'a>,
+    asset: AssetCode,
+    decimals: u8,
+    amount: Amount,
+    max_fee: Option<Amount>,
+}
+
+impl<'a> Priced<'a> {
+    /// Parses `amount` ("12.50 CNY") and `max_fee`, prepares the sender, and
+    /// finds the asset's decimals (looking at `counterparty` too).
+    fn new(
+        context: &'a Context,
+        options: &'a TxOptions,
+        amount: &str,
+        max_fee: Option<&str>,
+        counterparty: Option<&AccountId>,
+    ) -> Result<Priced<'a>, CliError> {
+        let human = HumanAmount::parse(amount)?;
+        let max_fee = max_fee.map(HumanAmount::parse).transpose()?;
+        let prepared = Prepared::new(context, options)?;
+        let decimals = prepared.decimals(&human.asset, counterparty)?;
+        let amount = positive(human.to_minor_units(decimals)?, &human)?;
+        let max_fee = match max_fee {
+            Some(max_fee) => Some(fee_in(&max_fee, &human.asset, decimals)?),
+            None => None,
+        };
+        Ok(Priced {
+            prepared,
+            asset: human.asset,
+            decimals,
+            amount,
+            max_fee,
+        })
+    }
+
+    /// Signs and sends `body` with the given fee cap.
+    fn send(self, context: &Context, body: Body, fee: Amount) -> Result<(), CliError> {
+        self.prepared
+            .send(context, body, fee, Some((self.asset, self.decimals)))
+    }
+}
+
 /// `clearhouse transfer`.
 pub fn transfer(context: &Context, args: &TransferArgs) -> Result<(), CliError> {
     let to = parse_account(&args.to, "--to account")?;
-    let human = HumanAmount::parse(&args.amount)?;
-    let max_fee = args
+    let priced = Priced::new(
+        context,
+        &args.options,
+        &args.amount,
+        args.max_fee.as_deref(),
+        Some(&to),
+    )?;
+    let fee = priced
         .max_fee
-        .as_deref()
-        .map(HumanAmount::parse)
-        .transpose()?;
-    let prepared = Prepared::new(context, &args.options)?;
-    let decimals = prepared.decimals(&human.asset, Some(&to))?;
-    let amount = positive(human.to_minor_units(decimals)?, &human)?;
-    let fee = match max_fee {
-        Some(max_fee) => fee_in(&max_fee, &human.asset, decimals)?,
-        None => default_transfer_fee(amount),
-    };
+        .unwrap_or_else(|| default_transfer_fee(priced.amount));
     let body = Body::Transfer {
         to,
-        asset: human.asset.clone(),
-        amount,
+        asset: priced.asset.clone(),
+        amount: priced.amount,
     };
-    prepared.send(context, body, fee, Some((human.asset, decimals)))
+    priced.send(context, body, fee)
 }
 
 /// `clearhouse issue`.
 pub fn issue(context: &Context, args: &IssueArgs) -> Result<(), CliError> {
     let to = parse_account(&args.to, "--to account")?;
-    let human = HumanAmount::parse(&args.amount)?;
-    let max_fee = args
-        .max_fee
-        .as_deref()
-        .map(HumanAmount::parse)
-        .transpose()?;
-    let prepared = Prepared::new(context, &args.options)?;
-    let decimals = prepared.decimals(&human.asset, Some(&to))?;
-    let amount = positive(human.to_minor_units(decimals)?, &human)?;
-    let fee = match max_fee {
-        Some(max_fee) => fee_in(&max_fee, &human.asset, decimals)?,
-        None => Amount::ZERO,
-    };
+    let priced = Priced::new(
+        context,
+        &args.options,
+        &args.amount,
+        args.max_fee.as_deref(),
+        Some(&to),
+    )?;
+    let fee = priced.max_fee.unwrap_or(Amount::ZERO);
     let body = Body::Issue {
         to,
-        asset: human.asset.clone(),
-        amount,
+        asset: priced.asset.clone(),
+        amount: priced.amount,
     };
-    prepared.send(context, body, fee, Some((human.asset, decimals)))
+    priced.send(context, body, fee)
 }
 
 /// `clearhouse redeem`.
 pub fn redeem(context: &Context, args: &RedeemArgs) -> Result<(), CliError> {
-    let human = HumanAmount::parse(&args.amount)?;
-    let max_fee = args
-        .max_fee
-        .as_deref()
-        .map(HumanAmount::parse)
-        .transpose()?;
-    let prepared = Prepared::new(context, &args.options)?;
-    let decimals = prepared.decimals(&human.asset, None)?;
-    let amount = positive(human.to_minor_units(decimals)?, &human)?;
-    let fee = match max_fee {
-        Some(max_fee) => fee_in(&max_fee, &human.asset, decimals)?,
-        None => Amount::ZERO,
-    };
+    let priced = Priced::new(
+        context,
+        &args.options,
+        &args.amount,
+        args.max_fee.as_deref(),
+        None,
+    )?;
+    let fee = priced.max_fee.unwrap_or(Amount::ZERO);
     let body = Body::Redeem {
-        asset: human.asset.clone(),
-        amount,
+        asset: priced.asset.clone(),
+        amount: priced.amount,
     };
-    prepared.send(context, body, fee, Some((human.asset, decimals)))
+    priced.send(context, body, fee)
 }
 
 /// `clearhouse account register`.
@@ -379,6 +411,21 @@ impl<'a> Prepared<'a> {
 
 /// The `--json` receipt of a transaction command: always the same keys,
 /// `null` where the state does not have the field.
+/// The keys of a transaction command's `--json` receipt, sorted: a stable,
+/// documented shape (`null` where a key does not apply).
+pub const RECEIPT_JSON_KEYS: [&str; 8] = [
+    "fee",
+    "hash",
+    "height",
+    "index",
+    "outcome",
+    "reason",
+    "reason_code",
+    "status",
+];
+
+/// The `--json` receipt of a transaction command; every key of
+/// [`RECEIPT_JSON_KEYS`] is present.
 pub fn receipt_json(hash: &Hash, answer: Option<&Value>) -> Value {
     let null = Value::Null;
     let field = |name: &str| answer.map_or(&null, |a| &a[name]).clone();
@@ -492,19 +539,7 @@ mod tests {
         let pending = receipt_json(&hash, None);
         let mut keys: Vec<&String> = pending.as_object().unwrap().keys().collect();
         keys.sort();
-        assert_eq!(
-            keys,
-            [
-                "fee",
-                "hash",
-                "height",
-                "index",
-                "outcome",
-                "reason",
-                "reason_code",
-                "status"
-            ]
-        );
+        assert_eq!(keys, RECEIPT_JSON_KEYS);
         assert_eq!(pending["status"], "pending");
         let committed = json!({"status": "committed", "height": 3, "index": 0,
             "outcome": "applied", "fee": "1", "transaction": {}});

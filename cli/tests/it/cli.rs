@@ -5,16 +5,7 @@ use serde_json::Value;
 
 use crate::net::{Net, balance, clearhouse, keys};
 
-const RECEIPT_KEYS: [&str; 8] = [
-    "fee",
-    "hash",
-    "height",
-    "index",
-    "outcome",
-    "reason",
-    "reason_code",
-    "status",
-];
+use clearhouse_cli::commands::transaction::RECEIPT_JSON_KEYS as RECEIPT_KEYS;
 
 #[test]
 fn keys_new_writes_a_private_file_and_never_overwrites() {
