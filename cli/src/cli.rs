@@ -58,6 +58,14 @@ pub enum Command {
     /// Burn an amount from the treasury's own balance (the issuing bank's
     /// treasury key).
     Redeem(RedeemArgs),
+    /// Guaranteed payments held in escrow: open, release, refund, dispute,
+    /// resolve, show.
+    #[command(subcommand)]
+    Escrow(EscrowCommand),
+    /// Credit lines, attestations and credit records: grant, revoke,
+    /// attest, show.
+    #[command(subcommand)]
+    Credit(CreditCommand),
     /// Register or inspect accounts.
     #[command(subcommand)]
     Account(AccountCommand),
@@ -163,6 +171,170 @@ pub struct RedeemArgs {
     /// The most fee accepted, e.g. "0 CNY" [default: 0; redeeming is free].
     #[arg(long, value_name = "AMOUNT")]
     pub max_fee: Option<String>,
+    /// Common transaction options.
+    #[command(flatten)]
+    pub options: TxOptions,
+}
+
+/// `clearhouse escrow …`.
+#[derive(Debug, Subcommand)]
+pub enum EscrowCommand {
+    /// Pay into an escrow for a seller (the key is the buyer's). The amount
+    /// and the transfer fee leave the buyer now; the escrow's id is the
+    /// transaction's hash.
+    Open(EscrowOpenArgs),
+    /// Release an escrow to the seller (the buyer's key).
+    Release(EscrowStepArgs),
+    /// Refund an escrow to the buyer (the seller's key).
+    Refund(EscrowStepArgs),
+    /// Dispute an open escrow before its confirmation deadline (the buyer's
+    /// or the seller's key); the arbiter bank then decides.
+    Dispute(EscrowStepArgs),
+    /// Settle a disputed escrow with a split (the arbiter bank's treasury
+    /// key): --to-seller goes to the seller, the rest back to the buyer.
+    Resolve(EscrowResolveArgs),
+    /// Show an escrow: parties, amount, deadlines, status, settlement.
+    Show {
+        /// The escrow id (the hash of the transaction that opened it).
+        #[arg(value_name = "ESCROW")]
+        escrow: String,
+    },
+}
+
+/// `clearhouse escrow open`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what_for").required(true).args(["reference", "order"])))]
+pub struct EscrowOpenArgs {
+    /// The seller's account (64 hex digits).
+    #[arg(long, value_name = "ACCOUNT")]
+    pub to: String,
+    /// How much, e.g. "250.00 CNY".
+    #[arg(long, value_name = "AMOUNT")]
+    pub amount: String,
+    /// The member bank that decides a dispute, e.g. bank-2.
+    #[arg(long, value_name = "BANK")]
+    pub arbiter: String,
+    /// The buyer may release, and either party dispute, until this many
+    /// blocks after the current height; then the escrow releases to the
+    /// seller by itself.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub confirm_blocks: u64,
+    /// The arbiter may resolve a dispute until this many blocks after the
+    /// confirmation deadline; then the escrow refunds the buyer by itself.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub arbiter_blocks: u64,
+    /// What the payment is for: a 32-byte hash (64 hex digits), e.g. of the
+    /// order document.
+    #[arg(long, value_name = "HASH")]
+    pub reference: Option<String>,
+    /// What the payment is for, as text: its SHA-256 becomes the reference.
+    #[arg(long, value_name = "TEXT")]
+    pub order: Option<String>,
+    /// The most fee accepted, in the same asset [default: amount/100 + 100
+    /// minor units].
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_fee: Option<String>,
+    /// Common transaction options.
+    #[command(flatten)]
+    pub options: TxOptions,
+}
+
+/// `clearhouse escrow release|refund|dispute`.
+#[derive(Debug, Args)]
+pub struct EscrowStepArgs {
+    /// The escrow id (64 hex digits).
+    #[arg(long, value_name = "ESCROW")]
+    pub escrow: String,
+    /// Common transaction options.
+    #[command(flatten)]
+    pub options: TxOptions,
+}
+
+/// `clearhouse escrow resolve`.
+#[derive(Debug, Args)]
+pub struct EscrowResolveArgs {
+    /// The escrow id (64 hex digits).
+    #[arg(long, value_name = "ESCROW")]
+    pub escrow: String,
+    /// The seller's part, e.g. "30.00 CNY"; the rest goes to the buyer.
+    #[arg(long, value_name = "AMOUNT")]
+    pub to_seller: String,
+    /// Common transaction options.
+    #[command(flatten)]
+    pub options: TxOptions,
+}
+
+/// `clearhouse credit …`.
+#[derive(Debug, Subcommand)]
+pub enum CreditCommand {
+    /// Grant or change a customer's credit line (the treasury key of the
+    /// bank hosting the account).
+    Grant(CreditGrantArgs),
+    /// Revoke a credit line: the limit becomes zero, debt stays until
+    /// repaid (the hosting bank's treasury key).
+    Revoke {
+        /// The customer's account (64 hex digits).
+        #[arg(long, value_name = "ACCOUNT")]
+        account: String,
+        /// The asset of the line, e.g. CNY.
+        #[arg(long, value_name = "ASSET")]
+        asset: String,
+        /// Common transaction options.
+        #[command(flatten)]
+        options: TxOptions,
+    },
+    /// File a credit attestation about an account (any member bank's
+    /// treasury key); it replaces the bank's earlier one.
+    Attest(CreditAttestArgs),
+    /// Show an account's credit record, trust rating and credit lines.
+    Show {
+        /// The account (64 hex digits).
+        #[arg(value_name = "ACCOUNT")]
+        account: String,
+    },
+}
+
+/// `clearhouse credit grant`.
+#[derive(Debug, Args)]
+pub struct CreditGrantArgs {
+    /// The customer's account (64 hex digits).
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account: String,
+    /// The granted limit, e.g. "1000.00 CNY" (the usable limit may be lower:
+    /// the chain caps it by the account's trust rating).
+    #[arg(long, value_name = "AMOUNT")]
+    pub limit: String,
+    /// Blocks within which each draw must be repaid.
+    #[arg(long, value_name = "N")]
+    pub period_blocks: u64,
+    /// Common transaction options.
+    #[command(flatten)]
+    pub options: TxOptions,
+}
+
+/// `clearhouse credit attest`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("verdict").required(true).args(["positive", "negative"])))]
+#[command(group(clap::ArgGroup::new("evidence_ref").required(true).args(["reference", "evidence"])))]
+pub struct CreditAttestArgs {
+    /// The account attested (64 hex digits).
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account: String,
+    /// A favourable attestation.
+    #[arg(long)]
+    pub positive: bool,
+    /// An adverse attestation.
+    #[arg(long)]
+    pub negative: bool,
+    /// What it is about: 1 to 32 of a-z, 0-9, '-' and '_', e.g. repayment.
+    #[arg(long, value_name = "CATEGORY")]
+    pub category: String,
+    /// The evidence: a 32-byte hash (64 hex digits).
+    #[arg(long, value_name = "HASH")]
+    pub reference: Option<String>,
+    /// The evidence as text: its SHA-256 becomes the reference.
+    #[arg(long, value_name = "TEXT")]
+    pub evidence: Option<String>,
     /// Common transaction options.
     #[command(flatten)]
     pub options: TxOptions,

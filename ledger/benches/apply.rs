@@ -73,6 +73,8 @@ fn chain(accounts: usize) -> Chain {
             flat: "0.01".into(),
             basis_points: 5,
         }],
+        escrow: None,
+        credit: None,
     };
     Chain {
         genesis: file.validate().unwrap(),

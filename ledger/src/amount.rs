@@ -38,6 +38,17 @@ impl Amount {
         whole.checked_add(part).map(Amount)
     }
 
+    /// `self + other`, capped at the largest amount: for statistics (a
+    /// credit record's volumes), never for balances.
+    pub fn saturating_add(self, other: Amount) -> Amount {
+        Amount(self.0.saturating_add(other.0))
+    }
+
+    /// The smaller of two amounts.
+    pub fn min(self, other: Amount) -> Amount {
+        Amount(self.0.min(other.0))
+    }
+
     /// Whether the amount is zero.
     pub fn is_zero(self) -> bool {
         self.0 == 0

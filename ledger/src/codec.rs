@@ -15,6 +15,9 @@
 
 use serde::{Serialize, de::DeserializeOwned};
 
+/// Most bytes of an encoded state key.
+pub const STATE_KEY_BYTES_MAX: usize = 256;
+
 /// Most bytes a signed transaction may have on the wire.
 pub const TX_BYTES_MAX: usize = 4 * 1024;
 /// Most bytes a block (header + transactions) may have.

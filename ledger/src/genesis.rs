@@ -27,6 +27,18 @@
 //! asset = "CNY"
 //! flat = "0.01"
 //! basis_points = 5
+//!
+//! [escrow]                      # optional; these are the defaults
+//! deadline_blocks_max = 1000000 # latest arbiter deadline, blocks after opening
+//!
+//! [credit]                      # optional; without it no credit is offered
+//! rating_version = 1            # the trust rating formula (state::credit)
+//! min_rating = 400              # below it, no credit is usable
+//! period_blocks_max = 1000000   # longest repayment period of a grant
+//!
+//! [[credit.caps]]               # usable limit ≤ rating × per_point
+//! asset = "CNY"
+//! per_point = "10.00"
 //! ```
 //!
 //! An asset's opening supply is the sum of its opening balances. The chain id
@@ -40,6 +52,8 @@ use crate::amount::{Amount, AmountError, DECIMALS_MAX};
 use crate::codec::{self, CodecError};
 use crate::crypto::{self, CryptoError, sha256, tag};
 use crate::ids::{AccountId, AssetCode, ChainId, Hash, IdError, MemberId};
+use crate::state::credit::{CreditParams, RATING_MAX, RATING_VERSIONS};
+use crate::state::escrow::EscrowParams;
 use crate::state::memory::MemoryState;
 use crate::state::{
     AccountState, AssetState, FeeRule, Member, Params, StateKey, ViewError, commitment,
@@ -71,6 +85,45 @@ pub struct GenesisFile {
     /// Fee rules.
     #[serde(default)]
     pub fees: Vec<FeeEntry>,
+    /// Escrow parameters (defaults when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escrow: Option<EscrowEntry>,
+    /// Credit parameters (defaults, and no credit offered, when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit: Option<CreditEntry>,
+}
+
+/// The `[escrow]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscrowEntry {
+    /// Latest arbiter deadline, in blocks after the opening block (≥ 1).
+    pub deadline_blocks_max: u64,
+}
+
+/// The `[credit]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditEntry {
+    /// The trust rating formula (only 1 exists).
+    pub rating_version: u16,
+    /// Below this rating (0 to 1000) no credit is usable.
+    pub min_rating: u16,
+    /// Longest repayment period of a grant, in blocks (≥ 1).
+    pub period_blocks_max: u64,
+    /// `[[credit.caps]]`: per asset, the usable-limit cap per rating point.
+    #[serde(default)]
+    pub caps: Vec<CreditCapEntry>,
+}
+
+/// A `[[credit.caps]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditCapEntry {
+    /// Asset code.
+    pub asset: String,
+    /// Cap per rating point, human amount.
+    pub per_point: String,
 }
 
 /// A `[[members]]` table.
@@ -254,9 +307,37 @@ pub enum GenesisError {
     /// An opening state value too large to store.
     #[error("opening state value of {0} bytes exceeds the state value limit")]
     StateValueTooLarge(usize),
+    /// A rating formula version this software does not implement.
+    #[error("credit.rating_version {0} is unknown (known: {RATING_VERSIONS:?})")]
+    RatingVersion(u16),
+    /// A parameter outside its range.
+    #[error("{field} = {value}: must be {min} to {max}")]
+    OutOfRange {
+        /// Which parameter.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+        /// The least allowed.
+        min: u64,
+        /// The most allowed.
+        max: u64,
+    },
     /// Encoding failed.
     #[error(transparent)]
     Codec(#[from] CodecError),
+}
+
+fn in_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), GenesisError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(GenesisError::OutOfRange {
+            field,
+            value,
+            min,
+            max,
+        })
+    }
 }
 
 fn id_err(field: String) -> impl FnOnce(IdError) -> GenesisError {
@@ -412,6 +493,59 @@ impl GenesisFile {
             }
         }
 
+        if let Some(entry) = &self.escrow {
+            in_range(
+                "escrow.deadline_blocks_max",
+                entry.deadline_blocks_max,
+                1,
+                u64::MAX / 2,
+            )?;
+            params.escrow = EscrowParams {
+                deadline_blocks_max: entry.deadline_blocks_max,
+            };
+        }
+        if let Some(entry) = &self.credit {
+            if !RATING_VERSIONS.contains(&entry.rating_version) {
+                return Err(GenesisError::RatingVersion(entry.rating_version));
+            }
+            in_range(
+                "credit.min_rating",
+                u64::from(entry.min_rating),
+                0,
+                u64::from(RATING_MAX),
+            )?;
+            in_range(
+                "credit.period_blocks_max",
+                entry.period_blocks_max,
+                1,
+                u64::MAX / 2,
+            )?;
+            let mut caps = BTreeMap::new();
+            for cap in &entry.caps {
+                let field = format!("credit.caps[{}]", cap.asset);
+                let (code, decimals) = asset(field.clone(), &cap.asset)?;
+                let per_point =
+                    Amount::parse_decimal(&cap.per_point, decimals).map_err(|error| {
+                        GenesisError::Amount {
+                            field: format!("{field}.per_point"),
+                            error,
+                        }
+                    })?;
+                if caps.insert(code, per_point).is_some() {
+                    return Err(GenesisError::Duplicate {
+                        what: "credit cap for asset",
+                        value: cap.asset.clone(),
+                    });
+                }
+            }
+            params.credit = CreditParams {
+                rating_version: entry.rating_version,
+                min_rating: entry.min_rating,
+                period_blocks_max: entry.period_blocks_max,
+                caps,
+            };
+        }
+
         let mut accounts: BTreeMap<AccountId, AccountState> = BTreeMap::new();
         let mut supplies: BTreeMap<AssetCode, Amount> = BTreeMap::new();
         for entry in &self.accounts {
@@ -451,11 +585,8 @@ impl GenesisFile {
                     .ok_or_else(|| GenesisError::SupplyOverflow(asset_text.clone()))?;
                 balances.insert(code, amount);
             }
-            let state = AccountState {
-                bank,
-                nonce: 0,
-                balances,
-            };
+            let mut state = AccountState::new(bank);
+            state.balances = balances;
             if accounts.insert(key, state).is_some() {
                 return Err(GenesisError::Duplicate {
                     what: "account",
@@ -466,11 +597,7 @@ impl GenesisFile {
         for member in &members {
             accounts
                 .entry(member.treasury)
-                .or_insert_with(|| AccountState {
-                    bank: member.id.clone(),
-                    nonce: 0,
-                    balances: BTreeMap::new(),
-                });
+                .or_insert_with(|| AccountState::new(member.id.clone()));
         }
         for (code, supply) in supplies {
             if let Some(state) = assets.get_mut(&code) {

@@ -196,6 +196,68 @@ pub enum IdError {
     /// Not a valid asset code.
     #[error("invalid asset code {0:?}: use 1 to 12 of A-Z and 0-9, starting with a letter")]
     AssetCode(String),
+    /// Not a valid attestation category.
+    #[error(
+        "invalid attestation category {0:?}: use 1 to 32 of a-z, 0-9, '-' and '_', starting with a letter"
+    )]
+    Category(String),
+}
+
+/// Most bytes of an attestation category.
+pub const CATEGORY_BYTES_MAX: usize = 32;
+
+/// The category of a bank's credit attestation, e.g. `repayment` or
+/// `fraud-report`: 1 to 32 bytes of `a-z`, `0-9`, `-` and `_`, starting with
+/// a letter. Checked on construction and on decode, so a transaction
+/// carrying a bad one never decodes.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Category(String);
+
+impl Category {
+    /// Validates and wraps a category.
+    pub fn new(text: &str) -> Result<Category, IdError> {
+        let ok = text.len() <= CATEGORY_BYTES_MAX
+            && text.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Category(text.to_owned()))
+        } else {
+            Err(IdError::Category(text.to_owned()))
+        }
+    }
+
+    /// The category as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Category {
+    type Error = IdError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Category::new(&text)
+    }
+}
+
+impl From<Category> for String {
+    fn from(category: Category) -> String {
+        category.0
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Category({})", self.0)
+    }
 }
 
 fn parse_hex32(text: &str) -> Result<[u8; 32], IdError> {

@@ -14,7 +14,10 @@ use std::collections::BTreeMap;
 
 use crate::certificate::CommitCertificate;
 use crate::crypto::{Keypair, sha256};
-use crate::genesis::{AccountEntry, AssetEntry, FeeEntry, Genesis, GenesisFile, MemberEntry};
+use crate::genesis::{
+    AccountEntry, AssetEntry, CreditCapEntry, CreditEntry, EscrowEntry, FeeEntry, Genesis,
+    GenesisFile, MemberEntry,
+};
 use crate::state::{BlockOutcome, Signatures, StateView, propose_block};
 use crate::validators::ValidatorKey;
 use crate::{AccountId, Amount, AssetCode, Body, SignedTransaction, Transaction};
@@ -37,6 +40,10 @@ pub struct Fixture {
 }
 
 pub const OPENING_BALANCE: &str = "1000.00";
+
+/// Each treasury's opening balance in every asset (JPY: 100000): the money
+/// its customers' credit lines draw on.
+pub const TREASURY_OPENING_BALANCE: &str = "100000.00";
 
 impl Fixture {
     pub fn new(banks: usize, accounts: usize) -> Fixture {
@@ -81,6 +88,23 @@ impl Fixture {
                     })
                     .collect(),
             })
+            .chain(treasuries.iter().enumerate().map(|(i, treasury)| {
+                AccountEntry {
+                    key: treasury.account().to_hex(),
+                    bank: format!("bank-{i}"),
+                    balances: assets
+                        .iter()
+                        .map(|asset| {
+                            let amount = if asset.decimals == 0 {
+                                "100000"
+                            } else {
+                                TREASURY_OPENING_BALANCE
+                            };
+                            (asset.code.clone(), amount.to_owned())
+                        })
+                        .collect(),
+                }
+            }))
             .collect();
         // Asset 2 (EUR) has no fee rule: it moves free.
         let fees = (0..banks)
@@ -102,6 +126,21 @@ impl Fixture {
             assets,
             accounts: account_entries,
             fees,
+            escrow: Some(EscrowEntry {
+                deadline_blocks_max: 1_000,
+            }),
+            // Every asset but the last offers credit: 1.00 (1 yen) per point.
+            credit: Some(CreditEntry {
+                rating_version: 1,
+                min_rating: 400,
+                period_blocks_max: 1_000,
+                caps: (0..banks.saturating_sub(1).max(1))
+                    .map(|i| CreditCapEntry {
+                        asset: ASSETS[i].into(),
+                        per_point: if ASSETS[i] == "JPY" { "1" } else { "1.00" }.into(),
+                    })
+                    .collect(),
+            }),
         };
         let genesis = file.validate().expect("fixture genesis is valid");
         Fixture {
@@ -180,11 +219,14 @@ impl Fixture {
     }
 }
 
-/// Sum of balances per asset over every account entry of a state.
+/// Per asset over every entry of a state: the money held (balances plus
+/// open and disputed escrows, counted here independently of the ledger's
+/// own `state::holding`) and the recorded supply.
 pub fn balances_per_asset(
     entries: &BTreeMap<Vec<u8>, Vec<u8>>,
 ) -> BTreeMap<AssetCode, (u128, u128)> {
     use crate::codec;
+    use crate::state::escrow::{EscrowState, EscrowStatus};
     use crate::state::{AccountState, AssetState, StateKey};
     let mut out: BTreeMap<AssetCode, (u128, u128)> = BTreeMap::new();
     for (key, value) in entries {
@@ -201,13 +243,20 @@ pub fn balances_per_asset(
                 let asset: AssetState = codec::decode::<_, 1_048_576>(value).unwrap();
                 out.entry(code).or_default().1 = asset.supply.0;
             }
-            _ => {}
+            StateKey::Escrow(_) => {
+                let escrow: EscrowState = codec::decode::<_, 1_048_576>(value).unwrap();
+                if matches!(escrow.status, EscrowStatus::Open | EscrowStatus::Disputed) {
+                    let slot = out.entry(escrow.asset).or_default();
+                    slot.0 = slot.0.checked_add(escrow.amount.0).unwrap();
+                }
+            }
+            StateKey::Members | StateKey::Params | StateKey::Due(_) => {}
         }
     }
     out
 }
 
-/// Asserts that for every asset the balances sum to the supply.
+/// Asserts that for every asset the money held sums to the supply.
 pub fn assert_conserved(entries: &BTreeMap<Vec<u8>, Vec<u8>>) {
     for (asset, (sum, supply)) in balances_per_asset(entries) {
         assert_eq!(sum, supply, "{asset}: balances {sum} != supply {supply}");

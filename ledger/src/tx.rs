@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::amount::Amount;
 use crate::codec::{self, CodecError, TX_BYTES_MAX};
 use crate::crypto::{self, CryptoError, Keypair, Signature, sha256, tag};
-use crate::ids::{AccountId, AssetCode, ChainId, Hash};
+use crate::ids::{AccountId, AssetCode, Category, ChainId, Hash, MemberId};
 
 /// What a transaction does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +55,85 @@ pub enum Body {
         /// The new account's public key.
         account: AccountId,
     },
+    /// Variant 4. Open a guaranteed payment: `amount` of `asset` leaves the
+    /// sender (the buyer) and is held for `seller`. The buyer pays the
+    /// transfer fee of the schedule on opening. The escrow's id is this
+    /// transaction's id. See `state::escrow` for the life cycle.
+    EscrowOpen {
+        /// Who is paid when the escrow releases.
+        seller: AccountId,
+        /// What is held.
+        asset: AssetCode,
+        /// How much, in minor units.
+        amount: Amount,
+        /// The member bank that resolves a dispute.
+        arbiter: MemberId,
+        /// The last height at which the buyer may release or either party
+        /// may dispute; past it, an undisputed escrow releases to the seller.
+        confirm_deadline: u64,
+        /// The last height at which the arbiter may resolve a dispute; past
+        /// it, an unresolved dispute refunds the buyer.
+        arbiter_deadline: u64,
+        /// What the payment is for (e.g. the hash of the order).
+        reference: Hash,
+    },
+    /// Variant 5. The buyer releases the escrow to the seller.
+    EscrowRelease {
+        /// The escrow id (its opening transaction's id).
+        escrow: Hash,
+    },
+    /// Variant 6. The seller refunds the escrow to the buyer.
+    EscrowRefund {
+        /// The escrow id.
+        escrow: Hash,
+    },
+    /// Variant 7. The buyer or the seller disputes an open escrow.
+    EscrowDispute {
+        /// The escrow id.
+        escrow: Hash,
+    },
+    /// Variant 8. The arbiter bank's treasury settles a disputed escrow:
+    /// `to_seller` to the seller, the rest to the buyer.
+    EscrowResolve {
+        /// The escrow id.
+        escrow: Hash,
+        /// The seller's part, minor units, at most the escrowed amount.
+        to_seller: Amount,
+    },
+    /// Variant 9. The treasury of the bank hosting `account` grants (or
+    /// changes) a credit line in `asset`. Debt already drawn stays.
+    CreditGrant {
+        /// The customer.
+        account: AccountId,
+        /// The asset of the line.
+        asset: AssetCode,
+        /// The granted limit, minor units (the usable limit may be lower:
+        /// it is capped by the account's trust rating).
+        limit: Amount,
+        /// Blocks within which each draw must be repaid.
+        period_blocks: u64,
+    },
+    /// Variant 10. The hosting bank's treasury revokes a credit line: the
+    /// limit becomes zero, drawn debt stays until repaid.
+    CreditRevoke {
+        /// The customer.
+        account: AccountId,
+        /// The asset of the line.
+        asset: AssetCode,
+    },
+    /// Variant 11. A member bank's treasury files a credit attestation about
+    /// an account. A bank's latest attestation about an account replaces
+    /// its earlier one in the account's credit record.
+    CreditAttest {
+        /// The account attested.
+        account: AccountId,
+        /// Favourable (`true`) or adverse (`false`).
+        positive: bool,
+        /// What it is about, e.g. `repayment`.
+        category: Category,
+        /// The bank's reference for the evidence (a document hash).
+        reference: Hash,
+    },
 }
 
 impl Body {
@@ -65,6 +144,14 @@ impl Body {
             Body::Issue { .. } => "issue",
             Body::Redeem { .. } => "redeem",
             Body::RegisterAccount { .. } => "register_account",
+            Body::EscrowOpen { .. } => "escrow_open",
+            Body::EscrowRelease { .. } => "escrow_release",
+            Body::EscrowRefund { .. } => "escrow_refund",
+            Body::EscrowDispute { .. } => "escrow_dispute",
+            Body::EscrowResolve { .. } => "escrow_resolve",
+            Body::CreditGrant { .. } => "credit_grant",
+            Body::CreditRevoke { .. } => "credit_revoke",
+            Body::CreditAttest { .. } => "credit_attest",
         }
     }
 }

@@ -35,6 +35,7 @@ use crate::config::{Limits, Role};
 use crate::driver::{Command, Status};
 use crate::mempool::AdmitError;
 use crate::metrics::Metrics;
+use crate::views;
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -68,6 +69,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/transactions/batch", post(submit_batch))
         .route("/v1/transactions/{hash}", get(transaction))
         .route("/v1/accounts/{account}", get(account))
+        .route("/v1/escrows/{id}", get(escrow))
+        .route("/v1/credit/{account}", get(credit))
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/blocks/{height}/certificate", get(certificate))
@@ -429,6 +432,26 @@ pub fn reject_code(reason: &RejectReason) -> &'static str {
         RejectReason::InvalidKey => "invalid_key",
         RejectReason::WeakKey => "weak_key",
         RejectReason::Overflow(_) => "overflow",
+        RejectReason::EscrowNotFound(_) => "escrow_not_found",
+        RejectReason::EscrowSettled(_) => "escrow_settled",
+        RejectReason::WrongEscrowStatus { .. } => "wrong_escrow_status",
+        RejectReason::NotBuyer => "not_buyer",
+        RejectReason::NotSeller => "not_seller",
+        RejectReason::NotParty => "not_party",
+        RejectReason::NotArbiter { .. } => "not_arbiter",
+        RejectReason::SellerIsBuyer => "seller_is_buyer",
+        RejectReason::UnknownMember(_) => "unknown_member",
+        RejectReason::DeadlinePassed { .. } => "deadline_passed",
+        RejectReason::DeadlineOrder { .. } => "deadline_order",
+        RejectReason::DeadlineTooFar { .. } => "deadline_too_far",
+        RejectReason::SplitTooLarge { .. } => "split_too_large",
+        RejectReason::DueListFull { .. } => "due_list_full",
+        RejectReason::NotHostingBank { .. } => "not_hosting_bank",
+        RejectReason::CreditForBank => "credit_for_bank",
+        RejectReason::CreditNotOffered(_) => "credit_not_offered",
+        RejectReason::PeriodInvalid { .. } => "period_invalid",
+        RejectReason::NoCreditLine(_) => "no_credit_line",
+        RejectReason::LenderInsufficientFunds { .. } => "lender_insufficient_funds",
     }
 }
 
@@ -437,8 +460,7 @@ fn decimals(state: &ApiState, asset: &AssetCode) -> Option<u8> {
 }
 
 fn amount_json(state: &ApiState, asset: &AssetCode, amount: Amount) -> Value {
-    let human = decimals(state, asset).map(|d| amount.to_decimal_string(d));
-    json!({"asset": asset.as_str(), "minor_units": amount.0.to_string(), "amount": human})
+    views::amount(asset, amount, decimals(state, asset))
 }
 
 fn transaction_json(state: &ApiState, signed: &SignedTransaction) -> Value {
@@ -456,6 +478,67 @@ fn transaction_json(state: &ApiState, signed: &SignedTransaction) -> Value {
         Body::RegisterAccount { account } => {
             json!({"kind": "register_account", "account": account.to_hex()})
         }
+        Body::EscrowOpen {
+            seller,
+            asset,
+            amount,
+            arbiter,
+            confirm_deadline,
+            arbiter_deadline,
+            reference,
+        } => json!({
+            "kind": "escrow_open",
+            "seller": seller.to_hex(),
+            "value": amount_json(state, asset, *amount),
+            "arbiter": arbiter.as_str(),
+            "confirm_deadline": confirm_deadline,
+            "arbiter_deadline": arbiter_deadline,
+            "reference": reference.to_hex(),
+        }),
+        Body::EscrowRelease { escrow }
+        | Body::EscrowRefund { escrow }
+        | Body::EscrowDispute { escrow } => {
+            json!({"kind": tx.body.kind(), "escrow": escrow.to_hex()})
+        }
+        Body::EscrowResolve { escrow, to_seller } => {
+            let asset = state.store.escrow(escrow).ok().flatten().map(|e| e.asset);
+            json!({
+                "kind": "escrow_resolve",
+                "escrow": escrow.to_hex(),
+                "to_seller": match &asset {
+                    Some(asset) => amount_json(state, asset, *to_seller),
+                    None => json!({"minor_units": to_seller.0.to_string()}),
+                },
+            })
+        }
+        Body::CreditGrant {
+            account,
+            asset,
+            limit,
+            period_blocks,
+        } => json!({
+            "kind": "credit_grant",
+            "account": account.to_hex(),
+            "limit": amount_json(state, asset, *limit),
+            "period_blocks": period_blocks,
+        }),
+        Body::CreditRevoke { account, asset } => json!({
+            "kind": "credit_revoke",
+            "account": account.to_hex(),
+            "asset": asset.as_str(),
+        }),
+        Body::CreditAttest {
+            account,
+            positive,
+            category,
+            reference,
+        } => json!({
+            "kind": "credit_attest",
+            "account": account.to_hex(),
+            "positive": positive,
+            "category": category.as_str(),
+            "reference": reference.to_hex(),
+        }),
     };
     json!({
         "hash": signed.id().map(|h| h.to_hex()).unwrap_or_default(),
@@ -472,8 +555,7 @@ async fn account(
     State(state): State<ApiState>,
     Path(account): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = AccountId::from_hex(&account)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_account", e.to_string()))?;
+    let id = AccountId::from_hex(&account).map_err(bad_account)?;
     let found: Option<AccountState> = state.store.account(&id).map_err(internal)?;
     let Some(found) = found else {
         return Err(ApiError::new(
@@ -487,14 +569,63 @@ async fn account(
         .iter()
         .map(|(asset, amount)| amount_json(&state, asset, *amount))
         .collect();
+    let owed: Vec<Value> = found
+        .lines
+        .iter()
+        .filter(|(_, line)| !line.drawn.is_zero())
+        .map(|(asset, line)| amount_json(&state, asset, line.drawn))
+        .collect();
+    let params = state.store.params().map_err(internal)?;
     Ok(Json(json!({
         "account": id.to_hex(),
         "bank": found.bank.as_str(),
         "nonce": found.nonce,
         "balances": balances,
-        "holds": [],
-        "credit": Value::Null,
+        "owed": owed,
+        "rating": views::rating_of(&found.record, &params.credit),
     })))
+}
+
+fn bad_account(error: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_account", error.to_string())
+}
+
+/// `GET /v1/escrows/{id}`: an escrow by the id of its opening transaction.
+async fn escrow(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_hash(&id)?;
+    let found = state.store.escrow(&id).map_err(internal)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_escrow",
+            format!("no escrow {id}"),
+        )
+    })?;
+    Ok(Json(views::escrow(
+        &id,
+        &found,
+        decimals(&state, &found.asset),
+    )))
+}
+
+/// `GET /v1/credit/{account}`: credit record, trust rating and lines.
+async fn credit(
+    State(state): State<ApiState>,
+    Path(account): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = AccountId::from_hex(&account).map_err(bad_account)?;
+    let found = state.store.account(&id).map_err(internal)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_account",
+            format!("account {id} is not registered"),
+        )
+    })?;
+    let params = state.store.params().map_err(internal)?;
+    let decimals = |asset: &AssetCode| decimals(&state, asset);
+    Ok(Json(views::credit(&id, &found, &params, &decimals)))
 }
 
 fn block_json(state: &ApiState, block: &Block) -> Result<Value, ApiError> {

@@ -30,7 +30,7 @@ use clearhouse_consensus as consensus;
 use clearhouse_consensus::{Height, Input, Machine, Output, Round, ValidatorIndex};
 use clearhouse_ledger::certificate::{CommitCertificate, CommitVote, VoteKind};
 use clearhouse_ledger::crypto::{Keypair, Signature};
-use clearhouse_ledger::state::{self, BlockOutcome, Signatures};
+use clearhouse_ledger::state::{self, BlockOutcome, Signatures, StateKey, StateView};
 use clearhouse_ledger::store::Store;
 use clearhouse_ledger::validators::{ValidatorKey, ValidatorSet};
 use clearhouse_ledger::{Block, ChainId, Hash};
@@ -370,6 +370,8 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                 driver.feed(input).await?;
             }
         }
+    } else if driver.deadlines_due() {
+        driver.start_height().await?;
     }
     driver.publish_status();
     let mut rebroadcast = tokio::time::interval(Duration::from_millis(
@@ -861,8 +863,25 @@ impl Driver {
     fn after_commit(&mut self) {
         self.idle = true;
         let next_seen = std::mem::take(&mut self.next_height_seen);
-        if !self.mempool.is_empty() || !self.idle_buffer.is_empty() || next_seen {
+        if !self.mempool.is_empty()
+            || !self.idle_buffer.is_empty()
+            || next_seen
+            || self.deadlines_due()
+        {
             self.want_start = true;
+        }
+    }
+
+    /// Whether escrow or credit deadlines fall at the tip's height: the next
+    /// block settles them, so it is work even with an empty mempool (every
+    /// node reads the same state, so they all start together).
+    fn deadlines_due(&self) -> bool {
+        let Ok(tip) = self.store.tip() else {
+            return false;
+        };
+        match StateKey::Due(tip.height).encode() {
+            Ok(key) => matches!(self.store.get(&key), Ok(Some(_))),
+            Err(_) => false,
         }
     }
 

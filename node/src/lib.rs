@@ -24,6 +24,8 @@ pub mod mempool;
 pub mod metrics;
 #[cfg(feature = "server")]
 pub mod network;
+#[cfg(feature = "server")]
+pub mod views;
 pub mod wal;
 pub mod wire;
 

@@ -17,7 +17,8 @@ use std::process::{Child, Command, Stdio};
 use clearhouse_ledger::AccountId;
 use clearhouse_ledger::crypto::{Keypair, sha256};
 use clearhouse_ledger::genesis::{
-    AccountEntry, AssetEntry, FeeEntry, Genesis, GenesisFile, MemberEntry,
+    AccountEntry, AssetEntry, CreditCapEntry, CreditEntry, EscrowEntry, FeeEntry, Genesis,
+    GenesisFile, MemberEntry,
 };
 use clearhouse_node::config::{Limits, NodeConfig, PeerConfig, Role, Timeouts};
 use clearhouse_node::keyfile;
@@ -38,6 +39,17 @@ pub const ASSETS: [(&str, u8); 10] = [
 
 /// Opening balance of every demo account in every asset, in whole units.
 pub const OPENING_UNITS: u64 = 1_000_000;
+
+/// Every bank treasury's opening balance in every asset, whole units: the
+/// liquidity its customers' credit lines draw on.
+pub const TREASURY_OPENING_UNITS: u64 = 10_000_000;
+
+/// Credit parameters of the testnet genesis: below this rating no credit is
+/// usable, and each rating point allows this many whole units of credit
+/// (a new account, rated 500, may owe up to 5,000 units).
+pub const CREDIT_MIN_RATING: u16 = 400;
+/// See [`CREDIT_MIN_RATING`].
+pub const CREDIT_PER_POINT_UNITS: u64 = 10;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -256,10 +268,37 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
             });
         }
     }
+    // Treasuries open with liquidity in every asset: a bank funds its
+    // customers' credit draws from its treasury.
+    for (i, member) in members.iter().enumerate() {
+        account_entries.push(AccountEntry {
+            key: member.treasury.clone(),
+            bank: format!("bank-{i}"),
+            balances: assets
+                .iter()
+                .map(|a| (a.code.clone(), TREASURY_OPENING_UNITS.to_string()))
+                .collect(),
+        });
+    }
     let file = GenesisFile {
         chain_name: "clearhouse-testnet".into(),
         genesis_time_ms: 0,
         members,
+        credit: Some(CreditEntry {
+            rating_version: 1,
+            min_rating: CREDIT_MIN_RATING,
+            period_blocks_max: 100_000,
+            caps: assets
+                .iter()
+                .map(|a| CreditCapEntry {
+                    asset: a.code.clone(),
+                    per_point: CREDIT_PER_POINT_UNITS.to_string(),
+                })
+                .collect(),
+        }),
+        escrow: Some(EscrowEntry {
+            deadline_blocks_max: 100_000,
+        }),
         assets,
         accounts: account_entries,
         fees,

@@ -15,7 +15,9 @@
 //!    header carries;
 //! 5. re-execution on the state rebuilt from genesis reproduces the
 //!    header's receipts root and state root;
-//! 6. for every asset, the balances sum to the supply.
+//! 6. for every asset, the balances plus the money held in escrow sum to
+//!    the supply (escrows, credit lines and credit records are re-executed
+//!    with everything else in step 5 and covered by the state root).
 //!
 //! Export file format: the 24 ASCII bytes `CLEARHOUSE-CHAIN-EXPORT` and a
 //! NUL, a `u32` version (1), the 32-byte chain id, then for each height
@@ -35,7 +37,7 @@ use clearhouse_ledger::genesis::Genesis;
 use clearhouse_ledger::merkle::{self, InclusionProof};
 use clearhouse_ledger::state::memory::MemoryState;
 use clearhouse_ledger::state::{
-    self, AccountState, AssetState, Signatures, StateKey, StateView, read_members, validator_set,
+    self, Holding, Signatures, StateKey, StateView, read_members, validator_set,
 };
 use clearhouse_ledger::{Amount, AssetCode, Block, BlockHeader, Hash, SignedTransaction};
 
@@ -143,9 +145,9 @@ pub fn verify(
 struct Auditor {
     chain_id: Hash,
     state: MemoryState,
-    /// Per asset: the sum of all balances (kept up to date from each block's
-    /// writes) and the recorded supply.
-    balances: BTreeMap<AssetCode, Amount>,
+    /// Per asset: the money held, balances plus open escrows (kept up to
+    /// date from each block's writes), and the recorded supply.
+    held: BTreeMap<AssetCode, Amount>,
     supply: BTreeMap<AssetCode, Amount>,
     blocks: u64,
     transactions: u64,
@@ -156,26 +158,24 @@ impl Auditor {
         let state = genesis
             .memory_state()
             .map_err(|e| AuditError::Source(format!("genesis: {e}")))?;
-        let mut balances: BTreeMap<AssetCode, Amount> = BTreeMap::new();
-        for account in genesis.accounts.values() {
-            for (asset, amount) in &account.balances {
-                let sum = balances.entry(asset.clone()).or_default();
-                *sum = sum
-                    .checked_add(*amount)
-                    .ok_or_else(|| AuditError::Source("genesis balances overflow".into()))?;
-            }
+        let mut held: BTreeMap<AssetCode, Amount> = BTreeMap::new();
+        let mut supply: BTreeMap<AssetCode, Amount> = BTreeMap::new();
+        let writes = genesis
+            .initial_writes()
+            .map_err(|e| AuditError::Source(format!("genesis: {e}")))?;
+        for (key, value) in writes {
+            let Some(value) = value else { continue };
+            let holding = state::holding(&key, &value)
+                .map_err(|e| AuditError::Source(format!("genesis: {e}")))?;
+            count(&mut held, &mut supply, holding, true)
+                .map_err(|e| AuditError::Source(format!("genesis: {e}")))?;
         }
-        let supply = genesis
-            .assets
-            .iter()
-            .map(|(code, asset)| (code.clone(), asset.supply))
-            .collect();
         Ok(Auditor {
             chain_id: genesis
                 .chain_id()
                 .map_err(|e| AuditError::Source(e.to_string()))?,
             state,
-            balances,
+            held,
             supply,
             blocks: 0,
             transactions: 0,
@@ -250,11 +250,11 @@ impl Auditor {
         self.account_for(&outcome.execution.writes, height)?;
         self.state.commit(&outcome);
         for (asset, supply) in &self.supply {
-            let sum = self.balances.get(asset).copied().unwrap_or_default();
+            let sum = self.held.get(asset).copied().unwrap_or_default();
             if sum != *supply {
                 return Err(failed(
                     height,
-                    format!("{asset}: balances sum to {sum}, supply is {supply}"),
+                    format!("{asset}: balances and escrows hold {sum}, supply is {supply}"),
                 ));
             }
         }
@@ -263,53 +263,72 @@ impl Auditor {
         Ok(())
     }
 
-    /// Updates the running balance sums and supplies from a block's writes
-    /// (before they are committed to the state, which still holds the old
-    /// values).
+    /// Updates the running sums of money held and the supplies from a
+    /// block's writes (before they are committed to the state, which still
+    /// holds the old values). Entries count through `state::holding`:
+    /// balances and the money escrows hold.
     fn account_for(
         &mut self,
         writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
         height: u64,
     ) -> Result<(), AuditError> {
-        let overflow = || failed(height, "balance arithmetic overflows");
         for (key, value) in writes {
-            let key: StateKey =
-                codec::decode::<StateKey, 256>(key).map_err(|e| failed(height, e.to_string()))?;
-            match &key {
-                StateKey::Account(_) => {
-                    let before: Option<AccountState> = state::read(&self.state, &key)
-                        .map_err(|e| failed(height, e.to_string()))?;
-                    for (asset, amount) in before.iter().flat_map(|a| a.balances.iter()) {
-                        let sum = self.balances.entry(asset.clone()).or_default();
-                        *sum = sum.checked_sub(*amount).ok_or_else(overflow)?;
-                    }
-                    if let Some(bytes) = value {
-                        let after: AccountState =
-                            codec::decode::<_, { codec::STATE_VALUE_BYTES_MAX }>(bytes)
-                                .map_err(|e| failed(height, e.to_string()))?;
-                        for (asset, amount) in &after.balances {
-                            let sum = self.balances.entry(asset.clone()).or_default();
-                            *sum = sum.checked_add(*amount).ok_or_else(overflow)?;
-                        }
+            let before = self
+                .state
+                .get(key)
+                .map_err(|e| failed(height, e.to_string()))?;
+            if let Some(before) = before {
+                let holding =
+                    state::holding(key, &before).map_err(|e| failed(height, e.to_string()))?;
+                count(&mut self.held, &mut self.supply, holding, false)
+                    .map_err(|e| failed(height, e))?;
+            }
+            match value {
+                Some(after) => {
+                    let holding =
+                        state::holding(key, after).map_err(|e| failed(height, e.to_string()))?;
+                    count(&mut self.held, &mut self.supply, holding, true)
+                        .map_err(|e| failed(height, e))?;
+                }
+                None => {
+                    // A deleted asset has no supply left.
+                    if let Ok(StateKey::Asset(code)) = codec::decode::<StateKey, 256>(key) {
+                        self.supply.insert(code, Amount::ZERO);
                     }
                 }
-                StateKey::Asset(code) => {
-                    let supply = match value {
-                        Some(bytes) => {
-                            let asset: AssetState =
-                                codec::decode::<_, { codec::STATE_VALUE_BYTES_MAX }>(bytes)
-                                    .map_err(|e| failed(height, e.to_string()))?;
-                            asset.supply
-                        }
-                        None => Amount::ZERO,
-                    };
-                    self.supply.insert(code.clone(), supply);
-                }
-                StateKey::Members | StateKey::Params => {}
             }
         }
         Ok(())
     }
+}
+
+/// Adds (`add`) or removes one entry's holding from the running sums.
+fn count(
+    held: &mut BTreeMap<AssetCode, Amount>,
+    supply: &mut BTreeMap<AssetCode, Amount>,
+    holding: Holding,
+    add: bool,
+) -> Result<(), String> {
+    match holding {
+        Holding::Money(money) => {
+            for (asset, amount) in money {
+                let sum = held.entry(asset.clone()).or_default();
+                *sum = if add {
+                    sum.checked_add(amount)
+                } else {
+                    sum.checked_sub(amount)
+                }
+                .ok_or_else(|| format!("{asset}: holdings arithmetic overflows"))?;
+            }
+        }
+        Holding::Supply(code, amount) => {
+            if add {
+                supply.insert(code, amount);
+            }
+        }
+        Holding::Nothing => {}
+    }
+    Ok(())
 }
 
 /// Writes the chain of the node at `node_url` (blocks and certificates) to

@@ -7,6 +7,8 @@
 //! prints it first, then returns the error.
 
 pub mod audit;
+pub mod credit;
+pub mod escrow;
 pub mod keys;
 pub mod query;
 pub mod transaction;
@@ -51,6 +53,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Transfer(args) => transaction::transfer(&context, &args),
         Command::Issue(args) => transaction::issue(&context, &args),
         Command::Redeem(args) => transaction::redeem(&context, &args),
+        Command::Escrow(command) => escrow::run(&context, command),
+        Command::Credit(command) => credit::run(&context, command),
         Command::Account(AccountCommand::Register { account, options }) => {
             transaction::register_account(&context, &account, &options)
         }
@@ -66,6 +70,21 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 pub fn parse_account(text: &str, what: &str) -> Result<clearhouse_ledger::AccountId, CliError> {
     clearhouse_ledger::AccountId::from_hex(text.trim())
         .map_err(|e| CliError::Usage(format!("invalid {what}: {e}")))
+}
+
+/// A reference hash: 64 hex digits given as `hex`, or the SHA-256 of `text`.
+pub fn reference_hash(
+    hex: Option<&str>,
+    text: Option<&str>,
+    what: &str,
+) -> Result<clearhouse_ledger::Hash, CliError> {
+    match (hex, text) {
+        (Some(hex), None) => parse_hash(hex, what),
+        (None, Some(text)) => Ok(clearhouse_ledger::crypto::sha256(&[text.as_bytes()])),
+        _ => Err(CliError::Usage(format!(
+            "give the {what} as a hash or as text, not both"
+        ))),
+    }
 }
 
 /// Parses a hash given on the command line (exit 2 if malformed).

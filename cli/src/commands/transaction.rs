@@ -1,4 +1,5 @@
-//! Transaction commands: `transfer`, `issue`, `redeem`, `account register`.
+//! Transaction commands: `transfer`, `issue`, `redeem`, `account register`,
+//! and the signing, submitting and waiting that `escrow` and `credit` share.
 //!
 //! Each one reads the sender's key, asks the node for the chain id and
 //! height (`/v1/status`) and the sender's next nonce (`/v1/accounts/…`),
@@ -33,18 +34,18 @@ use crate::output::{Table, cell, print, print_json};
 
 /// A transaction command's amount, read the human way, with its asset's
 /// decimals and the most fee the user accepts (if given).
-struct Priced<'a> {
-    prepared: Prepared<'a>,
-    asset: AssetCode,
-    decimals: u8,
-    amount: Amount,
-    max_fee: Option<Amount>,
+pub(crate) struct Priced<'a> {
+    pub(crate) prepared: Prepared<'a>,
+    pub(crate) asset: AssetCode,
+    pub(crate) decimals: u8,
+    pub(crate) amount: Amount,
+    pub(crate) max_fee: Option<Amount>,
 }
 
 impl<'a> Priced<'a> {
     /// Parses `amount` ("12.50 CNY") and `max_fee`, prepares the sender, and
     /// finds the asset's decimals (looking at `counterparty` too).
-    fn new(
+    pub(crate) fn new(
         context: &'a Context,
         options: &'a TxOptions,
         amount: &str,
@@ -70,7 +71,7 @@ impl<'a> Priced<'a> {
     }
 
     /// Signs and sends `body` with the given fee cap.
-    fn send(self, context: &Context, body: Body, fee: Amount) -> Result<(), CliError> {
+    pub(crate) fn send(self, context: &Context, body: Body, fee: Amount) -> Result<(), CliError> {
         self.prepared
             .send(context, body, fee, Some((self.asset, self.decimals)))
     }
@@ -160,7 +161,7 @@ pub fn default_transfer_fee(amount: Amount) -> Amount {
     Amount((amount.0 / 100).saturating_add(100))
 }
 
-fn positive(amount: Amount, human: &HumanAmount) -> Result<Amount, CliError> {
+pub(crate) fn positive(amount: Amount, human: &HumanAmount) -> Result<Amount, CliError> {
     if amount.is_zero() {
         return Err(CliError::Usage(format!(
             "invalid amount {human}: must be more than zero"
@@ -181,19 +182,19 @@ fn fee_in(max_fee: &HumanAmount, asset: &AssetCode, decimals: u8) -> Result<Amou
 
 /// Everything a transaction needs from the key file and the node before its
 /// body is known.
-struct Prepared<'a> {
+pub(crate) struct Prepared<'a> {
     options: &'a TxOptions,
     key: Keypair,
-    client: Client,
+    pub(crate) client: Client,
     chain_id: ChainId,
-    height: u64,
+    pub(crate) height: u64,
     /// The sender's account, `None` if not registered (the node will refuse
     /// the transaction, and says so better than we could guess).
     sender: Option<Value>,
 }
 
 impl<'a> Prepared<'a> {
-    fn new(context: &Context, options: &'a TxOptions) -> Result<Prepared<'a>, CliError> {
+    pub(crate) fn new(context: &Context, options: &'a TxOptions) -> Result<Prepared<'a>, CliError> {
         let key = read_key(&options.key)?;
         let client = context.client()?;
         let status = client.status()?;
@@ -218,7 +219,11 @@ impl<'a> Prepared<'a> {
     /// The decimals of `asset`: from the balances the node reports for the
     /// sender, then for `other` (the recipient), then from the genesis file
     /// (`--genesis` or the local testnet's); exit 2 if none tells.
-    fn decimals(&self, asset: &AssetCode, other: Option<&AccountId>) -> Result<u8, CliError> {
+    pub(crate) fn decimals(
+        &self,
+        asset: &AssetCode,
+        other: Option<&AccountId>,
+    ) -> Result<u8, CliError> {
         if let Some(decimals) = self
             .sender
             .as_ref()
@@ -276,7 +281,7 @@ impl<'a> Prepared<'a> {
     }
 
     /// Signs `body`, submits it and reports; with `--wait`, until final.
-    fn send(
+    pub(crate) fn send(
         &self,
         context: &Context,
         body: Body,

@@ -335,7 +335,7 @@ fn json_shapes_of_status_and_account_are_stable() {
         .json();
     assert_eq!(
         keys(&account),
-        ["account", "balances", "bank", "credit", "holds", "nonce"]
+        ["account", "balances", "bank", "nonce", "owed", "rating"]
     );
     assert_eq!(
         keys(&account["balances"][0]),

@@ -27,20 +27,27 @@
 //! transaction (`FeeAboveMaximum`). Issue, redeem and registration pay none.
 
 pub mod commitment;
+pub mod credit;
+pub mod escrow;
+mod exec;
 pub mod memory;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
 use crate::block::{Block, BlockHeader};
 use crate::codec::{self, CodecError, STATE_VALUE_BYTES_MAX};
-use crate::crypto::{self, CryptoError, sha256};
+use crate::crypto::sha256;
 use crate::ids::{AccountId, AssetCode, ChainId, Hash, MemberId};
 use crate::merkle;
-use crate::tx::{Body, SignedTransaction, TxError};
+use crate::tx::{SignedTransaction, TxError};
+
 use crate::validators::{Validator, ValidatorKey, ValidatorSet, ValidatorSetError};
+use credit::{CreditLine, CreditParams, CreditRecord};
+use escrow::EscrowParams;
+use exec::Exec;
 
 use commitment::{BucketEntry, CommitmentUpdate};
 
@@ -55,7 +62,27 @@ pub enum StateKey {
     Members,
     /// The chain [`Params`].
     Params,
+    /// An escrow's [`escrow::EscrowState`], by the id of its opening transaction.
+    Escrow(Hash),
+    /// The deadlines falling at a height: a `Vec<DueItem>` in registration order.
+    Due(u64),
 }
+
+/// Something whose deadline falls at a height, registered under
+/// [`StateKey::Due`]. Block `h` processes the list of height `h - 1` first
+/// thing, in order, then deletes it; an item whose escrow or tranche has
+/// moved on in the meantime is skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DueItem {
+    /// An escrow's confirmation or arbiter deadline.
+    Escrow(Hash),
+    /// A credit tranche of an account's line in an asset.
+    Credit(AccountId, AssetCode),
+}
+
+/// Most deadlines one height may carry; one more is refused (`DueListFull`).
+/// Bounds both the work at the start of a block and the list's stored size.
+pub const DUE_ITEMS_MAX: usize = 8192;
 
 impl StateKey {
     /// The stored key bytes.
@@ -74,12 +101,43 @@ pub struct AccountState {
     /// Non-zero balances per asset (a zero balance is absent, so the encoding
     /// of a state does not depend on its history).
     pub balances: BTreeMap<AssetCode, Amount>,
+    /// Credit lines granted by the hosting bank, per asset.
+    pub lines: BTreeMap<AssetCode, CreditLine>,
+    /// The account's credit record.
+    pub record: CreditRecord,
 }
 
 impl AccountState {
+    /// A new account of `bank` with nothing in it.
+    pub fn new(bank: MemberId) -> AccountState {
+        AccountState {
+            bank,
+            nonce: 0,
+            balances: BTreeMap::new(),
+            lines: BTreeMap::new(),
+            record: CreditRecord::default(),
+        }
+    }
+
     /// The balance of `asset` (zero if none).
     pub fn balance(&self, asset: &AssetCode) -> Amount {
         self.balances.get(asset).copied().unwrap_or(Amount::ZERO)
+    }
+
+    /// What the account owes on its credit line in `asset` (zero if none).
+    pub fn drawn(&self, asset: &AssetCode) -> Amount {
+        self.lines
+            .get(asset)
+            .map_or(Amount::ZERO, |line| line.drawn)
+    }
+
+    /// Sets a balance, keeping zero balances absent.
+    pub fn set_balance(&mut self, asset: &AssetCode, amount: Amount) {
+        if amount.is_zero() {
+            self.balances.remove(asset);
+        } else {
+            self.balances.insert(asset.clone(), amount);
+        }
     }
 }
 
@@ -134,6 +192,10 @@ impl FeeRule {
 pub struct Params {
     /// Fee rule per asset; an asset without a rule moves free.
     pub fees: BTreeMap<AssetCode, FeeRule>,
+    /// Escrow limits.
+    pub escrow: EscrowParams,
+    /// Credit lines and the trust rating.
+    pub credit: CreditParams,
 }
 
 /// The last committed block as seen by a view: height 0 is genesis, whose
@@ -185,6 +247,46 @@ pub fn read<T: Serialize + serde::de::DeserializeOwned>(
             .map(Some)
             .map_err(|error| ViewError::Corrupt(format!("{key:?}: {error}"))),
     }
+}
+
+/// What one state entry contributes to conservation: for every asset, the
+/// money held (account balances plus open and disputed escrows) equals the
+/// asset's supply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holding {
+    /// Money held, per asset (an account's balances, an escrow's holding).
+    Money(Vec<(AssetCode, Amount)>),
+    /// An asset's recorded supply.
+    Supply(AssetCode, Amount),
+    /// Nothing (members, parameters, deadlines).
+    Nothing,
+}
+
+/// Decodes a stored entry (canonical key and value bytes) into what it
+/// contributes to conservation. The store's supply audit, the auditor and
+/// the tests all count through this one function.
+pub fn holding(key: &[u8], value: &[u8]) -> Result<Holding, CodecError> {
+    let key: StateKey = codec::decode::<StateKey, { codec::STATE_KEY_BYTES_MAX }>(key)?;
+    Ok(match key {
+        StateKey::Account(_) => {
+            let account: AccountState = codec::decode::<_, STATE_VALUE_BYTES_MAX>(value)?;
+            Holding::Money(account.balances.into_iter().collect())
+        }
+        StateKey::Escrow(_) => {
+            let escrow: escrow::EscrowState = codec::decode::<_, STATE_VALUE_BYTES_MAX>(value)?;
+            let held = escrow.held();
+            if held.is_zero() {
+                Holding::Money(Vec::new())
+            } else {
+                Holding::Money(vec![(escrow.asset, held)])
+            }
+        }
+        StateKey::Asset(code) => {
+            let asset: AssetState = codec::decode::<_, STATE_VALUE_BYTES_MAX>(value)?;
+            Holding::Supply(code, asset.supply)
+        }
+        StateKey::Members | StateKey::Params | StateKey::Due(_) => Holding::Nothing,
+    })
 }
 
 /// The member list in force.
@@ -282,6 +384,117 @@ pub enum RejectReason {
     /// A balance or supply would exceed 2^128 - 1.
     #[error("amount overflow in {0}")]
     Overflow(AssetCode),
+    /// The escrow does not exist.
+    #[error("no escrow {0}")]
+    EscrowNotFound(Hash),
+    /// The escrow has already been paid out.
+    #[error("escrow {0} is already settled")]
+    EscrowSettled(Hash),
+    /// The step does not apply to the escrow as it stands.
+    #[error("escrow {escrow} is {status}: this step does not apply")]
+    WrongEscrowStatus {
+        /// The escrow.
+        escrow: Hash,
+        /// Its status (`open` or `disputed`).
+        status: String,
+    },
+    /// Only the buyer may release.
+    #[error("only the escrow's buyer may do this")]
+    NotBuyer,
+    /// Only the seller may refund.
+    #[error("only the escrow's seller may do this")]
+    NotSeller,
+    /// Only the buyer or the seller may dispute.
+    #[error("only the escrow's buyer or seller may do this")]
+    NotParty,
+    /// Only the arbiter's treasury may resolve.
+    #[error("only the treasury of {arbiter}, the escrow's arbiter, may do this")]
+    NotArbiter {
+        /// The escrow's arbiter.
+        arbiter: MemberId,
+    },
+    /// An escrow paying its own buyer.
+    #[error("the seller must not be the buyer")]
+    SellerIsBuyer,
+    /// A member id that is not a member.
+    #[error("{0} is not a member bank")]
+    UnknownMember(MemberId),
+    /// The deadline for this step has passed (or an escrow was opened with
+    /// a confirmation deadline already behind).
+    #[error("deadline {deadline} has passed, block is at {height}")]
+    DeadlinePassed {
+        /// The deadline.
+        deadline: u64,
+        /// The block's height.
+        height: u64,
+    },
+    /// The arbiter deadline must come after the confirmation deadline.
+    #[error(
+        "arbiter deadline {arbiter_deadline} is not after confirmation deadline {confirm_deadline}"
+    )]
+    DeadlineOrder {
+        /// The confirmation deadline.
+        confirm_deadline: u64,
+        /// The arbiter deadline.
+        arbiter_deadline: u64,
+    },
+    /// A deadline beyond the escrow horizon of the chain parameters.
+    #[error("deadline {deadline} is beyond the latest allowed, {latest}")]
+    DeadlineTooFar {
+        /// The deadline.
+        deadline: u64,
+        /// The latest allowed.
+        latest: u64,
+    },
+    /// An arbiter's split giving the seller more than is held.
+    #[error("split gives the seller {to_seller} of an escrow of {amount}")]
+    SplitTooLarge {
+        /// The seller's part.
+        to_seller: Amount,
+        /// The escrowed amount.
+        amount: Amount,
+    },
+    /// The height already carries [`DUE_ITEMS_MAX`] deadlines.
+    #[error("too many deadlines at height {height}; choose another")]
+    DueListFull {
+        /// The crowded height.
+        height: u64,
+    },
+    /// A credit step by a treasury other than the account's hosting bank's.
+    #[error("only the treasury of {bank}, the account's bank, may do this")]
+    NotHostingBank {
+        /// The account's bank.
+        bank: MemberId,
+    },
+    /// Credit lines are for customers, not for bank treasuries.
+    #[error("a bank treasury cannot hold a credit line")]
+    CreditForBank,
+    /// The chain parameters set no rating cap for this asset.
+    #[error("credit is not offered in {0}")]
+    CreditNotOffered(AssetCode),
+    /// A repayment period of zero or above the maximum.
+    #[error("repayment period {period_blocks} blocks: must be 1 to {max}")]
+    PeriodInvalid {
+        /// The requested period.
+        period_blocks: u64,
+        /// The largest allowed.
+        max: u64,
+    },
+    /// Revoking a line that does not exist.
+    #[error("no credit line in {0}")]
+    NoCreditLine(AssetCode),
+    /// The hosting bank's treasury cannot fund a draw on a credit line.
+    #[error("{bank} cannot fund the credit draw: needs {needed} {asset}, holds {available}")]
+    LenderInsufficientFunds {
+        /// The lending bank.
+        bank: MemberId,
+        /// The asset.
+        asset: AssetCode,
+        /// The draw.
+        needed: Amount,
+        /// The treasury's balance.
+        available: Amount,
+    },
 }
 
 /// What became of one transaction.
@@ -598,9 +811,10 @@ pub fn execute(
     }
 
     let mut exec = Exec::new(view, height)?;
+    exec.begin_block()?;
     let mut receipts = Vec::with_capacity(transactions.len());
     for (signed, tx_id) in transactions.iter().zip(&tx_ids) {
-        let outcome = exec.transaction(signed)?;
+        let outcome = exec.transaction(signed, tx_id)?;
         receipts.push(Receipt {
             tx_id: *tx_id,
             outcome,
@@ -620,419 +834,4 @@ pub fn execute(
         writes,
         commitment,
     })
-}
-
-/// A value's state before the current transaction first changed it.
-enum Undo {
-    Account(AccountId, Option<AccountState>),
-    Asset(AssetCode, Option<AssetState>),
-}
-
-/// The working state of one block's execution: entries read so far, with
-/// the block's changes applied, and an undo log for the current transaction.
-struct Exec<'v> {
-    view: &'v dyn StateView,
-    height: u64,
-    members: Vec<Member>,
-    params: Params,
-    accounts: BTreeMap<AccountId, Option<AccountState>>,
-    assets: BTreeMap<AssetCode, Option<AssetState>>,
-    dirty_accounts: BTreeSet<AccountId>,
-    dirty_assets: BTreeSet<AssetCode>,
-    undo: Vec<Undo>,
-    touched_accounts: BTreeSet<AccountId>,
-    touched_assets: BTreeSet<AssetCode>,
-}
-
-/// A body failed: either a rejection (undo and record) or a broken view.
-enum Failure {
-    Reject(RejectReason),
-    View(ViewError),
-}
-
-impl From<RejectReason> for Failure {
-    fn from(reason: RejectReason) -> Failure {
-        Failure::Reject(reason)
-    }
-}
-
-impl From<ViewError> for Failure {
-    fn from(error: ViewError) -> Failure {
-        Failure::View(error)
-    }
-}
-
-impl<'v> Exec<'v> {
-    fn new(view: &'v dyn StateView, height: u64) -> Result<Exec<'v>, BlockError> {
-        Ok(Exec {
-            view,
-            height,
-            members: read_members(view)?,
-            params: read(view, &StateKey::Params)?.unwrap_or_default(),
-            accounts: BTreeMap::new(),
-            assets: BTreeMap::new(),
-            dirty_accounts: BTreeSet::new(),
-            dirty_assets: BTreeSet::new(),
-            undo: Vec::new(),
-            touched_accounts: BTreeSet::new(),
-            touched_assets: BTreeSet::new(),
-        })
-    }
-
-    /// Runs one transaction: rules 1–5 of the module docs.
-    fn transaction(&mut self, signed: &SignedTransaction) -> Result<Outcome, BlockError> {
-        let tx = &signed.tx;
-        if tx.expiry_height < self.height {
-            return Ok(Outcome::Rejected(RejectReason::Expired {
-                expiry_height: tx.expiry_height,
-                height: self.height,
-            }));
-        }
-        let Some(mut sender) = self.account(&tx.sender)? else {
-            return Ok(Outcome::Rejected(RejectReason::UnknownSender));
-        };
-        if tx.nonce != sender.nonce {
-            return Ok(Outcome::Rejected(RejectReason::BadNonce {
-                expected: sender.nonce,
-                found: tx.nonce,
-            }));
-        }
-        // After 2^64 - 1 transactions an account can send no more: its last
-        // nonce must never apply twice, nor wrap to a replayable 0.
-        let Some(next_nonce) = sender.nonce.checked_add(1) else {
-            return Ok(Outcome::Rejected(RejectReason::NonceExhausted));
-        };
-        sender.nonce = next_nonce;
-        self.put_account(tx.sender, Some(sender));
-        self.begin();
-        let result = match &tx.body {
-            Body::Transfer { to, asset, amount } => {
-                self.transfer(&tx.sender, to, asset, *amount, tx.fee)
-            }
-            Body::Issue { to, asset, amount } => self.issue(&tx.sender, to, asset, *amount),
-            Body::Redeem { asset, amount } => self.redeem(&tx.sender, asset, *amount),
-            Body::RegisterAccount { account } => self.register(&tx.sender, account),
-        };
-        match result {
-            Ok(fee) => {
-                self.check_conservation()?;
-                Ok(Outcome::Applied { fee })
-            }
-            Err(Failure::Reject(reason)) => {
-                self.rollback();
-                Ok(Outcome::Rejected(reason))
-            }
-            Err(Failure::View(error)) => Err(error.into()),
-        }
-    }
-
-    fn transfer(
-        &mut self,
-        sender: &AccountId,
-        to: &AccountId,
-        asset: &AssetCode,
-        amount: Amount,
-        maximum_fee: Amount,
-    ) -> Result<Amount, Failure> {
-        if amount.is_zero() {
-            return Err(RejectReason::ZeroAmount.into());
-        }
-        if self.asset(asset)?.is_none() {
-            return Err(RejectReason::UnknownAsset(asset.clone()).into());
-        }
-        let rule = self.params.fees.get(asset).copied().unwrap_or_default();
-        let fee = rule
-            .fee(amount)
-            .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
-        if fee > maximum_fee {
-            return Err(RejectReason::FeeAboveMaximum {
-                required: fee,
-                maximum: maximum_fee,
-            }
-            .into());
-        }
-        if self.account(to)?.is_none() {
-            return Err(RejectReason::UnknownAccount(*to).into());
-        }
-        let needed = amount
-            .checked_add(fee)
-            .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
-        self.debit(sender, asset, needed)?;
-        self.credit(to, asset, amount)?;
-        if !fee.is_zero() {
-            let bank = self.hosting_bank(sender)?;
-            let treasury = self.treasury_of(&bank)?;
-            self.credit(&treasury, asset, fee)?;
-        }
-        Ok(fee)
-    }
-
-    fn issue(
-        &mut self,
-        sender: &AccountId,
-        to: &AccountId,
-        asset: &AssetCode,
-        amount: Amount,
-    ) -> Result<Amount, Failure> {
-        let mut state = self.issuer_asset(sender, asset)?;
-        if amount.is_zero() {
-            return Err(RejectReason::ZeroAmount.into());
-        }
-        if self.account(to)?.is_none() {
-            return Err(RejectReason::UnknownAccount(*to).into());
-        }
-        state.supply = state
-            .supply
-            .checked_add(amount)
-            .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
-        self.put_asset(asset.clone(), Some(state));
-        self.credit(to, asset, amount)?;
-        Ok(Amount::ZERO)
-    }
-
-    fn redeem(
-        &mut self,
-        sender: &AccountId,
-        asset: &AssetCode,
-        amount: Amount,
-    ) -> Result<Amount, Failure> {
-        let mut state = self.issuer_asset(sender, asset)?;
-        if amount.is_zero() {
-            return Err(RejectReason::ZeroAmount.into());
-        }
-        self.debit(sender, asset, amount)?;
-        state.supply = state
-            .supply
-            .checked_sub(amount)
-            .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
-        self.put_asset(asset.clone(), Some(state));
-        Ok(Amount::ZERO)
-    }
-
-    fn register(&mut self, sender: &AccountId, account: &AccountId) -> Result<Amount, Failure> {
-        let bank = self
-            .members
-            .iter()
-            .find(|member| member.treasury == *sender)
-            .map(|member| member.id.clone())
-            .ok_or(RejectReason::NotBank)?;
-        crypto::check_public_key(&account.0).map_err(|error| match error {
-            CryptoError::WeakPublicKey => RejectReason::WeakKey,
-            _ => RejectReason::InvalidKey,
-        })?;
-        if self.account(account)?.is_some() {
-            return Err(RejectReason::AccountExists(*account).into());
-        }
-        self.put_account(
-            *account,
-            Some(AccountState {
-                bank,
-                nonce: 0,
-                balances: BTreeMap::new(),
-            }),
-        );
-        Ok(Amount::ZERO)
-    }
-
-    /// The asset's state, if `sender` is the treasury of its issuer.
-    fn issuer_asset(
-        &mut self,
-        sender: &AccountId,
-        asset: &AssetCode,
-    ) -> Result<AssetState, Failure> {
-        let state = self
-            .asset(asset)?
-            .ok_or_else(|| RejectReason::UnknownAsset(asset.clone()))?;
-        let issuer_treasury = self.treasury_of(&state.issuer)?;
-        if issuer_treasury != *sender {
-            return Err(RejectReason::NotIssuer {
-                asset: asset.clone(),
-                issuer: state.issuer,
-            }
-            .into());
-        }
-        Ok(state)
-    }
-
-    fn hosting_bank(&mut self, account: &AccountId) -> Result<MemberId, Failure> {
-        Ok(self
-            .account(account)?
-            .ok_or(RejectReason::UnknownAccount(*account))?
-            .bank)
-    }
-
-    fn treasury_of(&self, bank: &MemberId) -> Result<AccountId, Failure> {
-        self.members
-            .iter()
-            .find(|member| member.id == *bank)
-            .map(|member| member.treasury)
-            .ok_or_else(|| {
-                Failure::View(ViewError::Corrupt(format!("bank {bank} is not a member")))
-            })
-    }
-
-    fn debit(&mut self, id: &AccountId, asset: &AssetCode, amount: Amount) -> Result<(), Failure> {
-        let mut account = self.account(id)?.ok_or(RejectReason::UnknownAccount(*id))?;
-        let available = account.balance(asset);
-        let left =
-            available
-                .checked_sub(amount)
-                .ok_or_else(|| RejectReason::InsufficientFunds {
-                    asset: asset.clone(),
-                    needed: amount,
-                    available,
-                })?;
-        set_balance(&mut account, asset, left);
-        self.put_account(*id, Some(account));
-        Ok(())
-    }
-
-    fn credit(&mut self, id: &AccountId, asset: &AssetCode, amount: Amount) -> Result<(), Failure> {
-        let mut account = self.account(id)?.ok_or(RejectReason::UnknownAccount(*id))?;
-        let total = account
-            .balance(asset)
-            .checked_add(amount)
-            .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
-        set_balance(&mut account, asset, total);
-        self.put_account(*id, Some(account));
-        Ok(())
-    }
-
-    fn account(&mut self, id: &AccountId) -> Result<Option<AccountState>, ViewError> {
-        if let Some(cached) = self.accounts.get(id) {
-            return Ok(cached.clone());
-        }
-        let loaded: Option<AccountState> = read(self.view, &StateKey::Account(*id))?;
-        self.accounts.insert(*id, loaded.clone());
-        Ok(loaded)
-    }
-
-    fn asset(&mut self, code: &AssetCode) -> Result<Option<AssetState>, ViewError> {
-        if let Some(cached) = self.assets.get(code) {
-            return Ok(cached.clone());
-        }
-        let loaded: Option<AssetState> = read(self.view, &StateKey::Asset(code.clone()))?;
-        self.assets.insert(code.clone(), loaded.clone());
-        Ok(loaded)
-    }
-
-    fn put_account(&mut self, id: AccountId, state: Option<AccountState>) {
-        let previous = self.accounts.insert(id, state).flatten();
-        if self.touched_accounts.insert(id) {
-            self.undo.push(Undo::Account(id, previous));
-        }
-        self.dirty_accounts.insert(id);
-    }
-
-    fn put_asset(&mut self, code: AssetCode, state: Option<AssetState>) {
-        let previous = self.assets.insert(code.clone(), state).flatten();
-        if self.touched_assets.insert(code.clone()) {
-            self.undo.push(Undo::Asset(code.clone(), previous));
-        }
-        self.dirty_assets.insert(code);
-    }
-
-    /// Starts a body: from here, changes can be rolled back.
-    fn begin(&mut self) {
-        self.undo.clear();
-        self.touched_accounts.clear();
-        self.touched_assets.clear();
-    }
-
-    fn rollback(&mut self) {
-        for undo in self.undo.drain(..).rev() {
-            match undo {
-                Undo::Account(id, previous) => {
-                    self.accounts.insert(id, previous);
-                }
-                Undo::Asset(code, previous) => {
-                    self.assets.insert(code, previous);
-                }
-            }
-        }
-        self.touched_accounts.clear();
-        self.touched_assets.clear();
-    }
-
-    /// Invariant: within one applied body, per asset, the change of all
-    /// balances equals the change of supply.
-    fn check_conservation(&self) -> Result<(), BlockError> {
-        conservation_deltas(self)
-    }
-
-    fn into_writes(self) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, BlockError> {
-        let mut writes = BTreeMap::new();
-        for id in &self.dirty_accounts {
-            let value = match self.accounts.get(id).cloned().flatten() {
-                Some(state) => Some(codec::encode(&state)?),
-                None => None,
-            };
-            writes.insert(StateKey::Account(*id).encode()?, value);
-        }
-        for code in &self.dirty_assets {
-            let value = match self.assets.get(code).cloned().flatten() {
-                Some(state) => Some(codec::encode(&state)?),
-                None => None,
-            };
-            writes.insert(StateKey::Asset(code.clone()).encode()?, value);
-        }
-        Ok(writes)
-    }
-}
-
-fn set_balance(account: &mut AccountState, asset: &AssetCode, amount: Amount) {
-    if amount.is_zero() {
-        account.balances.remove(asset);
-    } else {
-        account.balances.insert(asset.clone(), amount);
-    }
-}
-
-/// Checks that the current transaction's balance changes and supply changes
-/// agree per asset, from its undo log (the values before it ran).
-fn conservation_deltas(exec: &Exec<'_>) -> Result<(), BlockError> {
-    let overflow = || BlockError::Invariant("conservation arithmetic overflowed".into());
-    let mut net: BTreeMap<AssetCode, i128> = BTreeMap::new();
-    let mut add = |asset: &AssetCode, before: Amount, after: Amount, sign: i128| {
-        let before = i128::try_from(before.0).map_err(|_| overflow())?;
-        let after = i128::try_from(after.0).map_err(|_| overflow())?;
-        let delta = after
-            .checked_sub(before)
-            .and_then(|delta| delta.checked_mul(sign))
-            .ok_or_else(overflow)?;
-        let slot = net.entry(asset.clone()).or_insert(0);
-        *slot = slot.checked_add(delta).ok_or_else(overflow)?;
-        Ok::<(), BlockError>(())
-    };
-    for undo in &exec.undo {
-        match undo {
-            Undo::Account(id, before) => {
-                let after = exec.accounts.get(id).cloned().flatten();
-                let mut assets: BTreeSet<&AssetCode> = BTreeSet::new();
-                if let Some(before) = before {
-                    assets.extend(before.balances.keys());
-                }
-                if let Some(after) = &after {
-                    assets.extend(after.balances.keys());
-                }
-                for asset in assets {
-                    let old = before.as_ref().map_or(Amount::ZERO, |a| a.balance(asset));
-                    let new = after.as_ref().map_or(Amount::ZERO, |a| a.balance(asset));
-                    add(asset, old, new, 1)?;
-                }
-            }
-            Undo::Asset(code, before) => {
-                let after = exec.assets.get(code).cloned().flatten();
-                let old = before.as_ref().map_or(Amount::ZERO, |a| a.supply);
-                let new = after.as_ref().map_or(Amount::ZERO, |a| a.supply);
-                add(code, old, new, -1)?;
-            }
-        }
-    }
-    match net.iter().find(|(_, delta)| **delta != 0) {
-        None => Ok(()),
-        Some((asset, delta)) => Err(BlockError::Invariant(format!(
-            "{asset}: balances and supply diverged by {delta}"
-        ))),
-    }
 }

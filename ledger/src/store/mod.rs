@@ -36,8 +36,10 @@ use crate::codec::{self, BLOCK_BYTES_MAX, CERTIFICATE_BYTES_MAX, CodecError, REC
 use crate::genesis::{Genesis, GenesisError};
 use crate::ids::{AccountId, AssetCode, ChainId, Hash};
 use crate::state::commitment::{self, BucketEntry, CommitmentTree, CommitmentUpdate};
+use crate::state::escrow::EscrowState;
 use crate::state::{
-    AccountState, AssetState, BlockOutcome, Member, Receipt, StateKey, StateView, Tip, ViewError,
+    AccountState, AssetState, BlockOutcome, Holding, Member, Params, Receipt, StateKey, StateView,
+    Tip, ViewError,
 };
 use crate::tx::SignedTransaction;
 
@@ -110,7 +112,7 @@ pub struct StoredTransaction {
     pub receipt: Receipt,
 }
 
-/// Per asset: the sum of all balances and the recorded supply.
+/// Per asset: the money held (balances and held escrows) and the recorded supply.
 pub type SupplyAudit = BTreeMap<AssetCode, (Amount, Amount)>;
 
 /// The store. Cloning shares the same database.
@@ -463,6 +465,16 @@ impl Store {
         Ok(crate::state::read(self, &StateKey::Asset(code.clone()))?)
     }
 
+    /// An escrow, by the id of its opening transaction.
+    pub fn escrow(&self, id: &Hash) -> Result<Option<EscrowState>, StoreError> {
+        Ok(crate::state::read(self, &StateKey::Escrow(*id))?)
+    }
+
+    /// The chain parameters in force.
+    pub fn params(&self) -> Result<Params, StoreError> {
+        Ok(crate::state::read(self, &StateKey::Params)?.unwrap_or_default())
+    }
+
     /// The member banks.
     pub fn members(&self) -> Result<Vec<Member>, StoreError> {
         Ok(crate::state::read_members(self)?)
@@ -478,26 +490,22 @@ impl Store {
         Ok(entries)
     }
 
-    /// Sums every balance per asset next to the recorded supply (a full scan).
+    /// Sums the money held per asset (balances and held escrows) next to
+    /// the recorded supply (a full scan).
     pub fn supply_audit(&self) -> Result<SupplyAudit, StoreError> {
         let mut audit: SupplyAudit = BTreeMap::new();
         for (key, value) in self.state_entries()? {
-            let key: StateKey = codec::decode::<StateKey, STATE_KEY_BYTES_MAX>(&key)?;
-            match key {
-                StateKey::Account(_) => {
-                    let account: AccountState = decode_state(&value)?;
-                    for (asset, amount) in account.balances {
+            match crate::state::holding(&key, &value)? {
+                Holding::Money(held) => {
+                    for (asset, amount) in held {
                         let slot = audit.entry(asset.clone()).or_default();
                         slot.0 = slot.0.checked_add(amount).ok_or_else(|| {
-                            StoreError::Corrupt(format!("{asset}: balances overflow"))
+                            StoreError::Corrupt(format!("{asset}: holdings overflow"))
                         })?;
                     }
                 }
-                StateKey::Asset(code) => {
-                    let asset: AssetState = decode_state(&value)?;
-                    audit.entry(code).or_default().1 = asset.supply;
-                }
-                StateKey::Members | StateKey::Params => {}
+                Holding::Supply(code, supply) => audit.entry(code).or_default().1 = supply,
+                Holding::Nothing => {}
             }
         }
         Ok(audit)
@@ -607,15 +615,6 @@ pub fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
             result => return Ok(result?),
         }
     }
-}
-
-/// Most bytes of an encoded state key.
-const STATE_KEY_BYTES_MAX: usize = 256;
-
-fn decode_state<T: serde::Serialize + serde::de::DeserializeOwned>(
-    bytes: &[u8],
-) -> Result<T, StoreError> {
-    Ok(codec::decode::<T, { codec::STATE_VALUE_BYTES_MAX }>(bytes)?)
 }
 
 fn bucket_batch(update: &CommitmentUpdate) -> sled::Batch {

@@ -145,5 +145,6 @@ fn bad_values_are_refused() {
 fn opening_supply_is_the_sum_of_opening_balances() {
     let f = Fixture::new(2, 5);
     let asset = &f.genesis.assets[&f.asset(0)];
-    assert_eq!(asset.supply.0, 5 * 100_000);
+    // Five customers at 1,000.00 and two treasuries at 100,000.00.
+    assert_eq!(asset.supply.0, 5 * 100_000 + 2 * 10_000_000);
 }

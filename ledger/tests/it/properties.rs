@@ -104,7 +104,11 @@ impl Model {
         }
         let treasuries: Vec<AccountId> = f.treasuries.iter().map(Keypair::account).collect();
         for (bank, treasury) in treasuries.iter().enumerate() {
-            accounts.insert(*treasury, (bank, 0, BTreeMap::new()));
+            let balances: BTreeMap<usize, u128> = (0..BANKS).map(|a| (a, 10_000_000)).collect();
+            for (a, amount) in &balances {
+                supply[*a] += amount;
+            }
+            accounts.insert(*treasury, (bank, 0, balances));
         }
         Model {
             accounts,
@@ -267,6 +271,7 @@ impl Model {
                 self.accounts.insert(*account, (bank, 0, BTreeMap::new()));
                 Ok(0)
             }
+            other => panic!("the model does not cover {other:?} yet"),
         }
     }
 }

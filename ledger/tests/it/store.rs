@@ -62,7 +62,7 @@ fn commit_then_read_back_everything() {
     let treasury = store.account(&f.treasuries[0].account()).unwrap().unwrap();
     assert_eq!(
         treasury.balance(&f.asset(0)).0,
-        6,
+        10_000_000 + 6,
         "the fee goes to the sender's bank"
     );
     store.check_state().unwrap();

@@ -1,0 +1,382 @@
+//! Credit lines, credit records and the trust rating.
+//!
+//! **Credit lines.** The treasury of the bank hosting an account grants it a
+//! line in an asset: a limit and a repayment period in blocks. The bank
+//! lends its own money: when a payment needs more than the account's balance,
+//! the shortfall is drawn from the line and paid out of the hosting bank's
+//! treasury (so balances plus held escrows still equal the supply, and an
+//! account's net position is `balance - drawn`, below zero while it owes).
+//! A draw is refused when it would take `drawn` above the *usable limit*, or
+//! when the treasury cannot fund it. Money arriving in that asset repays the
+//! line first (back to the treasury), oldest draw first; only the rest
+//! reaches the balance, so an account never holds a balance and a debt in
+//! the same asset.
+//!
+//! Each block's draws on a line form one *tranche*, due `period_blocks`
+//! after the block that drew it. A tranche not repaid by its due height
+//! becomes overdue at the start of the next block (processed like escrow
+//! deadlines, see [`super::DueItem`]). A line keeps at most
+//! [`TRANCHES_MAX`] tranches; a draw beyond that joins the newest tranche
+//! (and its earlier due height). Revoking sets the limit to zero: the debt
+//! stays until repaid, and the line disappears once it is zero and repaid.
+//!
+//! **Usable limit.** `min(granted limit, cap)`, where the cap follows the
+//! account's trust rating: `cap = rating × per_point(asset)` when
+//! `rating ≥ min_rating`, else zero. `per_point` and `min_rating` are genesis
+//! parameters (`[credit]`, `[[credit.caps]]`); an asset without a cap rule
+//! offers no credit, and a grant in it is refused.
+//!
+//! **Credit record.** Kept per account by the state transition: payments
+//! sent and received (count and volume per asset), escrows completed,
+//! refunded, disputed, won and lost, credit drawn, repaid and gone overdue
+//! (volume per asset), tranches repaid on time, overdue events and tranches
+//! overdue now, and the latest attestation of each member bank.
+//!
+//! **Trust rating, version 1** — a pure function of the record, integers
+//! only, clamped to 0..=1000 (see [`rating`]):
+//!
+//! ```text
+//!   500
+//! + min(payments sent, 200) / 2                 up to +100
+//! + min(payments received, 200) / 4             up to  +50
+//! + 2 × min(escrows completed, 50)              up to +100
+//! + 5 × min(tranches repaid on time, 20)        up to +100
+//! + 25 × min(banks attesting positively, 4)     up to +100
+//! − 40 × min(disputes lost, 10)                 up to −400
+//! − 100 × min(overdue events, 5)                up to −500
+//! − 150 if a tranche is overdue now
+//! − 100 × min(banks attesting negatively, 5)    up to −500
+//! ```
+//!
+//! Payment counts are summed over assets. A dispute is won or lost only by
+//! an arbiter's split: the party given more than half wins, the other loses
+//! (an even split is neither). A release (also automatic) counts as
+//! completed for both parties, a refund (also automatic) as refunded for
+//! both, and a dispute as disputed for both.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Amount;
+use crate::ids::{AssetCode, Category, Hash, MemberId};
+
+/// The rating formula versions this code knows.
+pub const RATING_VERSIONS: &[u16] = &[1];
+
+/// The highest rating.
+pub const RATING_MAX: u16 = 1000;
+
+/// Most tranches a credit line keeps.
+pub const TRANCHES_MAX: usize = 32;
+
+/// Credit parameters (genesis `[credit]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditParams {
+    /// Which rating formula is in force (only 1 exists).
+    pub rating_version: u16,
+    /// Below this rating, the usable limit of every line is zero.
+    pub min_rating: u16,
+    /// The longest repayment period a grant may set, in blocks.
+    pub period_blocks_max: u64,
+    /// Per asset: the cap on the usable limit per rating point, minor units.
+    /// An asset missing here offers no credit.
+    pub caps: BTreeMap<AssetCode, Amount>,
+}
+
+impl Default for CreditParams {
+    fn default() -> CreditParams {
+        CreditParams {
+            rating_version: 1,
+            min_rating: 400,
+            period_blocks_max: 1_000_000,
+            caps: BTreeMap::new(),
+        }
+    }
+}
+
+impl CreditParams {
+    /// The cap on usable credit in `asset` for an account rated `rating`.
+    pub fn cap(&self, asset: &AssetCode, rating: u16) -> Amount {
+        if rating < self.min_rating {
+            return Amount::ZERO;
+        }
+        match self.caps.get(asset) {
+            // Saturates rather than fails: a cap above 2^128 caps nothing.
+            Some(per_point) => Amount(per_point.0.saturating_mul(u128::from(rating))),
+            None => Amount::ZERO,
+        }
+    }
+}
+
+/// A count and a volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Tally {
+    /// How many.
+    pub count: u64,
+    /// How much in all, minor units (saturating: statistics, not money).
+    pub volume: Amount,
+}
+
+impl Tally {
+    fn add(&mut self, amount: Amount) {
+        self.count = self.count.saturating_add(1);
+        self.volume = self.volume.saturating_add(amount);
+    }
+}
+
+/// Escrow outcomes an account took part in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EscrowTally {
+    /// Released to the seller (by the buyer or at the deadline).
+    pub completed: u64,
+    /// Refunded to the buyer (by the seller or after an unresolved dispute).
+    pub refunded: u64,
+    /// Disputed (by either party).
+    pub disputed: u64,
+    /// Disputes the arbiter decided for this account.
+    pub won: u64,
+    /// Disputes the arbiter decided against this account.
+    pub lost: u64,
+}
+
+/// Credit volumes in one asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CreditTally {
+    /// Drawn in all.
+    pub drawn: Amount,
+    /// Repaid in all.
+    pub repaid: Amount,
+    /// Gone overdue in all (counted when a tranche goes overdue).
+    pub overdue: Amount,
+}
+
+/// A bank's latest attestation about an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestationEntry {
+    /// Favourable or adverse.
+    pub positive: bool,
+    /// What it is about.
+    pub category: Category,
+    /// The bank's evidence reference.
+    pub reference: Hash,
+    /// Height of the block that recorded it.
+    pub at: u64,
+}
+
+/// An account's credit record, kept by the state transition.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CreditRecord {
+    /// Transfers sent, per asset.
+    pub sent: BTreeMap<AssetCode, Tally>,
+    /// Transfers received, per asset.
+    pub received: BTreeMap<AssetCode, Tally>,
+    /// Escrow outcomes.
+    pub escrows: EscrowTally,
+    /// Credit volumes per asset.
+    pub credit: BTreeMap<AssetCode, CreditTally>,
+    /// Tranches repaid in full by their due height.
+    pub repaid_on_time: u64,
+    /// Tranches that went overdue, ever.
+    pub overdue_events: u64,
+    /// Tranches overdue now (not yet repaid).
+    pub overdue_open: u64,
+    /// Each member bank's latest attestation.
+    pub attestations: BTreeMap<MemberId, AttestationEntry>,
+    /// Attestations filed in all (including replaced ones).
+    pub attestations_filed: u64,
+}
+
+impl CreditRecord {
+    /// Counts a transfer sent.
+    pub fn sent(&mut self, asset: &AssetCode, amount: Amount) {
+        self.sent.entry(asset.clone()).or_default().add(amount);
+    }
+
+    /// Counts a transfer received.
+    pub fn received(&mut self, asset: &AssetCode, amount: Amount) {
+        self.received.entry(asset.clone()).or_default().add(amount);
+    }
+
+    fn credit_tally(&mut self, asset: &AssetCode) -> &mut CreditTally {
+        self.credit.entry(asset.clone()).or_default()
+    }
+
+    /// Banks whose latest attestation is favourable / adverse.
+    pub fn attesting_banks(&self) -> (u64, u64) {
+        let positive = self.attestations.values().filter(|a| a.positive).count();
+        let negative = self.attestations.len() - positive;
+        (positive as u64, negative as u64)
+    }
+}
+
+/// The trust rating of `record` under formula `version`, or `None` for a
+/// version this code does not know (genesis validation refuses those).
+pub fn rating(record: &CreditRecord, version: u16) -> Option<u16> {
+    match version {
+        1 => Some(rating_v1(record)),
+        _ => None,
+    }
+}
+
+fn rating_v1(record: &CreditRecord) -> u16 {
+    let count = |tallies: &BTreeMap<AssetCode, Tally>| {
+        tallies
+            .values()
+            .fold(0u64, |sum, tally| sum.saturating_add(tally.count))
+    };
+    // Every term is bounded by its `min`, so i64 arithmetic cannot overflow.
+    let capped = |value: u64, cap: u64| i64::try_from(value.min(cap)).unwrap_or(0);
+    let (positive, negative) = record.attesting_banks();
+    let mut score: i64 = 500;
+    score += capped(count(&record.sent), 200) / 2;
+    score += capped(count(&record.received), 200) / 4;
+    score += 2 * capped(record.escrows.completed, 50);
+    score += 5 * capped(record.repaid_on_time, 20);
+    score += 25 * capped(positive, 4);
+    score -= 40 * capped(record.escrows.lost, 10);
+    score -= 100 * capped(record.overdue_events, 5);
+    if record.overdue_open > 0 {
+        score -= 150;
+    }
+    score -= 100 * capped(negative, 5);
+    u16::try_from(score.clamp(0, i64::from(RATING_MAX))).unwrap_or(0)
+}
+
+/// Part of a line drawn in one block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tranche {
+    /// The last height by which it must be repaid.
+    pub due: u64,
+    /// What is still owed of it.
+    pub amount: Amount,
+    /// Whether its due height has passed.
+    pub overdue: bool,
+}
+
+/// A credit line of an account in one asset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditLine {
+    /// The granted limit (zero once revoked).
+    pub limit: Amount,
+    /// Blocks within which a draw must be repaid.
+    pub period_blocks: u64,
+    /// Owed now: the sum of the tranches.
+    pub drawn: Amount,
+    /// What is owed, oldest first.
+    pub tranches: Vec<Tranche>,
+    /// Height of the latest grant.
+    pub granted_at: u64,
+}
+
+impl CreditLine {
+    /// The most that may be owed at once: the granted limit, capped by the
+    /// rating.
+    pub fn usable(&self, params: &CreditParams, asset: &AssetCode, rating: u16) -> Amount {
+        self.limit.min(params.cap(asset, rating))
+    }
+
+    /// What is overdue now.
+    pub fn overdue(&self) -> Amount {
+        self.tranches
+            .iter()
+            .filter(|t| t.overdue)
+            .fold(Amount::ZERO, |sum, t| sum.saturating_add(t.amount))
+    }
+
+    /// Records a draw of `amount` at `height`. Returns the due height when
+    /// the draw opened a new tranche (its deadline must be registered), or
+    /// `None` when it joined one. `None` also on overflow of `drawn`, which
+    /// the caller rules out by checking `drawn + amount ≤ usable` first.
+    pub(crate) fn draw(
+        &mut self,
+        record: &mut CreditRecord,
+        asset: &AssetCode,
+        amount: Amount,
+        height: u64,
+    ) -> Option<Option<u64>> {
+        self.drawn = self.drawn.checked_add(amount)?;
+        let tally = record.credit_tally(asset);
+        tally.drawn = tally.drawn.saturating_add(amount);
+        let due = height.saturating_add(self.period_blocks);
+        let full = self.tranches.len() >= TRANCHES_MAX;
+        match self.tranches.last_mut() {
+            Some(last) if last.due == due || full => {
+                last.amount = last.amount.checked_add(amount)?;
+                Some(None)
+            }
+            _ => {
+                self.tranches.push(Tranche {
+                    due,
+                    amount,
+                    overdue: false,
+                });
+                Some(Some(due))
+            }
+        }
+    }
+
+    /// Repays up to `amount` at `height`, oldest tranche first; returns what
+    /// was repaid (at most `drawn`).
+    pub(crate) fn repay(
+        &mut self,
+        record: &mut CreditRecord,
+        asset: &AssetCode,
+        amount: Amount,
+        height: u64,
+    ) -> Amount {
+        let mut left = amount;
+        let mut repaid = Amount::ZERO;
+        while let Some(first) = self.tranches.first_mut() {
+            if left.is_zero() {
+                break;
+            }
+            let part = first.amount.min(left);
+            // `part ≤ first.amount` and `part ≤ left`: no underflow.
+            first.amount = Amount(first.amount.0 - part.0);
+            left = Amount(left.0 - part.0);
+            repaid = Amount(repaid.0.saturating_add(part.0));
+            if first.amount.is_zero() {
+                if first.overdue {
+                    record.overdue_open = record.overdue_open.saturating_sub(1);
+                } else if height <= first.due {
+                    record.repaid_on_time = record.repaid_on_time.saturating_add(1);
+                }
+                self.tranches.remove(0);
+            }
+        }
+        self.drawn = Amount(self.drawn.0.saturating_sub(repaid.0));
+        let tally = record.credit_tally(asset);
+        tally.repaid = tally.repaid.saturating_add(repaid);
+        repaid
+    }
+
+    /// Marks every tranche due before `height` overdue (once each); returns
+    /// how many went overdue now.
+    pub(crate) fn mark_overdue(
+        &mut self,
+        record: &mut CreditRecord,
+        asset: &AssetCode,
+        height: u64,
+    ) -> u64 {
+        let mut marked = 0u64;
+        let mut volume = Amount::ZERO;
+        for tranche in &mut self.tranches {
+            if !tranche.overdue && tranche.due < height {
+                tranche.overdue = true;
+                marked += 1;
+                volume = volume.saturating_add(tranche.amount);
+            }
+        }
+        record.overdue_events = record.overdue_events.saturating_add(marked);
+        record.overdue_open = record.overdue_open.saturating_add(marked);
+        let tally = record.credit_tally(asset);
+        tally.overdue = tally.overdue.saturating_add(volume);
+        marked
+    }
+
+    /// Whether the line can be forgotten: revoked and nothing owed.
+    pub fn is_closed(&self) -> bool {
+        self.limit.is_zero() && self.drawn.is_zero()
+    }
+}

@@ -1,0 +1,1037 @@
+//! Executing one block: the working state ([`Exec`]), the rules of every
+//! body, the deadlines processed at the start of the block, and the
+//! conservation check run after every step.
+//!
+//! A *step* is one transaction body or one deadline. Each step starts with
+//! [`Exec::begin`], which forgets the previous step's "before" values; a
+//! rejected step is rolled back to them, an applied one is checked for
+//! conservation against them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::amount::Amount;
+use crate::codec;
+use crate::crypto::{self, CryptoError};
+use crate::ids::{AccountId, AssetCode, Category, Hash, MemberId};
+use crate::tx::{Body, SignedTransaction};
+
+use super::credit::{AttestationEntry, CreditLine, rating};
+use super::escrow::{Dispute, EscrowState, EscrowStatus, SettledBy, Settlement};
+use super::{
+    AccountState, AssetState, BlockError, DUE_ITEMS_MAX, DueItem, Member, Outcome, Params,
+    RejectReason, StateKey, StateView, ViewError, read, read_members,
+};
+
+/// A key type of one kind of state entry.
+pub(super) trait TableKey: Ord + Clone {
+    /// Its state key.
+    fn state_key(&self) -> StateKey;
+}
+
+impl TableKey for AccountId {
+    fn state_key(&self) -> StateKey {
+        StateKey::Account(*self)
+    }
+}
+
+impl TableKey for AssetCode {
+    fn state_key(&self) -> StateKey {
+        StateKey::Asset(self.clone())
+    }
+}
+
+impl TableKey for Hash {
+    fn state_key(&self) -> StateKey {
+        StateKey::Escrow(*self)
+    }
+}
+
+impl TableKey for u64 {
+    fn state_key(&self) -> StateKey {
+        StateKey::Due(*self)
+    }
+}
+
+/// The entries of one kind read or written by the block so far.
+pub(super) struct Table<K, V> {
+    /// Values as the block left them (`None`: absent).
+    cache: BTreeMap<K, Option<V>>,
+    /// Keys the block wrote.
+    dirty: BTreeSet<K>,
+    /// For keys the current step wrote: their values before the step.
+    before: BTreeMap<K, Option<V>>,
+}
+
+impl<K: TableKey, V: Clone + Serialize + DeserializeOwned> Table<K, V> {
+    fn new() -> Table<K, V> {
+        Table {
+            cache: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            before: BTreeMap::new(),
+        }
+    }
+
+    fn load(&mut self, view: &dyn StateView, key: &K) -> Result<(), ViewError> {
+        if !self.cache.contains_key(key) {
+            let loaded: Option<V> = read(view, &key.state_key())?;
+            self.cache.insert(key.clone(), loaded);
+        }
+        Ok(())
+    }
+
+    /// The current value.
+    fn get(&mut self, view: &dyn StateView, key: &K) -> Result<Option<&V>, ViewError> {
+        self.load(view, key)?;
+        Ok(self.cache.get(key).and_then(Option::as_ref))
+    }
+
+    /// The current value for changing (recorded for undo and writing).
+    fn get_mut(&mut self, view: &dyn StateView, key: &K) -> Result<Option<&mut V>, ViewError> {
+        self.load(view, key)?;
+        if !matches!(self.cache.get(key), Some(Some(_))) {
+            return Ok(None);
+        }
+        self.touch(key);
+        Ok(self.cache.get_mut(key).and_then(Option::as_mut))
+    }
+
+    /// Sets (or with `None` deletes) a value.
+    fn put(&mut self, view: &dyn StateView, key: K, value: Option<V>) -> Result<(), ViewError> {
+        self.load(view, &key)?;
+        self.touch(&key);
+        self.cache.insert(key, value);
+        Ok(())
+    }
+
+    fn touch(&mut self, key: &K) {
+        if !self.before.contains_key(key) {
+            let previous = self.cache.get(key).cloned().flatten();
+            self.before.insert(key.clone(), previous);
+        }
+        self.dirty.insert(key.clone());
+    }
+
+    fn begin(&mut self) {
+        self.before.clear();
+    }
+
+    fn rollback(&mut self) {
+        for (key, previous) in std::mem::take(&mut self.before) {
+            self.cache.insert(key, previous);
+        }
+    }
+
+    /// `(before, after)` of every entry the current step wrote.
+    fn changes(&self) -> impl Iterator<Item = (&K, Option<&V>, Option<&V>)> {
+        self.before.iter().map(|(key, before)| {
+            let after = self.cache.get(key).and_then(Option::as_ref);
+            (key, before.as_ref(), after)
+        })
+    }
+
+    fn writes(&self, out: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Result<(), BlockError> {
+        for key in &self.dirty {
+            let value = match self.cache.get(key).and_then(Option::as_ref) {
+                Some(value) => Some(codec::encode(value)?),
+                None => None,
+            };
+            out.insert(key.state_key().encode()?, value);
+        }
+        Ok(())
+    }
+}
+
+/// The working state of one block's execution.
+pub(super) struct Exec<'v> {
+    view: &'v dyn StateView,
+    height: u64,
+    members: Vec<Member>,
+    params: Params,
+    accounts: Table<AccountId, AccountState>,
+    assets: Table<AssetCode, AssetState>,
+    escrows: Table<Hash, EscrowState>,
+    due: Table<u64, Vec<DueItem>>,
+}
+
+/// A step failed: either a rejection (undo and record) or a broken view.
+pub(super) enum Failure {
+    Reject(RejectReason),
+    View(ViewError),
+}
+
+impl From<RejectReason> for Failure {
+    fn from(reason: RejectReason) -> Failure {
+        Failure::Reject(reason)
+    }
+}
+
+impl From<ViewError> for Failure {
+    fn from(error: ViewError) -> Failure {
+        Failure::View(error)
+    }
+}
+
+fn corrupt(message: String) -> Failure {
+    Failure::View(ViewError::Corrupt(message))
+}
+
+type Step<T = ()> = Result<T, Failure>;
+
+impl<'v> Exec<'v> {
+    pub(super) fn new(view: &'v dyn StateView, height: u64) -> Result<Exec<'v>, BlockError> {
+        Ok(Exec {
+            view,
+            height,
+            members: read_members(view)?,
+            params: read(view, &StateKey::Params)?.unwrap_or_default(),
+            accounts: Table::new(),
+            assets: Table::new(),
+            escrows: Table::new(),
+            due: Table::new(),
+        })
+    }
+
+    /// Starts a step: from here, its changes can be rolled back.
+    fn begin(&mut self) {
+        self.accounts.begin();
+        self.assets.begin();
+        self.escrows.begin();
+        self.due.begin();
+    }
+
+    fn rollback(&mut self) {
+        self.accounts.rollback();
+        self.assets.rollback();
+        self.escrows.rollback();
+        self.due.rollback();
+    }
+
+    /// Ends a step: checks an applied one, undoes a rejected one.
+    fn finish<T>(&mut self, result: Step<T>) -> Result<Result<T, RejectReason>, BlockError> {
+        match result {
+            Ok(value) => {
+                self.check_invariants()?;
+                Ok(Ok(value))
+            }
+            Err(Failure::Reject(reason)) => {
+                self.rollback();
+                Ok(Err(reason))
+            }
+            Err(Failure::View(error)) => Err(error.into()),
+        }
+    }
+
+    /// The deadlines that passed with the previous block: every escrow and
+    /// credit tranche registered under `Due(height - 1)`, in registration
+    /// order. A deadline step that cannot be carried out (a payout would
+    /// overflow a balance) is undone and skipped; the block is never
+    /// refused for it, so the chain cannot stall on one bad deadline.
+    pub(super) fn begin_block(&mut self) -> Result<(), BlockError> {
+        let Some(deadline) = self.height.checked_sub(1) else {
+            return Ok(());
+        };
+        let Some(items) = self.due.get(self.view, &deadline)?.cloned() else {
+            return Ok(());
+        };
+        self.begin();
+        self.due.put(self.view, deadline, None)?;
+        self.check_invariants()?;
+        for item in items {
+            self.begin();
+            let result = match &item {
+                DueItem::Escrow(id) => self.escrow_deadline(id, deadline),
+                DueItem::Credit(account, asset) => self.credit_deadline(account, asset),
+            };
+            // A rejected deadline step is rolled back and skipped (see above).
+            let _skipped = self.finish(result)?;
+        }
+        Ok(())
+    }
+
+    /// Runs one transaction: rules 1–5 of the module docs.
+    pub(super) fn transaction(
+        &mut self,
+        signed: &SignedTransaction,
+        tx_id: &Hash,
+    ) -> Result<Outcome, BlockError> {
+        let tx = &signed.tx;
+        if tx.expiry_height < self.height {
+            return Ok(Outcome::Rejected(RejectReason::Expired {
+                expiry_height: tx.expiry_height,
+                height: self.height,
+            }));
+        }
+        let Some(sender) = self.accounts.get(self.view, &tx.sender)? else {
+            return Ok(Outcome::Rejected(RejectReason::UnknownSender));
+        };
+        if tx.nonce != sender.nonce {
+            return Ok(Outcome::Rejected(RejectReason::BadNonce {
+                expected: sender.nonce,
+                found: tx.nonce,
+            }));
+        }
+        // After 2^64 - 1 transactions an account can send no more: its last
+        // nonce must never apply twice, nor wrap to a replayable 0.
+        let Some(next_nonce) = sender.nonce.checked_add(1) else {
+            return Ok(Outcome::Rejected(RejectReason::NonceExhausted));
+        };
+        self.begin();
+        if let Some(sender) = self.accounts.get_mut(self.view, &tx.sender)? {
+            sender.nonce = next_nonce;
+        }
+        // The nonce stays consumed whatever the body does.
+        self.begin();
+        let from = &tx.sender;
+        let result = match &tx.body {
+            Body::Transfer { to, asset, amount } => self.transfer(from, to, asset, *amount, tx.fee),
+            Body::Issue { to, asset, amount } => self.issue(from, to, asset, *amount),
+            Body::Redeem { asset, amount } => self.redeem(from, asset, *amount),
+            Body::RegisterAccount { account } => self.register(from, account),
+            Body::EscrowOpen {
+                seller,
+                asset,
+                amount,
+                arbiter,
+                confirm_deadline,
+                arbiter_deadline,
+                reference,
+            } => self.escrow_open(
+                tx_id,
+                from,
+                tx.fee,
+                EscrowState {
+                    buyer: *from,
+                    seller: *seller,
+                    asset: asset.clone(),
+                    amount: *amount,
+                    arbiter: arbiter.clone(),
+                    reference: *reference,
+                    opened_at: self.height,
+                    confirm_deadline: *confirm_deadline,
+                    arbiter_deadline: *arbiter_deadline,
+                    dispute: None,
+                    status: EscrowStatus::Open,
+                },
+            ),
+            Body::EscrowRelease { escrow } => self.escrow_release(from, escrow),
+            Body::EscrowRefund { escrow } => self.escrow_refund(from, escrow),
+            Body::EscrowDispute { escrow } => self.escrow_dispute(from, escrow),
+            Body::EscrowResolve { escrow, to_seller } => {
+                self.escrow_resolve(from, escrow, *to_seller)
+            }
+            Body::CreditGrant {
+                account,
+                asset,
+                limit,
+                period_blocks,
+            } => self.credit_grant(from, account, asset, *limit, *period_blocks),
+            Body::CreditRevoke { account, asset } => self.credit_revoke(from, account, asset),
+            Body::CreditAttest {
+                account,
+                positive,
+                category,
+                reference,
+            } => self.credit_attest(from, account, *positive, category, reference),
+        };
+        Ok(match self.finish(result)? {
+            Ok(fee) => Outcome::Applied { fee },
+            Err(reason) => Outcome::Rejected(reason),
+        })
+    }
+
+    // ----- plain money -------------------------------------------------
+
+    fn transfer(
+        &mut self,
+        sender: &AccountId,
+        to: &AccountId,
+        asset: &AssetCode,
+        amount: Amount,
+        maximum_fee: Amount,
+    ) -> Step<Amount> {
+        if amount.is_zero() {
+            return Err(RejectReason::ZeroAmount.into());
+        }
+        self.known_asset(asset)?;
+        let fee = self.fee(asset, amount, maximum_fee)?;
+        self.known_account(to)?;
+        self.charge(sender, asset, amount, fee)?;
+        self.credit(to, asset, amount)?;
+        self.account_mut(sender)?.record.sent(asset, amount);
+        self.account_mut(to)?.record.received(asset, amount);
+        Ok(fee)
+    }
+
+    /// The schedule's fee for moving `amount` of `asset`, if the sender
+    /// accepts it.
+    fn fee(&self, asset: &AssetCode, amount: Amount, maximum_fee: Amount) -> Step<Amount> {
+        let rule = self.params.fees.get(asset).copied().unwrap_or_default();
+        let fee = rule
+            .fee(amount)
+            .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
+        if fee > maximum_fee {
+            return Err(RejectReason::FeeAboveMaximum {
+                required: fee,
+                maximum: maximum_fee,
+            }
+            .into());
+        }
+        Ok(fee)
+    }
+
+    /// Takes `amount` plus `fee` from `sender` (drawing on its credit line
+    /// if need be) and pays the fee to the treasury of the sender's bank.
+    fn charge(
+        &mut self,
+        sender: &AccountId,
+        asset: &AssetCode,
+        amount: Amount,
+        fee: Amount,
+    ) -> Step {
+        let needed = amount
+            .checked_add(fee)
+            .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
+        self.debit(sender, asset, needed)?;
+        if !fee.is_zero() {
+            let bank = self.known_account(sender)?.bank;
+            let treasury = self.treasury_of(&bank)?;
+            self.credit(&treasury, asset, fee)?;
+        }
+        Ok(())
+    }
+
+    fn issue(
+        &mut self,
+        sender: &AccountId,
+        to: &AccountId,
+        asset: &AssetCode,
+        amount: Amount,
+    ) -> Step<Amount> {
+        let mut state = self.issuer_asset(sender, asset)?;
+        if amount.is_zero() {
+            return Err(RejectReason::ZeroAmount.into());
+        }
+        self.known_account(to)?;
+        state.supply = state
+            .supply
+            .checked_add(amount)
+            .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
+        self.assets.put(self.view, asset.clone(), Some(state))?;
+        self.credit(to, asset, amount)?;
+        Ok(Amount::ZERO)
+    }
+
+    fn redeem(&mut self, sender: &AccountId, asset: &AssetCode, amount: Amount) -> Step<Amount> {
+        let mut state = self.issuer_asset(sender, asset)?;
+        if amount.is_zero() {
+            return Err(RejectReason::ZeroAmount.into());
+        }
+        self.debit(sender, asset, amount)?;
+        state.supply = state
+            .supply
+            .checked_sub(amount)
+            .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
+        self.assets.put(self.view, asset.clone(), Some(state))?;
+        Ok(Amount::ZERO)
+    }
+
+    fn register(&mut self, sender: &AccountId, account: &AccountId) -> Step<Amount> {
+        let bank = self.bank_of_treasury(sender)?;
+        crypto::check_public_key(&account.0).map_err(|error| match error {
+            CryptoError::WeakPublicKey => RejectReason::WeakKey,
+            _ => RejectReason::InvalidKey,
+        })?;
+        if self.accounts.get(self.view, account)?.is_some() {
+            return Err(RejectReason::AccountExists(*account).into());
+        }
+        self.accounts
+            .put(self.view, *account, Some(AccountState::new(bank)))?;
+        Ok(Amount::ZERO)
+    }
+
+    /// Takes `amount` from `id`: from its balance, and the shortfall from its
+    /// credit line in `asset` (funded by its bank's treasury).
+    fn debit(&mut self, id: &AccountId, asset: &AssetCode, amount: Amount) -> Step {
+        let account = self.known_account(id)?;
+        let balance = account.balance(asset);
+        if let Some(left) = balance.checked_sub(amount) {
+            self.account_mut(id)?.set_balance(asset, left);
+            return Ok(());
+        }
+        // `amount > balance` here.
+        let shortfall = Amount(amount.0 - balance.0);
+        let headroom = match account.lines.get(asset) {
+            None => Amount::ZERO,
+            Some(line) => {
+                let rating =
+                    rating(&account.record, self.params.credit.rating_version).unwrap_or(0);
+                let usable = line.usable(&self.params.credit, asset, rating);
+                Amount(usable.0.saturating_sub(line.drawn.0))
+            }
+        };
+        if shortfall > headroom {
+            return Err(RejectReason::InsufficientFunds {
+                asset: asset.clone(),
+                needed: amount,
+                available: balance.saturating_add(headroom),
+            }
+            .into());
+        }
+        let bank = account.bank;
+        let lender = self.treasury_of(&bank)?;
+        let lender_balance = self.known_account(&lender)?.balance(asset);
+        let Some(lender_left) = lender_balance.checked_sub(shortfall) else {
+            return Err(RejectReason::LenderInsufficientFunds {
+                bank,
+                asset: asset.clone(),
+                needed: shortfall,
+                available: lender_balance,
+            }
+            .into());
+        };
+        self.account_mut(&lender)?.set_balance(asset, lender_left);
+        let height = self.height;
+        let account = self.account_mut(id)?;
+        account.set_balance(asset, Amount::ZERO);
+        let AccountState { lines, record, .. } = account;
+        let line = lines
+            .get_mut(asset)
+            .ok_or_else(|| corrupt(format!("{id}: credit line {asset} vanished")))?;
+        let new_due = line
+            .draw(record, asset, shortfall, height)
+            .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
+        if let Some(due) = new_due {
+            self.add_due(due, DueItem::Credit(*id, asset.clone()))?;
+        }
+        Ok(())
+    }
+
+    /// Gives `amount` to `id`: it repays the account's credit line in
+    /// `asset` first (to its bank's treasury), the rest reaches the balance.
+    fn credit(&mut self, id: &AccountId, asset: &AssetCode, amount: Amount) -> Step {
+        let height = self.height;
+        let account = self.account_mut(id)?;
+        let AccountState {
+            lines,
+            record,
+            balances: _,
+            ..
+        } = account;
+        let mut repaid = Amount::ZERO;
+        if let Some(line) = lines.get_mut(asset) {
+            if !line.drawn.is_zero() {
+                repaid = line.repay(record, asset, amount, height);
+            }
+            if line.is_closed() {
+                lines.remove(asset);
+            }
+        }
+        // `repaid ≤ amount`.
+        let rest = Amount(amount.0 - repaid.0);
+        let total = account
+            .balance(asset)
+            .checked_add(rest)
+            .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
+        account.set_balance(asset, total);
+        if !repaid.is_zero() {
+            let bank = account.bank.clone();
+            let treasury = self.treasury_of(&bank)?;
+            if treasury == *id {
+                return Err(corrupt(format!("treasury {id} holds a credit line")));
+            }
+            self.credit(&treasury, asset, repaid)?;
+        }
+        Ok(())
+    }
+
+    // ----- escrow ------------------------------------------------------
+
+    fn escrow_open(
+        &mut self,
+        id: &Hash,
+        buyer: &AccountId,
+        maximum_fee: Amount,
+        escrow: EscrowState,
+    ) -> Step<Amount> {
+        let asset = &escrow.asset;
+        if escrow.amount.is_zero() {
+            return Err(RejectReason::ZeroAmount.into());
+        }
+        self.known_asset(asset)?;
+        let fee = self.fee(asset, escrow.amount, maximum_fee)?;
+        if escrow.seller == *buyer {
+            return Err(RejectReason::SellerIsBuyer.into());
+        }
+        self.known_account(&escrow.seller)?;
+        if !self.members.iter().any(|m| m.id == escrow.arbiter) {
+            return Err(RejectReason::UnknownMember(escrow.arbiter.clone()).into());
+        }
+        if escrow.confirm_deadline < self.height {
+            return Err(RejectReason::DeadlinePassed {
+                deadline: escrow.confirm_deadline,
+                height: self.height,
+            }
+            .into());
+        }
+        if escrow.arbiter_deadline <= escrow.confirm_deadline {
+            return Err(RejectReason::DeadlineOrder {
+                confirm_deadline: escrow.confirm_deadline,
+                arbiter_deadline: escrow.arbiter_deadline,
+            }
+            .into());
+        }
+        let latest = self
+            .height
+            .saturating_add(self.params.escrow.deadline_blocks_max);
+        if escrow.arbiter_deadline > latest {
+            return Err(RejectReason::DeadlineTooFar {
+                deadline: escrow.arbiter_deadline,
+                latest,
+            }
+            .into());
+        }
+        if self.escrows.get(self.view, id)?.is_some() {
+            return Err(corrupt(format!("escrow {id} exists before its opening")));
+        }
+        self.charge(buyer, asset, escrow.amount, fee)?;
+        self.add_due(escrow.confirm_deadline, DueItem::Escrow(*id))?;
+        self.escrows.put(self.view, *id, Some(escrow))?;
+        Ok(fee)
+    }
+
+    fn escrow(&mut self, id: &Hash) -> Step<EscrowState> {
+        Ok(self
+            .escrows
+            .get(self.view, id)?
+            .cloned()
+            .ok_or(RejectReason::EscrowNotFound(*id))?)
+    }
+
+    /// Refuses a step on a settled escrow, and on one not in `wanted`.
+    fn expect_status(id: &Hash, escrow: &EscrowState, wanted: &[&str]) -> Step {
+        let status = escrow.status.name();
+        if let EscrowStatus::Settled(_) = escrow.status {
+            return Err(RejectReason::EscrowSettled(*id).into());
+        }
+        if wanted.contains(&status) {
+            Ok(())
+        } else {
+            Err(RejectReason::WrongEscrowStatus {
+                escrow: *id,
+                status: status.to_owned(),
+            }
+            .into())
+        }
+    }
+
+    fn escrow_release(&mut self, sender: &AccountId, id: &Hash) -> Step<Amount> {
+        let escrow = self.escrow(id)?;
+        if *sender != escrow.buyer {
+            return Err(RejectReason::NotBuyer.into());
+        }
+        Self::expect_status(id, &escrow, &["open", "disputed"])?;
+        self.settle(id, escrow.amount, Amount::ZERO, SettledBy::ReleasedByBuyer)?;
+        Ok(Amount::ZERO)
+    }
+
+    fn escrow_refund(&mut self, sender: &AccountId, id: &Hash) -> Step<Amount> {
+        let escrow = self.escrow(id)?;
+        if *sender != escrow.seller {
+            return Err(RejectReason::NotSeller.into());
+        }
+        Self::expect_status(id, &escrow, &["open", "disputed"])?;
+        self.settle(id, Amount::ZERO, escrow.amount, SettledBy::RefundedBySeller)?;
+        Ok(Amount::ZERO)
+    }
+
+    fn escrow_dispute(&mut self, sender: &AccountId, id: &Hash) -> Step<Amount> {
+        let mut escrow = self.escrow(id)?;
+        if *sender != escrow.buyer && *sender != escrow.seller {
+            return Err(RejectReason::NotParty.into());
+        }
+        Self::expect_status(id, &escrow, &["open"])?;
+        if self.height > escrow.confirm_deadline {
+            return Err(RejectReason::DeadlinePassed {
+                deadline: escrow.confirm_deadline,
+                height: self.height,
+            }
+            .into());
+        }
+        escrow.status = EscrowStatus::Disputed;
+        escrow.dispute = Some(Dispute {
+            by: *sender,
+            at: self.height,
+        });
+        let (buyer, seller, deadline) = (escrow.buyer, escrow.seller, escrow.arbiter_deadline);
+        self.escrows.put(self.view, *id, Some(escrow))?;
+        self.add_due(deadline, DueItem::Escrow(*id))?;
+        for party in [buyer, seller] {
+            let tally = &mut self.account_mut(&party)?.record.escrows;
+            tally.disputed = tally.disputed.saturating_add(1);
+        }
+        Ok(Amount::ZERO)
+    }
+
+    fn escrow_resolve(&mut self, sender: &AccountId, id: &Hash, to_seller: Amount) -> Step<Amount> {
+        let escrow = self.escrow(id)?;
+        if self.treasury_of(&escrow.arbiter)? != *sender {
+            return Err(RejectReason::NotArbiter {
+                arbiter: escrow.arbiter,
+            }
+            .into());
+        }
+        Self::expect_status(id, &escrow, &["disputed"])?;
+        if self.height > escrow.arbiter_deadline {
+            return Err(RejectReason::DeadlinePassed {
+                deadline: escrow.arbiter_deadline,
+                height: self.height,
+            }
+            .into());
+        }
+        let Some(to_buyer) = escrow.amount.checked_sub(to_seller) else {
+            return Err(RejectReason::SplitTooLarge {
+                to_seller,
+                amount: escrow.amount,
+            }
+            .into());
+        };
+        self.settle(id, to_seller, to_buyer, SettledBy::ResolvedByArbiter)?;
+        Ok(Amount::ZERO)
+    }
+
+    /// A deadline registered for `id` at `deadline` passed.
+    fn escrow_deadline(&mut self, id: &Hash, deadline: u64) -> Step {
+        let escrow = self
+            .escrows
+            .get(self.view, id)?
+            .cloned()
+            .ok_or_else(|| corrupt(format!("escrow {id} is due but missing")))?;
+        match escrow.status {
+            EscrowStatus::Open if escrow.confirm_deadline == deadline => {
+                self.settle(id, escrow.amount, Amount::ZERO, SettledBy::AutoReleased)
+            }
+            EscrowStatus::Disputed if escrow.arbiter_deadline == deadline => {
+                self.settle(id, Amount::ZERO, escrow.amount, SettledBy::AutoRefunded)
+            }
+            // Settled, or disputed before its confirmation deadline.
+            _ => Ok(()),
+        }
+    }
+
+    /// Pays an open or disputed escrow out and records the outcome.
+    fn settle(&mut self, id: &Hash, to_seller: Amount, to_buyer: Amount, how: SettledBy) -> Step {
+        let mut escrow = self.escrow(id)?;
+        if escrow.held() != escrow.amount || to_seller.checked_add(to_buyer) != Some(escrow.amount)
+        {
+            return Err(corrupt(format!(
+                "escrow {id}: settling what it does not hold"
+            )));
+        }
+        escrow.status = EscrowStatus::Settled(Settlement {
+            at: self.height,
+            to_seller,
+            to_buyer,
+            how,
+        });
+        let (buyer, seller, asset, amount) = (
+            escrow.buyer,
+            escrow.seller,
+            escrow.asset.clone(),
+            escrow.amount,
+        );
+        self.escrows.put(self.view, *id, Some(escrow))?;
+        if !to_seller.is_zero() {
+            self.credit(&seller, &asset, to_seller)?;
+        }
+        if !to_buyer.is_zero() {
+            self.credit(&buyer, &asset, to_buyer)?;
+        }
+        // `to_seller ≤ amount`; the party given more than half wins.
+        let rest = Amount(amount.0 - to_seller.0);
+        for party in [buyer, seller] {
+            let tally = &mut self.account_mut(&party)?.record.escrows;
+            match how {
+                SettledBy::ReleasedByBuyer | SettledBy::AutoReleased => {
+                    tally.completed = tally.completed.saturating_add(1);
+                }
+                SettledBy::RefundedBySeller | SettledBy::AutoRefunded => {
+                    tally.refunded = tally.refunded.saturating_add(1);
+                }
+                SettledBy::ResolvedByArbiter => {
+                    let (mine, theirs) = if party == seller {
+                        (to_seller, rest)
+                    } else {
+                        (rest, to_seller)
+                    };
+                    if mine > theirs {
+                        tally.won = tally.won.saturating_add(1);
+                    } else if mine < theirs {
+                        tally.lost = tally.lost.saturating_add(1);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ----- credit ------------------------------------------------------
+
+    /// The hosting bank of a customer account, if `sender` is its treasury.
+    fn hosting_bank_check(&mut self, sender: &AccountId, account: &AccountId) -> Step<MemberId> {
+        let bank = self.known_account(account)?.bank;
+        if self.members.iter().any(|m| m.treasury == *account) {
+            return Err(RejectReason::CreditForBank.into());
+        }
+        if self.treasury_of(&bank)? != *sender {
+            return Err(RejectReason::NotHostingBank { bank }.into());
+        }
+        Ok(bank)
+    }
+
+    fn credit_grant(
+        &mut self,
+        sender: &AccountId,
+        account: &AccountId,
+        asset: &AssetCode,
+        limit: Amount,
+        period_blocks: u64,
+    ) -> Step<Amount> {
+        self.hosting_bank_check(sender, account)?;
+        self.known_asset(asset)?;
+        if limit.is_zero() {
+            return Err(RejectReason::ZeroAmount.into());
+        }
+        if !self.params.credit.caps.contains_key(asset) {
+            return Err(RejectReason::CreditNotOffered(asset.clone()).into());
+        }
+        let max = self.params.credit.period_blocks_max;
+        if period_blocks == 0 || period_blocks > max {
+            return Err(RejectReason::PeriodInvalid { period_blocks, max }.into());
+        }
+        let height = self.height;
+        let account = self.account_mut(account)?;
+        let line = account
+            .lines
+            .entry(asset.clone())
+            .or_insert_with(|| CreditLine {
+                limit,
+                period_blocks,
+                drawn: Amount::ZERO,
+                tranches: Vec::new(),
+                granted_at: height,
+            });
+        line.limit = limit;
+        line.period_blocks = period_blocks;
+        line.granted_at = height;
+        Ok(Amount::ZERO)
+    }
+
+    fn credit_revoke(
+        &mut self,
+        sender: &AccountId,
+        account: &AccountId,
+        asset: &AssetCode,
+    ) -> Step<Amount> {
+        self.hosting_bank_check(sender, account)?;
+        let account = self.account_mut(account)?;
+        let Some(line) = account.lines.get_mut(asset) else {
+            return Err(RejectReason::NoCreditLine(asset.clone()).into());
+        };
+        line.limit = Amount::ZERO;
+        if line.is_closed() {
+            account.lines.remove(asset);
+        }
+        Ok(Amount::ZERO)
+    }
+
+    fn credit_attest(
+        &mut self,
+        sender: &AccountId,
+        account: &AccountId,
+        positive: bool,
+        category: &Category,
+        reference: &Hash,
+    ) -> Step<Amount> {
+        let bank = self.bank_of_treasury(sender)?;
+        let height = self.height;
+        let record = &mut self.account_mut(account)?.record;
+        record.attestations.insert(
+            bank,
+            AttestationEntry {
+                positive,
+                category: category.clone(),
+                reference: *reference,
+                at: height,
+            },
+        );
+        record.attestations_filed = record.attestations_filed.saturating_add(1);
+        Ok(Amount::ZERO)
+    }
+
+    /// A tranche of `account`'s line in `asset` came due with the previous block.
+    fn credit_deadline(&mut self, account: &AccountId, asset: &AssetCode) -> Step {
+        let height = self.height;
+        let Some(state) = self.accounts.get_mut(self.view, account)? else {
+            return Err(corrupt(format!(
+                "{account} has a credit deadline but no account"
+            )));
+        };
+        let AccountState { lines, record, .. } = state;
+        if let Some(line) = lines.get_mut(asset) {
+            line.mark_overdue(record, asset, height);
+        }
+        Ok(())
+    }
+
+    // ----- helpers -----------------------------------------------------
+
+    fn add_due(&mut self, height: u64, item: DueItem) -> Step {
+        let mut items = self
+            .due
+            .get(self.view, &height)?
+            .cloned()
+            .unwrap_or_default();
+        if items.len() >= DUE_ITEMS_MAX {
+            return Err(RejectReason::DueListFull { height }.into());
+        }
+        items.push(item);
+        self.due.put(self.view, height, Some(items))?;
+        Ok(())
+    }
+
+    /// A registered account (a copy), or `UnknownAccount`.
+    fn known_account(&mut self, id: &AccountId) -> Step<AccountState> {
+        Ok(self
+            .accounts
+            .get(self.view, id)?
+            .cloned()
+            .ok_or(RejectReason::UnknownAccount(*id))?)
+    }
+
+    fn account_mut(&mut self, id: &AccountId) -> Step<&mut AccountState> {
+        Ok(self
+            .accounts
+            .get_mut(self.view, id)?
+            .ok_or(RejectReason::UnknownAccount(*id))?)
+    }
+
+    fn known_asset(&mut self, code: &AssetCode) -> Step<AssetState> {
+        Ok(self
+            .assets
+            .get(self.view, code)?
+            .cloned()
+            .ok_or_else(|| RejectReason::UnknownAsset(code.clone()))?)
+    }
+
+    /// The asset's state, if `sender` is the treasury of its issuer.
+    fn issuer_asset(&mut self, sender: &AccountId, asset: &AssetCode) -> Step<AssetState> {
+        let state = self.known_asset(asset)?;
+        if self.treasury_of(&state.issuer)? != *sender {
+            return Err(RejectReason::NotIssuer {
+                asset: asset.clone(),
+                issuer: state.issuer,
+            }
+            .into());
+        }
+        Ok(state)
+    }
+
+    /// The member whose treasury `sender` is, or `NotBank`.
+    fn bank_of_treasury(&self, sender: &AccountId) -> Step<MemberId> {
+        self.members
+            .iter()
+            .find(|member| member.treasury == *sender)
+            .map(|member| member.id.clone())
+            .ok_or(Failure::Reject(RejectReason::NotBank))
+    }
+
+    fn treasury_of(&self, bank: &MemberId) -> Step<AccountId> {
+        self.members
+            .iter()
+            .find(|member| member.id == *bank)
+            .map(|member| member.treasury)
+            .ok_or_else(|| corrupt(format!("bank {bank} is not a member")))
+    }
+
+    /// Invariants of every applied step, from the values before it:
+    /// - per asset, the change of all balances plus the change of all held
+    ///   escrows equals the change of supply;
+    /// - every changed credit line owes the sum of its tranches, and no
+    ///   account holds a balance in an asset it owes on.
+    fn check_invariants(&self) -> Result<(), BlockError> {
+        let overflow = || BlockError::Invariant("conservation arithmetic overflowed".into());
+        let mut net: BTreeMap<AssetCode, i128> = BTreeMap::new();
+        let mut add = |asset: &AssetCode, before: Amount, after: Amount, sign: i128| {
+            let before = i128::try_from(before.0).map_err(|_| overflow())?;
+            let after = i128::try_from(after.0).map_err(|_| overflow())?;
+            let delta = after
+                .checked_sub(before)
+                .and_then(|delta| delta.checked_mul(sign))
+                .ok_or_else(overflow)?;
+            let slot = net.entry(asset.clone()).or_insert(0);
+            *slot = slot.checked_add(delta).ok_or_else(overflow)?;
+            Ok::<(), BlockError>(())
+        };
+        for (id, before, after) in self.accounts.changes() {
+            let mut assets: BTreeSet<&AssetCode> = BTreeSet::new();
+            assets.extend(before.iter().flat_map(|a| a.balances.keys()));
+            assets.extend(after.iter().flat_map(|a| a.balances.keys()));
+            for asset in assets {
+                let old = before.map_or(Amount::ZERO, |a| a.balance(asset));
+                let new = after.map_or(Amount::ZERO, |a| a.balance(asset));
+                add(asset, old, new, 1)?;
+            }
+            if let Some(after) = after {
+                for (asset, line) in &after.lines {
+                    let owed = line
+                        .tranches
+                        .iter()
+                        .try_fold(Amount::ZERO, |sum, t| sum.checked_add(t.amount));
+                    if owed != Some(line.drawn) {
+                        return Err(BlockError::Invariant(format!(
+                            "{id}: line {asset} owes {} but its tranches say {owed:?}",
+                            line.drawn
+                        )));
+                    }
+                    if !line.drawn.is_zero() && !after.balance(asset).is_zero() {
+                        return Err(BlockError::Invariant(format!(
+                            "{id}: holds {asset} while owing on its line"
+                        )));
+                    }
+                }
+            }
+        }
+        for (_, before, after) in self.escrows.changes() {
+            if let Some(escrow) = before {
+                add(&escrow.asset, escrow.held(), Amount::ZERO, 1)?;
+            }
+            if let Some(escrow) = after {
+                add(&escrow.asset, Amount::ZERO, escrow.held(), 1)?;
+            }
+        }
+        for (code, before, after) in self.assets.changes() {
+            let old = before.map_or(Amount::ZERO, |a| a.supply);
+            let new = after.map_or(Amount::ZERO, |a| a.supply);
+            add(code, old, new, -1)?;
+        }
+        match net.iter().find(|(_, delta)| **delta != 0) {
+            None => Ok(()),
+            Some((asset, delta)) => Err(BlockError::Invariant(format!(
+                "{asset}: balances, escrows and supply diverged by {delta}"
+            ))),
+        }
+    }
+
+    /// Every entry the block wrote, encoded.
+    pub(super) fn into_writes(self) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, BlockError> {
+        let mut writes = BTreeMap::new();
+        self.accounts.writes(&mut writes)?;
+        self.assets.writes(&mut writes)?;
+        self.escrows.writes(&mut writes)?;
+        self.due.writes(&mut writes)?;
+        Ok(writes)
+    }
+}
