@@ -9,4 +9,5 @@
 
 mod audit;
 mod cli;
+mod escrow_credit;
 mod net;
