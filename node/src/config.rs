@@ -84,6 +84,10 @@ pub struct Timeouts {
     pub precommit_delta_ms: u64,
     /// How often the node re-sends its own messages of the current height.
     pub rebroadcast_ms: u64,
+    /// While an escrow or credit deadline is pending (deadlines are
+    /// heights), an idle node starts the next height this long after its
+    /// last commit, so deadlines pass in bounded time on a quiet chain.
+    pub deadline_block_ms: u64,
 }
 
 impl Default for Timeouts {
@@ -96,6 +100,7 @@ impl Default for Timeouts {
             precommit_ms: 500,
             precommit_delta_ms: 250,
             rebroadcast_ms: 1_000,
+            deadline_block_ms: 1_000,
         }
     }
 }

@@ -30,7 +30,7 @@ use clearhouse_consensus as consensus;
 use clearhouse_consensus::{Height, Input, Machine, Output, Round, ValidatorIndex};
 use clearhouse_ledger::certificate::{CommitCertificate, CommitVote, VoteKind};
 use clearhouse_ledger::crypto::{Keypair, Signature};
-use clearhouse_ledger::state::{self, BlockOutcome, Signatures, StateKey, StateView};
+use clearhouse_ledger::state::{self, BlockOutcome, Signatures};
 use clearhouse_ledger::store::Store;
 use clearhouse_ledger::validators::{ValidatorKey, ValidatorSet};
 use clearhouse_ledger::{Block, ChainId, Hash};
@@ -219,6 +219,8 @@ struct Driver {
     status_asked: HashMap<NetworkKey, Instant>,
     submit_times: HashMap<Hash, Instant>,
     peers: Vec<NetworkKey>,
+    /// When the last block was committed (or the driver started).
+    last_commit: Instant,
 }
 
 fn now_ms() -> u64 {
@@ -339,6 +341,7 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         status_asked: HashMap::new(),
         submit_times: HashMap::new(),
         peers: Vec::new(),
+        last_commit: Instant::now(),
     };
     // Restart: rebuild the machine from what this validator signed, resume
     // the height, and replay what it had received.
@@ -378,6 +381,10 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         driver.timeouts.rebroadcast_ms.max(50),
     ));
     rebroadcast.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut deadline_ticks = tokio::time::interval(Duration::from_millis(
+        (driver.timeouts.deadline_block_ms / 4).max(20),
+    ));
+    deadline_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let next_timer = driver.timers.keys().next().map(|(at, _)| *at);
         let timer = async {
@@ -403,6 +410,7 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                 }
             }
             _ = rebroadcast.tick() => driver.rebroadcast().await,
+            _ = deadline_ticks.tick() => driver.deadline_tick().await?,
         }
         driver.publish_status();
     }
@@ -862,6 +870,7 @@ impl Driver {
     /// After a commit: start the next height if there is work, else idle.
     fn after_commit(&mut self) {
         self.idle = true;
+        self.last_commit = Instant::now();
         let next_seen = std::mem::take(&mut self.next_height_seen);
         if !self.mempool.is_empty()
             || !self.idle_buffer.is_empty()
@@ -876,13 +885,22 @@ impl Driver {
     /// block settles them, so it is work even with an empty mempool (every
     /// node reads the same state, so they all start together).
     fn deadlines_due(&self) -> bool {
-        let Ok(tip) = self.store.tip() else {
-            return false;
-        };
-        match StateKey::Due(tip.height).encode() {
-            Ok(key) => matches!(self.store.get(&key), Ok(Some(_))),
-            Err(_) => false,
+        match (self.store.tip(), self.store.next_deadline()) {
+            (Ok(tip), Ok(Some(height))) => height <= tip.height,
+            _ => false,
         }
+    }
+
+    /// On a quiet chain with a deadline pending further out, starts the next
+    /// height `deadline_block_ms` after the last commit (an empty block), so
+    /// a deadline `n` blocks away passes within about `n` such intervals.
+    async fn deadline_tick(&mut self) -> Result<(), DriverError> {
+        let quiet =
+            self.last_commit.elapsed() >= Duration::from_millis(self.timeouts.deadline_block_ms);
+        if self.idle && quiet && matches!(self.store.next_deadline(), Ok(Some(_))) {
+            self.start_height().await?;
+        }
+        Ok(())
     }
 
     async fn on_timers(&mut self) -> Result<(), DriverError> {

@@ -81,6 +81,7 @@ pub fn loopback_test_timeouts() -> Timeouts {
         precommit_ms: 200,
         precommit_delta_ms: 100,
         rebroadcast_ms: 500,
+        deadline_block_ms: 200,
     }
 }
 

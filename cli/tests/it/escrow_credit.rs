@@ -59,30 +59,15 @@ fn height(net: &Net) -> u64 {
         .unwrap()
 }
 
-/// Commits filler payments between two treasuries until `done` holds
-/// (deadlines are heights: blocks must be made for them to pass).
-fn advance_until(net: &Net, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
+/// Waits until `done` holds. Deadlines are heights, and nothing else is
+/// submitted meanwhile: the nodes make the blocks themselves while a
+/// deadline is pending (`deadline_block_ms`, 200 ms on a loopback testnet).
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
     while !done() {
         assert!(Instant::now() < deadline, "{what}: not reached in time");
-        applied(
-            net,
-            &[
-                "transfer",
-                "--key",
-                &net.treasury(3),
-                "--to",
-                &treasury_account(net, 2),
-                "--amount",
-                "1 JPY",
-            ],
-        );
+        std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn treasury_account(net: &Net, bank: usize) -> String {
-    let run = net.clearhouse(&["--json", "keys", "show", &net.treasury(bank)]);
-    run.expect(0).json()["account"].as_str().unwrap().to_owned()
 }
 
 /// A new account of `bank` with nothing in it: its key file and id.
@@ -257,7 +242,7 @@ fn guaranteed_payments_and_credit_build_exact_records() {
     );
     let second = open["hash"].as_str().unwrap().to_owned();
     let confirm_deadline = escrow(&net, &second)["confirm_deadline"].as_u64().unwrap();
-    advance_until(&net, "auto-release", || {
+    wait_until("auto-release", || {
         escrow(&net, &second)["status"] == "settled"
     });
     let shown = escrow(&net, &second);
@@ -384,7 +369,7 @@ fn guaranteed_payments_and_credit_build_exact_records() {
         &["escrow", "dispute", "--key", &key(6), "--escrow", &fourth],
     );
     let arbiter_deadline = escrow(&net, &fourth)["arbiter_deadline"].as_u64().unwrap();
-    advance_until(&net, "auto-refund", || {
+    wait_until("auto-refund", || {
         escrow(&net, &fourth)["status"] == "settled"
     });
     let shown = escrow(&net, &fourth);
@@ -507,7 +492,7 @@ fn guaranteed_payments_and_credit_build_exact_records() {
             "50.00 CNY",
         ],
     );
-    advance_until(&net, "overdue", || {
+    wait_until("overdue", || {
         credit(&net, &late)["record"]["overdue_events"] == 1
     });
     let line = &credit(&net, &late)["lines"][0];

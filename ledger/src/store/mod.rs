@@ -470,6 +470,26 @@ impl Store {
         Ok(crate::state::read(self, &StateKey::Escrow(*id))?)
     }
 
+    /// The lowest height with escrow or credit deadlines still to process,
+    /// if any: `StateKey::Due` keys encode the height big-endian after the
+    /// variant, so the state tree keeps them in height order.
+    pub fn next_deadline(&self) -> Result<Option<u64>, StoreError> {
+        let from = StateKey::Due(0).encode()?;
+        let to = StateKey::Due(u64::MAX).encode()?;
+        match self.state.range(from..=to).next() {
+            None => Ok(None),
+            Some(entry) => {
+                let (key, _) = entry?;
+                match codec::decode::<StateKey, { codec::STATE_KEY_BYTES_MAX }>(&key)? {
+                    StateKey::Due(height) => Ok(Some(height)),
+                    other => Err(StoreError::Corrupt(format!(
+                        "{other:?} sorts among the deadlines"
+                    ))),
+                }
+            }
+        }
+    }
+
     /// The chain parameters in force.
     pub fn params(&self) -> Result<Params, StoreError> {
         Ok(crate::state::read(self, &StateKey::Params)?.unwrap_or_default())
