@@ -116,14 +116,33 @@ pub fn transaction(context: &Context, hash: &str) -> Result<(), CliError> {
         fields
             .field("kind", cell(&body["kind"]))
             .field("sender", cell(&tx["sender"]));
-        if !body["to"].is_null() {
-            fields.field("to", cell(&body["to"]));
+        // Whichever of the body's fields this kind has, in a fixed order.
+        for (key, name) in [
+            ("to", "to"),
+            ("seller", "seller"),
+            ("account", "account"),
+            ("escrow", "escrow"),
+            ("arbiter", "arbiter"),
+            ("confirm_deadline", "confirm deadline"),
+            ("arbiter_deadline", "arbiter deadline"),
+            ("positive", "positive"),
+            ("category", "category"),
+            ("reference", "reference"),
+            ("period_blocks", "period blocks"),
+            ("asset", "asset"),
+        ] {
+            if !body[key].is_null() {
+                fields.field(name, cell(&body[key]));
+            }
         }
-        if !body["account"].is_null() {
-            fields.field("account", cell(&body["account"]));
-        }
-        if !body["value"].is_null() {
-            fields.field("amount", value_text(&body["value"]));
+        for (key, name) in [
+            ("value", "amount"),
+            ("limit", "limit"),
+            ("to_seller", "to seller"),
+        ] {
+            if !body[key].is_null() {
+                fields.field(name, value_text(&body[key]));
+            }
         }
         if let Some(max_fee) = tx["max_fee"].as_str() {
             fields.field("max fee", human_fee(max_fee, asset.as_ref()));

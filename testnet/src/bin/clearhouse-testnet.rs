@@ -419,6 +419,13 @@ fn print_table(testnet: &Testnet) {
     println!("  clearhouse status");
     println!("  clearhouse account show {account}");
     println!("  clearhouse transfer --key {key} --to {to} --amount \"12.50 {asset}\" --wait");
+    println!(
+        "  clearhouse escrow open --key {key} --to {to} --amount \"250.00 {asset}\" --arbiter bank-0 --order \"order 1\" --wait"
+    );
+    println!(
+        "  clearhouse escrow release --key {key} --escrow <hash printed by escrow open> --wait"
+    );
+    println!("  clearhouse credit show {account}");
     println!("  clearhouse block show latest");
     println!(
         "  clearhouse audit verify --genesis {}",
@@ -427,6 +434,7 @@ fn print_table(testnet: &Testnet) {
     println!("\nOr over HTTP:");
     println!("  curl -s {api}/v1/status");
     println!("  curl -s {api}/v1/accounts/{account}");
+    println!("  curl -s {api}/v1/credit/{account}");
     println!("  curl -s {api}/metrics");
     println!(
         "\nLogs: {}/<node>/node.log   Stop: Ctrl-C",
