@@ -43,8 +43,9 @@ use crate::state::{
 };
 use crate::tx::SignedTransaction;
 
-/// The on-disk format this code writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The on-disk format this code writes. 2: accounts carry credit lines and
+/// a credit record; escrows and deadlines are state entries.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// How many of the latest blocks [`Store::open`] checks.
 pub const OPEN_CHECK_BLOCKS: u64 = 16;
