@@ -19,8 +19,8 @@ use crate::ids::{AccountId, AssetCode, Category, ChainId, Hash, MemberId};
 /// What a transaction does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Body {
-    /// Variant 0. Move `amount` of `asset` from the sender to `to`. The fee is
-    /// paid in the same asset, on top of `amount`.
+    /// Variant 0. Move `amount` of `asset` from the sender to `to` (another
+    /// account). The fee is paid in the same asset, on top of `amount`.
     Transfer {
         /// The receiving account.
         to: AccountId,
@@ -68,8 +68,10 @@ pub enum Body {
         amount: Amount,
         /// The member bank that resolves a dispute.
         arbiter: MemberId,
-        /// The last height at which the buyer may release or either party
-        /// may dispute; past it, an undisputed escrow releases to the seller.
+        /// The last height at which the buyer may release an undisputed
+        /// escrow or either party may dispute; past it, an undisputed escrow
+        /// releases to the seller. A disputed escrow may still be conceded
+        /// (released by the buyer, refunded by the seller) until it settles.
         confirm_deadline: u64,
         /// The last height at which the arbiter may resolve a dispute; past
         /// it, an unresolved dispute refunds the buyer.

@@ -424,6 +424,7 @@ pub fn reject_code(reason: &RejectReason) -> &'static str {
         RejectReason::UnknownAccount(_) => "unknown_account",
         RejectReason::UnknownAsset(_) => "unknown_asset",
         RejectReason::ZeroAmount => "zero_amount",
+        RejectReason::SelfTransfer => "self_transfer",
         RejectReason::InsufficientFunds { .. } => "insufficient_funds",
         RejectReason::FeeAboveMaximum { .. } => "fee_above_maximum",
         RejectReason::NotIssuer { .. } => "not_issuer",

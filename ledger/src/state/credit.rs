@@ -12,12 +12,15 @@
 //! reaches the balance, so an account never holds a balance and a debt in
 //! the same asset.
 //!
-//! Each block's draws on a line form one *tranche*, due `period_blocks`
-//! after the block that drew it. A tranche not repaid by its due height
-//! becomes overdue at the start of the next block (processed like escrow
-//! deadlines, see [`super::DueItem`]). A line keeps at most
-//! [`TRANCHES_MAX`] tranches; a draw beyond that joins the newest tranche
-//! (and its earlier due height). Revoking sets the limit to zero: the debt
+//! A draw is due `period_blocks` after the block that drew it; draws with
+//! the same due height form one *tranche* (normally one block's draws; a
+//! re-grant that changes the period can make two tranches in one block).
+//! A tranche not repaid by its due height becomes overdue at the start of
+//! the next block (processed like escrow deadlines, before them, see
+//! [`super::DueItem`]). A line keeps at most [`TRANCHES_MAX`] tranches; a
+//! draw beyond that joins the newest tranche (and its earlier due height;
+//! if that tranche is already overdue, the draw is overdue at once and
+//! counts in the overdue volume). Revoking sets the limit to zero: the debt
 //! stays until repaid, and the line disappears once it is zero and repaid.
 //!
 //! **Usable limit.** `min(granted limit, cap)`, where the cap follows the
@@ -303,6 +306,11 @@ impl CreditLine {
         match self.tranches.last_mut() {
             Some(last) if last.due == due || full => {
                 last.amount = last.amount.checked_add(amount)?;
+                // Joining a tranche already overdue: the new debt is
+                // overdue at once, and counts as gone overdue.
+                if last.overdue {
+                    tally.overdue = tally.overdue.saturating_add(amount);
+                }
                 Some(None)
             }
             _ => {

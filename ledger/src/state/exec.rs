@@ -226,7 +226,7 @@ impl<'v> Exec<'v> {
 
     /// The deadlines that passed with the previous block: every escrow and
     /// credit tranche registered under `Due(height - 1)`, in registration
-    /// order. A deadline step that cannot be carried out (a payout would
+    /// order, tranches before escrows. A deadline step that cannot be carried out (a payout would
     /// overflow a balance) is undone and skipped; the block is never
     /// refused for it, so the chain cannot stall on one bad deadline.
     pub(super) fn begin_block(&mut self) -> Result<(), BlockError> {
@@ -239,7 +239,12 @@ impl<'v> Exec<'v> {
         self.begin();
         self.due.put(self.view, deadline, None)?;
         self.check_invariants()?;
-        for item in items {
+        // Tranches first: a payout in this block comes after their due
+        // height, so it must not repay a tranche before it is marked overdue.
+        let (credit, escrows): (Vec<DueItem>, Vec<DueItem>) = items
+            .into_iter()
+            .partition(|item| matches!(item, DueItem::Credit(..)));
+        for item in credit.into_iter().chain(escrows) {
             self.begin();
             let result = match &item {
                 DueItem::Escrow(id) => self.escrow_deadline(id, deadline),
@@ -354,6 +359,9 @@ impl<'v> Exec<'v> {
     ) -> Step<Amount> {
         if amount.is_zero() {
             return Err(RejectReason::ZeroAmount.into());
+        }
+        if to == sender {
+            return Err(RejectReason::SelfTransfer.into());
         }
         self.known_asset(asset)?;
         let fee = self.fee(asset, amount, maximum_fee)?;

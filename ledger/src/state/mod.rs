@@ -70,8 +70,10 @@ pub enum StateKey {
 
 /// Something whose deadline falls at a height, registered under
 /// [`StateKey::Due`]. Block `h` processes the list of height `h - 1` first
-/// thing, in order, then deletes it; an item whose escrow or tranche has
-/// moved on in the meantime is skipped.
+/// thing, then deletes it: the credit items first, then the escrow items,
+/// each group in registration order (so an escrow payout in block `h`
+/// never repays a tranche due at `h - 1` before it is marked overdue). An
+/// item whose escrow or tranche has moved on in the meantime is skipped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DueItem {
     /// An escrow's confirmation or arbiter deadline.
@@ -343,6 +345,10 @@ pub enum RejectReason {
     /// Amounts must be positive.
     #[error("amount must be positive")]
     ZeroAmount,
+    /// A transfer to the sender itself (it would only pay a fee, and would
+    /// count as payments in the sender's credit record).
+    #[error("a transfer must go to another account")]
+    SelfTransfer,
     /// Not enough money.
     #[error("insufficient funds: need {needed} {asset}, have {available}")]
     InsufficientFunds {

@@ -446,15 +446,20 @@ impl Model {
     // ----- blocks and transactions -----
 
     /// The start of block `height`: the deadlines registered for
-    /// `height - 1`, in registration order; a deadline that cannot be
-    /// carried out is undone and skipped.
+    /// `height - 1`, credit tranches first, then escrows, each in
+    /// registration order; a deadline that cannot be carried out is undone
+    /// and skipped.
     fn begin_block(&mut self, height: u64) {
         self.height = height;
         let deadline = height - 1;
         let Some(items) = self.due.remove(&deadline) else {
             return;
         };
-        for item in items {
+        // Tranches before escrows, each in registration order.
+        let (credit, escrows): (Vec<MDue>, Vec<MDue>) = items
+            .into_iter()
+            .partition(|item| matches!(item, MDue::Credit(..)));
+        for item in credit.into_iter().chain(escrows) {
             let before = self.clone();
             let result = match item {
                 MDue::Escrow(id) => {
@@ -521,6 +526,9 @@ impl Model {
                 let amount = amount.0;
                 if amount == 0 {
                     return Err(RejectReason::ZeroAmount);
+                }
+                if *to == sender {
+                    return Err(RejectReason::SelfTransfer);
                 }
                 let a = self.asset(asset)?;
                 let fee = self.fee(a, amount, tx.fee)?;
@@ -864,6 +872,10 @@ impl Model {
                     .amount
                     .checked_add(shortfall)
                     .ok_or(RejectReason::Overflow(code))?;
+                // Joining an overdue tranche: overdue at once.
+                if last.overdue {
+                    tally.overdue = tally.overdue.saturating_add(shortfall);
+                }
             }
             _ => {
                 line.tranches.push(MTranche {
@@ -2095,41 +2107,36 @@ fn a_draw_the_lender_cannot_fund_is_refused() {
 }
 
 /// A tranche and an escrow paying its debtor fall due at the same height:
-/// the deadlines run in registration order (`DueItem` docs), so when the
-/// escrow was registered first its payout repays the tranche before the
-/// tranche is marked overdue, and the late repayment leaves no trace in the
-/// record; registered the other way round, the tranche goes overdue first.
+/// the next block marks tranches overdue before it settles escrows, so
+/// whichever was registered first, the tranche goes overdue and the payout
+/// then repays it (late: not on time).
 #[test]
-fn deadlines_at_one_height_run_in_registration_order() {
-    // The draw first: overdue, then repaid by the escrow's payout.
-    let mut harness = Harness::new();
-    applied(&harness.block_of(vec![grant(&harness, 0, 0, 60_000, 2)]));
-    applied(&harness.block_of(vec![
-        pay(&harness, 0, 2, 0, 100_500),
-        open_escrow(&harness, 1, 0, 1_000, 4, 5),
-    ]));
-    harness.block_of(vec![]);
-    harness.block_of(vec![]);
-    harness.block_of(vec![]);
-    let record = record_of(&harness, 0);
-    assert_eq!((record.overdue_events, record.overdue_open), (1, 0));
-    assert_eq!((record.repaid_on_time, record.completed), (0, 1));
-    harness.replay();
-
-    // The escrow first: repaid at height 5, one block late, never overdue.
-    let mut harness = Harness::new();
-    applied(&harness.block_of(vec![grant(&harness, 0, 0, 60_000, 2)]));
-    applied(&harness.block_of(vec![
-        open_escrow(&harness, 1, 0, 1_000, 4, 5),
-        pay(&harness, 0, 2, 0, 100_500),
-    ]));
-    harness.block_of(vec![]);
-    harness.block_of(vec![]);
-    harness.block_of(vec![]);
-    let record = record_of(&harness, 0);
-    assert_eq!((record.overdue_events, record.overdue_open), (0, 0));
-    assert_eq!((record.repaid_on_time, record.completed), (0, 1));
-    harness.replay();
+fn a_tranche_due_with_an_escrow_payout_goes_overdue_first() {
+    for draw_first in [true, false] {
+        let mut harness = Harness::new();
+        applied(&harness.block_of(vec![grant(&harness, 0, 0, 60_000, 2)]));
+        let (draw, open) = (
+            pay(&harness, 0, 2, 0, 100_500),
+            open_escrow(&harness, 1, 0, 1_000, 4, 5),
+        );
+        let block = if draw_first {
+            vec![draw, open]
+        } else {
+            vec![open, draw]
+        };
+        applied(&harness.block_of(block));
+        harness.block_of(vec![]);
+        harness.block_of(vec![]);
+        harness.block_of(vec![]);
+        let record = record_of(&harness, 0);
+        assert_eq!(
+            (record.overdue_events, record.overdue_open),
+            (1, 0),
+            "draw first: {draw_first}"
+        );
+        assert_eq!((record.repaid_on_time, record.completed), (0, 1));
+        harness.replay();
+    }
 }
 
 /// A disputed escrow may still be released by its buyer (conceding) after
