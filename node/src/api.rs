@@ -508,7 +508,7 @@ fn transaction_json(state: &ApiState, signed: &SignedTransaction) -> Value {
                 "escrow": escrow.to_hex(),
                 "to_seller": match &asset {
                     Some(asset) => amount_json(state, asset, *to_seller),
-                    None => json!({"minor_units": to_seller.0.to_string()}),
+                    None => json!({"asset": null, "minor_units": to_seller.0.to_string(), "amount": null}),
                 },
             })
         }

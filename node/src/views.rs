@@ -51,7 +51,9 @@ pub fn rating_of(record: &CreditRecord, params: &CreditParams) -> Option<u16> {
     rating(record, params.rating_version)
 }
 
-/// One credit line, with its usable limit and headroom now.
+/// One credit line, with its usable limit and headroom now (`available`
+/// is what the limit allows; a draw also needs the lending treasury to
+/// hold the money).
 pub fn line(
     asset: &AssetCode,
     line: &CreditLine,
@@ -70,11 +72,11 @@ pub fn line(
         "overdue": money(line.overdue()),
         "period_blocks": line.period_blocks,
         "granted_at": line.granted_at,
-        "tranches": line.tranches.iter().map(|t| json!({
-            "due": t.due,
-            "amount": money(t.amount),
-            "overdue": t.overdue,
-        })).collect::<Vec<_>>(),
+        "debt": line.debt.map(|debt| json!({
+            "since": debt.since,
+            "due": debt.due,
+            "overdue": debt.overdue,
+        })),
     })
 }
 

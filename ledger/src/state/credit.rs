@@ -12,16 +12,16 @@
 //! reaches the balance, so an account never holds a balance and a debt in
 //! the same asset.
 //!
-//! A draw is due `period_blocks` after the block that drew it; draws with
-//! the same due height form one *tranche* (normally one block's draws; a
-//! re-grant that changes the period can make two tranches in one block).
-//! A tranche not repaid by its due height becomes overdue at the start of
-//! the next block (processed like escrow deadlines, before them, see
-//! [`super::DueItem`]). A line keeps at most [`TRANCHES_MAX`] tranches; a
-//! draw beyond that joins the newest tranche (and its earlier due height;
-//! if that tranche is already overdue, the draw is overdue at once and
-//! counts in the overdue volume). Revoking sets the limit to zero: the debt
-//! stays until repaid, and the line disappears once it is zero and repaid.
+//! A line's *debt* opens with the draw that takes it from zero and is due
+//! `period_blocks` later; further draws join the open debt and its due
+//! height (so a debt cannot be rolled over by paying it with new draws: only
+//! money from elsewhere brings it to zero). If anything is still owed after
+//! the due height, the debt becomes overdue at the start of the next block
+//! (processed with the deadlines, before escrows, see [`super::DueItem`]);
+//! a draw joining an overdue debt is overdue at once. Repaying in full
+//! closes the debt; the next draw opens a new one. Revoking sets the limit
+//! to zero: the debt stays until repaid, and the line disappears once it is
+//! zero and repaid.
 //!
 //! **Usable limit.** `min(granted limit, cap)`, where the cap follows the
 //! account's trust rating: `cap = rating × per_point(asset)` when
@@ -32,8 +32,9 @@
 //! **Credit record.** Kept per account by the state transition: payments
 //! sent and received (count and volume per asset), escrows completed,
 //! refunded, disputed, won and lost, credit drawn, repaid and gone overdue
-//! (volume per asset), tranches repaid on time, overdue events and tranches
-//! overdue now, and the latest attestation of each member bank.
+//! (volume per asset), debts repaid on time (in full, by the due height, in
+//! a later block than they opened), overdue events and debts overdue now,
+//! and the latest attestation of each member bank.
 //!
 //! **Trust rating, version 1** — a pure function of the record, integers
 //! only, clamped to 0..=1000 (see [`rating`]):
@@ -43,11 +44,11 @@
 //! + min(payments sent, 200) / 2                 up to +100
 //! + min(payments received, 200) / 4             up to  +50
 //! + 2 × min(escrows completed, 50)              up to +100
-//! + 5 × min(tranches repaid on time, 20)        up to +100
+//! + 5 × min(debts repaid on time, 20)           up to +100
 //! + 25 × min(banks attesting positively, 4)     up to +100
 //! − 40 × min(disputes lost, 10)                 up to −400
 //! − 100 × min(overdue events, 5)                up to −500
-//! − 150 if a tranche is overdue now
+//! − 150 if a debt is overdue now
 //! − 100 × min(banks attesting negatively, 5)    up to −500
 //! ```
 //!
@@ -69,9 +70,6 @@ pub const RATING_VERSIONS: &[u16] = &[1];
 
 /// The highest rating.
 pub const RATING_MAX: u16 = 1000;
-
-/// Most tranches a credit line keeps.
-pub const TRANCHES_MAX: usize = 32;
 
 /// Credit parameters (genesis `[credit]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +148,8 @@ pub struct CreditTally {
     pub drawn: Amount,
     /// Repaid in all.
     pub repaid: Amount,
-    /// Gone overdue in all (counted when a tranche goes overdue).
+    /// Gone overdue in all (counted when a debt goes overdue, and for draws
+    /// joining an overdue debt).
     pub overdue: Amount,
 }
 
@@ -178,11 +177,12 @@ pub struct CreditRecord {
     pub escrows: EscrowTally,
     /// Credit volumes per asset.
     pub credit: BTreeMap<AssetCode, CreditTally>,
-    /// Tranches repaid in full by their due height.
+    /// Debts repaid in full by their due height (in a later block than
+    /// they opened).
     pub repaid_on_time: u64,
-    /// Tranches that went overdue, ever.
+    /// Debts that went overdue, ever.
     pub overdue_events: u64,
-    /// Tranches overdue now (not yet repaid).
+    /// Debts overdue now (not yet repaid).
     pub overdue_open: u64,
     /// Each member bank's latest attestation.
     pub attestations: BTreeMap<MemberId, AttestationEntry>,
@@ -246,14 +246,15 @@ fn rating_v1(record: &CreditRecord) -> u16 {
     u16::try_from(score.clamp(0, i64::from(RATING_MAX))).unwrap_or(0)
 }
 
-/// Part of a line drawn in one block.
+/// What a line owes and by when: open from the draw that took the line's
+/// debt from zero until the debt is repaid in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tranche {
-    /// The last height by which it must be repaid.
+pub struct Debt {
+    /// Height of the draw that opened it.
+    pub since: u64,
+    /// The last height by which all of it must be repaid.
     pub due: u64,
-    /// What is still owed of it.
-    pub amount: Amount,
-    /// Whether its due height has passed.
+    /// Whether the due height passed with something still owed.
     pub overdue: bool,
 }
 
@@ -262,12 +263,12 @@ pub struct Tranche {
 pub struct CreditLine {
     /// The granted limit (zero once revoked).
     pub limit: Amount,
-    /// Blocks within which a draw must be repaid.
+    /// Blocks within which a debt must be repaid.
     pub period_blocks: u64,
-    /// Owed now: the sum of the tranches.
+    /// Owed now.
     pub drawn: Amount,
-    /// What is owed, oldest first.
-    pub tranches: Vec<Tranche>,
+    /// The open debt's terms: `Some` exactly while `drawn` is not zero.
+    pub debt: Option<Debt>,
     /// Height of the latest grant.
     pub granted_at: u64,
 }
@@ -281,16 +282,16 @@ impl CreditLine {
 
     /// What is overdue now.
     pub fn overdue(&self) -> Amount {
-        self.tranches
-            .iter()
-            .filter(|t| t.overdue)
-            .fold(Amount::ZERO, |sum, t| sum.saturating_add(t.amount))
+        match self.debt {
+            Some(debt) if debt.overdue => self.drawn,
+            _ => Amount::ZERO,
+        }
     }
 
     /// Records a draw of `amount` at `height`. Returns the due height when
-    /// the draw opened a new tranche (its deadline must be registered), or
-    /// `None` when it joined one. `None` also on overflow of `drawn`, which
-    /// the caller rules out by checking `drawn + amount ≤ usable` first.
+    /// the draw opened a debt (its deadline must be registered), or `None`
+    /// when it joined the open one. `None` also on overflow of `drawn`,
+    /// which the caller rules out by checking `drawn + amount ≤ usable`.
     pub(crate) fn draw(
         &mut self,
         record: &mut CreditRecord,
@@ -301,22 +302,20 @@ impl CreditLine {
         self.drawn = self.drawn.checked_add(amount)?;
         let tally = record.credit_tally(asset);
         tally.drawn = tally.drawn.saturating_add(amount);
-        let due = height.saturating_add(self.period_blocks);
-        let full = self.tranches.len() >= TRANCHES_MAX;
-        match self.tranches.last_mut() {
-            Some(last) if last.due == due || full => {
-                last.amount = last.amount.checked_add(amount)?;
-                // Joining a tranche already overdue: the new debt is
-                // overdue at once, and counts as gone overdue.
-                if last.overdue {
+        match &self.debt {
+            // Joining an overdue debt: the new money is overdue at once,
+            // and counts as gone overdue.
+            Some(debt) => {
+                if debt.overdue {
                     tally.overdue = tally.overdue.saturating_add(amount);
                 }
                 Some(None)
             }
-            _ => {
-                self.tranches.push(Tranche {
+            None => {
+                let due = height.saturating_add(self.period_blocks);
+                self.debt = Some(Debt {
+                    since: height,
                     due,
-                    amount,
                     overdue: false,
                 });
                 Some(Some(due))
@@ -324,8 +323,10 @@ impl CreditLine {
         }
     }
 
-    /// Repays up to `amount` at `height`, oldest tranche first; returns what
-    /// was repaid (at most `drawn`).
+    /// Repays up to `amount` at `height`; returns what was repaid (at most
+    /// `drawn`). Repaying the debt in full closes it: on time if by its due
+    /// height and in a later block than it opened (a draw and its repayment
+    /// in one block prove nothing), else clearing an overdue debt.
     pub(crate) fn repay(
         &mut self,
         record: &mut CreditRecord,
@@ -333,54 +334,43 @@ impl CreditLine {
         amount: Amount,
         height: u64,
     ) -> Amount {
-        let mut left = amount;
-        let mut repaid = Amount::ZERO;
-        while let Some(first) = self.tranches.first_mut() {
-            if left.is_zero() {
-                break;
-            }
-            let part = first.amount.min(left);
-            // `part ≤ first.amount` and `part ≤ left`: no underflow.
-            first.amount = Amount(first.amount.0 - part.0);
-            left = Amount(left.0 - part.0);
-            repaid = Amount(repaid.0.saturating_add(part.0));
-            if first.amount.is_zero() {
-                if first.overdue {
-                    record.overdue_open = record.overdue_open.saturating_sub(1);
-                } else if height <= first.due {
-                    record.repaid_on_time = record.repaid_on_time.saturating_add(1);
-                }
-                self.tranches.remove(0);
-            }
-        }
-        self.drawn = Amount(self.drawn.0.saturating_sub(repaid.0));
+        let repaid = self.drawn.min(amount);
+        // `repaid ≤ drawn`.
+        self.drawn = Amount(self.drawn.0 - repaid.0);
         let tally = record.credit_tally(asset);
         tally.repaid = tally.repaid.saturating_add(repaid);
+        if self.drawn.is_zero()
+            && let Some(debt) = self.debt.take()
+        {
+            if debt.overdue {
+                record.overdue_open = record.overdue_open.saturating_sub(1);
+            } else if height <= debt.due && height > debt.since {
+                record.repaid_on_time = record.repaid_on_time.saturating_add(1);
+            }
+        }
         repaid
     }
 
-    /// Marks every tranche due before `height` overdue (once each); returns
-    /// how many went overdue now.
+    /// Marks the debt overdue if its due height is before `height` (once);
+    /// returns whether it went overdue now.
     pub(crate) fn mark_overdue(
         &mut self,
         record: &mut CreditRecord,
         asset: &AssetCode,
         height: u64,
-    ) -> u64 {
-        let mut marked = 0u64;
-        let mut volume = Amount::ZERO;
-        for tranche in &mut self.tranches {
-            if !tranche.overdue && tranche.due < height {
-                tranche.overdue = true;
-                marked += 1;
-                volume = volume.saturating_add(tranche.amount);
-            }
+    ) -> bool {
+        let Some(debt) = &mut self.debt else {
+            return false;
+        };
+        if debt.overdue || debt.due >= height {
+            return false;
         }
-        record.overdue_events = record.overdue_events.saturating_add(marked);
-        record.overdue_open = record.overdue_open.saturating_add(marked);
+        debt.overdue = true;
+        record.overdue_events = record.overdue_events.saturating_add(1);
+        record.overdue_open = record.overdue_open.saturating_add(1);
         let tally = record.credit_tally(asset);
-        tally.overdue = tally.overdue.saturating_add(volume);
-        marked
+        tally.overdue = tally.overdue.saturating_add(self.drawn);
+        true
     }
 
     /// Whether the line can be forgotten: revoked and nothing owed.

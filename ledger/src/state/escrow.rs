@@ -22,10 +22,20 @@
 //! arbiter deadline the last at which the arbiter may resolve. Deadlines are
 //! enforced by the state transition at the start of each block: block `h`
 //! first settles every escrow whose deadline was `h - 1` and that is still
-//! in the state the deadline applies to, in the order the deadline was
-//! registered (see [`super::DueItem`]). A settled escrow stays in the state
-//! (with how and when it settled) and never moves money again: every step
-//! checks the status first, so nothing settles twice.
+//! in the state the deadline applies to, in the order the deadlines were
+//! registered, after the credit deadlines of that height (see
+//! [`super::DueItem`]). Both deadlines are registered when the escrow
+//! opens, so a dispute never needs room in a deadline list, and both are
+//! unregistered when it settles. A settled escrow stays in the state (with
+//! how and when it settled) and never moves money again: every step checks
+//! the status first, so nothing settles twice.
+//!
+//! The buyer chooses the arbiter and the deadlines when opening; the seller
+//! sees them (`/v1/escrows/{id}`) before delivering, and should refuse an
+//! arbiter it does not accept (e.g. the buyer's own bank) or an arbiter
+//! deadline too close to the confirmation deadline for a dispute to be
+//! heard. The chain only requires the arbiter to be a member bank and the
+//! arbiter deadline to come after the confirmation deadline.
 //!
 //! Money held by open and disputed escrows counts in conservation: for every
 //! asset, balances plus held escrows equal the supply.

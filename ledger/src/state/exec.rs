@@ -49,12 +49,6 @@ impl TableKey for Hash {
     }
 }
 
-impl TableKey for u64 {
-    fn state_key(&self) -> StateKey {
-        StateKey::Due(*self)
-    }
-}
-
 /// The entries of one kind read or written by the block so far.
 pub(super) struct Table<K, V> {
     /// Values as the block left them (`None`: absent).
@@ -144,6 +138,137 @@ impl<K: TableKey, V: Clone + Serialize + DeserializeOwned> Table<K, V> {
     }
 }
 
+/// The deadline lists read or written by the block. Unlike [`Table`] it
+/// undoes a step by replaying the step's own edits backwards, so appending
+/// to a long list costs O(1), not a copy of the list.
+struct DueLists {
+    /// Lists as the block left them (empty: absent).
+    cache: BTreeMap<u64, Vec<DueItem>>,
+    /// Heights the block changed.
+    dirty: BTreeSet<u64>,
+    /// The current step's edits, in order.
+    undo: Vec<DueEdit>,
+}
+
+enum DueEdit {
+    Appended(u64),
+    Removed(u64, usize, DueItem),
+    Taken(u64, Vec<DueItem>),
+}
+
+impl DueLists {
+    fn new() -> DueLists {
+        DueLists {
+            cache: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            undo: Vec::new(),
+        }
+    }
+
+    fn list(&mut self, view: &dyn StateView, height: u64) -> Result<&mut Vec<DueItem>, ViewError> {
+        match self.cache.entry(height) {
+            std::collections::btree_map::Entry::Occupied(entry) => Ok(entry.into_mut()),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                let loaded: Option<Vec<DueItem>> = read(view, &StateKey::Due(height))?;
+                Ok(entry.insert(loaded.unwrap_or_default()))
+            }
+        }
+    }
+
+    /// Registers `item` at `height` unless it is there already; refuses a
+    /// list holding [`DUE_ITEMS_MAX`] items of the same kind.
+    fn add(&mut self, view: &dyn StateView, height: u64, item: DueItem) -> Step {
+        let list = self.list(view, height)?;
+        if list.contains(&item) {
+            return Ok(());
+        }
+        let credit = matches!(item, DueItem::Credit(..));
+        let same_kind = list
+            .iter()
+            .filter(|other| matches!(other, DueItem::Credit(..)) == credit)
+            .count();
+        if same_kind >= DUE_ITEMS_MAX {
+            return Err(RejectReason::DueListFull { height }.into());
+        }
+        list.push(item);
+        self.undo.push(DueEdit::Appended(height));
+        self.dirty.insert(height);
+        Ok(())
+    }
+
+    /// Unregisters `item` at `height` (it settled early), if there.
+    fn remove(&mut self, view: &dyn StateView, height: u64, item: &DueItem) -> Step {
+        let list = self.list(view, height)?;
+        if let Some(index) = list.iter().position(|other| other == item) {
+            let removed = list.remove(index);
+            self.undo.push(DueEdit::Removed(height, index, removed));
+            self.dirty.insert(height);
+        }
+        Ok(())
+    }
+
+    /// Removes and returns the whole list at `height`.
+    fn take(&mut self, view: &dyn StateView, height: u64) -> Result<Vec<DueItem>, ViewError> {
+        let items = std::mem::take(self.list(view, height)?);
+        if !items.is_empty() {
+            self.undo.push(DueEdit::Taken(height, items.clone()));
+            self.dirty.insert(height);
+        }
+        Ok(items)
+    }
+
+    fn begin(&mut self) {
+        self.undo.clear();
+    }
+
+    fn rollback(&mut self) {
+        while let Some(edit) = self.undo.pop() {
+            match edit {
+                DueEdit::Appended(height) => {
+                    if let Some(list) = self.cache.get_mut(&height) {
+                        list.pop();
+                    }
+                }
+                DueEdit::Removed(height, index, item) => {
+                    if let Some(list) = self.cache.get_mut(&height) {
+                        list.insert(index.min(list.len()), item);
+                    }
+                }
+                DueEdit::Taken(height, items) => {
+                    self.cache.insert(height, items);
+                }
+            }
+        }
+    }
+
+    fn writes(&self, out: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Result<(), BlockError> {
+        for height in &self.dirty {
+            let value = match self.cache.get(height) {
+                Some(list) if !list.is_empty() => Some(codec::encode(list)?),
+                _ => None,
+            };
+            out.insert(StateKey::Due(*height).encode()?, value);
+        }
+        Ok(())
+    }
+}
+
+/// A 256-bit unsigned sum of amounts, for the conservation check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Wide {
+    high: u128,
+    low: u128,
+}
+
+impl Wide {
+    fn add(&mut self, amount: Amount) {
+        let (low, carry) = self.low.overflowing_add(amount.0);
+        self.low = low;
+        // At most a few values per step are added: `high` cannot overflow.
+        self.high = self.high.wrapping_add(u128::from(carry));
+    }
+}
+
 /// The working state of one block's execution.
 pub(super) struct Exec<'v> {
     view: &'v dyn StateView,
@@ -153,7 +278,7 @@ pub(super) struct Exec<'v> {
     accounts: Table<AccountId, AccountState>,
     assets: Table<AssetCode, AssetState>,
     escrows: Table<Hash, EscrowState>,
-    due: Table<u64, Vec<DueItem>>,
+    due: DueLists,
 }
 
 /// A step failed: either a rejection (undo and record) or a broken view.
@@ -190,7 +315,7 @@ impl<'v> Exec<'v> {
             accounts: Table::new(),
             assets: Table::new(),
             escrows: Table::new(),
-            due: Table::new(),
+            due: DueLists::new(),
         })
     }
 
@@ -233,11 +358,11 @@ impl<'v> Exec<'v> {
         let Some(deadline) = self.height.checked_sub(1) else {
             return Ok(());
         };
-        let Some(items) = self.due.get(self.view, &deadline)?.cloned() else {
-            return Ok(());
-        };
         self.begin();
-        self.due.put(self.view, deadline, None)?;
+        let items = self.due.take(self.view, deadline)?;
+        if items.is_empty() {
+            return Ok(());
+        }
         self.check_invariants()?;
         // Tranches first: a payout in this block comes after their due
         // height, so it must not repay a tranche before it is marked overdue.
@@ -363,9 +488,9 @@ impl<'v> Exec<'v> {
         if to == sender {
             return Err(RejectReason::SelfTransfer.into());
         }
-        self.known_asset(asset)?;
+        self.asset_exists(asset)?;
         let fee = self.fee(asset, amount, maximum_fee)?;
-        self.known_account(to)?;
+        self.account_exists(to)?;
         self.charge(sender, asset, amount, fee)?;
         self.credit(to, asset, amount)?;
         self.account_mut(sender)?.record.sent(asset, amount);
@@ -404,7 +529,7 @@ impl<'v> Exec<'v> {
             .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
         self.debit(sender, asset, needed)?;
         if !fee.is_zero() {
-            let bank = self.known_account(sender)?.bank;
+            let bank = self.bank_of(sender)?;
             let treasury = self.treasury_of(&bank)?;
             self.credit(&treasury, asset, fee)?;
         }
@@ -422,7 +547,7 @@ impl<'v> Exec<'v> {
         if amount.is_zero() {
             return Err(RejectReason::ZeroAmount.into());
         }
-        self.known_account(to)?;
+        self.account_exists(to)?;
         state.supply = state
             .supply
             .checked_add(amount)
@@ -463,23 +588,36 @@ impl<'v> Exec<'v> {
     /// Takes `amount` from `id`: from its balance, and the shortfall from its
     /// credit line in `asset` (funded by its bank's treasury).
     fn debit(&mut self, id: &AccountId, asset: &AssetCode, amount: Amount) -> Step {
-        let account = self.known_account(id)?;
-        let balance = account.balance(asset);
-        if let Some(left) = balance.checked_sub(amount) {
-            self.account_mut(id)?.set_balance(asset, left);
-            return Ok(());
-        }
-        // `amount > balance` here.
-        let shortfall = Amount(amount.0 - balance.0);
-        let headroom = match account.lines.get(asset) {
-            None => Amount::ZERO,
-            Some(line) => {
-                let rating =
-                    rating(&account.record, self.params.credit.rating_version).unwrap_or(0);
-                let usable = line.usable(&self.params.credit, asset, rating);
-                Amount(usable.0.saturating_sub(line.drawn.0))
+        // Read through a reference: most debits are covered by the balance.
+        let (balance, headroom, bank) = {
+            let account = self
+                .accounts
+                .get(self.view, id)?
+                .ok_or(RejectReason::UnknownAccount(*id))?;
+            let balance = account.balance(asset);
+            if balance >= amount {
+                (balance, Amount::ZERO, None)
+            } else {
+                let headroom = match account.lines.get(asset) {
+                    None => Amount::ZERO,
+                    Some(line) => {
+                        let rating =
+                            rating(&account.record, self.params.credit.rating_version).unwrap_or(0);
+                        let usable = line.usable(&self.params.credit, asset, rating);
+                        Amount(usable.0.saturating_sub(line.drawn.0))
+                    }
+                };
+                (balance, headroom, Some(account.bank.clone()))
             }
         };
+        let Some(bank) = bank else {
+            // `balance ≥ amount` here.
+            self.account_mut(id)?
+                .set_balance(asset, Amount(balance.0 - amount.0));
+            return Ok(());
+        };
+        // `amount > balance` here.
+        let shortfall = Amount(amount.0 - balance.0);
         if shortfall > headroom {
             return Err(RejectReason::InsufficientFunds {
                 asset: asset.clone(),
@@ -488,9 +626,8 @@ impl<'v> Exec<'v> {
             }
             .into());
         }
-        let bank = account.bank;
         let lender = self.treasury_of(&bank)?;
-        let lender_balance = self.known_account(&lender)?.balance(asset);
+        let lender_balance = self.balance_of(&lender, asset)?;
         let Some(lender_left) = lender_balance.checked_sub(shortfall) else {
             return Err(RejectReason::LenderInsufficientFunds {
                 bank,
@@ -529,9 +666,14 @@ impl<'v> Exec<'v> {
             ..
         } = account;
         let mut repaid = Amount::ZERO;
+        let mut closed_debt_due = None;
         if let Some(line) = lines.get_mut(asset) {
             if !line.drawn.is_zero() {
+                let due = line.debt.map(|debt| debt.due);
                 repaid = line.repay(record, asset, amount, height);
+                if line.debt.is_none() {
+                    closed_debt_due = due;
+                }
             }
             if line.is_closed() {
                 lines.remove(asset);
@@ -544,8 +686,13 @@ impl<'v> Exec<'v> {
             .checked_add(rest)
             .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
         account.set_balance(asset, total);
+        let bank = account.bank.clone();
+        // A debt repaid in full has no deadline left.
+        if let Some(due) = closed_debt_due {
+            self.due
+                .remove(self.view, due, &DueItem::Credit(*id, asset.clone()))?;
+        }
         if !repaid.is_zero() {
-            let bank = account.bank.clone();
             let treasury = self.treasury_of(&bank)?;
             if treasury == *id {
                 return Err(corrupt(format!("treasury {id} holds a credit line")));
@@ -568,12 +715,12 @@ impl<'v> Exec<'v> {
         if escrow.amount.is_zero() {
             return Err(RejectReason::ZeroAmount.into());
         }
-        self.known_asset(asset)?;
+        self.asset_exists(asset)?;
         let fee = self.fee(asset, escrow.amount, maximum_fee)?;
         if escrow.seller == *buyer {
             return Err(RejectReason::SellerIsBuyer.into());
         }
-        self.known_account(&escrow.seller)?;
+        self.account_exists(&escrow.seller)?;
         if !self.members.iter().any(|m| m.id == escrow.arbiter) {
             return Err(RejectReason::UnknownMember(escrow.arbiter.clone()).into());
         }
@@ -605,7 +752,10 @@ impl<'v> Exec<'v> {
             return Err(corrupt(format!("escrow {id} exists before its opening")));
         }
         self.charge(buyer, asset, escrow.amount, fee)?;
+        // Both deadlines now: a dispute must never be refusable for want
+        // of room in a deadline list.
         self.add_due(escrow.confirm_deadline, DueItem::Escrow(*id))?;
+        self.add_due(escrow.arbiter_deadline, DueItem::Escrow(*id))?;
         self.escrows.put(self.view, *id, Some(escrow))?;
         Ok(fee)
     }
@@ -673,9 +823,8 @@ impl<'v> Exec<'v> {
             by: *sender,
             at: self.height,
         });
-        let (buyer, seller, deadline) = (escrow.buyer, escrow.seller, escrow.arbiter_deadline);
+        let (buyer, seller) = (escrow.buyer, escrow.seller);
         self.escrows.put(self.view, *id, Some(escrow))?;
-        self.add_due(deadline, DueItem::Escrow(*id))?;
         for party in [buyer, seller] {
             let tally = &mut self.account_mut(&party)?.record.escrows;
             tally.disputed = tally.disputed.saturating_add(1);
@@ -750,6 +899,12 @@ impl<'v> Exec<'v> {
             escrow.asset.clone(),
             escrow.amount,
         );
+        // A settled escrow has no deadline left: unregister both, so an
+        // idle chain stops making blocks for it.
+        for deadline in [escrow.confirm_deadline, escrow.arbiter_deadline] {
+            self.due
+                .remove(self.view, deadline, &DueItem::Escrow(*id))?;
+        }
         self.escrows.put(self.view, *id, Some(escrow))?;
         if !to_seller.is_zero() {
             self.credit(&seller, &asset, to_seller)?;
@@ -789,7 +944,7 @@ impl<'v> Exec<'v> {
 
     /// The hosting bank of a customer account, if `sender` is its treasury.
     fn hosting_bank_check(&mut self, sender: &AccountId, account: &AccountId) -> Step<MemberId> {
-        let bank = self.known_account(account)?.bank;
+        let bank = self.bank_of(account)?;
         if self.members.iter().any(|m| m.treasury == *account) {
             return Err(RejectReason::CreditForBank.into());
         }
@@ -808,7 +963,7 @@ impl<'v> Exec<'v> {
         period_blocks: u64,
     ) -> Step<Amount> {
         self.hosting_bank_check(sender, account)?;
-        self.known_asset(asset)?;
+        self.asset_exists(asset)?;
         if limit.is_zero() {
             return Err(RejectReason::ZeroAmount.into());
         }
@@ -828,7 +983,7 @@ impl<'v> Exec<'v> {
                 limit,
                 period_blocks,
                 drawn: Amount::ZERO,
-                tranches: Vec::new(),
+                debt: None,
                 granted_at: height,
             });
         line.limit = limit;
@@ -897,26 +1052,35 @@ impl<'v> Exec<'v> {
     // ----- helpers -----------------------------------------------------
 
     fn add_due(&mut self, height: u64, item: DueItem) -> Step {
-        let mut items = self
-            .due
-            .get(self.view, &height)?
-            .cloned()
-            .unwrap_or_default();
-        if items.len() >= DUE_ITEMS_MAX {
-            return Err(RejectReason::DueListFull { height }.into());
-        }
-        items.push(item);
-        self.due.put(self.view, height, Some(items))?;
-        Ok(())
+        self.due.add(self.view, height, item)
     }
 
-    /// A registered account (a copy), or `UnknownAccount`.
-    fn known_account(&mut self, id: &AccountId) -> Step<AccountState> {
-        Ok(self
-            .accounts
-            .get(self.view, id)?
-            .cloned()
-            .ok_or(RejectReason::UnknownAccount(*id))?)
+    fn account_exists(&mut self, id: &AccountId) -> Step {
+        match self.accounts.get(self.view, id)? {
+            Some(_) => Ok(()),
+            None => Err(RejectReason::UnknownAccount(*id).into()),
+        }
+    }
+
+    fn asset_exists(&mut self, code: &AssetCode) -> Step {
+        match self.assets.get(self.view, code)? {
+            Some(_) => Ok(()),
+            None => Err(RejectReason::UnknownAsset(code.clone()).into()),
+        }
+    }
+
+    fn bank_of(&mut self, id: &AccountId) -> Step<MemberId> {
+        match self.accounts.get(self.view, id)? {
+            Some(account) => Ok(account.bank.clone()),
+            None => Err(RejectReason::UnknownAccount(*id).into()),
+        }
+    }
+
+    fn balance_of(&mut self, id: &AccountId, asset: &AssetCode) -> Step<Amount> {
+        match self.accounts.get(self.view, id)? {
+            Some(account) => Ok(account.balance(asset)),
+            None => Err(RejectReason::UnknownAccount(*id).into()),
+        }
     }
 
     fn account_mut(&mut self, id: &AccountId) -> Step<&mut AccountState> {
@@ -966,22 +1130,22 @@ impl<'v> Exec<'v> {
 
     /// Invariants of every applied step, from the values before it:
     /// - per asset, the change of all balances plus the change of all held
-    ///   escrows equals the change of supply;
-    /// - every changed credit line owes the sum of its tranches, and no
-    ///   account holds a balance in an asset it owes on.
+    ///   escrows equals the change of supply (summed in 256 bits: no amount
+    ///   that fits in an account can overflow the check);
+    /// - every changed credit line has an open debt exactly while it owes
+    ///   something, and no account holds a balance in an asset it owes on.
     fn check_invariants(&self) -> Result<(), BlockError> {
-        let overflow = || BlockError::Invariant("conservation arithmetic overflowed".into());
-        let mut net: BTreeMap<AssetCode, i128> = BTreeMap::new();
-        let mut add = |asset: &AssetCode, before: Amount, after: Amount, sign: i128| {
-            let before = i128::try_from(before.0).map_err(|_| overflow())?;
-            let after = i128::try_from(after.0).map_err(|_| overflow())?;
-            let delta = after
-                .checked_sub(before)
-                .and_then(|delta| delta.checked_mul(sign))
-                .ok_or_else(overflow)?;
-            let slot = net.entry(asset.clone()).or_insert(0);
-            *slot = slot.checked_add(delta).ok_or_else(overflow)?;
-            Ok::<(), BlockError>(())
+        // Per asset: (money after + supply before, money before + supply after).
+        let mut sides: BTreeMap<AssetCode, (Wide, Wide)> = BTreeMap::new();
+        let mut add = |asset: &AssetCode, before: Amount, after: Amount, money: bool| {
+            let (left, right) = sides.entry(asset.clone()).or_default();
+            if money {
+                left.add(after);
+                right.add(before);
+            } else {
+                left.add(before);
+                right.add(after);
+            }
         };
         for (id, before, after) in self.accounts.changes() {
             let mut assets: BTreeSet<&AssetCode> = BTreeSet::new();
@@ -990,18 +1154,14 @@ impl<'v> Exec<'v> {
             for asset in assets {
                 let old = before.map_or(Amount::ZERO, |a| a.balance(asset));
                 let new = after.map_or(Amount::ZERO, |a| a.balance(asset));
-                add(asset, old, new, 1)?;
+                add(asset, old, new, true);
             }
             if let Some(after) = after {
                 for (asset, line) in &after.lines {
-                    let owed = line
-                        .tranches
-                        .iter()
-                        .try_fold(Amount::ZERO, |sum, t| sum.checked_add(t.amount));
-                    if owed != Some(line.drawn) {
+                    if line.debt.is_some() == line.drawn.is_zero() {
                         return Err(BlockError::Invariant(format!(
-                            "{id}: line {asset} owes {} but its tranches say {owed:?}",
-                            line.drawn
+                            "{id}: line {asset} owes {} with debt terms {:?}",
+                            line.drawn, line.debt
                         )));
                     }
                     if !line.drawn.is_zero() && !after.balance(asset).is_zero() {
@@ -1014,21 +1174,21 @@ impl<'v> Exec<'v> {
         }
         for (_, before, after) in self.escrows.changes() {
             if let Some(escrow) = before {
-                add(&escrow.asset, escrow.held(), Amount::ZERO, 1)?;
+                add(&escrow.asset, escrow.held(), Amount::ZERO, true);
             }
             if let Some(escrow) = after {
-                add(&escrow.asset, Amount::ZERO, escrow.held(), 1)?;
+                add(&escrow.asset, Amount::ZERO, escrow.held(), true);
             }
         }
         for (code, before, after) in self.assets.changes() {
             let old = before.map_or(Amount::ZERO, |a| a.supply);
             let new = after.map_or(Amount::ZERO, |a| a.supply);
-            add(code, old, new, -1)?;
+            add(code, old, new, false);
         }
-        match net.iter().find(|(_, delta)| **delta != 0) {
+        match sides.iter().find(|(_, (left, right))| left != right) {
             None => Ok(()),
-            Some((asset, delta)) => Err(BlockError::Invariant(format!(
-                "{asset}: balances, escrows and supply diverged by {delta}"
+            Some((asset, (left, right))) => Err(BlockError::Invariant(format!(
+                "{asset}: balances, escrows and supply diverged ({left:?} vs {right:?})"
             ))),
         }
     }

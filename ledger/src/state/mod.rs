@@ -7,8 +7,9 @@
 //! transaction becomes a typed [`RejectReason`], a bad block a typed
 //! [`BlockError`]. Only [`crate::store`] persists an outcome.
 //!
-//! The state is a set of entries keyed by [`StateKey`]: accounts, assets, the
-//! member list and the chain parameters. Keys and values are stored in their
+//! The state is a set of entries keyed by [`StateKey`]: accounts (with
+//! their credit lines and credit record), assets, the member list, the
+//! chain parameters, escrows, and the deadline lists by height. Keys and values are stored in their
 //! canonical encoding; [`commitment`] turns the set into the state root.
 //!
 //! Rules per transaction, in order:
@@ -20,11 +21,18 @@
 //! 5. The body runs. If it fails, every change it made is undone and the
 //!    receipt says why (the nonce stays consumed; no fee is charged).
 //!
-//! Fees: a transfer pays `flat + amount × bps / 10,000` (rounded down) of the
-//! schedule for its asset, in that asset, on top of the amount, credited to
-//! the treasury account of the bank hosting the sender. The envelope's `fee`
-//! is the most the sender accepts; a higher schedule fee rejects the
-//! transaction (`FeeAboveMaximum`). Issue, redeem and registration pay none.
+//! Before the transactions, the block settles the escrow and credit
+//! deadlines of the previous height ([`DueItem`]); a deadline step that
+//! cannot be carried out (a payout would overflow a balance) is undone and
+//! dropped, and the escrow then waits for its parties' own steps.
+//!
+//! Fees: a transfer, and the opening of an escrow, pay `flat + amount × bps
+//! / 10,000` (rounded down) of the schedule for its asset, in that asset, on
+//! top of the amount, credited to the treasury account of the bank hosting
+//! the sender. The envelope's `fee` is the most the sender accepts; a higher
+//! schedule fee rejects the transaction (`FeeAboveMaximum`). Every other
+//! body (issue, redeem, registration, the later escrow steps, credit grants,
+//! revocations and attestations) pays none.
 
 pub mod commitment;
 pub mod credit;
@@ -150,7 +158,8 @@ pub struct AssetState {
     pub issuer: MemberId,
     /// Decimal places of its human unit.
     pub decimals: u8,
-    /// Issued supply: always the sum of all balances of the asset.
+    /// Issued supply: always the sum of all balances of the asset plus what
+    /// open and disputed escrows hold of it.
     pub supply: Amount,
 }
 

@@ -456,7 +456,7 @@ fn credit_is_capped_by_the_rating_and_funded_by_the_hosting_treasury() {
 }
 
 #[test]
-fn tranches_are_repaid_oldest_first_and_go_overdue_after_their_period() {
+fn a_debt_is_due_a_period_after_it_opens_and_later_draws_join_it() {
     let mut c = Chain::new();
     let bank = Keypair::from_seed(&c.treasury(1).seed());
     let borrower = c.new_customer("borrower"); // block 1
@@ -464,24 +464,18 @@ fn tranches_are_repaid_oldest_first_and_go_overdue_after_their_period() {
     let payee = Keypair::from_seed(&c.customer(2).seed());
     c.applied(&bank, c.grant(id, 40_000, 3)); // block 2
     c.applied(&borrower, c.pay(payee.account(), 10_000)); // block 3: due 6
-    c.applied(&borrower, c.pay(payee.account(), 5_000)); // block 4: due 7
+    c.applied(&borrower, c.pay(payee.account(), 5_000)); // block 4: joins it
     let line = c.account(&id).unwrap().lines[&c.f.asset(CNY)].clone();
-    let tranches: Vec<(u64, u128)> = line.tranches.iter().map(|t| (t.due, t.amount.0)).collect();
-    assert_eq!(
-        tranches,
-        [(6, 10_000 + fee(10_000)), (7, 5_000 + fee(5_000))]
-    );
-    // Block 5: 12,000 arrives: the first tranche is repaid in time, the
-    // second in part; nothing reaches the balance.
+    let debt = line.debt.unwrap();
+    assert_eq!((debt.since, debt.due, debt.overdue), (3, 6, false));
+    // Block 5: 12,000 arrives and repays part; nothing reaches the balance.
     c.applied(&payee, c.pay(id, 12_000));
-    let record = c.account(&id).unwrap().record;
-    assert_eq!(record.repaid_on_time, 1);
-    assert_eq!(c.balance(&id, CNY), 0);
     let left = 10_000 + fee(10_000) + 5_000 + fee(5_000) - 12_000;
     assert_eq!(c.drawn(&id), left);
-    c.empty_blocks(2); // blocks 6 and 7: the second tranche is due at 7
+    assert_eq!(c.balance(&id, CNY), 0);
+    c.empty_blocks(1); // block 6: the due height itself is still in time
     assert_eq!(c.account(&id).unwrap().record.overdue_events, 0);
-    c.empty_blocks(1); // block 8 marks it overdue
+    c.empty_blocks(1); // block 7 marks it overdue
     let account = c.account(&id).unwrap();
     assert_eq!(
         (account.record.overdue_events, account.record.overdue_open),
@@ -489,17 +483,46 @@ fn tranches_are_repaid_oldest_first_and_go_overdue_after_their_period() {
     );
     assert_eq!(account.lines[&c.f.asset(CNY)].overdue(), Amount(left));
     assert_eq!(account.record.credit[&c.f.asset(CNY)].overdue, Amount(left));
-    // 500 + 2 sent / 2 + 1 received / 4 + 5 × 1 on time - 100 - 150.
-    assert_eq!(c.rating(&id), 500 + 1 + 5 - 100 - 150);
-    // Repaying the overdue tranche closes it; the history stays.
-    c.applied(&payee, c.pay(id, left + 100));
+    // 500 + 2 sent / 2 + 1 received / 4 - 100 - 150.
+    assert_eq!(c.rating(&id), 500 + 1 - 100 - 150);
+    // Repaying the overdue debt closes it (not on time); the history stays.
+    c.applied(&payee, c.pay(id, left + 100)); // block 8
     let account = c.account(&id).unwrap();
     assert_eq!(
-        (account.record.overdue_events, account.record.overdue_open),
-        (1, 0)
+        (
+            account.record.overdue_events,
+            account.record.overdue_open,
+            account.record.repaid_on_time
+        ),
+        (1, 0, 0)
     );
     assert_eq!(account.balance(&c.f.asset(CNY)), Amount(100));
-    assert_eq!(c.rating(&id), 500 + 1 + 5 - 100);
+    assert_eq!(c.rating(&id), 500 + 1 - 100);
+    // A new debt repaid in full in a later block, in time, counts.
+    c.applied(&borrower, c.pay(payee.account(), 1_000)); // block 9
+    assert_eq!(
+        c.account(&id).unwrap().lines[&c.f.asset(CNY)]
+            .debt
+            .unwrap()
+            .since,
+        9
+    );
+    c.applied(&payee, c.pay(id, 2_000)); // block 10
+    let account = c.account(&id).unwrap();
+    assert_eq!(account.record.repaid_on_time, 1);
+    assert!(account.lines[&c.f.asset(CNY)].debt.is_none());
+    // A draw repaid within its own block proves nothing.
+    let spend = c.balance(&id, CNY) + 500;
+    let pay_out = c.f.sign(
+        &borrower,
+        c.nonce(&id),
+        c.pay(payee.account(), spend - fee(spend)),
+    );
+    let pay_back =
+        c.f.sign(&payee, c.nonce(&payee.account()), c.pay(id, 5_000));
+    let outcome = c.f.propose(&c.state, vec![pay_out, pay_back]);
+    c.state.commit(&outcome);
+    assert_eq!(c.account(&id).unwrap().record.repaid_on_time, 1);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! The model ([`Model`]) writes the rules of every body out once more from
 //! the documentation (`state` module docs, `state::escrow`, `state::credit`,
 //! `state::exec`) without calling the ledger's execution code: plain money,
-//! escrows with an arbiter, credit lines with tranches, attestations, credit
+//! escrows with an arbiter, credit lines and their debts, attestations, credit
 //! records and the version 1 trust rating, and the deadlines processed at the
 //! start of every block. A [`Harness`] drives random interleavings (right
 //! and wrong parties, missing and settled escrows, draws beyond the balance,
@@ -13,7 +13,7 @@
 //!   reasons included;
 //! - per asset, balances plus held escrows equal the supply (the ledger's
 //!   state and the model's own books), and every account (balances, nonce,
-//!   credit lines and tranches, credit record), escrow and deadline list in
+//!   credit lines and debts, credit record), escrow and deadline list in
 //!   the state equals the model's;
 //! - no escrow is paid out twice: once settled, a settlement never changes,
 //!   and it pays out exactly the escrowed amount;
@@ -26,7 +26,7 @@
 //! store reopened from disk is the same store.
 //!
 //! Directed scenarios at the end run through the same harness: a line full
-//! of tranches, a draw the lender cannot fund, two deadlines at one height,
+//! of debts, a draw the lender cannot fund, two deadlines at one height,
 //! a dispute conceded after the confirmation deadline. Cases: the model
 //! property runs `LEDGER_MODEL_CASES` (default 400);
 //! `LEDGER_MODEL_STATS=1 cargo test -p clearhouse-ledger --test it
@@ -63,8 +63,6 @@ const PER_POINT: u128 = 100;
 const MIN_RATING: u16 = 400;
 const PERIOD_BLOCKS_MAX: u64 = 1_000;
 const DEADLINE_BLOCKS_MAX: u64 = 1_000;
-/// `credit::TRANCHES_MAX`, from the docs.
-const TRANCHES_MAX: usize = 32;
 /// `state::DUE_ITEMS_MAX`, from the docs.
 const DUE_ITEMS_MAX: usize = 8192;
 // Per asset (CNY, USD, EUR): EUR has no fee rule in the fixture.
@@ -251,10 +249,11 @@ fn cap(a: usize, rating: u16) -> u128 {
     }
 }
 
+/// A line's open debt: since, due, overdue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct MTranche {
+struct MDebt {
+    since: u64,
     due: u64,
-    amount: u128,
     overdue: bool,
 }
 
@@ -263,7 +262,7 @@ struct MLine {
     limit: u128,
     period_blocks: u64,
     drawn: u128,
-    tranches: Vec<MTranche>,
+    debt: Option<MDebt>,
     granted_at: u64,
 }
 
@@ -446,7 +445,7 @@ impl Model {
     // ----- blocks and transactions -----
 
     /// The start of block `height`: the deadlines registered for
-    /// `height - 1`, credit tranches first, then escrows, each in
+    /// `height - 1`, credit debts first, then escrows, each in
     /// registration order; a deadline that cannot be carried out is undone
     /// and skipped.
     fn begin_block(&mut self, height: u64) {
@@ -635,6 +634,7 @@ impl Model {
                 }
                 self.charge(&sender, a, amount.0, fee)?;
                 self.add_due(confirm_deadline, MDue::Escrow(id))?;
+                self.add_due(arbiter_deadline, MDue::Escrow(id))?;
                 assert!(!self.escrows.contains_key(&id), "escrow id {id} reused");
                 self.escrows.insert(
                     id,
@@ -688,7 +688,6 @@ impl Model {
                 let stored = self.escrows.get_mut(id).unwrap();
                 stored.status = MStatus::Disputed;
                 stored.dispute = Some((sender, height));
-                self.add_due(escrow.arbiter_deadline, MDue::Escrow(*id))?;
                 for party in [escrow.buyer, escrow.seller] {
                     self.account_mut(&party)?.record.disputed += 1;
                 }
@@ -746,7 +745,7 @@ impl Model {
                     limit: limit.0,
                     period_blocks,
                     drawn: 0,
-                    tranches: Vec::new(),
+                    debt: None,
                     granted_at: height,
                 });
                 line.limit = limit.0;
@@ -863,34 +862,30 @@ impl Model {
             .ok_or_else(|| RejectReason::Overflow(code.clone()))?;
         let tally = record.credit.entry(a).or_default();
         tally.drawn = tally.drawn.saturating_add(shortfall);
-        // A tranche per due height; a full line's draws join its newest.
-        let due = height.saturating_add(line.period_blocks);
-        let full = line.tranches.len() >= TRANCHES_MAX;
-        match line.tranches.last_mut() {
-            Some(last) if last.due == due || full => {
-                last.amount = last
-                    .amount
-                    .checked_add(shortfall)
-                    .ok_or(RejectReason::Overflow(code))?;
-                // Joining an overdue tranche: overdue at once.
-                if last.overdue {
+        // One debt per line: a draw opens it (due a period later) or joins
+        // it; joining an overdue debt is overdue at once.
+        match line.debt {
+            Some(debt) => {
+                if debt.overdue {
                     tally.overdue = tally.overdue.saturating_add(shortfall);
                 }
             }
-            _ => {
-                line.tranches.push(MTranche {
+            None => {
+                let due = height.saturating_add(line.period_blocks);
+                line.debt = Some(MDebt {
+                    since: height,
                     due,
-                    amount: shortfall,
                     overdue: false,
                 });
                 self.add_due(due, MDue::Credit(*id, a))?;
             }
         }
+        let _ = code;
         Ok(())
     }
 
     /// Incoming money repays the credit line first (to the hosting bank's
-    /// treasury), oldest tranche first; the rest reaches the balance.
+    /// treasury); the rest reaches the balance.
     fn credit(&mut self, id: &AccountId, a: usize, amount: u128) -> Rule {
         let height = self.height;
         let code = self.codes[a].clone();
@@ -902,9 +897,14 @@ impl Model {
             ..
         } = self.account_mut(id)?;
         let mut repaid = 0;
+        let mut closed_due = None;
         if let Some(line) = lines.get_mut(&a) {
             if line.drawn > 0 {
+                let due = line.debt.map(|d| d.due);
                 repaid = repay(line, record, a, amount, height);
+                if line.debt.is_none() {
+                    closed_due = due;
+                }
             }
             if line.limit == 0 && line.drawn == 0 {
                 lines.remove(&a);
@@ -916,6 +916,9 @@ impl Model {
             .ok_or(RejectReason::Overflow(code))?;
         let bank = *bank;
         self.set_balance(id, a, total);
+        if let Some(due) = closed_due {
+            self.remove_due(due, &MDue::Credit(*id, a));
+        }
         if repaid > 0 {
             let treasury = self.treasuries[bank];
             assert_ne!(treasury, *id, "a treasury with a credit line");
@@ -924,13 +927,34 @@ impl Model {
         Ok(())
     }
 
+    /// Registers once; at most `DUE_ITEMS_MAX` items of each kind per height.
     fn add_due(&mut self, height: u64, item: MDue) -> Rule {
-        let items = self.due.entry(height).or_default();
-        if items.len() >= DUE_ITEMS_MAX {
+        let items = self.due.get(&height).cloned().unwrap_or_default();
+        if items.contains(&item) {
+            return Ok(());
+        }
+        let credit = matches!(item, MDue::Credit(..));
+        let same_kind = items
+            .iter()
+            .filter(|other| matches!(other, MDue::Credit(..)) == credit)
+            .count();
+        if same_kind >= DUE_ITEMS_MAX {
             return Err(RejectReason::DueListFull { height });
         }
-        items.push(item);
+        self.due.entry(height).or_default().push(item);
         Ok(())
+    }
+
+    /// Unregisters (a settled escrow, a repaid debt); an emptied list goes.
+    fn remove_due(&mut self, height: u64, item: &MDue) {
+        if let Some(items) = self.due.get_mut(&height) {
+            if let Some(index) = items.iter().position(|other| other == item) {
+                items.remove(index);
+            }
+            if items.is_empty() {
+                self.due.remove(&height);
+            }
+        }
     }
 
     // ----- escrow -----
@@ -968,6 +992,9 @@ impl Model {
             how,
         };
         let escrow = escrow.clone();
+        for deadline in [escrow.confirm_deadline, escrow.arbiter_deadline] {
+            self.remove_due(deadline, &MDue::Escrow(*id));
+        }
         self.payouts
             .entry(*id)
             .or_default()
@@ -1025,8 +1052,11 @@ impl Model {
                 held[*a] += amount;
             }
             for line in account.lines.values() {
-                let owed: u128 = line.tranches.iter().map(|t| t.amount).sum();
-                assert_eq!(owed, line.drawn, "model: tranches and drawn disagree");
+                assert_eq!(
+                    line.debt.is_some(),
+                    line.drawn > 0,
+                    "model: a debt exactly while something is owed"
+                );
             }
         }
         for (id, escrow) in &self.escrows {
@@ -1046,42 +1076,36 @@ impl Model {
 }
 
 fn repay(line: &mut MLine, record: &mut MRecord, a: usize, amount: u128, height: u64) -> u128 {
-    let mut left = amount;
-    let mut repaid = 0;
-    while left > 0 && !line.tranches.is_empty() {
-        let first = &mut line.tranches[0];
-        let part = first.amount.min(left);
-        first.amount -= part;
-        left -= part;
-        repaid += part;
-        if first.amount == 0 {
-            if first.overdue {
-                record.overdue_open -= 1;
-            } else if height <= first.due {
-                record.repaid_on_time += 1;
-            }
-            line.tranches.remove(0);
+    let repaid = line.drawn.min(amount);
+    line.drawn -= repaid;
+    if line.drawn == 0
+        && let Some(debt) = line.debt.take()
+    {
+        if debt.overdue {
+            record.overdue_open -= 1;
+        } else if height <= debt.due && height > debt.since {
+            // In full, by the due height, in a later block than it opened.
+            record.repaid_on_time += 1;
         }
     }
-    line.drawn -= repaid;
     let tally = record.credit.entry(a).or_default();
     tally.repaid = tally.repaid.saturating_add(repaid);
     repaid
 }
 
-/// Every tranche whose due height is behind `height` goes overdue, once.
+/// The debt goes overdue, once, when its due height is behind `height`.
 fn mark_overdue(line: &mut MLine, record: &mut MRecord, a: usize, height: u64) {
-    let mut volume = 0u128;
-    for tranche in &mut line.tranches {
-        if !tranche.overdue && tranche.due < height {
-            tranche.overdue = true;
-            record.overdue_events += 1;
-            record.overdue_open += 1;
-            volume = volume.saturating_add(tranche.amount);
-        }
+    let drawn = line.drawn;
+    if let Some(debt) = &mut line.debt
+        && !debt.overdue
+        && debt.due < height
+    {
+        debt.overdue = true;
+        record.overdue_events += 1;
+        record.overdue_open += 1;
+        let tally = record.credit.entry(a).or_default();
+        tally.overdue = tally.overdue.saturating_add(drawn);
     }
-    let tally = record.credit.entry(a).or_default();
-    tally.overdue = tally.overdue.saturating_add(volume);
 }
 
 // ----- the ledger's state in the model's terms ------------------------------
@@ -1170,15 +1194,11 @@ fn observed_account(account: &AccountState) -> MAccount {
                         limit: line.limit.0,
                         period_blocks: line.period_blocks,
                         drawn: line.drawn.0,
-                        tranches: line
-                            .tranches
-                            .iter()
-                            .map(|t| MTranche {
-                                due: t.due,
-                                amount: t.amount.0,
-                                overdue: t.overdue,
-                            })
-                            .collect(),
+                        debt: line.debt.map(|d| MDebt {
+                            since: d.since,
+                            due: d.due,
+                            overdue: d.overdue,
+                        }),
                         granted_at: line.granted_at,
                     },
                 )
@@ -1358,7 +1378,7 @@ impl Model {
             let rating = rating_v1(r);
             stats::add(format!("rating at end {}xx", rating / 100), 1);
             for line in account.lines.values() {
-                stats::add(format!("line tranches at end {}", line.tranches.len()), 1);
+                stats::add(format!("line debt open at end {}", line.debt.is_some()), 1);
             }
         }
     }
@@ -2057,27 +2077,53 @@ fn record_of(harness: &Harness, key: usize) -> &MRecord {
     &harness.model.accounts[&account_of(harness, key)].record
 }
 
-/// A line drawn on in more blocks than it keeps tranches: the draws beyond
-/// `TRANCHES_MAX` join the newest tranche, and everything still matches the
-/// model; then the whole debt is repaid at once.
+/// A debt cannot be rolled over: draws in later blocks join the open debt
+/// and keep its due height, so paying part of it with money that came from
+/// a new draw never resets the clock; the debt goes overdue on time.
 #[test]
-fn a_full_line_joins_its_newest_tranche() {
+fn draws_join_the_open_debt_and_its_due_height() {
     let mut harness = Harness::new();
-    // Customer 0 (bank 0): a line of 600.00 CNY repayable in 1000 blocks.
-    applied(&harness.block_of(vec![grant(&harness, 0, 0, 60_000, PERIOD_BLOCKS_MAX)]));
-    // Spend nearly the whole balance, then draw a little in each block.
+    // Customer 0 (bank 0): a line of 600.00 CNY repayable in 6 blocks.
+    applied(&harness.block_of(vec![grant(&harness, 0, 0, 60_000, 6)]));
+    // Spend nearly the whole balance, then draw a little in each block while
+    // customer 1 pays a little back.
     applied(&harness.block_of(vec![pay(&harness, 0, 1, 0, 99_800)]));
-    for _ in 0..(TRANCHES_MAX + 8) {
-        applied(&harness.block_of(vec![pay(&harness, 0, 1, 0, 100)]));
+    let opened = harness.model.height + 1;
+    for _ in 0..4 {
+        applied(&harness.block_of(vec![
+            pay(&harness, 0, 1, 0, 300),
+            pay(&harness, 1, 0, 0, 100),
+        ]));
     }
     let customer = account_of(&harness, 0);
     let line = &harness.model.accounts[&customer].lines[&0];
-    assert_eq!(line.tranches.len(), TRANCHES_MAX);
+    let debt = line.debt.expect("an open debt");
+    assert_eq!((debt.since, debt.due), (opened, opened + 6));
     assert!(line.drawn > 0);
-    // Customer 1 pays it all back.
+    while harness.model.height <= opened + 6 {
+        harness.block_of(vec![]);
+    }
+    let record = record_of(&harness, 0);
+    assert_eq!(
+        (
+            record.overdue_events,
+            record.overdue_open,
+            record.repaid_on_time
+        ),
+        (1, 1, 0)
+    );
+    // Customer 1 pays it all back: overdue closed, not on time.
     applied(&harness.block_of(vec![pay(&harness, 1, 0, 0, 10_000)]));
     assert_eq!(harness.model.accounts[&customer].lines[&0].drawn, 0);
-    assert_eq!(record_of(&harness, 0).repaid_on_time, TRANCHES_MAX as u64);
+    let record = record_of(&harness, 0);
+    assert_eq!(
+        (
+            record.overdue_events,
+            record.overdue_open,
+            record.repaid_on_time
+        ),
+        (1, 0, 0)
+    );
     harness.replay();
 }
 
@@ -2106,12 +2152,12 @@ fn a_draw_the_lender_cannot_fund_is_refused() {
     harness.replay();
 }
 
-/// A tranche and an escrow paying its debtor fall due at the same height:
-/// the next block marks tranches overdue before it settles escrows, so
-/// whichever was registered first, the tranche goes overdue and the payout
+/// A debt and an escrow paying its debtor fall due at the same height:
+/// the next block marks debts overdue before it settles escrows, so
+/// whichever was registered first, the debt goes overdue and the payout
 /// then repays it (late: not on time).
 #[test]
-fn a_tranche_due_with_an_escrow_payout_goes_overdue_first() {
+fn a_debt_due_with_an_escrow_payout_goes_overdue_first() {
     for draw_first in [true, false] {
         let mut harness = Harness::new();
         applied(&harness.block_of(vec![grant(&harness, 0, 0, 60_000, 2)]));
