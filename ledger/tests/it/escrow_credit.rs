@@ -8,7 +8,7 @@ use clearhouse_ledger::ids::Category;
 use clearhouse_ledger::state::credit::rating;
 use clearhouse_ledger::state::escrow::{EscrowState, EscrowStatus, SettledBy};
 use clearhouse_ledger::state::memory::MemoryState;
-use clearhouse_ledger::state::{AccountState, Outcome, RejectReason, StateKey, read};
+use clearhouse_ledger::state::{AccountState, DueItem, Outcome, RejectReason, StateKey, read};
 use clearhouse_ledger::{AccountId, Amount, Body, Hash, MemberId};
 
 use crate::fixture::{Fixture, assert_conserved, key};
@@ -659,4 +659,43 @@ fn only_the_hosting_bank_grants_and_only_where_credit_is_offered() {
         RejectReason::NotBank
     );
     assert!(c.account(&id).unwrap().lines.is_empty());
+}
+
+#[test]
+fn both_deadlines_are_registered_at_opening_and_dropped_at_settlement() {
+    let mut c = Chain::new();
+    let buyer = Keypair::from_seed(&c.customer(0).seed());
+    let seller = Keypair::from_seed(&c.customer(1).seed());
+    let due = |c: &Chain, height: u64| -> Vec<DueItem> {
+        read(&c.state, &StateKey::Due(height))
+            .unwrap()
+            .unwrap_or_default()
+    };
+    let id = c.applied(&buyer, c.open(1, 10_000, 20, 30));
+    assert_eq!(due(&c, 20), [DueItem::Escrow(id)]);
+    assert_eq!(due(&c, 30), [DueItem::Escrow(id)]);
+    // A dispute needs no room in any list: it writes none.
+    let before = c.state.entries().clone();
+    c.applied(&seller, Body::EscrowDispute { escrow: id });
+    let changed: Vec<StateKey> = c
+        .state
+        .entries()
+        .iter()
+        .filter(|(key, value)| before.get(*key) != Some(*value))
+        .map(|(key, _)| clearhouse_ledger::codec::decode::<StateKey, 256>(key).unwrap())
+        .collect();
+    assert!(
+        changed.iter().all(|key| !matches!(key, StateKey::Due(_))),
+        "{changed:?}"
+    );
+    // Settled: nothing left to wait for, the lists are gone.
+    c.applied(&buyer, Body::EscrowRelease { escrow: id });
+    assert!(due(&c, 20).is_empty() && due(&c, 30).is_empty());
+    assert!(
+        c.state.entries().keys().all(|key| !matches!(
+            clearhouse_ledger::codec::decode::<StateKey, 256>(key).unwrap(),
+            StateKey::Due(_)
+        )),
+        "no deadline list is left"
+    );
 }
