@@ -9,6 +9,22 @@
 //! through the batch endpoint, spread over all nodes. Commits are observed
 //! by polling node 0's blocks; a payment's latency is from its submission
 //! to the poll that first sees its block (polls every 20 ms).
+//!
+//! [`find_max`] searches for the highest sustainable rate on one network:
+//! steps of a fixed duration at rising rates (x1.5 each) until one fails,
+//! then bisection between the last pass and the first failure. Before each
+//! step the previous one drains (every node's mempool empty). A step is
+//! sustainable ([`StepVerdict`]) when
+//! - the submitter offered at least 95 % of the target rate and no payment
+//!   was refused at submission (a full mempool is back-pressure);
+//! - every submitted payment committed;
+//! - committed payments/s kept up: the step's committed payments over its
+//!   duration stretched by the backlog's growth (1.5 x the rise of the
+//!   median latency from the first third of submissions to the last) are at
+//!   least 95 % of the target rate;
+//! - latency stayed bounded: p99 at most [`LATENCY_P99_BOUND_MS`], and the
+//!   backlog did not grow: the median latency of the last third of the
+//!   submissions is at most 1.5 x that of the first third plus 250 ms.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,6 +35,18 @@ use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, ChainId, Hash, SignedTransaction, Transaction,
 };
 use serde_json::{Value, json};
+
+/// The p99 submit-to-commit latency above which a step is not sustainable.
+pub const LATENCY_P99_BOUND_MS: u64 = 2_000;
+/// The fraction of the target rate a sustainable step offers and commits.
+pub const KEEP_UP_FRACTION: f64 = 0.95;
+/// Each ramp step offers 3/2 of the previous rate.
+const RAMP_NUMERATOR: u64 = 3;
+const RAMP_DENOMINATOR: u64 = 2;
+/// Bisection stops when the failing rate is within this fraction of the passing one.
+const BISECT_RESOLUTION: f64 = 0.05;
+/// Longest wait for a step's payments to commit after its offering ends.
+const DRAIN_MAX: Duration = Duration::from_secs(30);
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -31,6 +59,21 @@ pub struct BenchSpec {
     pub hot_account: bool,
     /// Payments per batch submission.
     pub batch: usize,
+}
+
+/// How [`find_max`] searches.
+#[derive(Debug, Clone)]
+pub struct SearchSpec {
+    /// The first rate tried.
+    pub start_rate: u64,
+    /// How long each step offers load.
+    pub step_duration: Duration,
+    /// Most steps (ramp and bisection together).
+    pub steps_max: usize,
+    /// Payments per batch submission.
+    pub batch: usize,
+    /// Every payer pays one account.
+    pub hot_account: bool,
 }
 
 /// The figures of one run.
@@ -65,7 +108,96 @@ fn cores() -> usize {
         .unwrap_or(1)
 }
 
-/// Signs `count` transfers among `keys` (or all to `hot`), nonces in order.
+/// Paying accounts with their next nonces, so successive steps on one
+/// network keep signing valid transfers.
+pub struct Payers {
+    chain_id: ChainId,
+    keys: Vec<Keypair>,
+    nonces: Vec<u64>,
+    asset: AssetCode,
+    hot: Option<AccountId>,
+    next: usize,
+}
+
+impl Payers {
+    /// Payers whose next nonce is 0 (a fresh network); with `hot`, every
+    /// payment goes to that account.
+    pub fn new(
+        chain_id: ChainId,
+        keys: Vec<Keypair>,
+        asset: AssetCode,
+        hot: Option<AccountId>,
+    ) -> Payers {
+        let nonces = vec![0; keys.len()];
+        Payers {
+            chain_id,
+            keys,
+            nonces,
+            asset,
+            hot,
+            next: 0,
+        }
+    }
+
+    /// Reads each payer's next nonce from a node (a network that already
+    /// carried payments, e.g. with `--attach`).
+    pub fn fetch_nonces(&mut self, url: &str) -> Result<(), String> {
+        let agent = http_agent();
+        for (key, nonce) in self.keys.iter().zip(self.nonces.iter_mut()) {
+            let account = key.account().to_hex();
+            let answer = get(&agent, &format!("{url}/v1/accounts/{account}"))
+                .ok_or_else(|| format!("cannot read account {account}"))?;
+            *nonce = answer["nonce"]
+                .as_u64()
+                .ok_or_else(|| format!("account {account}: no nonce in {answer}"))?;
+        }
+        Ok(())
+    }
+
+    /// How many accounts pay.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no account pays.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Signs the next `count` transfers, round-robin over the payers.
+    pub fn sign(
+        &mut self,
+        count: usize,
+    ) -> Result<Vec<SignedTransaction>, clearhouse_ledger::codec::CodecError> {
+        let n = self.keys.len();
+        (0..count)
+            .map(|_| {
+                let from = self.next % n;
+                self.next = self.next.wrapping_add(1);
+                let to = self
+                    .hot
+                    .unwrap_or_else(|| self.keys[(from + 1) % n].account());
+                let tx = Transaction {
+                    chain_id: self.chain_id,
+                    sender: self.keys[from].account(),
+                    nonce: self.nonces[from],
+                    fee: Amount(1_000_000),
+                    expiry_height: u64::MAX,
+                    body: Body::Transfer {
+                        to,
+                        asset: self.asset.clone(),
+                        amount: Amount(1),
+                    },
+                };
+                self.nonces[from] += 1;
+                tx.sign(&self.keys[from])
+            })
+            .collect()
+    }
+}
+
+/// Signs `count` transfers among `keys` (or all to `hot`), nonces in order
+/// from 0.
 pub fn presign(
     chain_id: ChainId,
     keys: &[Keypair],
@@ -73,27 +205,8 @@ pub fn presign(
     count: usize,
     hot: Option<AccountId>,
 ) -> Result<Vec<SignedTransaction>, clearhouse_ledger::codec::CodecError> {
-    let mut nonces = vec![0u64; keys.len()];
-    (0..count)
-        .map(|i| {
-            let from = i % keys.len();
-            let to = hot.unwrap_or_else(|| keys[(from + 1) % keys.len()].account());
-            let tx = Transaction {
-                chain_id,
-                sender: keys[from].account(),
-                nonce: nonces[from],
-                fee: Amount(1_000_000),
-                expiry_height: u64::MAX,
-                body: Body::Transfer {
-                    to,
-                    asset: asset.clone(),
-                    amount: Amount(1),
-                },
-            };
-            nonces[from] += 1;
-            tx.sign(&keys[from])
-        })
-        .collect()
+    let keys = keys.iter().map(|k| Keypair::from_seed(&k.seed())).collect();
+    Payers::new(chain_id, keys, asset.clone(), hot).sign(count)
 }
 
 fn http_agent() -> ureq::Agent {
@@ -135,34 +248,50 @@ fn percentile(sorted: &[u64], percent: usize) -> u64 {
     sorted[rank]
 }
 
-/// What the submitter thread reports: accepted ids with their submit
+/// What the submitter threads report: accepted ids with their submit
 /// times, the count refused, and how long submitting took.
 type Submitted = (Vec<(Hash, Instant)>, u64, Duration);
 
-/// Runs the load against nodes at `urls` (node 0 is observed), whose
-/// processes are `pids` (for CPU and memory; empty when attached).
-pub fn run(
-    spec: &BenchSpec,
+/// The raw observations of one step of load.
+struct Step {
+    rate: u64,
+    duration: Duration,
+    submitted: Vec<(Hash, Instant)>,
+    refused: u64,
+    submit_elapsed: Duration,
+    committed_at: HashMap<Hash, Instant>,
+    rejected: u64,
+    blocks: u64,
+    observed: Duration,
+}
+
+/// Whether a step was sustainable, and why not (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepVerdict {
+    /// It kept up.
+    Sustainable,
+    /// It did not; the reason names the failed criterion.
+    Unsustainable(String),
+}
+
+/// Offers `transactions` at `rate` over all `urls` (one submitting thread
+/// per node, one shared schedule), observing commits on node 0 until every
+/// accepted payment committed or `duration + drain` passed.
+fn offer(
+    rate: u64,
+    duration: Duration,
+    batch: usize,
     urls: &[String],
-    pids: &[u32],
     transactions: &[SignedTransaction],
-    validators: usize,
-) -> BenchReport {
+    drain: Duration,
+) -> Step {
     let agent = http_agent();
-    let per_core = verify_rate_per_core();
-    let ceiling = per_core * cores() as f64 / validators.max(1) as f64;
     let start_height = get(&agent, &format!("{}/v1/status", urls[0]))
         .and_then(|s| s["height"].as_u64())
         .unwrap_or(0);
-    let cpu_before: Vec<f64> = pids
-        .iter()
-        .map(|p| process_usage(*p).map_or(0.0, |u| u.0))
-        .collect();
-
-    // Submission on its own thread, on a fixed schedule.
     let total = transactions.len();
-    let batch = spec.batch.max(1);
-    let interval = Duration::from_secs_f64(batch as f64 / spec.rate.max(1) as f64);
+    let batch = batch.max(1);
+    let interval = Duration::from_secs_f64(batch as f64 / rate.max(1) as f64);
     let encoded: Vec<(Hash, String)> = transactions
         .iter()
         .map(|t| {
@@ -233,7 +362,7 @@ pub fn run(
     let mut rejected = 0u64;
     let mut blocks = 0u64;
     let mut height = start_height;
-    let deadline = started + spec.duration + Duration::from_secs(30);
+    let deadline = started + duration + drain;
     let mut submit_done: Option<Submitted> = None;
     loop {
         let tip = get(&agent, &format!("{}/v1/status", urls[0]))
@@ -282,79 +411,159 @@ pub fn run(
             .and_then(|h| h.join().ok())
             .unwrap_or_default(),
     };
-    let observed = started.elapsed();
-    let mut latencies: Vec<u64> = submitted
-        .iter()
-        .filter_map(|(id, at)| {
-            committed_at
-                .get(id)
-                .map(|c| u64::try_from(c.duration_since(*at).as_millis()).unwrap_or(u64::MAX))
+    Step {
+        rate,
+        duration,
+        submitted,
+        refused,
+        submit_elapsed,
+        committed_at,
+        rejected,
+        blocks,
+        observed: started.elapsed(),
+    }
+}
+
+impl Step {
+    /// Submit-to-commit latencies (ms) of the committed payments, in
+    /// submission order.
+    fn latencies_in_order(&self) -> Vec<u64> {
+        let mut by_submit: Vec<&(Hash, Instant)> = self.submitted.iter().collect();
+        by_submit.sort_by_key(|(_, at)| *at);
+        by_submit
+            .iter()
+            .filter_map(|(id, at)| {
+                self.committed_at
+                    .get(id)
+                    .map(|c| u64::try_from(c.duration_since(*at).as_millis()).unwrap_or(u64::MAX))
+            })
+            .collect()
+    }
+
+    /// The step's figures as JSON (no ceiling, no nodes).
+    fn figures(&self) -> Value {
+        let in_order = self.latencies_in_order();
+        let mut latencies = in_order.clone();
+        latencies.sort_unstable();
+        let committed = latencies.len() as u64;
+        let p50 = percentile(&latencies, 50);
+        // The schedule spans the duration; a submitter that fell behind took longer.
+        let offered_per_s = self.submitted.len() as f64
+            / self
+                .submit_elapsed
+                .max(self.duration)
+                .as_secs_f64()
+                .max(1e-9);
+        let committed_per_s = committed as f64 / self.observed.as_secs_f64().max(1e-9);
+        let third = in_order.len() / 3;
+        let median_of = |slice: &[u64]| {
+            let mut sorted = slice.to_vec();
+            sorted.sort_unstable();
+            percentile(&sorted, 50)
+        };
+        let first_third_p50 = median_of(&in_order[..third]);
+        let last_third_p50 = median_of(&in_order[in_order.len() - third..]);
+        // Sustained commit rate: the payments offered over the duration
+        // committed over the duration stretched by the backlog's growth
+        // (the thirds' midpoints are 2/3 of the duration apart). Unlike
+        // counting commits in a window, block and batch granularity do not
+        // bias it.
+        let growth_ms = 1.5 * last_third_p50.saturating_sub(first_third_p50) as f64;
+        let committed_per_s_sustained =
+            committed as f64 / (self.duration.as_secs_f64() + growth_ms / 1000.0).max(1e-9);
+        json!({
+            "target_payments_per_s": self.rate,
+            "duration_s": self.duration.as_secs_f64(),
+            "offered_payments_per_s": offered_per_s,
+            "committed_payments_per_s": committed_per_s,
+            "committed_payments_per_s_sustained": committed_per_s_sustained,
+            "submitted": self.submitted.len(),
+            "committed": committed,
+            "refused_at_submit": self.refused,
+            "rejected_in_blocks": self.rejected,
+            "latency_ms": {
+                "p50": p50,
+                "p99": percentile(&latencies, 99),
+                "max": latencies.last().copied().unwrap_or(0),
+                "p50_first_third": first_third_p50,
+                "p50_last_third": last_third_p50,
+            },
+            "blocks": self.blocks,
+            "blocks_per_s": self.blocks as f64 / self.observed.as_secs_f64(),
+            "average_block_size": if self.blocks == 0 { 0.0 } else { committed as f64 / self.blocks as f64 },
         })
-        .collect();
-    latencies.sort_unstable();
-    let committed = latencies.len() as u64;
-    let offered_per_s = submitted.len() as f64 / submit_elapsed.as_secs_f64().max(1e-9);
-    let committed_per_s = committed as f64 / observed.as_secs_f64().max(1e-9);
-    let nodes: Vec<Value> = pids
-        .iter()
-        .zip(&cpu_before)
+    }
+
+    /// Whether the step was sustainable (the module docs give the rules).
+    fn verdict(&self, figures: &Value) -> StepVerdict {
+        let target = self.rate as f64;
+        let f = |key: &str| figures[key].as_f64().unwrap_or(0.0);
+        let latency = |key: &str| figures["latency_ms"][key].as_u64().unwrap_or(u64::MAX);
+        let submitted = figures["submitted"].as_u64().unwrap_or(0);
+        let reason = if f("offered_payments_per_s") < KEEP_UP_FRACTION * target {
+            format!(
+                "offered {:.0}/s < {:.0} % of the target",
+                f("offered_payments_per_s"),
+                100.0 * KEEP_UP_FRACTION
+            )
+        } else if self.refused > 0 {
+            format!("{} refused at submission", self.refused)
+        } else if figures["committed"].as_u64().unwrap_or(0) < submitted {
+            format!(
+                "{} of {submitted} committed within the drain time",
+                figures["committed"]
+            )
+        } else if f("committed_payments_per_s_sustained") < KEEP_UP_FRACTION * target {
+            format!(
+                "committed {:.0}/s < {:.0} % of the target",
+                f("committed_payments_per_s_sustained"),
+                100.0 * KEEP_UP_FRACTION
+            )
+        } else if latency("p99") > LATENCY_P99_BOUND_MS {
+            format!("p99 {} ms > {LATENCY_P99_BOUND_MS} ms", latency("p99"))
+        } else if latency("p50_last_third") > latency("p50_first_third") * 3 / 2 + 250 {
+            format!(
+                "backlog grew: p50 {} ms in the first third, {} ms in the last",
+                latency("p50_first_third"),
+                latency("p50_last_third")
+            )
+        } else {
+            return StepVerdict::Sustainable;
+        };
+        StepVerdict::Unsustainable(reason)
+    }
+}
+
+/// This machine's ceiling, as JSON, and payments/s.
+fn ceiling(validators: usize) -> (Value, f64) {
+    let per_core = verify_rate_per_core();
+    let ceiling = per_core * cores() as f64 / validators.max(1) as f64;
+    (
+        json!({"verify_strict_per_s_one_core": per_core, "cores": cores(), "payments_per_s": ceiling}),
+        ceiling,
+    )
+}
+
+/// CPU seconds used so far by each process.
+fn cpu_seconds(pids: &[u32]) -> Vec<f64> {
+    pids.iter()
+        .map(|p| process_usage(*p).map_or(0.0, |u| u.0))
+        .collect()
+}
+
+/// Per node: CPU used since `cpu_before` over `elapsed`, and peak RSS.
+fn node_usage(pids: &[u32], cpu_before: &[f64], elapsed: Duration) -> Vec<Value> {
+    pids.iter()
+        .zip(cpu_before)
         .map(|(pid, before)| {
             let (cpu, peak) = process_usage(*pid).unwrap_or((0.0, 0));
-            json!({"pid": pid, "cpu_seconds": cpu - before, "cpu_percent": 100.0 * (cpu - before) / observed.as_secs_f64(), "peak_rss_mib": peak as f64 / 1024.0})
+            json!({"pid": pid, "cpu_seconds": cpu - before, "cpu_percent": 100.0 * (cpu - before) / elapsed.as_secs_f64().max(1e-9), "peak_rss_mib": peak as f64 / 1024.0})
         })
-        .collect();
-    let json = json!({
-        "scenario": if spec.hot_account { "hot-account" } else { "transfers" },
-        "validators": validators,
-        "offered_payments_per_s": offered_per_s,
-        "committed_payments_per_s": committed_per_s,
-        "submitted": submitted.len(),
-        "committed": committed,
-        "refused_at_submit": refused,
-        "rejected_in_blocks": rejected,
-        "latency_ms": {"p50": percentile(&latencies, 50), "p99": percentile(&latencies, 99), "max": latencies.last().copied().unwrap_or(0)},
-        "blocks": blocks,
-        "blocks_per_s": blocks as f64 / observed.as_secs_f64(),
-        "average_block_size": if blocks == 0 { 0.0 } else { committed as f64 / blocks as f64 },
-        "ceiling": {"verify_strict_per_s_one_core": per_core, "cores": cores(), "payments_per_s": ceiling},
-        "fraction_of_ceiling": committed_per_s / ceiling,
-        "nodes": nodes,
-    });
-    let mut table = String::new();
+        .collect()
+}
+
+fn node_lines(table: &mut String, nodes: &[Value]) {
     use std::fmt::Write;
-    let _ = writeln!(
-        table,
-        "scenario                {}",
-        json["scenario"].as_str().unwrap_or("")
-    );
-    let _ = writeln!(table, "offered payments/s      {offered_per_s:.0}");
-    let _ = writeln!(
-        table,
-        "committed payments/s    {committed_per_s:.0}  ({committed} of {} submitted)",
-        submitted.len()
-    );
-    let _ = writeln!(
-        table,
-        "latency p50/p99/max ms  {}/{}/{}",
-        json["latency_ms"]["p50"], json["latency_ms"]["p99"], json["latency_ms"]["max"]
-    );
-    let _ = writeln!(table, "refused / rejected      {refused} / {rejected}");
-    let _ = writeln!(
-        table,
-        "blocks/s, avg size      {:.2}, {:.0}",
-        json["blocks_per_s"].as_f64().unwrap_or(0.0),
-        json["average_block_size"].as_f64().unwrap_or(0.0)
-    );
-    let _ = writeln!(
-        table,
-        "ceiling payments/s      {ceiling:.0}  ({per_core:.0} verify_strict/s/core x {} cores / {validators} validators)",
-        cores()
-    );
-    let _ = writeln!(
-        table,
-        "fraction of ceiling     {:.1} %",
-        100.0 * committed_per_s / ceiling
-    );
     for (i, node) in nodes.iter().enumerate() {
         let _ = writeln!(
             table,
@@ -363,7 +572,264 @@ pub fn run(
             node["peak_rss_mib"].as_f64().unwrap_or(0.0)
         );
     }
+}
+
+/// Runs the load against nodes at `urls` (node 0 is observed), whose
+/// processes are `pids` (for CPU and memory; empty when attached).
+pub fn run(
+    spec: &BenchSpec,
+    urls: &[String],
+    pids: &[u32],
+    transactions: &[SignedTransaction],
+    validators: usize,
+) -> BenchReport {
+    let (ceiling_json, ceiling) = ceiling(validators);
+    let cpu_before = cpu_seconds(pids);
+    let step = offer(
+        spec.rate,
+        spec.duration,
+        spec.batch,
+        urls,
+        transactions,
+        DRAIN_MAX,
+    );
+    let mut json = step.figures();
+    let nodes = node_usage(pids, &cpu_before, step.observed);
+    let committed_per_s = json["committed_payments_per_s"].as_f64().unwrap_or(0.0);
+    json["scenario"] = json!(if spec.hot_account {
+        "hot-account"
+    } else {
+        "transfers"
+    });
+    json["validators"] = json!(validators);
+    json["ceiling"] = ceiling_json.clone();
+    json["fraction_of_ceiling"] = json!(committed_per_s / ceiling);
+    json["nodes"] = json!(nodes);
+    let mut table = step_table(&json);
+    let _ = std::fmt::Write::write_fmt(
+        &mut table,
+        format_args!(
+            "ceiling payments/s      {ceiling:.0}  ({:.0} verify_strict/s/core x {} cores / {validators} validators)\nfraction of ceiling     {:.1} %\n",
+            ceiling_json["verify_strict_per_s_one_core"]
+                .as_f64()
+                .unwrap_or(0.0),
+            cores(),
+            100.0 * committed_per_s / ceiling
+        ),
+    );
+    node_lines(&mut table, &nodes);
     BenchReport { json, table }
+}
+
+/// One step's figures as table lines.
+fn step_table(json: &Value) -> String {
+    use std::fmt::Write;
+    let f = |key: &str| json[key].as_f64().unwrap_or(0.0);
+    let mut table = String::new();
+    if let Some(scenario) = json["scenario"].as_str() {
+        let _ = writeln!(table, "scenario                {scenario}");
+    }
+    let _ = writeln!(
+        table,
+        "offered payments/s      {:.0}  (target {})",
+        f("offered_payments_per_s"),
+        json["target_payments_per_s"]
+    );
+    let _ = writeln!(
+        table,
+        "committed payments/s    {:.0}  ({} of {} submitted; {:.0}/s sustained)",
+        f("committed_payments_per_s"),
+        json["committed"],
+        json["submitted"],
+        f("committed_payments_per_s_sustained")
+    );
+    let _ = writeln!(
+        table,
+        "latency p50/p99/max ms  {}/{}/{}",
+        json["latency_ms"]["p50"], json["latency_ms"]["p99"], json["latency_ms"]["max"]
+    );
+    let _ = writeln!(
+        table,
+        "refused / rejected      {} / {}",
+        json["refused_at_submit"], json["rejected_in_blocks"]
+    );
+    let _ = writeln!(
+        table,
+        "blocks/s, avg size      {:.2}, {:.0}",
+        f("blocks_per_s"),
+        f("average_block_size")
+    );
+    table
+}
+
+/// Waits until every node's mempool is empty (the last step drained), at
+/// most `wait`. Returns whether it did.
+fn wait_drained(urls: &[String], wait: Duration) -> bool {
+    let agent = http_agent();
+    let deadline = Instant::now() + wait;
+    loop {
+        let empty = urls.iter().all(|url| {
+            get(&agent, &format!("{url}/v1/status")).and_then(|s| s["mempool_size"].as_u64())
+                == Some(0)
+        });
+        if empty {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Finds the highest sustainable rate on one network: ramps by x1.5 from
+/// `search.start_rate` until a step fails (or halves until one passes),
+/// then bisects. Every step is in the report.
+pub fn find_max(
+    search: &SearchSpec,
+    urls: &[String],
+    pids: &[u32],
+    payers: &mut Payers,
+    validators: usize,
+) -> Result<BenchReport, String> {
+    use std::fmt::Write;
+    let (ceiling_json, ceiling) = ceiling(validators);
+    let mut steps: Vec<Value> = Vec::new();
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "step  target/s  offered/s  committed/s  p50 ms  p99 ms  blocks/s  avg block  verdict"
+    );
+    let mut best: Option<Value> = None;
+    let mut pass: Option<u64> = None;
+    let mut fail: Option<u64> = None;
+    let mut rate = search.start_rate.max(1);
+    for index in 0..search.steps_max.max(1) {
+        if !wait_drained(urls, DRAIN_MAX) {
+            let _ = writeln!(
+                table,
+                "stopped: the network did not drain within {} s",
+                DRAIN_MAX.as_secs()
+            );
+            break;
+        }
+        let step_ms = u64::try_from(search.step_duration.as_millis()).unwrap_or(u64::MAX);
+        let count = usize::try_from(rate.saturating_mul(step_ms) / 1000).unwrap_or(usize::MAX);
+        let transactions = payers.sign(count).map_err(|e| e.to_string())?;
+        eprintln!(
+            "step {index}: offering {rate} payments/s for {} s...",
+            search.step_duration.as_secs_f64()
+        );
+        let cpu_before = cpu_seconds(pids);
+        let step = offer(
+            rate,
+            search.step_duration,
+            search.batch,
+            urls,
+            &transactions,
+            DRAIN_MAX,
+        );
+        let mut figures = step.figures();
+        let verdict = step.verdict(&figures);
+        figures["nodes"] = json!(node_usage(pids, &cpu_before, step.observed));
+        figures["sustainable"] = json!(verdict == StepVerdict::Sustainable);
+        if let StepVerdict::Unsustainable(reason) = &verdict {
+            figures["why_not"] = json!(reason);
+        }
+        let f = |key: &str| figures[key].as_f64().unwrap_or(0.0);
+        let _ = writeln!(
+            table,
+            "{index:>4}  {rate:>8}  {:>9.0}  {:>11.0}  {:>6}  {:>6}  {:>8.2}  {:>9.0}  {}",
+            f("offered_payments_per_s"),
+            f("committed_payments_per_s_sustained"),
+            figures["latency_ms"]["p50"],
+            figures["latency_ms"]["p99"],
+            f("blocks_per_s"),
+            f("average_block_size"),
+            match &verdict {
+                StepVerdict::Sustainable => "sustainable".to_owned(),
+                StepVerdict::Unsustainable(reason) => reason.clone(),
+            }
+        );
+        eprint!(
+            "{}",
+            table
+                .lines()
+                .last()
+                .map(|l| format!("{l}\n"))
+                .unwrap_or_default()
+        );
+        steps.push(figures.clone());
+        if verdict == StepVerdict::Sustainable {
+            pass = Some(rate);
+            best = Some(figures);
+        } else {
+            fail = Some(rate);
+        }
+        rate = match (pass, fail) {
+            (Some(lo), None) => lo.saturating_mul(RAMP_NUMERATOR) / RAMP_DENOMINATOR + 1,
+            (None, Some(hi)) => {
+                if hi <= 10 {
+                    break;
+                }
+                hi / 2
+            }
+            (Some(lo), Some(hi)) => {
+                if (hi as f64) <= (lo as f64) * (1.0 + BISECT_RESOLUTION) {
+                    break;
+                }
+                (lo + hi) / 2
+            }
+            (None, None) => break,
+        };
+    }
+    let max_rate = pass.unwrap_or(0);
+    let best_committed = best
+        .as_ref()
+        .and_then(|b| b["committed_payments_per_s_sustained"].as_f64())
+        .unwrap_or(0.0);
+    let _ = writeln!(
+        table,
+        "\nhighest sustainable rate {max_rate} payments/s ({:.1} % of the ceiling {ceiling:.0}: {:.0} verify_strict/s/core x {} cores / {validators} validators)",
+        100.0 * max_rate as f64 / ceiling,
+        ceiling_json["verify_strict_per_s_one_core"]
+            .as_f64()
+            .unwrap_or(0.0),
+        cores()
+    );
+    let _ = writeln!(
+        table,
+        "sustainable: offered >= {:.0} % of the target, nothing refused, all committed, committed/s >= {:.0} %, p99 <= {LATENCY_P99_BOUND_MS} ms, backlog not growing",
+        100.0 * KEEP_UP_FRACTION,
+        100.0 * KEEP_UP_FRACTION
+    );
+    let peak = node_usage(pids, &cpu_seconds(pids), Duration::from_secs(1));
+    for (i, node) in peak.iter().enumerate() {
+        let _ = writeln!(
+            table,
+            "node {i}: peak RSS {:.0} MiB",
+            node["peak_rss_mib"].as_f64().unwrap_or(0.0)
+        );
+    }
+    let json = json!({
+        "mode": "find-max",
+        "scenario": if search.hot_account { "hot-account" } else { "transfers" },
+        "validators": validators,
+        "criteria": {
+            "keep_up_fraction": KEEP_UP_FRACTION,
+            "latency_p99_bound_ms": LATENCY_P99_BOUND_MS,
+            "backlog": "p50 of the last third of submissions <= 1.5 x p50 of the first third + 250 ms",
+            "step_duration_s": search.step_duration.as_secs_f64(),
+        },
+        "max_sustainable_payments_per_s": max_rate,
+        "max_sustainable_committed_payments_per_s": best_committed,
+        "fraction_of_ceiling": max_rate as f64 / ceiling,
+        "at_max": best,
+        "ceiling": ceiling_json,
+        "steps": steps,
+        "peak_rss_mib": peak.iter().map(|n| n["peak_rss_mib"].clone()).collect::<Vec<_>>(),
+    });
+    Ok(BenchReport { json, table })
 }
 
 /// Writes the JSON report.

@@ -543,5 +543,30 @@ fn bench_smoke() {
         json["latency_ms"]["p99"].as_u64().unwrap() >= json["latency_ms"]["p50"].as_u64().unwrap()
     );
     assert!(json["ceiling"]["payments_per_s"].as_f64().unwrap() > 0.0);
+
+    // The search mode, two short steps on the same network (nonces read back).
+    let keys = cluster
+        .keys
+        .iter()
+        .map(|k| clearhouse_ledger::crypto::Keypair::from_seed(&k.seed()))
+        .collect();
+    let mut payers = clearhouse_testnet::bench::Payers::new(cluster.chain_id, keys, asset, None);
+    payers.fetch_nonces(&urls[0]).unwrap();
+    let search = clearhouse_testnet::bench::SearchSpec {
+        start_rate: 50,
+        step_duration: Duration::from_secs(1),
+        steps_max: 2,
+        batch: 10,
+        hot_account: false,
+    };
+    let report = clearhouse_testnet::bench::find_max(&search, &urls, &[], &mut payers, 4).unwrap();
+    eprintln!("{}", report.table);
+    let steps = report.json["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{}", report.json);
+    for step in steps {
+        assert_eq!(step["committed"], step["submitted"], "{step}");
+        assert!(step["sustainable"].is_boolean(), "{step}");
+    }
+    assert!(report.json["max_sustainable_payments_per_s"].is_u64());
     cluster.shutdown_and_check_stores();
 }

@@ -64,6 +64,21 @@ enum Commands {
         /// A few seconds at a low rate: checks the bench still works.
         #[arg(long)]
         smoke: bool,
+        /// Find the highest sustainable rate: steps of --duration seconds
+        /// from --rate, x1.5 until one fails, then bisection.
+        #[arg(long)]
+        find_max: bool,
+        /// Most steps of --find-max.
+        #[arg(long, default_value_t = 12)]
+        steps_max: usize,
+        /// Repeat the run this many times on one network (fresh transfers
+        /// each time), printing each segment: a long run without holding
+        /// every signed payment in memory (e.g. 1,000,000 payments).
+        #[arg(long, default_value_t = 1)]
+        segments: usize,
+        /// Keep the fresh network's folder (node logs) instead of deleting it.
+        #[arg(long)]
+        keep: bool,
     },
 }
 
@@ -80,24 +95,38 @@ fn main() -> ExitCode {
             out,
             attach,
             smoke,
+            find_max,
+            steps_max,
+            segments,
+            keep,
         } => {
-            let (rate, duration, accounts_per_bank) = if smoke {
-                (100, 3, accounts_per_bank.min(4))
+            let (rate, duration, accounts_per_bank, steps_max) = if smoke {
+                // --find-max --smoke: steps of 2 s from 100/s, at most 3.
+                let duration = if find_max { 2 } else { 3 };
+                (100, duration, accounts_per_bank.min(4), steps_max.min(3))
             } else {
-                (rate, duration, accounts_per_bank)
+                (rate, duration, accounts_per_bank, steps_max)
             };
             let spec = clearhouse_testnet::bench::BenchSpec {
                 rate,
                 duration: Duration::from_secs(duration),
                 hot_account,
-                batch,
+                // Several batches per step even at the smoke's low rate.
+                batch: if smoke { batch.min(20) } else { batch },
+            };
+            let mode = if find_max {
+                Mode::FindMax { steps_max }
+            } else {
+                Mode::Fixed { segments }
             };
             match bench(
                 validators,
                 accounts_per_bank,
                 &spec,
+                mode,
                 &out,
                 attach.as_deref(),
+                keep,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
@@ -173,12 +202,23 @@ fn up(validators: usize, dir: PathBuf, accounts_per_bank: usize) -> Result<(), S
     Ok(())
 }
 
+/// What `bench` does on its network.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// One rate, repeated `segments` times.
+    Fixed { segments: usize },
+    /// The highest sustainable rate.
+    FindMax { steps_max: usize },
+}
+
 fn bench(
     validators: usize,
     accounts_per_bank: usize,
     spec: &clearhouse_testnet::bench::BenchSpec,
+    mode: Mode,
     out: &std::path::Path,
     attach: Option<&std::path::Path>,
+    keep: bool,
 ) -> Result<(), String> {
     let mut children: Vec<(String, Child)> = Vec::new();
     let mut scratch = None;
@@ -213,30 +253,87 @@ fn bench(
             .map(|a| clearhouse_node::keyfile::read(&a.key_file).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         let (payers, hot) = if spec.hot_account && keys.len() > 1 {
-            (&keys[1..], Some(keys[0].account()))
+            {
+                let hot = keys[0].account();
+                (keys.into_iter().skip(1).collect(), Some(hot))
+            }
         } else {
-            (&keys[..], None)
+            (keys, None)
         };
-        let count = usize::try_from(spec.rate.saturating_mul(spec.duration.as_secs()))
-            .unwrap_or(usize::MAX);
         let asset = clearhouse_ledger::AssetCode::new(clearhouse_testnet::ASSETS[0].0)
             .map_err(|e| e.to_string())?;
-        eprintln!(
-            "signing {count} transfers from {} accounts...",
-            payers.len()
-        );
-        let transactions = clearhouse_testnet::bench::presign(chain_id, payers, &asset, count, hot)
-            .map_err(|e| e.to_string())?;
         let urls: Vec<String> = testnet.nodes.iter().map(NodeFiles::api_url).collect();
+        let mut payers = clearhouse_testnet::bench::Payers::new(chain_id, payers, asset, hot);
+        if attach.is_some() {
+            payers.fetch_nonces(&urls[0])?;
+        }
         let pids: Vec<u32> = children.iter().map(|(_, c)| c.id()).collect();
-        eprintln!(
-            "offering {} payments/s for {} s to {} nodes...",
-            spec.rate,
-            spec.duration.as_secs(),
-            urls.len()
-        );
         let validators = testnet.genesis.members.len();
-        let report = clearhouse_testnet::bench::run(spec, &urls, &pids, &transactions, validators);
+        let report = match mode {
+            Mode::FindMax { steps_max } => {
+                let search = clearhouse_testnet::bench::SearchSpec {
+                    start_rate: spec.rate,
+                    step_duration: spec.duration,
+                    steps_max,
+                    batch: spec.batch,
+                    hot_account: spec.hot_account,
+                };
+                eprintln!(
+                    "finding the highest sustainable rate from {} payments/s ({} s steps, {} accounts paying)...",
+                    spec.rate,
+                    spec.duration.as_secs(),
+                    payers.len()
+                );
+                clearhouse_testnet::bench::find_max(&search, &urls, &pids, &mut payers, validators)?
+            }
+            Mode::Fixed { segments } => {
+                let count = usize::try_from(spec.rate.saturating_mul(spec.duration.as_secs()))
+                    .unwrap_or(usize::MAX);
+                let mut reports = Vec::new();
+                for segment in 0..segments.max(1) {
+                    eprintln!(
+                        "signing {count} transfers from {} accounts...",
+                        payers.len()
+                    );
+                    let transactions = payers.sign(count).map_err(|e| e.to_string())?;
+                    eprintln!(
+                        "segment {segment}: offering {} payments/s for {} s to {} nodes...",
+                        spec.rate,
+                        spec.duration.as_secs(),
+                        urls.len()
+                    );
+                    let report = clearhouse_testnet::bench::run(
+                        spec,
+                        &urls,
+                        &pids,
+                        &transactions,
+                        validators,
+                    );
+                    if segments > 1 {
+                        eprintln!("segment {segment}:\n{}", report.table);
+                    }
+                    reports.push(report);
+                }
+                if reports.len() == 1 {
+                    reports.remove(0)
+                } else {
+                    let table = reports
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| format!("segment {i}:\n{}", r.table))
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    clearhouse_testnet::bench::BenchReport {
+                        json: serde_json::json!({
+                            "mode": "segments",
+                            "payments": count * reports.len(),
+                            "segments": reports.iter().map(|r| r.json.clone()).collect::<Vec<_>>(),
+                        }),
+                        table,
+                    }
+                }
+            }
+        };
         println!("{}", report.table);
         clearhouse_testnet::bench::write_report(out, &report)
             .map_err(|e| format!("{}: {e}", out.display()))?;
@@ -245,7 +342,11 @@ fn bench(
     })();
     stop(&mut children);
     if let Some(dir) = scratch {
-        let _ = std::fs::remove_dir_all(dir);
+        if keep {
+            eprintln!("network kept in {}", dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
     result
 }
