@@ -37,7 +37,7 @@ use clearhouse_ledger::{Block, ChainId, Hash};
 
 use crate::config::{Limits, Timeouts};
 use crate::mempool::{AdmitError, Mempool};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Phase};
 use crate::network::{NetworkClient, NetworkEvent, NetworkKey, Topic, Verdict};
 use crate::wal::{Wal, WalRecord};
 use crate::wire::{
@@ -396,21 +396,48 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         tokio::select! {
             _ = shutdown.changed() => break,
             event = events.recv() => match event {
-                Some(event) => driver.on_network(event).await?,
+                Some(event) => {
+                    let started = Instant::now();
+                    let phase = match &event {
+                        NetworkEvent::Gossip { topic: Topic::Transactions, .. } => Phase::TxGossip,
+                        NetworkEvent::SyncRequest { .. } => Phase::SyncAnswer,
+                        _ => Phase::ConsensusGossip,
+                    };
+                    driver.on_network(event).await?;
+                    driver.busy(phase, started);
+                }
                 None => break,
             },
             command = commands.recv() => match command {
-                Some(command) => driver.on_command(command).await?,
+                Some(command) => {
+                    let started = Instant::now();
+                    driver.on_command(command).await?;
+                    driver.busy(Phase::ApiSubmit, started);
+                }
                 None => break,
             },
-            () = timer => driver.on_timers().await?,
+            () = timer => {
+                let started = Instant::now();
+                driver.on_timers().await?;
+                driver.busy(Phase::Timers, started);
+            }
             Some(joined) = driver.sync_tasks.join_next() => {
                 if let Ok(answer) = joined {
+                    let started = Instant::now();
                     driver.on_sync(answer).await?;
+                    driver.busy(Phase::SyncApply, started);
                 }
             }
-            _ = rebroadcast.tick() => driver.rebroadcast().await,
-            _ = deadline_ticks.tick() => driver.deadline_tick().await?,
+            _ = rebroadcast.tick() => {
+                let started = Instant::now();
+                driver.rebroadcast().await;
+                driver.busy(Phase::Timers, started);
+            }
+            _ = deadline_ticks.tick() => {
+                let started = Instant::now();
+                driver.deadline_tick().await?;
+                driver.busy(Phase::Timers, started);
+            }
         }
         driver.publish_status();
     }
@@ -418,7 +445,24 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
     Ok(())
 }
 
+/// One driver event taking longer than this is logged: every other event
+/// (votes, API submissions) waited that long.
+const SLOW_EVENT_MS: u128 = 250;
+
 impl Driver {
+    /// Records time spent in a phase, and warns about a slow one.
+    fn busy(&self, phase: Phase, started: Instant) {
+        let elapsed = started.elapsed();
+        self.metrics.add_busy(phase, elapsed);
+        if elapsed.as_millis() >= SLOW_EVENT_MS {
+            tracing::warn!(
+                phase = phase.name(),
+                elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+                "slow driver event"
+            );
+        }
+    }
+
     fn index_of(&self, key: &ValidatorKey) -> Option<ValidatorIndex> {
         self.keys
             .iter()
@@ -578,7 +622,9 @@ impl Driver {
                 Ok(None)
             }
             Output::RequestValue { height, round } => {
+                let started = Instant::now();
                 let value = self.build_block(height.0)?;
+                self.busy(Phase::BuildBlock, started);
                 Ok(value.map(|value| Input::ValueToPropose {
                     height,
                     round,
@@ -586,7 +632,9 @@ impl Driver {
                 }))
             }
             Output::CheckValidity { height, value } => {
+                let started = Instant::now();
                 let valid = self.check_block(height.0, &value);
+                self.busy(Phase::CheckBlock, started);
                 Ok(Some(Input::ValidityChecked {
                     height,
                     value,
@@ -594,7 +642,9 @@ impl Driver {
                 }))
             }
             Output::Decide(decision) => {
+                let started = Instant::now();
                 self.commit_decision(decision)?;
+                self.busy(Phase::Commit, started);
                 Ok(None)
             }
             Output::Evidence(evidence) => {
@@ -910,6 +960,7 @@ impl Driver {
                 break;
             }
             if let Some((height, round, kind)) = self.timers.remove(&(at, sequence)) {
+                tracing::debug!(height = height.0, round = round.0, ?kind, "timeout");
                 self.feed(Input::TimeoutElapsed {
                     height,
                     round,

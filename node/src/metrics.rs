@@ -9,6 +9,63 @@ pub const LATENCY_BUCKETS_MS: [u64; 12] = [
     10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,
 ];
 
+/// Where the driver loop spends its time: one busy-time counter per phase,
+/// so a profile under load needs no profiler (`/metrics`,
+/// `clearhouse_driver_busy_seconds_total{phase=..}`). The event phases (API,
+/// gossip, sync, timers) include the consensus work an event triggers;
+/// `build_block`, `check_block` and `commit` count that work again on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Admitting API submissions (decoding, state reads, signature checks).
+    ApiSubmit,
+    /// Admitting gossiped transaction batches.
+    TxGossip,
+    /// Validating and feeding consensus gossip (excluding the phases below).
+    ConsensusGossip,
+    /// Building a proposal from the mempool (selection and execution).
+    BuildBlock,
+    /// Executing a proposed block before prevoting.
+    CheckBlock,
+    /// Committing a block: the store, the mempool eviction, the WAL prune.
+    Commit,
+    /// Answering peers' sync requests.
+    SyncAnswer,
+    /// Verifying and committing synced blocks.
+    SyncApply,
+    /// Timeouts and rebroadcasts.
+    Timers,
+}
+
+impl Phase {
+    /// Every phase, in rendering order.
+    pub const ALL: [Phase; 9] = [
+        Phase::ApiSubmit,
+        Phase::TxGossip,
+        Phase::ConsensusGossip,
+        Phase::BuildBlock,
+        Phase::CheckBlock,
+        Phase::Commit,
+        Phase::SyncAnswer,
+        Phase::SyncApply,
+        Phase::Timers,
+    ];
+
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::ApiSubmit => "api_submit",
+            Phase::TxGossip => "tx_gossip",
+            Phase::ConsensusGossip => "consensus_gossip",
+            Phase::BuildBlock => "build_block",
+            Phase::CheckBlock => "check_block",
+            Phase::Commit => "commit",
+            Phase::SyncAnswer => "sync_answer",
+            Phase::SyncApply => "sync_apply",
+            Phase::Timers => "timers",
+        }
+    }
+}
+
 /// Counters and gauges of one node.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -30,12 +87,24 @@ pub struct Metrics {
     pub evidence_total: AtomicU64,
     /// Gossip messages rejected as invalid since start.
     pub gossip_rejected_total: AtomicU64,
+    driver_busy_us: [AtomicU64; Phase::ALL.len()],
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_MS.len()],
     latency_count: AtomicU64,
     latency_sum_ms: AtomicU64,
 }
 
 impl Metrics {
+    /// Adds time the driver spent in `phase`.
+    pub fn add_busy(&self, phase: Phase, elapsed: std::time::Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.driver_busy_us[phase as usize].fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Microseconds the driver spent in `phase` since start.
+    pub fn busy_us(&self, phase: Phase) -> u64 {
+        self.driver_busy_us[phase as usize].load(Ordering::Relaxed)
+    }
+
     /// Records one submit-to-commit latency.
     pub fn observe_commit_latency_ms(&self, latency_ms: u64) {
         for (bound, bucket) in LATENCY_BUCKETS_MS.iter().zip(&self.latency_buckets) {
@@ -120,6 +189,19 @@ impl Metrics {
             "counter",
             load(&self.gossip_rejected_total),
         );
+        let name = "clearhouse_driver_busy_seconds_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time the driver loop spent per phase.\n# TYPE {name} counter"
+        );
+        for phase in Phase::ALL {
+            let _ = writeln!(
+                out,
+                "{name}{{phase=\"{}\"}} {:.6}",
+                phase.name(),
+                self.busy_us(phase) as f64 / 1e6
+            );
+        }
         let name = "clearhouse_commit_latency_ms";
         let _ = writeln!(
             out,
