@@ -21,9 +21,66 @@
 use std::collections::{BTreeMap, HashMap};
 
 use clearhouse_ledger::codec::{CodecError, TX_BYTES_MAX};
-use clearhouse_ledger::state::{AccountState, StateKey, StateView, ViewError, read};
+use clearhouse_ledger::state::{AccountState, StateKey, StateView, Tip, ViewError, read};
 use clearhouse_ledger::tx::TxError;
-use clearhouse_ledger::{AccountId, Block, Hash, SignedTransaction};
+use clearhouse_ledger::{AccountId, Block, ChainId, Hash, SignedTransaction};
+
+/// A transaction whose chain id and `verify_strict` signature were checked,
+/// with its id and wire size. Made only by [`Verified::check`], so holding
+/// one proves the check ran: the driver checks signatures off its loop (on
+/// the blocking pool, several at once) and admits the result cheaply.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    tx: SignedTransaction,
+    id: Hash,
+    chain_id: ChainId,
+    wire_bytes: usize,
+}
+
+impl Verified {
+    /// Checks a transaction's chain id and signature (the expensive part of
+    /// admission; pure, so it may run on any thread).
+    pub fn check(
+        tx: SignedTransaction,
+        wire_bytes: usize,
+        chain_id: &ChainId,
+    ) -> Result<Verified, AdmitError> {
+        if wire_bytes > TX_BYTES_MAX {
+            return Err(AdmitError::Invalid(TxError::Codec(CodecError::TooLong {
+                len: wire_bytes,
+                limit: TX_BYTES_MAX,
+            })));
+        }
+        let id = tx.verify(chain_id)?;
+        Ok(Verified {
+            tx,
+            id,
+            chain_id: *chain_id,
+            wire_bytes,
+        })
+    }
+
+    /// Decodes wire bytes (at most [`TX_BYTES_MAX`]) and checks the result.
+    pub fn decode_and_check(bytes: &[u8], chain_id: &ChainId) -> Result<Verified, AdmitError> {
+        let tx = SignedTransaction::decode(bytes)?;
+        Verified::check(tx, bytes.len(), chain_id)
+    }
+
+    /// The transaction id.
+    pub fn id(&self) -> Hash {
+        self.id
+    }
+
+    /// The transaction.
+    pub fn transaction(&self) -> &SignedTransaction {
+        &self.tx
+    }
+
+    /// Its wire size.
+    pub fn wire_bytes(&self) -> usize {
+        self.wire_bytes
+    }
+}
 
 /// The mempool's bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +175,11 @@ pub struct Mempool {
     by_sender: BTreeMap<AccountId, BTreeMap<u64, Hash>>,
     bytes: usize,
     next_arrival: u64,
+    /// Registered senders' next nonces in the state after
+    /// `nonces_tip`: admission, selection and eviction read a sender's
+    /// account once per block that moves it, not once per transaction.
+    nonces: HashMap<AccountId, u64>,
+    nonces_tip: Option<Tip>,
 }
 
 impl Mempool {
@@ -129,6 +191,8 @@ impl Mempool {
             by_sender: BTreeMap::new(),
             bytes: 0,
             next_arrival: 0,
+            nonces: HashMap::new(),
+            nonces_tip: None,
         }
     }
 
@@ -165,6 +229,7 @@ impl Mempool {
 
     /// Admits a decoded transaction whose wire encoding has `wire_bytes`
     /// bytes, checking it against the state after the last committed block.
+    /// The signature is checked last, once everything else says yes.
     pub fn admit(
         &mut self,
         tx: SignedTransaction,
@@ -179,6 +244,46 @@ impl Mempool {
         }
         // Cheap checks first: a duplicate costs no signature check.
         let id = tx.id().map_err(TxError::from)?;
+        self.check_admissible(&tx, id, wire_bytes, view)?;
+        // The expensive check last, once everything else says yes.
+        tx.verify(&view.chain_id())?;
+        self.insert(tx, id, wire_bytes);
+        Ok(id)
+    }
+
+    /// Admits a transaction whose signature was already checked (for this
+    /// view's chain), with the same state checks as [`Mempool::admit`].
+    pub fn admit_verified(
+        &mut self,
+        verified: Verified,
+        view: &dyn StateView,
+    ) -> Result<Hash, AdmitError> {
+        let Verified {
+            tx,
+            id,
+            chain_id,
+            wire_bytes,
+        } = verified;
+        if chain_id != view.chain_id() {
+            return Err(AdmitError::Invalid(TxError::WrongChain {
+                expected: view.chain_id(),
+                found: chain_id,
+            }));
+        }
+        self.check_admissible(&tx, id, wire_bytes, view)?;
+        self.insert(tx, id, wire_bytes);
+        Ok(id)
+    }
+
+    /// Every admission check but the signature's (cheap: one state read),
+    /// so a caller can skip verifying what would be refused anyway.
+    pub fn check_admissible(
+        &mut self,
+        tx: &SignedTransaction,
+        id: Hash,
+        wire_bytes: usize,
+        view: &dyn StateView,
+    ) -> Result<(), AdmitError> {
         if self.by_id.contains_key(&id) {
             return Err(AdmitError::Duplicate(id));
         }
@@ -190,7 +295,9 @@ impl Mempool {
             });
         }
         let sender = tx.tx.sender;
-        let expected = next_nonce(view, &sender)?.ok_or(AdmitError::UnknownSender(sender))?;
+        let expected = self
+            .next_nonce(view, &sender)?
+            .ok_or(AdmitError::UnknownSender(sender))?;
         let found = tx.tx.nonce;
         if found < expected {
             return Err(AdmitError::StaleNonce { expected, found });
@@ -209,9 +316,14 @@ impl Mempool {
         {
             return Err(AdmitError::Full);
         }
-        // The expensive check last, once everything else says yes.
-        tx.verify(&view.chain_id())?;
-        self.by_sender.entry(sender).or_default().insert(found, id);
+        Ok(())
+    }
+
+    fn insert(&mut self, tx: SignedTransaction, id: Hash, wire_bytes: usize) {
+        self.by_sender
+            .entry(tx.tx.sender)
+            .or_default()
+            .insert(tx.tx.nonce, id);
         self.bytes += wire_bytes;
         self.by_id.insert(
             id,
@@ -222,7 +334,6 @@ impl Mempool {
             },
         );
         self.next_arrival += 1;
-        Ok(id)
     }
 
     /// The transactions for the next block: per sender the contiguous nonces
@@ -231,16 +342,22 @@ impl Mempool {
     /// Transactions expired at the next height are skipped (and end their
     /// sender's run).
     pub fn select(
-        &self,
+        &mut self,
         view: &dyn StateView,
         txs_max: usize,
         bytes_max: usize,
     ) -> Result<Vec<SignedTransaction>, ViewError> {
         let next_height = view.tip()?.height.saturating_add(1);
         // Each sender's selectable run, oldest arrival first.
+        let senders: Vec<AccountId> = self.by_sender.keys().copied().collect();
+        let mut expected_nonces = Vec::with_capacity(senders.len());
+        for sender in &senders {
+            expected_nonces.push(self.next_nonce(view, sender)?);
+        }
         let mut runs: Vec<(u64, Vec<&Entry>)> = Vec::new();
-        for (sender, nonces) in &self.by_sender {
-            let Some(mut expected) = next_nonce(view, sender)? else {
+        for ((sender, nonces), expected) in self.by_sender.iter().zip(expected_nonces) {
+            debug_assert!(senders.binary_search(sender).is_ok());
+            let Some(mut expected) = expected else {
                 continue;
             };
             let mut run = Vec::new();
@@ -288,35 +405,92 @@ impl Mempool {
     /// After `block` committed (and `view` shows the state after it): drops
     /// the block's transactions, transactions whose nonce is now used, and
     /// transactions expired at the next height.
+    ///
+    /// Only the block's senders can have a new nonce (a nonce moves only
+    /// when its sender's transaction executes), so only their accounts are
+    /// read; expiry is checked in memory. A block thus costs state reads
+    /// for its own senders, not for every sender in the pool.
     pub fn remove_committed(
         &mut self,
         block: &Block,
         view: &dyn StateView,
     ) -> Result<(), ViewError> {
+        // The cached nonces stay valid for every sender the block did not
+        // move, if the cache was of the block's parent state.
+        let tip = view.tip()?;
+        let follows = self.nonces_tip.is_some_and(|cached| {
+            cached.block_hash == block.header.previous_hash
+                && block.hash().is_ok_and(|hash| hash == tip.block_hash)
+        });
+        if follows {
+            for tx in &block.transactions {
+                self.nonces.remove(&tx.tx.sender);
+            }
+        } else {
+            self.nonces.clear();
+        }
+        self.nonces_tip = Some(tip);
+        let mut senders: Vec<AccountId> = Vec::new();
         for tx in &block.transactions {
             if let Ok(id) = tx.id() {
                 self.remove(&id);
             }
+            senders.push(tx.tx.sender);
         }
+        senders.sort_unstable();
+        senders.dedup();
         let next_height = view.tip()?.height.saturating_add(1);
         let mut stale = Vec::new();
-        for (sender, nonces) in &self.by_sender {
-            let expected = next_nonce(view, sender)?;
+        for sender in &senders {
+            if !self.by_sender.contains_key(sender) {
+                continue;
+            }
+            let expected = self.next_nonce(view, sender)?;
+            let Some(nonces) = self.by_sender.get(sender) else {
+                continue;
+            };
             for (nonce, id) in nonces {
-                let used = expected.is_none_or(|expected| *nonce < expected);
-                let expired = self
-                    .by_id
-                    .get(id)
-                    .is_none_or(|entry| entry.tx.tx.expiry_height < next_height);
-                if used || expired {
+                if expected.is_none_or(|expected| *nonce < expected) {
                     stale.push(*id);
                 }
             }
         }
+        stale.extend(
+            self.by_id
+                .iter()
+                .filter(|(_, entry)| entry.tx.tx.expiry_height < next_height)
+                .map(|(id, _)| *id),
+        );
         for id in stale {
             self.remove(&id);
         }
         Ok(())
+    }
+
+    /// A sender's next nonce, from the cache when it holds the view's tip.
+    fn next_nonce(
+        &mut self,
+        view: &dyn StateView,
+        sender: &AccountId,
+    ) -> Result<Option<u64>, ViewError> {
+        let tip = view.tip()?;
+        if self.nonces_tip != Some(tip) {
+            self.nonces.clear();
+            self.nonces_tip = Some(tip);
+        }
+        if let Some(cached) = self.nonces.get(sender) {
+            return Ok(Some(*cached));
+        }
+        let nonce = next_nonce(view, sender)?;
+        // Only registered senders are cached: a block may register an
+        // account without that account sending anything in it.
+        if let Some(nonce) = nonce {
+            if self.nonces.len() >= self.limits.mempool_txs_max.max(1) {
+                self.nonces.clear();
+            }
+            self.nonces.insert(*sender, nonce);
+        }
+        Ok(nonce)
     }
 
     fn remove(&mut self, id: &Hash) {
