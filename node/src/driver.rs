@@ -36,9 +36,9 @@ use clearhouse_ledger::validators::{ValidatorKey, ValidatorSet};
 use clearhouse_ledger::{Block, ChainId, Hash};
 
 use crate::config::{Limits, Timeouts};
-use crate::mempool::{AdmitError, Mempool};
+use crate::mempool::{AdmitError, Mempool, Verified};
 use crate::metrics::{Metrics, Phase};
-use crate::network::{NetworkClient, NetworkEvent, NetworkKey, Topic, Verdict};
+use crate::network::{MessageId, NetworkClient, NetworkEvent, NetworkKey, Topic, Verdict};
 use crate::wal::{Wal, WalRecord};
 use crate::wire::{
     ConsensusGossip, ConsensusMessage, SYNC_BLOCKS_MAX, SignedProposal, SignedVote, SyncRequest,
@@ -48,10 +48,11 @@ use crate::wire::{
 /// A request from the API to the driver.
 #[derive(Debug)]
 pub enum Command {
-    /// Admit transactions (wire bytes), gossip the admitted ones.
+    /// Admit transactions, gossip the admitted ones.
     Submit {
-        /// The transactions.
-        transactions: Vec<Vec<u8>>,
+        /// The transactions, their signatures already checked off the loop
+        /// (or why they could not be read or verified).
+        transactions: Vec<Result<Verified, AdmitError>>,
         /// One result per transaction.
         reply: oneshot::Sender<Vec<Result<Hash, AdmitError>>>,
     },
@@ -175,6 +176,33 @@ const RECEIVED_RECORDS_MAX: usize = 50_000;
 const IDLE_BUFFER_MAX: usize = 1_024;
 /// Most submit times kept for latency metrics.
 const SUBMIT_TIMES_MAX: usize = 200_000;
+/// Most gossiped transaction batches waiting for a signature check. More
+/// are ignored (not forwarded, not admitted here): under overload this node
+/// sheds transaction gossip rather than delay consensus behind it. A
+/// dropped payment still reaches this node in a proposal, where it is
+/// verified then.
+const TX_GOSSIP_QUEUE_MAX: usize = 64;
+/// Most gossiped batches whose signatures are being checked at once, on the
+/// blocking pool.
+const TX_CHECKS_IN_FLIGHT_MAX: usize = 2;
+/// Most transactions kept verified outside the mempool (two full blocks'
+/// worth is plenty; when full it is emptied).
+const VERIFIED_CACHE_MAX: usize = 20_000;
+
+/// A gossiped transaction batch waiting for, or back from, its check.
+struct TxGossip {
+    id: MessageId,
+    source: NetworkKey,
+    data: Vec<u8>,
+}
+
+/// A gossiped batch after its signature checks: every transaction
+/// verified, or the batch is invalid.
+struct TxChecked {
+    id: MessageId,
+    source: NetworkKey,
+    transactions: Option<Vec<Verified>>,
+}
 
 struct Driver {
     chain_id: ChainId,
@@ -221,6 +249,14 @@ struct Driver {
     peers: Vec<NetworkKey>,
     /// When the last block was committed (or the driver started).
     last_commit: Instant,
+    /// Gossiped transaction batches waiting for a signature check.
+    tx_gossip_queue: std::collections::VecDeque<TxGossip>,
+    /// Signature checks of gossiped batches, on the blocking pool.
+    tx_checks: JoinSet<TxChecked>,
+    /// Transactions verified while checking a proposal but not (yet) in
+    /// the mempool: their gossip, when it is processed later, is admitted
+    /// without a second signature check.
+    verified: HashMap<Hash, Verified>,
 }
 
 fn now_ms() -> u64 {
@@ -342,6 +378,9 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         submit_times: HashMap::new(),
         peers: Vec::new(),
         last_commit: Instant::now(),
+        tx_gossip_queue: std::collections::VecDeque::new(),
+        tx_checks: JoinSet::new(),
+        verified: HashMap::new(),
     };
     // Restart: rebuild the machine from what this validator signed, resume
     // the height, and replay what it had received.
@@ -393,7 +432,13 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                 None => std::future::pending().await,
             }
         };
+        let check_more =
+            !driver.tx_gossip_queue.is_empty() && driver.tx_checks.len() < TX_CHECKS_IN_FLIGHT_MAX;
+        // Biased: consensus messages, timers and sync first; transactions
+        // (API submissions, then gossip) when nothing more urgent waits, so
+        // a flood of payments cannot delay a proposal or a vote.
         tokio::select! {
+            biased;
             _ = shutdown.changed() => break,
             event = events.recv() => match event {
                 Some(event) => {
@@ -405,14 +450,6 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                     };
                     driver.on_network(event).await?;
                     driver.busy(phase, started);
-                }
-                None => break,
-            },
-            command = commands.recv() => match command {
-                Some(command) => {
-                    let started = Instant::now();
-                    driver.on_command(command).await?;
-                    driver.busy(Phase::ApiSubmit, started);
                 }
                 None => break,
             },
@@ -428,6 +465,22 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                     driver.busy(Phase::SyncApply, started);
                 }
             }
+            command = commands.recv() => match command {
+                Some(command) => {
+                    let started = Instant::now();
+                    driver.on_command(command).await?;
+                    driver.busy(Phase::ApiSubmit, started);
+                }
+                None => break,
+            },
+            Some(joined) = driver.tx_checks.join_next() => {
+                if let Ok(checked) = joined {
+                    let started = Instant::now();
+                    driver.on_tx_checked(checked).await?;
+                    driver.busy(Phase::TxGossip, started);
+                }
+            }
+            () = std::future::ready(()), if check_more => driver.check_next_tx_gossip(),
             _ = rebroadcast.tick() => {
                 let started = Instant::now();
                 driver.rebroadcast().await;
@@ -442,7 +495,47 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         driver.publish_status();
     }
     driver.sync_tasks.shutdown().await;
+    driver.tx_checks.shutdown().await;
     Ok(())
+}
+
+/// Checks the signatures of `transactions` on every core (scoped threads;
+/// the caller waits), returning those that verify.
+fn verify_on_all_cores(
+    transactions: Vec<clearhouse_ledger::SignedTransaction>,
+    chain_id: &ChainId,
+) -> Vec<Verified> {
+    let check = |txs: Vec<clearhouse_ledger::SignedTransaction>| -> Vec<Verified> {
+        txs.into_iter()
+            .filter_map(|tx| {
+                let len = tx.encode().map(|b| b.len()).unwrap_or(usize::MAX);
+                Verified::check(tx, len, chain_id).ok()
+            })
+            .collect()
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if transactions.len() < 64 || cores < 2 {
+        return check(transactions);
+    }
+    let chunk = transactions.len().div_ceil(cores);
+    let mut chunks: Vec<Vec<clearhouse_ledger::SignedTransaction>> = Vec::new();
+    let mut rest = transactions;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(|| check(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// One driver event taking longer than this is logged: every other event
@@ -783,9 +876,33 @@ impl Driver {
         }
         // Each payment's signature is checked once per node: those this
         // node's mempool admitted (the same signed bytes) were verified then.
+        // The others are verified here on every core, and remembered so
+        // their gossip, processed later, is not verified again.
+        let unknown: Vec<clearhouse_ledger::SignedTransaction> = block
+            .transactions
+            .iter()
+            .filter(|tx| {
+                tx.id().is_ok_and(|id| {
+                    self.mempool.get(&id) != Some(*tx)
+                        && self
+                            .verified
+                            .get(&id)
+                            .is_none_or(|v| v.transaction() != *tx)
+                })
+            })
+            .cloned()
+            .collect();
+        if self.verified.len() + unknown.len() > VERIFIED_CACHE_MAX {
+            self.verified.clear();
+        }
+        for verified in verify_on_all_cores(unknown, &self.chain_id) {
+            self.verified.insert(verified.id(), verified);
+        }
         let mempool = &self.mempool;
+        let verified = &self.verified;
         let known = |id: &Hash, tx: &clearhouse_ledger::SignedTransaction| {
             mempool.get(id).is_some_and(|held| held == tx)
+                || verified.get(id).is_some_and(|v| v.transaction() == tx)
         };
         match state::apply_block(&self.store, block, Signatures::VerifyUnlessKnown(&known)) {
             Ok(outcome) => {
@@ -859,7 +976,9 @@ impl Driver {
         by_sync: bool,
     ) -> Result<(), DriverError> {
         let height = outcome.block.header.height;
+        let started = Instant::now();
         self.store.commit(&outcome, &certificate)?;
+        let stored = started.elapsed();
         let now = Instant::now();
         for id in &outcome.execution.tx_ids {
             if let Some(submitted) = self.submit_times.remove(id) {
@@ -871,6 +990,10 @@ impl Driver {
         if let Err(error) = self.mempool.remove_committed(&outcome.block, &self.store) {
             tracing::error!(%error, "mempool eviction");
         }
+        for id in &outcome.execution.tx_ids {
+            self.verified.remove(id);
+        }
+        let evicted = started.elapsed();
         self.metrics.height.store(height, Ordering::Relaxed);
         self.metrics
             .committed_txs_total
@@ -908,10 +1031,14 @@ impl Driver {
             wal.prune_below(height + 1, &keep)?;
         }
         self.wal_records = keep;
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         tracing::info!(
             height,
             txs = outcome.execution.tx_ids.len(),
             by_sync,
+            store_ms = millis(stored),
+            mempool_ms = millis(evicted - stored),
+            rest_ms = millis(started.elapsed() - evicted),
             "committed"
         );
         Ok(())
@@ -980,8 +1107,9 @@ impl Driver {
             } => {
                 let mut results = Vec::with_capacity(transactions.len());
                 let mut admitted = Vec::new();
-                for bytes in &transactions {
-                    let result = self.mempool.admit_bytes(bytes, &self.store);
+                for checked in transactions {
+                    let result = checked
+                        .and_then(|verified| self.mempool.admit_verified(verified, &self.store));
                     if let Ok(id) = &result {
                         if self.submit_times.len() < SUBMIT_TIMES_MAX {
                             self.submit_times.insert(*id, Instant::now());
@@ -1055,15 +1183,28 @@ impl Driver {
                     .store(self.peers.len() as u64, Ordering::Relaxed);
             }
             NetworkEvent::Gossip {
-                topic,
+                topic: Topic::Transactions,
                 id,
                 source,
                 data,
             } => {
-                let verdict = match topic {
-                    Topic::Transactions => self.on_tx_gossip(&data).await?,
-                    Topic::Consensus => self.on_consensus_gossip(&data, source).await?,
-                };
+                if self.tx_gossip_queue.len() < TX_GOSSIP_QUEUE_MAX {
+                    self.tx_gossip_queue
+                        .push_back(TxGossip { id, source, data });
+                } else {
+                    self.metrics
+                        .tx_gossip_shed_total
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.network.report(id, source, Verdict::Ignore).await;
+                }
+            }
+            NetworkEvent::Gossip {
+                topic: Topic::Consensus,
+                id,
+                source,
+                data,
+            } => {
+                let verdict = self.on_consensus_gossip(&data, source).await?;
                 if verdict == Verdict::Reject {
                     self.metrics
                         .gossip_rejected_total
@@ -1086,28 +1227,96 @@ impl Driver {
         Ok(())
     }
 
-    async fn on_tx_gossip(&mut self, data: &[u8]) -> Result<Verdict, DriverError> {
-        let Ok(batch) = TxBatch::decode(data) else {
-            return Ok(Verdict::Reject);
+    /// Takes the oldest waiting gossiped batch: admits what a proposal
+    /// check already verified, skips what the pool holds or would refuse,
+    /// and hands the rest to the blocking pool for signature checks.
+    fn check_next_tx_gossip(&mut self) {
+        let Some(TxGossip { id, source, data }) = self.tx_gossip_queue.pop_front() else {
+            return;
         };
-        let mut new = false;
+        let Ok(batch) = TxBatch::decode(&data) else {
+            self.tx_checks.spawn(async move {
+                TxChecked {
+                    id,
+                    source,
+                    transactions: None,
+                }
+            });
+            return;
+        };
+        let mut to_check = Vec::new();
+        let mut admitted = Vec::new();
         for tx in batch.0 {
+            let Ok(tx_id) = tx.id() else {
+                continue;
+            };
+            if let Some(verified) = self.verified.remove(&tx_id)
+                && *verified.transaction() == tx
+            {
+                admitted.push(verified);
+                continue;
+            }
             let len = tx.encode().map(|b| b.len()).unwrap_or(usize::MAX);
-            match self.mempool.admit(tx, len, &self.store) {
-                Ok(_) => new = true,
-                Err(AdmitError::Invalid(_)) => return Ok(Verdict::Reject),
-                Err(_) => {}
+            if self
+                .mempool
+                .check_admissible(&tx, tx_id, len, &self.store)
+                .is_ok()
+            {
+                to_check.push((tx, len));
             }
         }
-        self.metrics
-            .mempool_size
-            .store(self.mempool.len() as u64, Ordering::Relaxed);
-        if new {
-            self.wake_if_idle().await?;
-            Ok(Verdict::Accept)
-        } else {
-            Ok(Verdict::Ignore)
+        let chain_id = self.chain_id;
+        self.tx_checks.spawn_blocking(move || {
+            let checked = to_check
+                .into_iter()
+                .map(|(tx, len)| Verified::check(tx, len, &chain_id).ok())
+                .collect::<Option<Vec<_>>>();
+            TxChecked {
+                id,
+                source,
+                transactions: checked.map(|mut checked| {
+                    checked.extend(admitted);
+                    checked
+                }),
+            }
+        });
+    }
+
+    /// Admits a checked gossiped batch and reports the verdict: reject a
+    /// batch with any invalid transaction, accept one that brought news.
+    async fn on_tx_checked(&mut self, checked: TxChecked) -> Result<(), DriverError> {
+        let TxChecked {
+            id,
+            source,
+            transactions,
+        } = checked;
+        let verdict = match transactions {
+            None => Verdict::Reject,
+            Some(transactions) => {
+                let mut new = false;
+                for verified in transactions {
+                    if self.mempool.admit_verified(verified, &self.store).is_ok() {
+                        new = true;
+                    }
+                }
+                self.metrics
+                    .mempool_size
+                    .store(self.mempool.len() as u64, Ordering::Relaxed);
+                if new {
+                    self.wake_if_idle().await?;
+                    Verdict::Accept
+                } else {
+                    Verdict::Ignore
+                }
+            }
+        };
+        if verdict == Verdict::Reject {
+            self.metrics
+                .gossip_rejected_total
+                .fetch_add(1, Ordering::Relaxed);
         }
+        self.network.report(id, source, verdict).await;
+        Ok(())
     }
 
     async fn on_consensus_gossip(

@@ -87,6 +87,9 @@ pub struct Metrics {
     pub evidence_total: AtomicU64,
     /// Gossip messages rejected as invalid since start.
     pub gossip_rejected_total: AtomicU64,
+    /// Gossiped transaction batches ignored because too many waited for a
+    /// signature check (overload shedding).
+    pub tx_gossip_shed_total: AtomicU64,
     driver_busy_us: [AtomicU64; Phase::ALL.len()],
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_MS.len()],
     latency_count: AtomicU64,
@@ -188,6 +191,13 @@ impl Metrics {
             "Gossip messages rejected as invalid.",
             "counter",
             load(&self.gossip_rejected_total),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_tx_gossip_shed_total",
+            "Gossiped transaction batches ignored because too many waited for a signature check.",
+            "counter",
+            load(&self.tx_gossip_shed_total),
         );
         let name = "clearhouse_driver_busy_seconds_total";
         let _ = writeln!(

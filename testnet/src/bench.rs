@@ -562,6 +562,64 @@ fn node_usage(pids: &[u32], cpu_before: &[f64], elapsed: Duration) -> Vec<Value>
         .collect()
 }
 
+/// Per node: the driver's busy seconds per phase (`/metrics`).
+fn driver_busy(urls: &[String]) -> Vec<Vec<(String, f64)>> {
+    let agent = http_agent();
+    urls.iter()
+        .map(|url| {
+            let text = agent
+                .get(&format!("{url}/metrics"))
+                .call()
+                .ok()
+                .and_then(|mut r| r.body_mut().read_to_string().ok())
+                .unwrap_or_default();
+            text.lines()
+                .filter_map(|line| {
+                    let rest =
+                        line.strip_prefix("clearhouse_driver_busy_seconds_total{phase=\"")?;
+                    let (phase, value) = rest.split_once("\"} ")?;
+                    Some((phase.to_owned(), value.trim().parse().ok()?))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The driver's busy seconds per phase between two [`driver_busy`] readings, per node.
+fn driver_busy_delta(before: &[Vec<(String, f64)>], urls: &[String]) -> Vec<Value> {
+    driver_busy(urls)
+        .iter()
+        .zip(before)
+        .map(|(after, before)| {
+            let phases: serde_json::Map<String, Value> = after
+                .iter()
+                .map(|(phase, value)| {
+                    let earlier = before
+                        .iter()
+                        .find(|(p, _)| p == phase)
+                        .map_or(0.0, |(_, v)| *v);
+                    (phase.clone(), json!(value - earlier))
+                })
+                .collect();
+            Value::Object(phases)
+        })
+        .collect()
+}
+
+fn busy_lines(table: &mut String, busy: &[Value]) {
+    use std::fmt::Write;
+    for (i, phases) in busy.iter().enumerate() {
+        let mut line = format!("node {i} driver busy s:");
+        for (phase, seconds) in phases.as_object().into_iter().flatten() {
+            let seconds = seconds.as_f64().unwrap_or(0.0);
+            if seconds >= 0.005 {
+                let _ = write!(line, " {phase} {seconds:.2}");
+            }
+        }
+        let _ = writeln!(table, "{line}");
+    }
+}
+
 fn node_lines(table: &mut String, nodes: &[Value]) {
     use std::fmt::Write;
     for (i, node) in nodes.iter().enumerate() {
@@ -585,6 +643,7 @@ pub fn run(
 ) -> BenchReport {
     let (ceiling_json, ceiling) = ceiling(validators);
     let cpu_before = cpu_seconds(pids);
+    let busy_before = driver_busy(urls);
     let step = offer(
         spec.rate,
         spec.duration,
@@ -605,6 +664,8 @@ pub fn run(
     json["ceiling"] = ceiling_json.clone();
     json["fraction_of_ceiling"] = json!(committed_per_s / ceiling);
     json["nodes"] = json!(nodes);
+    let busy = driver_busy_delta(&busy_before, urls);
+    json["driver_busy_seconds"] = json!(busy);
     let mut table = step_table(&json);
     let _ = std::fmt::Write::write_fmt(
         &mut table,
@@ -618,6 +679,7 @@ pub fn run(
         ),
     );
     node_lines(&mut table, &nodes);
+    busy_lines(&mut table, &busy);
     BenchReport { json, table }
 }
 
@@ -721,6 +783,7 @@ pub fn find_max(
             search.step_duration.as_secs_f64()
         );
         let cpu_before = cpu_seconds(pids);
+        let busy_before = driver_busy(urls);
         let step = offer(
             rate,
             search.step_duration,
@@ -732,6 +795,7 @@ pub fn find_max(
         let mut figures = step.figures();
         let verdict = step.verdict(&figures);
         figures["nodes"] = json!(node_usage(pids, &cpu_before, step.observed));
+        figures["driver_busy_seconds"] = json!(driver_busy_delta(&busy_before, urls));
         figures["sustainable"] = json!(verdict == StepVerdict::Sustainable);
         if let StepVerdict::Unsustainable(reason) = &verdict {
             figures["why_not"] = json!(reason);
