@@ -53,7 +53,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            block_txs_max: 5_000,
+            block_txs_max: 2_000,
             block_bytes_max: 4 * 1024 * 1024,
             mempool_txs_max: 100_000,
             mempool_bytes_max: 64 * 1024 * 1024,

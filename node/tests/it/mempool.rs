@@ -255,3 +255,57 @@ fn commit_evicts_transactions_made_stale_or_expired() {
         })
     );
 }
+
+/// Senders' nonces are cached per tip: a state that moved on without the
+/// pool hearing of the commit is still read afresh.
+#[test]
+fn cached_nonces_follow_the_state_even_without_an_eviction() {
+    let (f, mut state, mut pool) = setup();
+    admit(&mut pool, &state, &pay(&f, 0, 0, 5)).unwrap();
+    let outcome = f.propose(&state, vec![pay(&f, 0, 0, 6)]);
+    state.commit(&outcome);
+    // No remove_committed: the cached nonce 0 of sender 0 is stale.
+    assert_eq!(
+        admit(&mut pool, &state, &pay(&f, 0, 0, 7)),
+        Err(AdmitError::StaleNonce {
+            expected: 1,
+            found: 0
+        })
+    );
+    admit(&mut pool, &state, &pay(&f, 0, 1, 7)).unwrap();
+}
+
+/// A transaction checked off the pool (`Verified`) is admitted with the same
+/// state checks, but only for the chain it was checked for.
+#[test]
+fn pre_verified_transactions_get_the_same_checks() {
+    use clearhouse_node::mempool::Verified;
+    let (f, state, mut pool) = setup();
+    let tx = pay(&f, 0, 0, 5);
+    let bytes = tx.encode().unwrap();
+    let chain_id = tx.tx.chain_id;
+    let mut forged = tx.clone();
+    forged.signature.0[5] ^= 1;
+    assert!(matches!(
+        Verified::check(forged, bytes.len(), &chain_id),
+        Err(AdmitError::Invalid(TxError::Signature(_)))
+    ));
+    let other_chain = clearhouse_ledger::Hash([7; 32]);
+    assert!(matches!(
+        Verified::check(tx.clone(), bytes.len(), &other_chain),
+        Err(AdmitError::Invalid(TxError::WrongChain { .. }))
+    ));
+    let verified = Verified::decode_and_check(&bytes, &chain_id).unwrap();
+    let id = pool.admit_verified(verified.clone(), &state).unwrap();
+    assert_eq!(id, tx.id().unwrap());
+    assert_eq!(
+        pool.admit_verified(verified, &state),
+        Err(AdmitError::Duplicate(id))
+    );
+    let stale =
+        Verified::decode_and_check(&pay(&f, 1, 9_999, 5).encode().unwrap(), &chain_id).unwrap();
+    assert!(matches!(
+        pool.admit_verified(stale, &state),
+        Err(AdmitError::NonceTooFarAhead { .. })
+    ));
+}
