@@ -465,6 +465,18 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                     driver.busy(Phase::SyncApply, started);
                 }
             }
+            // Before payments too: re-sending lost consensus messages is
+            // what keeps a loaded network live.
+            _ = rebroadcast.tick() => {
+                let started = Instant::now();
+                driver.rebroadcast().await;
+                driver.busy(Phase::Timers, started);
+            }
+            _ = deadline_ticks.tick() => {
+                let started = Instant::now();
+                driver.deadline_tick().await?;
+                driver.busy(Phase::Timers, started);
+            }
             command = commands.recv() => match command {
                 Some(command) => {
                     let started = Instant::now();
@@ -481,16 +493,6 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                 }
             }
             () = std::future::ready(()), if check_more => driver.check_next_tx_gossip(),
-            _ = rebroadcast.tick() => {
-                let started = Instant::now();
-                driver.rebroadcast().await;
-                driver.busy(Phase::Timers, started);
-            }
-            _ = deadline_ticks.tick() => {
-                let started = Instant::now();
-                driver.deadline_tick().await?;
-                driver.busy(Phase::Timers, started);
-            }
         }
         driver.publish_status();
     }
