@@ -12,7 +12,8 @@ use clearhouse_ledger::{Amount, AssetCode, Body};
 
 use crate::cli::{CreditAttestArgs, CreditCommand, CreditGrantArgs};
 use crate::client::ClientError;
-use crate::commands::escrow::{money, send_free};
+use crate::commands::escrow::send_free;
+use crate::commands::query::value_text;
 use crate::commands::transaction::Priced;
 use crate::commands::{Context, parse_account, reference_hash};
 use crate::exit::CliError;
@@ -163,9 +164,9 @@ fn render(credit: &Value) -> String {
         payments.row([
             asset.clone(),
             s.as_ref().map_or("0".into(), |t| cell(&t["count"])),
-            s.as_ref().map_or("-".into(), |t| money(&t["volume"])),
+            s.as_ref().map_or("-".into(), |t| value_text(&t["volume"])),
             r.as_ref().map_or("0".into(), |t| cell(&t["count"])),
-            r.as_ref().map_or("-".into(), |t| money(&t["volume"])),
+            r.as_ref().map_or("-".into(), |t| value_text(&t["volume"])),
         ]);
     }
     if !payments.is_empty() {
@@ -185,11 +186,11 @@ fn render(credit: &Value) -> String {
     for line in credit["lines"].as_array().into_iter().flatten() {
         lines.row([
             cell(&line["asset"]),
-            money(&line["limit"]),
-            money(&line["usable"]),
-            money(&line["drawn"]),
-            money(&line["available"]),
-            money(&line["overdue"]),
+            value_text(&line["limit"]),
+            value_text(&line["usable"]),
+            value_text(&line["drawn"]),
+            value_text(&line["available"]),
+            value_text(&line["overdue"]),
             format!("{} blocks", cell(&line["period_blocks"])),
         ]);
     }
@@ -202,9 +203,9 @@ fn render(credit: &Value) -> String {
     for tally in record["credit"].as_array().into_iter().flatten() {
         history.row([
             cell(&tally["asset"]),
-            money(&tally["drawn"]),
-            money(&tally["repaid"]),
-            money(&tally["overdue"]),
+            value_text(&tally["drawn"]),
+            value_text(&tally["repaid"]),
+            value_text(&tally["overdue"]),
         ]);
     }
     if !history.is_empty() {

@@ -6,11 +6,12 @@
 
 use serde_json::Value;
 
-use clearhouse_ledger::{Amount, AssetCode, Body, Hash, MemberId};
+use clearhouse_ledger::{Amount, Body, Hash, MemberId};
 
-use crate::amount::{self, HumanAmount};
+use crate::amount::HumanAmount;
 use crate::cli::{EscrowCommand, EscrowOpenArgs, EscrowResolveArgs, EscrowStepArgs, TxOptions};
 use crate::client::{Client, ClientError};
+use crate::commands::query::{value_asset, value_text};
 use crate::commands::transaction::{Prepared, Priced, default_transfer_fee};
 use crate::commands::{Context, parse_account, parse_hash, reference_hash};
 use crate::exit::CliError;
@@ -129,21 +130,6 @@ fn fetch(client: &Client, id: &Hash) -> Result<Value, CliError> {
     }
 }
 
-/// The asset and decimals of an amount object the node wrote.
-pub(crate) fn value_asset(value: &Value) -> Option<(AssetCode, u8)> {
-    let asset = AssetCode::new(value["asset"].as_str()?).ok()?;
-    let decimals = amount::decimals_of(value["amount"].as_str()?)?;
-    Some((asset, decimals))
-}
-
-/// An amount object the node wrote, for people: `250.00 CNY`.
-pub(crate) fn money(value: &Value) -> String {
-    match (value["amount"].as_str(), value["asset"].as_str()) {
-        (Some(amount), Some(asset)) => format!("{amount} {asset}"),
-        _ => cell(&value["minor_units"]),
-    }
-}
-
 fn show(context: &Context, escrow: &str) -> Result<(), CliError> {
     let id = parse_hash(escrow, "escrow id")?;
     let escrow = fetch(&context.client()?, &id)?;
@@ -155,8 +141,8 @@ fn show(context: &Context, escrow: &str) -> Result<(), CliError> {
     fields
         .field("escrow", cell(&escrow["id"]))
         .field("status", cell(&escrow["status"]))
-        .field("amount", money(&escrow["value"]))
-        .field("held", money(&escrow["held"]))
+        .field("amount", value_text(&escrow["value"]))
+        .field("held", value_text(&escrow["held"]))
         .field("buyer", cell(&escrow["buyer"]))
         .field("seller", cell(&escrow["seller"]))
         .field("arbiter", cell(&escrow["arbiter"]))
@@ -175,8 +161,8 @@ fn show(context: &Context, escrow: &str) -> Result<(), CliError> {
         fields
             .field("settled by", cell(&settlement["how"]))
             .field("settled at", cell(&settlement["at"]))
-            .field("to seller", money(&settlement["to_seller"]))
-            .field("to buyer", money(&settlement["to_buyer"]));
+            .field("to seller", value_text(&settlement["to_seller"]))
+            .field("to buyer", value_text(&settlement["to_buyer"]));
     }
     print(&fields.render());
     Ok(())

@@ -220,7 +220,7 @@ pub fn block(context: &Context, height: &str) -> Result<(), CliError> {
 
 /// A `{"asset", "minor_units", "amount"}` value for people: `12.50 CNY`
 /// (minor units when the node did not know the decimals); `-` if absent.
-fn value_text(value: &Value) -> String {
+pub(crate) fn value_text(value: &Value) -> String {
     let asset = value["asset"].as_str().unwrap_or("");
     match (value["amount"].as_str(), value["minor_units"].as_str()) {
         (Some(amount), _) => format!("{amount} {asset}"),
@@ -231,7 +231,7 @@ fn value_text(value: &Value) -> String {
 
 /// The asset and decimals of a `{"asset", "amount"}` value, if the node
 /// told both.
-fn value_asset(value: &Value) -> Option<(AssetCode, u8)> {
+pub(crate) fn value_asset(value: &Value) -> Option<(AssetCode, u8)> {
     let asset = AssetCode::new(value["asset"].as_str()?).ok()?;
     let decimals = amount::decimals_of(value["amount"].as_str()?)?;
     Some((asset, decimals))

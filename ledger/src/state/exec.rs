@@ -408,11 +408,11 @@ impl<'v> Exec<'v> {
         let Some(next_nonce) = sender.nonce.checked_add(1) else {
             return Ok(Outcome::Rejected(RejectReason::NonceExhausted));
         };
-        self.begin();
         if let Some(sender) = self.accounts.get_mut(self.view, &tx.sender)? {
             sender.nonce = next_nonce;
         }
-        // The nonce stays consumed whatever the body does.
+        // The nonce stays consumed whatever the body does: the body's step
+        // starts after it.
         self.begin();
         let from = &tx.sender;
         let result = match &tx.body {
@@ -659,12 +659,7 @@ impl<'v> Exec<'v> {
     fn credit(&mut self, id: &AccountId, asset: &AssetCode, amount: Amount) -> Step {
         let height = self.height;
         let account = self.account_mut(id)?;
-        let AccountState {
-            lines,
-            record,
-            balances: _,
-            ..
-        } = account;
+        let AccountState { lines, record, .. } = account;
         let mut repaid = Amount::ZERO;
         let mut closed_debt_due = None;
         if let Some(line) = lines.get_mut(asset) {
@@ -724,13 +719,7 @@ impl<'v> Exec<'v> {
         if !self.members.iter().any(|m| m.id == escrow.arbiter) {
             return Err(RejectReason::UnknownMember(escrow.arbiter.clone()).into());
         }
-        if escrow.confirm_deadline < self.height {
-            return Err(RejectReason::DeadlinePassed {
-                deadline: escrow.confirm_deadline,
-                height: self.height,
-            }
-            .into());
-        }
+        self.not_after(escrow.confirm_deadline)?;
         if escrow.arbiter_deadline <= escrow.confirm_deadline {
             return Err(RejectReason::DeadlineOrder {
                 confirm_deadline: escrow.confirm_deadline,
@@ -791,7 +780,8 @@ impl<'v> Exec<'v> {
             return Err(RejectReason::NotBuyer.into());
         }
         Self::expect_status(id, &escrow, &["open", "disputed"])?;
-        self.settle(id, escrow.amount, Amount::ZERO, SettledBy::ReleasedByBuyer)?;
+        let amount = escrow.amount;
+        self.settle(id, escrow, amount, Amount::ZERO, SettledBy::ReleasedByBuyer)?;
         Ok(Amount::ZERO)
     }
 
@@ -801,7 +791,14 @@ impl<'v> Exec<'v> {
             return Err(RejectReason::NotSeller.into());
         }
         Self::expect_status(id, &escrow, &["open", "disputed"])?;
-        self.settle(id, Amount::ZERO, escrow.amount, SettledBy::RefundedBySeller)?;
+        let amount = escrow.amount;
+        self.settle(
+            id,
+            escrow,
+            Amount::ZERO,
+            amount,
+            SettledBy::RefundedBySeller,
+        )?;
         Ok(Amount::ZERO)
     }
 
@@ -811,13 +808,7 @@ impl<'v> Exec<'v> {
             return Err(RejectReason::NotParty.into());
         }
         Self::expect_status(id, &escrow, &["open"])?;
-        if self.height > escrow.confirm_deadline {
-            return Err(RejectReason::DeadlinePassed {
-                deadline: escrow.confirm_deadline,
-                height: self.height,
-            }
-            .into());
-        }
+        self.not_after(escrow.confirm_deadline)?;
         escrow.status = EscrowStatus::Disputed;
         escrow.dispute = Some(Dispute {
             by: *sender,
@@ -841,13 +832,7 @@ impl<'v> Exec<'v> {
             .into());
         }
         Self::expect_status(id, &escrow, &["disputed"])?;
-        if self.height > escrow.arbiter_deadline {
-            return Err(RejectReason::DeadlinePassed {
-                deadline: escrow.arbiter_deadline,
-                height: self.height,
-            }
-            .into());
-        }
+        self.not_after(escrow.arbiter_deadline)?;
         let Some(to_buyer) = escrow.amount.checked_sub(to_seller) else {
             return Err(RejectReason::SplitTooLarge {
                 to_seller,
@@ -855,7 +840,13 @@ impl<'v> Exec<'v> {
             }
             .into());
         };
-        self.settle(id, to_seller, to_buyer, SettledBy::ResolvedByArbiter)?;
+        self.settle(
+            id,
+            escrow,
+            to_seller,
+            to_buyer,
+            SettledBy::ResolvedByArbiter,
+        )?;
         Ok(Amount::ZERO)
     }
 
@@ -868,19 +859,28 @@ impl<'v> Exec<'v> {
             .ok_or_else(|| corrupt(format!("escrow {id} is due but missing")))?;
         match escrow.status {
             EscrowStatus::Open if escrow.confirm_deadline == deadline => {
-                self.settle(id, escrow.amount, Amount::ZERO, SettledBy::AutoReleased)
+                let amount = escrow.amount;
+                self.settle(id, escrow, amount, Amount::ZERO, SettledBy::AutoReleased)
             }
             EscrowStatus::Disputed if escrow.arbiter_deadline == deadline => {
-                self.settle(id, Amount::ZERO, escrow.amount, SettledBy::AutoRefunded)
+                let amount = escrow.amount;
+                self.settle(id, escrow, Amount::ZERO, amount, SettledBy::AutoRefunded)
             }
             // Settled, or disputed before its confirmation deadline.
             _ => Ok(()),
         }
     }
 
-    /// Pays an open or disputed escrow out and records the outcome.
-    fn settle(&mut self, id: &Hash, to_seller: Amount, to_buyer: Amount, how: SettledBy) -> Step {
-        let mut escrow = self.escrow(id)?;
+    /// Pays an open or disputed escrow (`escrow`, as read by the caller)
+    /// out and records the outcome.
+    fn settle(
+        &mut self,
+        id: &Hash,
+        mut escrow: EscrowState,
+        to_seller: Amount,
+        to_buyer: Amount,
+        how: SettledBy,
+    ) -> Step {
         if escrow.held() != escrow.amount || to_seller.checked_add(to_buyer) != Some(escrow.amount)
         {
             return Err(corrupt(format!(
@@ -1051,6 +1051,18 @@ impl<'v> Exec<'v> {
 
     // ----- helpers -----------------------------------------------------
 
+    /// Refuses a step in a block past `deadline` (deadlines are inclusive).
+    fn not_after(&self, deadline: u64) -> Step {
+        if self.height > deadline {
+            return Err(RejectReason::DeadlinePassed {
+                deadline,
+                height: self.height,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     fn add_due(&mut self, height: u64, item: DueItem) -> Step {
         self.due.add(self.view, height, item)
     }
@@ -1148,13 +1160,15 @@ impl<'v> Exec<'v> {
             }
         };
         for (id, before, after) in self.accounts.changes() {
-            let mut assets: BTreeSet<&AssetCode> = BTreeSet::new();
-            assets.extend(before.iter().flat_map(|a| a.balances.keys()));
-            assets.extend(after.iter().flat_map(|a| a.balances.keys()));
-            for asset in assets {
+            // Every asset held after, then those held only before.
+            for (asset, new) in after.iter().flat_map(|a| &a.balances) {
                 let old = before.map_or(Amount::ZERO, |a| a.balance(asset));
-                let new = after.map_or(Amount::ZERO, |a| a.balance(asset));
-                add(asset, old, new, true);
+                add(asset, old, *new, true);
+            }
+            for (asset, old) in before.iter().flat_map(|a| &a.balances) {
+                if after.is_none_or(|a| !a.balances.contains_key(asset)) {
+                    add(asset, *old, Amount::ZERO, true);
+                }
             }
             if let Some(after) = after {
                 for (asset, line) in &after.lines {
