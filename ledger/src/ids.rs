@@ -133,9 +133,15 @@ impl fmt::Debug for MemberId {
 }
 
 /// An asset code, e.g. `CNY`: 1 to 12 bytes of `A-Z` and `0-9`, starting with a letter.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct AssetCode(String);
+///
+/// Held inline (no heap): codes are in every transaction and every balance,
+/// so encoding, decoding and cloning them must not allocate. It encodes
+/// exactly as the `String` it reads as, and orders as that string.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct AssetCode {
+    len: u8,
+    bytes: [u8; ASSET_CODE_BYTES_MAX],
+}
 
 impl AssetCode {
     /// Validates and wraps an asset code.
@@ -146,16 +152,55 @@ impl AssetCode {
             && text
                 .bytes()
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        if ok {
-            Ok(AssetCode(text.to_owned()))
-        } else {
-            Err(IdError::AssetCode(text.to_owned()))
+        let len = u8::try_from(text.len()).ok().filter(|_| ok);
+        match len {
+            Some(len) => {
+                let mut bytes = [0u8; ASSET_CODE_BYTES_MAX];
+                bytes[..text.len()].copy_from_slice(text.as_bytes());
+                Ok(AssetCode { len, bytes })
+            }
+            None => Err(IdError::AssetCode(text.to_owned())),
         }
     }
 
     /// The code as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only validated ASCII is ever stored.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl PartialOrd for AssetCode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for AssetCode {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Serialize for AssetCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for AssetCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = AssetCode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an asset code")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<AssetCode, E> {
+                AssetCode::new(text).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
     }
 }
 
@@ -168,19 +213,19 @@ impl TryFrom<String> for AssetCode {
 
 impl From<AssetCode> for String {
     fn from(code: AssetCode) -> String {
-        code.0
+        code.as_str().to_owned()
     }
 }
 
 impl fmt::Display for AssetCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for AssetCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AssetCode({})", self.0)
+        write!(f, "AssetCode({})", self.as_str())
     }
 }
 
