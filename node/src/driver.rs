@@ -989,7 +989,7 @@ impl Driver {
                 self.metrics.observe_commit_latency_ms(latency);
             }
         }
-        if let Err(error) = self.mempool.remove_committed(&outcome.block, &self.store) {
+        if let Err(error) = self.mempool.remove_committed(&outcome, &self.store) {
             tracing::error!(%error, "mempool eviction");
         }
         for id in &outcome.execution.tx_ids {

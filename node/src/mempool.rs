@@ -21,9 +21,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use clearhouse_ledger::codec::{CodecError, TX_BYTES_MAX};
-use clearhouse_ledger::state::{AccountState, StateKey, StateView, Tip, ViewError, read};
+use clearhouse_ledger::state::{
+    AccountState, BlockOutcome, StateKey, StateView, Tip, ViewError, read,
+};
 use clearhouse_ledger::tx::TxError;
-use clearhouse_ledger::{AccountId, Block, ChainId, Hash, SignedTransaction};
+use clearhouse_ledger::{AccountId, ChainId, Hash, SignedTransaction};
 
 /// A transaction whose chain id and `verify_strict` signature were checked,
 /// with its id and wire size. Made only by [`Verified::check`], so holding
@@ -402,7 +404,8 @@ impl Mempool {
         }
     }
 
-    /// After `block` committed (and `view` shows the state after it): drops
+    /// After a block committed (`outcome`, its execution; `view` shows the
+    /// state after it): drops
     /// the block's transactions, transactions whose nonce is now used, and
     /// transactions expired at the next height.
     ///
@@ -412,15 +415,15 @@ impl Mempool {
     /// for its own senders, not for every sender in the pool.
     pub fn remove_committed(
         &mut self,
-        block: &Block,
+        outcome: &BlockOutcome,
         view: &dyn StateView,
     ) -> Result<(), ViewError> {
+        let block = &outcome.block;
         // The cached nonces stay valid for every sender the block did not
         // move, if the cache was of the block's parent state.
         let tip = view.tip()?;
         let follows = self.nonces_tip.is_some_and(|cached| {
-            cached.block_hash == block.header.previous_hash
-                && block.hash().is_ok_and(|hash| hash == tip.block_hash)
+            cached.block_hash == block.header.previous_hash && outcome.block_hash == tip.block_hash
         });
         if follows {
             for tx in &block.transactions {
@@ -431,15 +434,14 @@ impl Mempool {
         }
         self.nonces_tip = Some(tip);
         let mut senders: Vec<AccountId> = Vec::new();
-        for tx in &block.transactions {
-            if let Ok(id) = tx.id() {
-                self.remove(&id);
-            }
+        // The execution computed every id once; a block's ids are in order.
+        for (tx, id) in block.transactions.iter().zip(&outcome.execution.tx_ids) {
+            self.remove(id);
             senders.push(tx.tx.sender);
         }
         senders.sort_unstable();
         senders.dedup();
-        let next_height = view.tip()?.height.saturating_add(1);
+        let next_height = tip.height.saturating_add(1);
         let mut stale = Vec::new();
         for sender in &senders {
             if !self.by_sender.contains_key(sender) {

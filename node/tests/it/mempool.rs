@@ -204,7 +204,7 @@ fn a_block_built_from_the_pool_applies_every_transaction_and_commit_evicts_it() 
             .all(|r| matches!(r.outcome, Outcome::Applied { .. }))
     );
     state.commit(&outcome);
-    pool.remove_committed(&outcome.block, &state).unwrap();
+    pool.remove_committed(&outcome, &state).unwrap();
     assert_eq!(pool.len(), 18 - 10);
     for tx in &outcome.block.transactions {
         assert!(!pool.contains(&tx.id().unwrap()));
@@ -221,7 +221,7 @@ fn a_block_built_from_the_pool_applies_every_transaction_and_commit_evicts_it() 
             .all(|r| matches!(r.outcome, Outcome::Applied { .. }))
     );
     state.commit(&outcome);
-    pool.remove_committed(&outcome.block, &state).unwrap();
+    pool.remove_committed(&outcome, &state).unwrap();
     assert!(pool.is_empty());
     assert_eq!(pool.bytes(), 0);
 }
@@ -242,7 +242,7 @@ fn commit_evicts_transactions_made_stale_or_expired() {
     let elsewhere = pay(&f, 0, 0, 6);
     let outcome = f.propose(&state, vec![elsewhere]);
     state.commit(&outcome);
-    pool.remove_committed(&outcome.block, &state).unwrap();
+    pool.remove_committed(&outcome, &state).unwrap();
     assert!(
         pool.is_empty(),
         "nonce 0 is used and the other expired at height 2"
