@@ -74,6 +74,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/blocks/{height}/certificate", get(certificate))
+        .route("/v1/blocks/{height}/receipts", get(block_receipts))
         .route("/v1/chain", get(chain))
         .route("/v1/proofs/transactions/{hash}", get(transaction_proof))
         .route("/metrics", get(metrics))
@@ -736,6 +737,29 @@ fn block_with_receipts(state: &ApiState, height: u64) -> Result<Json<Value>, Api
         value["receipts"] = json!(receipts.iter().map(receipt_json).collect::<Vec<_>>());
     }
     Ok(Json(value))
+}
+
+/// A block's receipts alone, each with its transaction id: what a client
+/// following commits needs, without decoding and rendering the block.
+async fn block_receipts(
+    State(state): State<ApiState>,
+    Path(height): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let height = parse_height(&height)?;
+    let receipts = state
+        .store
+        .receipts(height)
+        .map_err(internal)?
+        .ok_or_else(|| no_block(height))?;
+    let receipts: Vec<Value> = receipts
+        .iter()
+        .map(|receipt| {
+            let mut value = receipt_json(receipt);
+            value["tx_id"] = json!(receipt.tx_id.to_hex());
+            value
+        })
+        .collect();
+    Ok(Json(json!({"height": height, "receipts": receipts})))
 }
 
 async fn certificate(

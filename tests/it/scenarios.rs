@@ -312,10 +312,33 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
     let next = cluster.transfer(0, 1, to, "CNY", 5);
     let (status, accepted) = submit(&next);
     assert_eq!(status, 202, "{accepted}");
-    wait_committed(
-        &cluster,
-        0,
-        &[accepted["hash"].as_str().unwrap().to_owned()],
+    let next_hash = accepted["hash"].as_str().unwrap().to_owned();
+    wait_committed(&cluster, 0, std::slice::from_ref(&next_hash));
+    // A block's receipts alone name the transactions of the block, in order.
+    let committed = cluster.get(0, &format!("/v1/transactions/{next_hash}"));
+    let height = committed["height"].as_u64().unwrap();
+    let block = cluster.get(0, &format!("/v1/blocks/{height}"));
+    let receipts = cluster.get(0, &format!("/v1/blocks/{height}/receipts"));
+    let ids = |v: &serde_json::Value, list: &str, field: &str| -> Vec<String> {
+        v[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[field].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(ids(&receipts, "receipts", "tx_id").contains(&next_hash));
+    assert_eq!(
+        ids(&receipts, "receipts", "tx_id"),
+        ids(&block, "transactions", "hash")
+    );
+    assert_eq!(
+        ids(&receipts, "receipts", "outcome"),
+        ids(&block, "receipts", "outcome")
+    );
+    assert_eq!(
+        cluster.get(0, "/v1/blocks/999999/receipts")["error"]["code"],
+        "unknown_block"
     );
     cluster.shutdown_and_check_stores();
 }
