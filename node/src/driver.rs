@@ -226,7 +226,8 @@ struct Driver {
     proposals: HashMap<Hash, Block>,
     /// Blocks executed on the current tip, by hash.
     executed: HashMap<Hash, BlockOutcome>,
-    /// Messages already fed (deduplication across re-sends).
+    /// Messages already fed, by (signer, signature) (deduplication across
+    /// re-sends).
     seen: HashSet<Hash>,
     /// Idle at the next height (no work yet).
     idle: bool,
@@ -1357,7 +1358,17 @@ impl Driver {
         if !self.round_in_window(&message) {
             return Ok(Verdict::Ignore);
         }
-        let content = clearhouse_ledger::crypto::sha256(&[&message.encode().unwrap_or_default()]);
+        // A verified signature names its message: one signer's signature
+        // verifies for one message only, so (signer, signature) identifies
+        // the message without encoding and hashing a whole block again.
+        let content = match &message {
+            ConsensusMessage::Proposal(p) => {
+                clearhouse_ledger::crypto::sha256(&[&p.proposer.0, &p.signature.0])
+            }
+            ConsensusMessage::Vote(v) => {
+                clearhouse_ledger::crypto::sha256(&[&v.validator.0, &v.signature.0])
+            }
+        };
         if self.seen.contains(&content) {
             return Ok(Verdict::Ignore);
         }
