@@ -1263,14 +1263,42 @@ impl<'v> Exec<'v> {
     fn check_invariants(&self) -> Result<(), BlockError> {
         let mut sides = Sides::default();
         for (id, before, after) in self.accounts.changes() {
-            // Every asset held after, then those held only before.
-            for (asset, new) in after.iter().flat_map(|a| &a.balances) {
-                let old = before.map_or(Amount::ZERO, |a| a.balance(asset));
-                sides.add(asset, old, *new, true);
-            }
-            for (asset, old) in before.iter().flat_map(|a| &a.balances) {
-                if after.is_none_or(|a| !a.balances.contains_key(asset)) {
-                    sides.add(asset, *old, Amount::ZERO, true);
+            // Both balance maps in code order, side by side; a balance the
+            // step left as it was adds the same to both sides, so it is
+            // skipped.
+            let mut olds = before.iter().flat_map(|a| &a.balances).peekable();
+            let mut news = after.iter().flat_map(|a| &a.balances).peekable();
+            loop {
+                let (asset, old, new) = match (olds.peek(), news.peek()) {
+                    (None, None) => break,
+                    (Some(&(asset, &old)), None) => {
+                        olds.next();
+                        (asset, old, Amount::ZERO)
+                    }
+                    (None, Some(&(asset, &new))) => {
+                        news.next();
+                        (asset, Amount::ZERO, new)
+                    }
+                    (Some(&(old_asset, &old)), Some(&(new_asset, &new))) => {
+                        match old_asset.cmp(new_asset) {
+                            std::cmp::Ordering::Less => {
+                                olds.next();
+                                (old_asset, old, Amount::ZERO)
+                            }
+                            std::cmp::Ordering::Greater => {
+                                news.next();
+                                (new_asset, Amount::ZERO, new)
+                            }
+                            std::cmp::Ordering::Equal => {
+                                olds.next();
+                                news.next();
+                                (new_asset, old, new)
+                            }
+                        }
+                    }
+                };
+                if old != new {
+                    sides.add(asset, old, new, true);
                 }
             }
             if let Some(after) = after {
