@@ -35,8 +35,7 @@ fn main() {
     for _ in 0..repeat {
         let txs = txs.clone();
         let started = std::time::Instant::now();
-        let outcome =
-            propose_block(&state, txs, proposer, 1, Signatures::AlreadyVerified).unwrap();
+        let outcome = propose_block(&state, txs, proposer, 1, Signatures::AlreadyVerified).unwrap();
         fastest = fastest.min(started.elapsed());
         receipts = outcome.execution.receipts.len();
     }

@@ -101,7 +101,7 @@ pub fn update(
             (bucket_of(&key_hash), key_hash, value_hash)
         })
         .collect();
-    changes.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    changes.sort_unstable_by_key(|&(bucket, key_hash, _)| (bucket, key_hash));
     let empty: Vec<Hash> = (0..=BUCKET_BITS).map(empty_hash_cached).collect();
     let mut out = CommitmentUpdate::default();
     // The changed nodes of the level being hashed, in index order.
@@ -158,7 +158,7 @@ pub fn update(
 /// Sorts a bucket's entries by key hash; of entries sharing a key hash (a
 /// damaged bucket), the last one stays, as when they are collected into a map.
 fn sort_entries(entries: &mut Vec<BucketEntry>) {
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.sort_by_key(|&(key_hash, _)| key_hash);
     entries.dedup_by(|later, earlier| {
         if later.0 == earlier.0 {
             *earlier = *later;
