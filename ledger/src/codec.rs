@@ -67,10 +67,22 @@ fn config<const LIMIT: usize>() -> impl bincode::config::Config {
 
 /// Encodes a value canonically.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    // The encode side needs no allocation ceiling; the limit type parameter is
-    // required by the config, so pass the largest we ever decode.
-    bincode::serde::encode_to_vec(value, config::<BLOCK_BYTES_MAX>())
-        .map_err(|error| CodecError::Encode(error.to_string()))
+    // Measure first, then write once into a buffer of the exact size: growing
+    // a vector byte by byte reallocates it several times per value.
+    let mut size = bincode::enc::write::SizeWriter::default();
+    write(value, &mut size)?;
+    let mut bytes = Vec::with_capacity(size.bytes_written);
+    write(value, &mut VecOut(&mut bytes))?;
+    Ok(bytes)
+}
+
+/// Appends the canonical encoding of a value to `out` (e.g. after a domain
+/// tag), without an intermediate buffer.
+pub fn encode_into<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    write(value, &mut size)?;
+    out.reserve(size.bytes_written);
+    write(value, &mut VecOut(out))
 }
 
 /// Decodes exactly one canonically encoded value of at most `LIMIT` bytes.
@@ -90,8 +102,51 @@ pub fn decode<T: Serialize + DeserializeOwned, const LIMIT: usize>(
             trailing: bytes.len() - consumed,
         });
     }
-    if encode(&value)? != bytes {
+    // Re-encode against the input rather than into a new buffer: the same
+    // check, without allocating.
+    let mut same = SameAs {
+        expected: bytes,
+        differs: false,
+    };
+    write(&value, &mut same)?;
+    if same.differs || !same.expected.is_empty() {
         return Err(CodecError::NonCanonical);
     }
     Ok(value)
+}
+
+fn write<T: Serialize, W: bincode::enc::write::Writer>(
+    value: &T,
+    writer: W,
+) -> Result<(), CodecError> {
+    // The encode side needs no allocation ceiling; the limit type parameter is
+    // required by the config, so pass the largest we ever decode.
+    bincode::serde::encode_into_writer(value, writer, config::<BLOCK_BYTES_MAX>())
+        .map_err(|error| CodecError::Encode(error.to_string()))
+}
+
+/// Appends to a vector.
+struct VecOut<'a>(&'a mut Vec<u8>);
+
+impl bincode::enc::write::Writer for VecOut<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Compares what is written with `expected`, consuming it as it matches.
+struct SameAs<'a> {
+    expected: &'a [u8],
+    differs: bool,
+}
+
+impl bincode::enc::write::Writer for SameAs<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        match self.expected.split_at_checked(bytes.len()) {
+            Some((head, rest)) if head == bytes && !self.differs => self.expected = rest,
+            _ => self.differs = true,
+        }
+        Ok(())
+    }
 }

@@ -81,13 +81,19 @@ pub const ASSET_CODE_BYTES_MAX: usize = 12;
 
 /// A member bank's short, stable identifier, e.g. `bank-a`: 1 to 32 bytes of
 /// `a-z`, `0-9` and `-`, not starting with `-`. Display names live elsewhere.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct MemberId(String);
 
 impl MemberId {
     /// Validates and wraps a member id.
     pub fn new(text: &str) -> Result<MemberId, IdError> {
+        Self::checked(text.to_owned())
+    }
+
+    /// Wraps `text` if it is well formed (taking it, so decoding allocates
+    /// once), or says why not.
+    fn checked(text: String) -> Result<MemberId, IdError> {
         let ok = !text.is_empty()
             && text.len() <= MEMBER_ID_BYTES_MAX
             && !text.starts_with('-')
@@ -95,9 +101,9 @@ impl MemberId {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
-            Ok(MemberId(text.to_owned()))
+            Ok(MemberId(text))
         } else {
-            Err(IdError::MemberId(text.to_owned()))
+            Err(IdError::MemberId(text))
         }
     }
 
@@ -110,13 +116,20 @@ impl MemberId {
 impl TryFrom<String> for MemberId {
     type Error = IdError;
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        MemberId::new(&text)
+        MemberId::checked(text)
     }
 }
 
 impl From<MemberId> for String {
     fn from(id: MemberId) -> String {
         id.0
+    }
+}
+
+/// Encoded as its text (the same bytes a `String` gives), without copying it.
+impl Serialize for MemberId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 
@@ -255,22 +268,28 @@ pub const CATEGORY_BYTES_MAX: usize = 32;
 /// `fraud-report`: 1 to 32 bytes of `a-z`, `0-9`, `-` and `_`, starting with
 /// a letter. Checked on construction and on decode, so a transaction
 /// carrying a bad one never decodes.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Category(String);
 
 impl Category {
     /// Validates and wraps a category.
     pub fn new(text: &str) -> Result<Category, IdError> {
+        Self::checked(text.to_owned())
+    }
+
+    /// Wraps `text` if it is well formed (taking it, so decoding allocates
+    /// once), or says why not.
+    fn checked(text: String) -> Result<Category, IdError> {
         let ok = text.len() <= CATEGORY_BYTES_MAX
             && text.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
             && text
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if ok {
-            Ok(Category(text.to_owned()))
+            Ok(Category(text))
         } else {
-            Err(IdError::Category(text.to_owned()))
+            Err(IdError::Category(text))
         }
     }
 
@@ -283,13 +302,20 @@ impl Category {
 impl TryFrom<String> for Category {
     type Error = IdError;
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        Category::new(&text)
+        Category::checked(text)
     }
 }
 
 impl From<Category> for String {
     fn from(category: Category) -> String {
         category.0
+    }
+}
+
+/// Encoded as its text (the same bytes a `String` gives), without copying it.
+impl Serialize for Category {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 

@@ -182,7 +182,7 @@ impl Transaction {
     /// encoding of this envelope.
     pub fn signing_bytes(&self) -> Result<Vec<u8>, CodecError> {
         let mut bytes = tag::TRANSACTION.to_vec();
-        bytes.extend_from_slice(&codec::encode(self)?);
+        codec::encode_into(self, &mut bytes)?;
         Ok(bytes)
     }
 

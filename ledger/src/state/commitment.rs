@@ -19,7 +19,7 @@
 //! kept in memory in a [`CommitmentTree`] and rebuilt from the buckets when a
 //! store opens, which also re-derives the state root from the stored data.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::crypto::sha256;
 use crate::ids::Hash;
@@ -91,63 +91,82 @@ pub fn update(
             ..CommitmentUpdate::default()
         });
     }
-    // Group the changes per bucket.
-    let mut per_bucket: BTreeMap<u16, Vec<(Hash, Option<Hash>)>> = BTreeMap::new();
-    for (key, value) in writes {
-        let key_hash = sha256(&[key]);
-        let value_hash = value.as_ref().map(|value| sha256(&[value]));
-        per_bucket
-            .entry(bucket_of(&key_hash))
-            .or_default()
-            .push((key_hash, value_hash));
-    }
+    // Every change as (bucket, key hash, new value hash), grouped per bucket
+    // in key-hash order (keys are distinct, so their hashes are too).
+    let mut changes: Vec<(u16, Hash, Option<Hash>)> = writes
+        .iter()
+        .map(|(key, value)| {
+            let key_hash = sha256(&[key]);
+            let value_hash = value.as_ref().map(|value| sha256(&[value]));
+            (bucket_of(&key_hash), key_hash, value_hash)
+        })
+        .collect();
+    changes.sort_unstable_by_key(|&(bucket, key_hash, _)| (bucket, key_hash));
     let empty: Vec<Hash> = (0..=BUCKET_BITS).map(empty_hash_cached).collect();
     let mut out = CommitmentUpdate::default();
-    let mut level_nodes: BTreeMap<u32, Hash> = BTreeMap::new();
-    for (bucket, changes) in per_bucket {
-        let mut entries: BTreeMap<Hash, Hash> = view.bucket(bucket)?.into_iter().collect();
-        for (key_hash, value_hash) in changes {
-            match value_hash {
-                Some(value_hash) => entries.insert(key_hash, value_hash),
-                None => entries.remove(&key_hash),
-            };
-        }
-        let entries: Vec<BucketEntry> = entries.into_iter().collect();
+    // The changed nodes of the level being hashed, in index order.
+    let mut level_nodes: Vec<(u32, Hash)> = Vec::new();
+    for group in changes.chunk_by(|a, b| a.0 == b.0) {
+        let bucket = group[0].0;
+        let mut entries = view.bucket(bucket)?;
+        entries.retain(|(key_hash, _)| !group.iter().any(|change| change.1 == *key_hash));
+        entries.extend(
+            group
+                .iter()
+                .filter_map(|&(_, key_hash, value_hash)| Some((key_hash, value_hash?))),
+        );
+        sort_entries(&mut entries);
         let hash = bucket_hash(&entries);
-        level_nodes.insert(u32::from(bucket), hash);
+        level_nodes.push((u32::from(bucket), hash));
         out.buckets.push((bucket, entries));
     }
     // Walk up the levels, recomputing the parents of changed nodes.
     let mut level = BUCKET_BITS;
     loop {
-        for (&index, &hash) in &level_nodes {
+        for &(index, hash) in &level_nodes {
             let stored = (hash != empty[usize::from(level)]).then_some(hash);
             out.nodes.push(((level, index), stored));
         }
         if level == 0 {
             // With at least one write, the walk always reaches the root.
-            out.root = level_nodes.get(&0).copied().unwrap_or(empty[0]);
+            out.root = level_nodes.first().map_or(empty[0], |&(_, hash)| hash);
             break;
         }
-        let parents: BTreeSet<u32> = level_nodes.keys().map(|index| index / 2).collect();
-        let mut next = BTreeMap::new();
-        for parent in parents {
-            let child = |index: u32| -> Result<Hash, ViewError> {
-                match level_nodes.get(&index) {
-                    Some(hash) => Ok(*hash),
-                    None => Ok(view
-                        .node(level, index)?
-                        .unwrap_or(empty[usize::from(level)])),
-                }
-            };
-            let left = child(parent * 2)?;
-            let right = child(parent * 2 + 1)?;
-            next.insert(parent, inner_hash(&left, &right));
+        let child = |index: u32, changed: Option<Hash>| -> Result<Hash, ViewError> {
+            match changed {
+                Some(hash) => Ok(hash),
+                None => Ok(view
+                    .node(level, index)?
+                    .unwrap_or(empty[usize::from(level)])),
+            }
+        };
+        let mut next = Vec::with_capacity(level_nodes.len());
+        // Changed siblings are neighbours in index order.
+        for pair in level_nodes.chunk_by(|a, b| a.0 / 2 == b.0 / 2) {
+            let parent = pair[0].0 / 2;
+            let changed = |index: u32| pair.iter().find(|n| n.0 == index).map(|n| n.1);
+            let left = child(parent * 2, changed(parent * 2))?;
+            let right = child(parent * 2 + 1, changed(parent * 2 + 1))?;
+            next.push((parent, inner_hash(&left, &right)));
         }
         level_nodes = next;
         level -= 1;
     }
     Ok(out)
+}
+
+/// Sorts a bucket's entries by key hash; of entries sharing a key hash (a
+/// damaged bucket), the last one stays, as when they are collected into a map.
+fn sort_entries(entries: &mut Vec<BucketEntry>) {
+    entries.sort_by_key(|&(key_hash, _)| key_hash);
+    entries.dedup_by(|later, earlier| {
+        if later.0 == earlier.0 {
+            *earlier = *later;
+            true
+        } else {
+            false
+        }
+    });
 }
 
 /// The current root of `view`.

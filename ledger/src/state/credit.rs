@@ -193,12 +193,12 @@ pub struct CreditRecord {
 impl CreditRecord {
     /// Counts a transfer sent.
     pub fn sent(&mut self, asset: &AssetCode, amount: Amount) {
-        self.sent.entry(asset.clone()).or_default().add(amount);
+        count(&mut self.sent, asset, amount);
     }
 
     /// Counts a transfer received.
     pub fn received(&mut self, asset: &AssetCode, amount: Amount) {
-        self.received.entry(asset.clone()).or_default().add(amount);
+        count(&mut self.received, asset, amount);
     }
 
     fn credit_tally(&mut self, asset: &AssetCode) -> &mut CreditTally {
@@ -210,6 +210,16 @@ impl CreditRecord {
         let positive = self.attestations.values().filter(|a| a.positive).count();
         let negative = self.attestations.len() - positive;
         (positive as u64, negative as u64)
+    }
+}
+
+/// Counts `amount` in the tally of `asset`, created empty if need be (the
+/// code is copied only then: most payments move an asset the account has
+/// moved before).
+fn count(tallies: &mut BTreeMap<AssetCode, Tally>, asset: &AssetCode, amount: Amount) {
+    match tallies.get_mut(asset) {
+        Some(tally) => tally.add(amount),
+        None => tallies.entry(asset.clone()).or_default().add(amount),
     }
 }
 

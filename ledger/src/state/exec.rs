@@ -7,6 +7,7 @@
 //! rejected step is rolled back to them, an applied one is checked for
 //! conservation against them.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -51,84 +52,135 @@ impl TableKey for Hash {
 
 /// The entries of one kind read or written by the block so far.
 pub(super) struct Table<K, V> {
-    /// Values as the block left them (`None`: absent).
-    cache: BTreeMap<K, Option<V>>,
-    /// Keys the block wrote.
-    dirty: BTreeSet<K>,
-    /// For keys the current step wrote: their values before the step.
-    before: BTreeMap<K, Option<V>>,
+    /// Every key the block read or wrote, with its value and undo state.
+    cache: BTreeMap<K, Slot<V>>,
+    /// Keys the current step wrote, in the order it first wrote them.
+    step: Vec<K>,
+}
+
+/// One cached entry.
+struct Slot<V> {
+    /// The value as the block left it (`None`: absent).
+    value: Option<V>,
+    /// Whether the block wrote it (it is then part of the block's writes,
+    /// even when a rolled-back step restored its value).
+    dirty: bool,
+    /// The value before the current step, if the step wrote it.
+    before: Option<Option<V>>,
 }
 
 impl<K: TableKey, V: Clone + Serialize + DeserializeOwned> Table<K, V> {
     fn new() -> Table<K, V> {
         Table {
             cache: BTreeMap::new(),
-            dirty: BTreeSet::new(),
-            before: BTreeMap::new(),
+            step: Vec::new(),
         }
     }
 
-    fn load(&mut self, view: &dyn StateView, key: &K) -> Result<(), ViewError> {
-        if !self.cache.contains_key(key) {
-            let loaded: Option<V> = read(view, &key.state_key())?;
-            self.cache.insert(key.clone(), loaded);
-        }
-        Ok(())
+    /// The slot of `key`, read from the view the first time.
+    fn slot(&mut self, view: &dyn StateView, key: &K) -> Result<&mut Slot<V>, ViewError> {
+        Self::load(&mut self.cache, view, key)
+    }
+
+    fn load<'c>(
+        cache: &'c mut BTreeMap<K, Slot<V>>,
+        view: &dyn StateView,
+        key: &K,
+    ) -> Result<&'c mut Slot<V>, ViewError> {
+        // One search when cached (keys are cheap to clone: ids and hashes,
+        // or a short asset code).
+        Ok(match cache.entry(key.clone()) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let value: Option<V> = read(view, &key.state_key())?;
+                entry.insert(Slot {
+                    value,
+                    dirty: false,
+                    before: None,
+                })
+            }
+        })
     }
 
     /// The current value.
     fn get(&mut self, view: &dyn StateView, key: &K) -> Result<Option<&V>, ViewError> {
-        self.load(view, key)?;
-        Ok(self.cache.get(key).and_then(Option::as_ref))
+        Ok(self.slot(view, key)?.value.as_ref())
     }
 
     /// The current value for changing (recorded for undo and writing).
     fn get_mut(&mut self, view: &dyn StateView, key: &K) -> Result<Option<&mut V>, ViewError> {
-        self.load(view, key)?;
-        if !matches!(self.cache.get(key), Some(Some(_))) {
+        let slot = Self::load(&mut self.cache, view, key)?;
+        if slot.value.is_none() {
             return Ok(None);
         }
-        self.touch(key);
-        Ok(self.cache.get_mut(key).and_then(Option::as_mut))
+        if slot.before.is_none() {
+            slot.before = Some(slot.value.clone());
+            self.step.push(key.clone());
+        }
+        slot.dirty = true;
+        Ok(slot.value.as_mut())
+    }
+
+    /// The current value for a change no step will undo or check (a
+    /// consumed nonce): written with the block, but not recorded for undo.
+    fn get_mut_for_good(
+        &mut self,
+        view: &dyn StateView,
+        key: &K,
+    ) -> Result<Option<&mut V>, ViewError> {
+        let slot = self.slot(view, key)?;
+        if slot.value.is_some() {
+            slot.dirty = true;
+        }
+        Ok(slot.value.as_mut())
     }
 
     /// Sets (or with `None` deletes) a value.
     fn put(&mut self, view: &dyn StateView, key: K, value: Option<V>) -> Result<(), ViewError> {
-        self.load(view, &key)?;
-        self.touch(&key);
-        self.cache.insert(key, value);
+        let slot = Self::load(&mut self.cache, view, &key)?;
+        let previous = std::mem::replace(&mut slot.value, value);
+        slot.dirty = true;
+        if slot.before.is_none() {
+            slot.before = Some(previous);
+            self.step.push(key);
+        }
         Ok(())
     }
 
-    fn touch(&mut self, key: &K) {
-        if !self.before.contains_key(key) {
-            let previous = self.cache.get(key).cloned().flatten();
-            self.before.insert(key.clone(), previous);
-        }
-        self.dirty.insert(key.clone());
-    }
-
+    /// Starts a step: forgets the previous step's values.
     fn begin(&mut self) {
-        self.before.clear();
+        for key in self.step.drain(..) {
+            if let Some(slot) = self.cache.get_mut(&key) {
+                slot.before = None;
+            }
+        }
     }
 
     fn rollback(&mut self) {
-        for (key, previous) in std::mem::take(&mut self.before) {
-            self.cache.insert(key, previous);
+        for key in self.step.drain(..) {
+            if let Some(slot) = self.cache.get_mut(&key)
+                && let Some(before) = slot.before.take()
+            {
+                slot.value = before;
+            }
         }
     }
 
     /// `(before, after)` of every entry the current step wrote.
     fn changes(&self) -> impl Iterator<Item = (&K, Option<&V>, Option<&V>)> {
-        self.before.iter().map(|(key, before)| {
-            let after = self.cache.get(key).and_then(Option::as_ref);
-            (key, before.as_ref(), after)
+        self.step.iter().filter_map(|key| {
+            let slot = self.cache.get(key)?;
+            let before = slot.before.as_ref()?;
+            Some((key, before.as_ref(), slot.value.as_ref()))
         })
     }
 
     fn writes(&self, out: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Result<(), BlockError> {
-        for key in &self.dirty {
-            let value = match self.cache.get(key).and_then(Option::as_ref) {
+        for (key, slot) in &self.cache {
+            if !slot.dirty {
+                continue;
+            }
+            let value = match &slot.value {
                 Some(value) => Some(codec::encode(value)?),
                 None => None,
             };
@@ -167,8 +219,8 @@ impl DueLists {
 
     fn list(&mut self, view: &dyn StateView, height: u64) -> Result<&mut Vec<DueItem>, ViewError> {
         match self.cache.entry(height) {
-            std::collections::btree_map::Entry::Occupied(entry) => Ok(entry.into_mut()),
-            std::collections::btree_map::Entry::Vacant(entry) => {
+            Entry::Occupied(entry) => Ok(entry.into_mut()),
+            Entry::Vacant(entry) => {
                 let loaded: Option<Vec<DueItem>> = read(view, &StateKey::Due(height))?;
                 Ok(entry.insert(loaded.unwrap_or_default()))
             }
@@ -266,6 +318,66 @@ impl Wide {
         self.low = low;
         // At most a few values per step are added: `high` cannot overflow.
         self.high = self.high.wrapping_add(u128::from(carry));
+    }
+}
+
+/// The two sides of the conservation check of one step, per asset the step
+/// touched: (money after + supply before, money before + supply after).
+/// A step touches a few assets, so they sit in a small array (no allocation)
+/// and spill into a vector beyond it.
+#[derive(Default)]
+struct Sides<'a> {
+    few: [Option<(&'a AssetCode, Wide, Wide)>; 4],
+    more: Vec<(&'a AssetCode, Wide, Wide)>,
+}
+
+impl<'a> Sides<'a> {
+    /// Counts a change of money (`money`) or of supply from `before` to `after`.
+    fn add(&mut self, asset: &'a AssetCode, before: Amount, after: Amount, money: bool) {
+        let (left, right) = self.sides(asset);
+        if money {
+            left.add(after);
+            right.add(before);
+        } else {
+            left.add(before);
+            right.add(after);
+        }
+    }
+
+    fn sides(&mut self, asset: &'a AssetCode) -> (&mut Wide, &mut Wide) {
+        let position = self
+            .few
+            .iter()
+            .position(|entry| entry.as_ref().is_none_or(|(code, _, _)| *code == asset));
+        match position {
+            Some(index) => {
+                let (_, left, right) =
+                    self.few[index].get_or_insert((asset, Wide::default(), Wide::default()));
+                (left, right)
+            }
+            None => {
+                let index = match self.more.iter().position(|(code, _, _)| *code == asset) {
+                    Some(index) => index,
+                    None => {
+                        self.more.push((asset, Wide::default(), Wide::default()));
+                        self.more.len() - 1
+                    }
+                };
+                let (_, left, right) = &mut self.more[index];
+                (left, right)
+            }
+        }
+    }
+
+    /// The first asset (in code order) whose sides differ.
+    fn first_diverged(&self) -> Option<(&'a AssetCode, Wide, Wide)> {
+        self.few
+            .iter()
+            .flatten()
+            .chain(&self.more)
+            .filter(|(_, left, right)| left != right)
+            .min_by_key(|(code, _, _)| *code)
+            .copied()
     }
 }
 
@@ -408,7 +520,8 @@ impl<'v> Exec<'v> {
         let Some(next_nonce) = sender.nonce.checked_add(1) else {
             return Ok(Outcome::Rejected(RejectReason::NonceExhausted));
         };
-        if let Some(sender) = self.accounts.get_mut(self.view, &tx.sender)? {
+        // No step undoes or checks the nonce: no undo record for it.
+        if let Some(sender) = self.accounts.get_mut_for_good(self.view, &tx.sender)? {
             sender.nonce = next_nonce;
         }
         // The nonce stays consumed whatever the body does: the body's step
@@ -681,13 +794,14 @@ impl<'v> Exec<'v> {
             .checked_add(rest)
             .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
         account.set_balance(asset, total);
-        let bank = account.bank.clone();
+        // The bank is needed (and its id copied) only for a repayment.
+        let lender = (!repaid.is_zero()).then(|| account.bank.clone());
         // A debt repaid in full has no deadline left.
         if let Some(due) = closed_debt_due {
             self.due
                 .remove(self.view, due, &DueItem::Credit(*id, asset.clone()))?;
         }
-        if !repaid.is_zero() {
+        if let Some(bank) = lender {
             let treasury = self.treasury_of(&bank)?;
             if treasury == *id {
                 return Err(corrupt(format!("treasury {id} holds a credit line")));
@@ -1147,27 +1261,44 @@ impl<'v> Exec<'v> {
     /// - every changed credit line has an open debt exactly while it owes
     ///   something, and no account holds a balance in an asset it owes on.
     fn check_invariants(&self) -> Result<(), BlockError> {
-        // Per asset: (money after + supply before, money before + supply after).
-        let mut sides: BTreeMap<AssetCode, (Wide, Wide)> = BTreeMap::new();
-        let mut add = |asset: &AssetCode, before: Amount, after: Amount, money: bool| {
-            let (left, right) = sides.entry(asset.clone()).or_default();
-            if money {
-                left.add(after);
-                right.add(before);
-            } else {
-                left.add(before);
-                right.add(after);
-            }
-        };
+        let mut sides = Sides::default();
         for (id, before, after) in self.accounts.changes() {
-            // Every asset held after, then those held only before.
-            for (asset, new) in after.iter().flat_map(|a| &a.balances) {
-                let old = before.map_or(Amount::ZERO, |a| a.balance(asset));
-                add(asset, old, *new, true);
-            }
-            for (asset, old) in before.iter().flat_map(|a| &a.balances) {
-                if after.is_none_or(|a| !a.balances.contains_key(asset)) {
-                    add(asset, *old, Amount::ZERO, true);
+            // Both balance maps in code order, side by side; a balance the
+            // step left as it was adds the same to both sides, so it is
+            // skipped.
+            let mut olds = before.iter().flat_map(|a| &a.balances).peekable();
+            let mut news = after.iter().flat_map(|a| &a.balances).peekable();
+            loop {
+                let (asset, old, new) = match (olds.peek(), news.peek()) {
+                    (None, None) => break,
+                    (Some(&(asset, &old)), None) => {
+                        olds.next();
+                        (asset, old, Amount::ZERO)
+                    }
+                    (None, Some(&(asset, &new))) => {
+                        news.next();
+                        (asset, Amount::ZERO, new)
+                    }
+                    (Some(&(old_asset, &old)), Some(&(new_asset, &new))) => {
+                        match old_asset.cmp(new_asset) {
+                            std::cmp::Ordering::Less => {
+                                olds.next();
+                                (old_asset, old, Amount::ZERO)
+                            }
+                            std::cmp::Ordering::Greater => {
+                                news.next();
+                                (new_asset, Amount::ZERO, new)
+                            }
+                            std::cmp::Ordering::Equal => {
+                                olds.next();
+                                news.next();
+                                (new_asset, old, new)
+                            }
+                        }
+                    }
+                };
+                if old != new {
+                    sides.add(asset, old, new, true);
                 }
             }
             if let Some(after) = after {
@@ -1188,20 +1319,20 @@ impl<'v> Exec<'v> {
         }
         for (_, before, after) in self.escrows.changes() {
             if let Some(escrow) = before {
-                add(&escrow.asset, escrow.held(), Amount::ZERO, true);
+                sides.add(&escrow.asset, escrow.held(), Amount::ZERO, true);
             }
             if let Some(escrow) = after {
-                add(&escrow.asset, Amount::ZERO, escrow.held(), true);
+                sides.add(&escrow.asset, Amount::ZERO, escrow.held(), true);
             }
         }
         for (code, before, after) in self.assets.changes() {
             let old = before.map_or(Amount::ZERO, |a| a.supply);
             let new = after.map_or(Amount::ZERO, |a| a.supply);
-            add(code, old, new, false);
+            sides.add(code, old, new, false);
         }
-        match sides.iter().find(|(_, (left, right))| left != right) {
+        match sides.first_diverged() {
             None => Ok(()),
-            Some((asset, (left, right))) => Err(BlockError::Invariant(format!(
+            Some((asset, left, right)) => Err(BlockError::Invariant(format!(
                 "{asset}: balances, escrows and supply diverged ({left:?} vs {right:?})"
             ))),
         }

@@ -145,6 +145,9 @@ impl AccountState {
     pub fn set_balance(&mut self, asset: &AssetCode, amount: Amount) {
         if amount.is_zero() {
             self.balances.remove(asset);
+        } else if let Some(balance) = self.balances.get_mut(asset) {
+            // No copy of the code for a balance already held.
+            *balance = amount;
         } else {
             self.balances.insert(asset.clone(), amount);
         }
