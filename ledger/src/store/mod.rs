@@ -38,8 +38,8 @@ use crate::ids::{AccountId, AssetCode, ChainId, Hash};
 use crate::state::commitment::{self, BucketEntry, CommitmentTree, CommitmentUpdate};
 use crate::state::escrow::EscrowState;
 use crate::state::{
-    AccountState, AssetState, BlockOutcome, Holding, Member, Params, Receipt, StateKey, StateView,
-    Tip, ViewError,
+    AccountState, AssetState, BlockOutcome, Holding, Member, Outcome, Params, Receipt, StateKey,
+    StateView, Tip, ViewError,
 };
 use crate::tx::SignedTransaction;
 
@@ -345,28 +345,40 @@ impl Store {
     /// chain (a replay, or a transaction first included too early); the
     /// index keeps its final occurrence and lets no later one replace it, so
     /// a committed payment never reads back as rejected.
+    ///
+    /// Only a rejected occurrence reads the index. An applied one cannot
+    /// follow a final one: applying needs the sender's next nonce and an
+    /// unexpired transaction, and every final outcome either used that
+    /// nonce up for good (it applied, its body failed after the nonce
+    /// advanced, or the nonce was already behind or exhausted) or expired
+    /// (heights only grow); nonces never go back, as accounts are never
+    /// removed. So an applied occurrence replaces at most a non-final entry,
+    /// and is written without a look, which spares a read per payment.
     fn tx_index_batch(&self, outcome: &BlockOutcome) -> Result<sled::Batch, StoreError> {
         let mut batch = sled::Batch::default();
+        // This block's occurrences so far: whether each was final.
         let mut pending: BTreeMap<Hash, bool> = BTreeMap::new();
         let execution = &outcome.execution;
         for (index, (tx_id, receipt)) in
             execution.tx_ids.iter().zip(&execution.receipts).enumerate()
         {
-            let existing_final = match pending.get(tx_id) {
-                Some(is_final) => Some(*is_final),
-                None => match self.tx_index.get(tx_id.0)? {
-                    None => None,
-                    Some(value) => Some(
-                        keys::parse_tx_location(&value)
-                            .ok_or_else(|| {
-                                StoreError::Corrupt(format!("tx index entry for {tx_id}"))
-                            })?
-                            .2,
-                    ),
-                },
-            };
-            if existing_final == Some(true) {
-                continue;
+            if !matches!(receipt.outcome, Outcome::Applied { .. }) {
+                let existing_final = match pending.get(tx_id) {
+                    Some(is_final) => Some(*is_final),
+                    None => match self.tx_index.get(tx_id.0)? {
+                        None => None,
+                        Some(value) => Some(
+                            keys::parse_tx_location(&value)
+                                .ok_or_else(|| {
+                                    StoreError::Corrupt(format!("tx index entry for {tx_id}"))
+                                })?
+                                .2,
+                        ),
+                    },
+                };
+                if existing_final == Some(true) {
+                    continue;
+                }
             }
             let index = u32::try_from(index)
                 .map_err(|_| StoreError::Corrupt("more than 2^32 transactions".into()))?;

@@ -247,3 +247,43 @@ fn a_transaction_included_early_and_applied_later_reads_back_as_applied() {
     let found = store.transaction(&early.id().unwrap()).unwrap().unwrap();
     assert_eq!((found.height, found.index), (2, 1));
 }
+
+#[test]
+fn a_committed_payment_replayed_later_keeps_its_applied_index_entry() {
+    let f = Fixture::new(2, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let to = f.accounts[1].account();
+    let payment = f.transfer(&f.accounts[0], 0, to, 0, 7);
+    let id = payment.id().unwrap();
+    {
+        let store = Store::open(dir.path(), &f.genesis).unwrap();
+        let first = f.propose(&store, vec![payment.clone()]);
+        assert!(matches!(
+            first.execution.receipts[0].outcome,
+            Outcome::Applied { .. }
+        ));
+        store.commit(&first, &f.certify(&first)).unwrap();
+        // Replayed in each of the next two blocks, once twice in a block.
+        for replays in [1, 2] {
+            let replay = f.propose(&store, vec![payment.clone(); replays]);
+            for receipt in &replay.execution.receipts {
+                assert_eq!(
+                    receipt.outcome,
+                    Outcome::Rejected(RejectReason::BadNonce {
+                        expected: 1,
+                        found: 0
+                    })
+                );
+            }
+            store.commit(&replay, &f.certify(&replay)).unwrap();
+            let found = store.transaction(&id).unwrap().unwrap();
+            assert_eq!((found.height, found.index), (1, 0));
+            assert!(matches!(found.receipt.outcome, Outcome::Applied { .. }));
+        }
+    }
+    // And so it reads back after a reopen.
+    let store = Store::open(dir.path(), &f.genesis).unwrap();
+    let found = store.transaction(&id).unwrap().unwrap();
+    assert_eq!((found.height, found.index), (1, 0));
+    assert!(matches!(found.receipt.outcome, Outcome::Applied { .. }));
+}
