@@ -6,7 +6,8 @@
 //! index (transaction id → height and position), the state (state key →
 //! value), the state commitment's buckets (see [`crate::state::commitment`])
 //! and meta (format, chain id, tip, genesis root). The commitment's inner
-//! nodes live in memory and are rebuilt from the buckets at open.
+//! nodes and the tip live in memory too, rebuilt from the stored entries at
+//! open and changed by a commit under one lock.
 //!
 //! Invariant: committing a block is one atomic sled batch, then a flush; a
 //! crash at any point leaves the last committed block whole and the state
@@ -154,7 +155,17 @@ pub struct Store {
     chain_id: ChainId,
     /// Every entry, under the keys of [`keys`].
     data: sled::Tree,
-    tree: Arc<RwLock<CommitmentTree>>,
+    committed: Arc<RwLock<Committed>>,
+}
+
+/// What the last commit left in memory. One lock over both, taken by a
+/// commit from its tip check until both follow the batch, so the tip and
+/// the commitment tree always describe the same block.
+struct Committed {
+    /// The last committed block: [`Store::tip`] answers from here.
+    tip: Tip,
+    /// The commitment's inner nodes.
+    commitment: CommitmentTree,
 }
 
 impl std::fmt::Debug for Store {
@@ -193,7 +204,13 @@ impl Store {
         refuse_older_layout(&db)?;
         let store = Store {
             data: db.open_tree(keys::TREE)?,
-            tree: Arc::new(RwLock::new(CommitmentTree::empty())),
+            committed: Arc::new(RwLock::new(Committed {
+                tip: Tip {
+                    height: 0,
+                    block_hash: chain_id,
+                },
+                commitment: CommitmentTree::empty(),
+            })),
             db,
             chain_id,
         };
@@ -208,7 +225,7 @@ impl Store {
                         stored,
                     });
                 }
-                store.rebuild_tree()?;
+                store.load_committed()?;
                 store.check_tip()?;
             }
         }
@@ -228,13 +245,21 @@ impl Store {
         // atomic, so the chain id arrives with everything else or not at all.
         batch.insert(keys::META_CHAIN_ID, &self.chain_id.0[..]);
         self.data.apply_batch(batch)?;
-        self.write_tree().apply(&update);
+        // The tip is already the genesis one.
+        self.write_committed().commitment.apply(&update);
         self.db.flush()?;
         Ok(())
     }
 
-    /// Rebuilds the in-memory commitment tree from the stored buckets.
-    fn rebuild_tree(&self) -> Result<(), StoreError> {
+    /// Reads the tip and rebuilds the in-memory commitment tree from the
+    /// stored buckets.
+    fn load_committed(&self) -> Result<(), StoreError> {
+        let tip = self
+            .data
+            .get(keys::META_TIP)?
+            .and_then(|value| keys::parse_tip(&value))
+            .map(|(height, block_hash)| Tip { height, block_hash })
+            .ok_or_else(|| StoreError::Corrupt("tip missing or malformed".into()))?;
         let mut hashes = Vec::new();
         for item in self.data.scan_prefix([keys::BUCKET]) {
             let (key, value) = item?;
@@ -245,14 +270,28 @@ impl Store {
                 commitment::bucket_hash(&decode_bucket(bucket, &value)?),
             ));
         }
-        *self.write_tree() = CommitmentTree::from_buckets(hashes);
+        *self.write_committed() = Committed {
+            tip,
+            commitment: CommitmentTree::from_buckets(hashes),
+        };
         Ok(())
     }
 
-    fn write_tree(&self) -> std::sync::RwLockWriteGuard<'_, CommitmentTree> {
-        // The tree holds plain hashes: a panic elsewhere cannot leave it
-        // half-updated in a way a poison flag would protect against.
-        self.tree.write().unwrap_or_else(PoisonError::into_inner)
+    fn read_committed(&self) -> std::sync::RwLockReadGuard<'_, Committed> {
+        // See `write_committed`.
+        self.committed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_committed(&self) -> std::sync::RwLockWriteGuard<'_, Committed> {
+        // The tip and the tree are plain values, assigned only after the
+        // batch went through: a panic while the lock is held (inside sled)
+        // leaves them as of the last whole commit, and a poison flag would
+        // protect nothing.
+        self.committed
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The chain id.
@@ -294,11 +333,24 @@ impl Store {
         state_writes(&mut batch, &outcome.execution.writes);
         bucket_writes(&mut batch, &outcome.execution.commitment);
         batch.insert(keys::META_TIP, &keys::tip(height, &outcome.block_hash)[..]);
-        self.data.apply_batch(batch)?;
-        // The batch is visible from here on: the in-memory tree must follow
-        // it before anything can fail, or later roots would mix new buckets
-        // with old inner nodes.
-        self.write_tree().apply(&outcome.execution.commitment);
+        {
+            let mut committed = self.write_committed();
+            // The batch was built outside the lock: had another commit got in
+            // meanwhile, this block would no longer extend the tip.
+            if committed.tip != tip {
+                return Err(not_next(outcome, committed.tip));
+            }
+            self.data.apply_batch(batch)?;
+            // The batch is visible from here on: the tip and the in-memory
+            // tree must follow it before anything can fail, or later roots
+            // would mix new buckets with old inner nodes, and `tip` would
+            // name a block that is no longer the last.
+            committed.commitment.apply(&outcome.execution.commitment);
+            committed.tip = Tip {
+                height,
+                block_hash: outcome.block_hash,
+            };
+        }
         // A flush error leaves the block committed in memory but perhaps not
         // on disk: callers must treat it as fatal (stop, reopen).
         self.db.flush()?;
@@ -359,15 +411,11 @@ impl Store {
         Ok(())
     }
 
-    /// The last committed block (height 0 and the chain id at genesis): one
-    /// read, as height and hash share an entry.
+    /// The last committed block (height 0 and the chain id at genesis),
+    /// from memory: a commit sets it before it returns, under the lock it
+    /// checks the tip with.
     pub fn tip(&self) -> Result<Tip, StoreError> {
-        let (height, block_hash) = self
-            .data
-            .get(keys::META_TIP)?
-            .and_then(|value| keys::parse_tip(&value))
-            .ok_or_else(|| StoreError::Corrupt("tip missing or malformed".into()))?;
-        Ok(Tip { height, block_hash })
+        Ok(self.read_committed().tip)
     }
 
     /// The current state root.
@@ -784,7 +832,6 @@ impl StateView for Store {
     }
 
     fn node(&self, level: u8, index: u32) -> Result<Option<Hash>, ViewError> {
-        let tree = self.tree.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(tree.node(level, index))
+        Ok(self.read_committed().commitment.node(level, index))
     }
 }

@@ -288,6 +288,79 @@ fn a_committed_payment_replayed_later_keeps_its_applied_index_entry() {
     assert!(matches!(found.receipt.outcome, Outcome::Applied { .. }));
 }
 
+#[test]
+fn the_tip_follows_every_commit_and_survives_a_reopen() {
+    let f = Fixture::new(2, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let last;
+    {
+        let store = Store::open(dir.path(), &f.genesis).unwrap();
+        let clone = store.clone();
+        let genesis_tip = store.tip().unwrap();
+        assert_eq!(
+            (genesis_tip.height, genesis_tip.block_hash),
+            (0, f.chain_id())
+        );
+        for height in 1..=3 {
+            let outcome = f.propose(&store, vec![]);
+            store.commit(&outcome, &f.certify(&outcome)).unwrap();
+            // Seen at once, through every handle on the store.
+            for handle in [&store, &clone] {
+                let tip = handle.tip().unwrap();
+                assert_eq!((tip.height, tip.block_hash), (height, outcome.block_hash));
+            }
+        }
+        // A refused commit leaves the tip alone.
+        let fourth = f.propose(&store, vec![]);
+        store.commit(&fourth, &f.certify(&fourth)).unwrap();
+        assert!(matches!(
+            store.commit(&fourth, &f.certify(&fourth)),
+            Err(StoreError::NotNext { tip_height: 4, .. })
+        ));
+        assert_eq!(store.tip().unwrap().height, 4);
+        last = Some(fourth.block_hash);
+    }
+    let store = Store::open(dir.path(), &f.genesis).unwrap();
+    let tip = store.tip().unwrap();
+    assert_eq!((tip.height, Some(tip.block_hash)), (4, last));
+}
+
+#[test]
+fn two_commits_of_one_block_at_once_make_one_block() {
+    let f = Fixture::new(2, 2);
+    let store = Store::temporary(&f.genesis).unwrap();
+    let outcome = f.propose(
+        &store,
+        vec![f.transfer(&f.accounts[0], 0, f.accounts[1].account(), 0, 5)],
+    );
+    let certificate = f.certify(&outcome);
+    let start = std::sync::Barrier::new(2);
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let store = store.clone();
+                    start.wait();
+                    store.commit(&outcome, &certificate)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(StoreError::NotNext { tip_height: 1, .. })))
+    );
+    assert_eq!(store.tip().unwrap().height, 1);
+    store.check_tip().unwrap();
+}
+
 /// Writes the meta tree formats 1 and 2 kept, as such a store had it.
 fn write_legacy_store(dir: &std::path::Path, f: &Fixture, format: u32) {
     let db = clearhouse_ledger::store::open_db(dir).unwrap();
