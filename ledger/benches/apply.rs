@@ -9,6 +9,9 @@
 //!   on a sled store and commit it (transaction, then flush), with signature
 //!   checks (`verify`) and without (`preverified`, as when the mempool already
 //!   checked them). Signing happens in setup and is not measured.
+//! - `commit/2000`: `Store::commit` alone for a block of 2000 transfers on a
+//!   fresh store (execution happens in setup): the consensus critical path's
+//!   share of the store. `examples/commit_probe.rs` counts its instructions.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -187,5 +190,44 @@ fn bench_apply_commit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_verify, bench_apply_commit);
+fn bench_commit(c: &mut Criterion) {
+    let mut group = c.benchmark_group("commit");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(20));
+    let n = 2_000usize;
+    let chain = chain(2 * n);
+    let txs = transfers(&chain, n);
+    let proposer = ValidatorKey(chain.validators[0].account().0);
+    let memory = chain.genesis.memory_state().unwrap();
+    let proposed = propose_block(&memory, txs, proposer, 1, Signatures::Verify).unwrap();
+    let keys: Vec<&Keypair> = chain.validators.iter().collect();
+    let certificate = CommitCertificate::sign(
+        &chain.genesis.chain_id().unwrap(),
+        1,
+        0,
+        proposed.block_hash,
+        &keys,
+    );
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(format!("{n}"), |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let store = Store::open(dir.path(), &chain.genesis).unwrap();
+                let outcome =
+                    apply_block(&store, &proposed.block, Signatures::AlreadyVerified).unwrap();
+                (dir, store, outcome)
+            },
+            |(dir, store, outcome)| {
+                store.commit(&outcome, &certificate).unwrap();
+                (dir, store)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_verify, bench_apply_commit, bench_commit);
 criterion_main!(benches);

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clearhouse_ledger::Hash;
 use clearhouse_ledger::codec::{BLOCK_BYTES_MAX, CERTIFICATE_BYTES_MAX};
+use clearhouse_ledger::store::StoredChain;
 
 use super::{AuditError, ChainSource};
 
@@ -137,8 +138,7 @@ impl ChainReader for NodeReader {
 /// node holds its lock, and an audit must not be able to change it).
 pub struct DataDirReader {
     copy: PathBuf,
-    blocks: sled::Tree,
-    certificates: sled::Tree,
+    chain: StoredChain,
     next: u64,
     total: u64,
 }
@@ -179,15 +179,17 @@ impl DataDirReader {
         ));
         copy_dir(&store, &copy)
             .map_err(|e| AuditError::Source(format!("copying {}: {e}", store.display())))?;
-        let source = |e: sled::Error| AuditError::Source(format!("{}: {e}", store.display()));
-        let db = sled::Config::new().path(&copy).open().map_err(source)?;
-        let blocks = db.open_tree("blocks").map_err(source)?;
-        let certificates = db.open_tree("certificates").map_err(source)?;
-        let total = blocks.len() as u64;
+        let chain = match StoredChain::open(&copy) {
+            Ok(chain) => chain,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&copy);
+                return Err(AuditError::Source(format!("{}: {e}", store.display())));
+            }
+        };
+        let total = chain.tip_height();
         Ok(DataDirReader {
             copy,
-            blocks,
-            certificates,
+            chain,
             next: 1,
             total,
         })
@@ -196,13 +198,10 @@ impl DataDirReader {
 
 impl ChainReader for DataDirReader {
     fn next_block(&mut self) -> Result<Option<RawBlock>, AuditError> {
-        let key = self.next.to_be_bytes();
-        let read = |tree: &sled::Tree| {
-            tree.get(key)
-                .map_err(|e| AuditError::Source(format!("reading the store copy: {e}")))
-        };
-        let (Some(block), Some(certificate)) = (read(&self.blocks)?, read(&self.certificates)?)
-        else {
+        let read = |e| AuditError::Source(format!("reading the store copy: {e}"));
+        let block = self.chain.block(self.next).map_err(read)?;
+        let certificate = self.chain.certificate(self.next).map_err(read)?;
+        let (Some(block), Some(certificate)) = (block, certificate) else {
             if self.next <= self.total {
                 return Err(AuditError::Failed {
                     height: self.next,
@@ -212,10 +211,7 @@ impl ChainReader for DataDirReader {
             return Ok(None);
         };
         self.next += 1;
-        Ok(Some(RawBlock {
-            block: block.to_vec(),
-            certificate: certificate.to_vec(),
-        }))
+        Ok(Some(RawBlock { block, certificate }))
     }
 
     fn total(&self) -> Option<u64> {

@@ -1,19 +1,38 @@
 //! The sled store: the only code that touches disk.
 //!
-//! One sled `Db` with named trees: `blocks`, `certificates`, `receipts`
-//! (height → encoded value), `tx_index` (transaction id → height and
-//! position), `state` (state key → value), `buckets` (the state commitment's
-//! buckets, see [`crate::state::commitment`]) and `meta` (tip, chain id).
-//! The commitment's inner nodes live in memory and are rebuilt from the
-//! buckets at open.
+//! One sled `Db` with one tree ([`keys::TREE`]) holding every entry under a
+//! one-byte prefix per kind ([`keys`] builds every key): blocks,
+//! certificates and receipts (height → encoded value), the transaction
+//! index (transaction id → height and position), the state (state key →
+//! value), the state commitment's buckets (see [`crate::state::commitment`])
+//! and meta (format, chain id, tip, genesis root). The commitment's inner
+//! nodes and the tip live in memory too, rebuilt from the stored entries at
+//! open and changed by a commit under one lock.
 //!
-//! Invariant: committing a block is one sled transaction over all trees,
-//! then a flush; a crash at any point leaves the last committed block whole
-//! and the state exactly as of that block.
+//! Invariant: committing a block is one atomic sled batch, then a flush; a
+//! crash at any point leaves the last committed block whole and the state
+//! exactly as of that block.
 //!
-//! Reads are not isolated from a concurrent commit: the node has a single
-//! writer (its driver), which must not run a state transition on this view
-//! while committing.
+//! Why one tree: sled 0.34 applies one tree's `Batch` atomically, also
+//! across a crash. `Tree::apply_batch` (sled-0.34.7 `src/tree.rs`) takes
+//! the global write lock of `concurrency_control`, reserves a
+//! `BatchManifest` in the log with `Context::pin_log` before writing, and
+//! after the last write `RecoveryGuard::seal_batch` stores in that manifest
+//! the highest LSN the batch reserved (`Reservation::mark_writebatch`,
+//! `src/pagecache/reservation.rs`). Recovery (`LogIter::next`,
+//! `src/pagecache/iterator.rs`) stops at a manifest whose last LSN lies
+//! beyond the stable end of the log ("cutting recovery short due to torn
+//! batch"), so a torn batch is recovered not at all. A multi-tree
+//! `Transactional::transaction` gets its atomicity from the very same
+//! manifest (`TransactionalTrees::commit`, `src/transaction.rs`), but first
+//! reads the old value of every key it writes and keeps a write set per
+//! tree: the price of more than one tree, which this layout does not pay.
+//! Readers take the same lock for each read, so a single read sees a batch
+//! wholly or not at all.
+//!
+//! Reads are not isolated from a concurrent commit beyond that: the node
+//! has a single writer (its driver), which must not run a state transition
+//! on this view while committing.
 //!
 //! sled 0.34 has open corruption reports, so [`Store::open`] checks the tip:
 //! the last blocks' hash links, and that the state root rebuilt from the
@@ -26,9 +45,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-
 use crate::amount::Amount;
 use crate::block::Block;
 use crate::certificate::CommitCertificate;
@@ -38,14 +54,18 @@ use crate::ids::{AccountId, AssetCode, ChainId, Hash};
 use crate::state::commitment::{self, BucketEntry, CommitmentTree, CommitmentUpdate};
 use crate::state::escrow::EscrowState;
 use crate::state::{
-    AccountState, AssetState, BlockOutcome, Holding, Member, Params, Receipt, StateKey, StateView,
-    Tip, ViewError,
+    AccountState, AssetState, BlockOutcome, Holding, Member, Outcome, Params, Receipt, StateKey,
+    StateView, Tip, ViewError,
 };
 use crate::tx::SignedTransaction;
 
 /// The on-disk format this code writes. 2: accounts carry credit lines and
-/// a credit record; escrows and deadlines are state entries.
-pub const FORMAT_VERSION: u32 = 2;
+/// a credit record; escrows and deadlines are state entries. 3: every entry
+/// lives in one sled tree under a one-byte prefix per kind, so a block
+/// commits as one atomic `apply_batch` instead of a transaction over seven
+/// trees (which read the old value of every key it wrote); the tip is one
+/// entry.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// How many of the latest blocks [`Store::open`] checks.
 pub const OPEN_CHECK_BLOCKS: u64 = 16;
@@ -86,6 +106,18 @@ pub enum StoreError {
         /// The certificate's block.
         cert_hash: Hash,
     },
+    /// The data directory was written in another on-disk format (an older
+    /// one cannot be read in place: start from an empty data directory).
+    #[error(
+        "store format {}, this build reads format {supported}",
+        .found.map_or_else(|| "unknown".to_owned(), |found| found.to_string())
+    )]
+    Format {
+        /// The stored format, if one is recorded.
+        found: Option<u32>,
+        /// [`FORMAT_VERSION`].
+        supported: u32,
+    },
     /// Stored bytes that do not check out.
     #[error("corrupt store: {0}")]
     Corrupt(String),
@@ -121,26 +153,24 @@ pub type SupplyAudit = BTreeMap<AssetCode, (Amount, Amount)>;
 pub struct Store {
     db: sled::Db,
     chain_id: ChainId,
-    blocks: sled::Tree,
-    certificates: sled::Tree,
-    receipts: sled::Tree,
-    tx_index: sled::Tree,
-    state: sled::Tree,
-    buckets: sled::Tree,
-    meta: sled::Tree,
-    tree: Arc<RwLock<CommitmentTree>>,
+    /// Every entry, under the keys of [`keys`].
+    data: sled::Tree,
+    committed: Arc<RwLock<Committed>>,
+}
+
+/// What the last commit left in memory. One lock over both, taken by a
+/// commit from its tip check until both follow the batch, so the tip and
+/// the commitment tree always describe the same block.
+struct Committed {
+    /// The last committed block: [`Store::tip`] answers from here.
+    tip: Tip,
+    /// The commitment's inner nodes.
+    commitment: CommitmentTree,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Store(chain {})", self.chain_id)
-    }
-}
-
-fn flatten(error: TransactionError<StoreError>) -> StoreError {
-    match error {
-        TransactionError::Abort(error) => error,
-        TransactionError::Storage(error) => StoreError::Sled(error),
     }
 }
 
@@ -171,32 +201,23 @@ impl Store {
 
     fn with_db(db: sled::Db, genesis: &Genesis) -> Result<Store, StoreError> {
         let chain_id = genesis.chain_id()?;
+        refuse_older_layout(&db)?;
         let store = Store {
-            blocks: db.open_tree("blocks")?,
-            certificates: db.open_tree("certificates")?,
-            receipts: db.open_tree("receipts")?,
-            tx_index: db.open_tree("tx_index")?,
-            state: db.open_tree("state")?,
-            buckets: db.open_tree("buckets")?,
-            meta: db.open_tree("meta")?,
-            tree: Arc::new(RwLock::new(CommitmentTree::empty())),
+            data: db.open_tree(keys::TREE)?,
+            committed: Arc::new(RwLock::new(Committed {
+                tip: Tip {
+                    height: 0,
+                    block_hash: chain_id,
+                },
+                commitment: CommitmentTree::empty(),
+            })),
             db,
             chain_id,
         };
-        match store.meta.get(keys::META_CHAIN_ID)? {
+        match store.data.get(keys::META_CHAIN_ID)? {
             None => store.initialise(genesis)?,
             Some(stored) => {
-                let format = store
-                    .meta
-                    .get(keys::META_FORMAT)?
-                    .and_then(|bytes| <[u8; 4]>::try_from(bytes.as_ref()).ok())
-                    .map(u32::from_be_bytes);
-                if format != Some(FORMAT_VERSION) {
-                    return Err(StoreError::Corrupt(format!(
-                        "store format {format:?}, this build reads format {FORMAT_VERSION}"
-                    )));
-                }
-                store.rebuild_tree()?;
+                check_format(&store.data)?;
                 let stored = hash32(&stored, "meta chain id")?;
                 if stored != chain_id {
                     return Err(StoreError::WrongChain {
@@ -204,6 +225,7 @@ impl Store {
                         stored,
                     });
                 }
+                store.load_committed()?;
                 store.check_tip()?;
             }
         }
@@ -213,53 +235,63 @@ impl Store {
     fn initialise(&self, genesis: &Genesis) -> Result<(), StoreError> {
         let writes = genesis.initial_writes()?;
         let update = commitment::update(self, &writes)?;
-        let mut state = sled::Batch::default();
-        for (key, value) in &writes {
-            match value {
-                Some(value) => state.insert(key.as_slice(), value.as_slice()),
-                None => state.remove(key.as_slice()),
-            }
-        }
-        let buckets = bucket_batch(&update);
-        let mut meta = sled::Batch::default();
-        meta.insert(keys::META_FORMAT, &FORMAT_VERSION.to_be_bytes());
-        meta.insert(keys::META_TIP_HEIGHT, &0u64.to_be_bytes());
-        meta.insert(keys::META_TIP_HASH, &self.chain_id.0);
-        meta.insert(keys::META_GENESIS_ROOT, &update.root.0);
-        // The chain id goes last in the same transaction: a store with a
-        // chain id is a fully initialised store.
-        meta.insert(keys::META_CHAIN_ID, &self.chain_id.0);
-        (&self.state, &self.buckets, &self.meta)
-            .transaction(|(state_t, buckets_t, meta_t)| {
-                state_t.apply_batch(&state)?;
-                buckets_t.apply_batch(&buckets)?;
-                meta_t.apply_batch(&meta)?;
-                Ok::<(), ConflictableTransactionError<StoreError>>(())
-            })
-            .map_err(flatten)?;
-        self.write_tree().apply(&update);
+        let mut batch = sled::Batch::default();
+        state_writes(&mut batch, &writes);
+        bucket_writes(&mut batch, &update);
+        batch.insert(keys::META_FORMAT, &FORMAT_VERSION.to_be_bytes()[..]);
+        batch.insert(keys::META_TIP, &keys::tip(0, &self.chain_id)[..]);
+        batch.insert(keys::META_GENESIS_ROOT, &update.root.0[..]);
+        // A store with a chain id is a fully initialised store: the batch is
+        // atomic, so the chain id arrives with everything else or not at all.
+        batch.insert(keys::META_CHAIN_ID, &self.chain_id.0[..]);
+        self.data.apply_batch(batch)?;
+        // The tip is already the genesis one.
+        self.write_committed().commitment.apply(&update);
         self.db.flush()?;
         Ok(())
     }
 
-    /// Rebuilds the in-memory commitment tree from the stored buckets.
-    fn rebuild_tree(&self) -> Result<(), StoreError> {
+    /// Reads the tip and rebuilds the in-memory commitment tree from the
+    /// stored buckets.
+    fn load_committed(&self) -> Result<(), StoreError> {
+        let tip = self
+            .data
+            .get(keys::META_TIP)?
+            .and_then(|value| keys::parse_tip(&value))
+            .map(|(height, block_hash)| Tip { height, block_hash })
+            .ok_or_else(|| StoreError::Corrupt("tip missing or malformed".into()))?;
         let mut hashes = Vec::new();
-        for item in self.buckets.iter() {
-            let (key, _) = item?;
-            let bucket = <[u8; 2]>::try_from(key.as_ref())
-                .map(u16::from_be_bytes)
-                .map_err(|_| StoreError::Corrupt("bucket key is not 2 bytes".into()))?;
-            hashes.push((bucket, commitment::bucket_hash(&self.bucket(bucket)?)));
+        for item in self.data.scan_prefix([keys::BUCKET]) {
+            let (key, value) = item?;
+            let bucket = keys::parse_bucket(&key)
+                .ok_or_else(|| StoreError::Corrupt("malformed bucket key".into()))?;
+            hashes.push((
+                bucket,
+                commitment::bucket_hash(&decode_bucket(bucket, &value)?),
+            ));
         }
-        *self.write_tree() = CommitmentTree::from_buckets(hashes);
+        *self.write_committed() = Committed {
+            tip,
+            commitment: CommitmentTree::from_buckets(hashes),
+        };
         Ok(())
     }
 
-    fn write_tree(&self) -> std::sync::RwLockWriteGuard<'_, CommitmentTree> {
-        // The tree holds plain hashes: a panic elsewhere cannot leave it
-        // half-updated in a way a poison flag would protect against.
-        self.tree.write().unwrap_or_else(PoisonError::into_inner)
+    fn read_committed(&self) -> std::sync::RwLockReadGuard<'_, Committed> {
+        // See `write_committed`.
+        self.committed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_committed(&self) -> std::sync::RwLockWriteGuard<'_, Committed> {
+        // The tip and the tree are plain values, assigned only after the
+        // batch went through: a panic while the lock is held (inside sled)
+        // leaves them as of the last whole commit, and a poison flag would
+        // protect nothing.
+        self.committed
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The chain id.
@@ -268,10 +300,11 @@ impl Store {
     }
 
     /// Commits a block outcome (computed by [`crate::state::apply_block`] on
-    /// this store) with its certificate: one transaction over all trees,
-    /// then a flush. An error from the flush is fatal for the caller: stop
-    /// using this store and reopen it. The caller has verified the certificate's signatures;
-    /// this checks it names this block and that the block extends the tip.
+    /// this store) with its certificate: one atomic sled batch, then a
+    /// flush. An error from sled (the batch or the flush) is fatal for the
+    /// caller: stop using this store and reopen it. The caller has verified
+    /// the certificate's signatures; this checks it names this block and
+    /// that the block extends the tip.
     pub fn commit(
         &self,
         outcome: &BlockOutcome,
@@ -280,12 +313,7 @@ impl Store {
         let header = &outcome.block.header;
         let tip = self.tip()?;
         if header.height != tip.height.saturating_add(1) || header.previous_hash != tip.block_hash {
-            return Err(StoreError::NotNext {
-                height: header.height,
-                hash: outcome.block_hash,
-                tip_height: tip.height,
-                tip_hash: tip.block_hash,
-            });
+            return Err(not_next(outcome, tip));
         }
         if certificate.height != header.height || certificate.block_hash != outcome.block_hash {
             return Err(StoreError::CertificateMismatch {
@@ -293,108 +321,101 @@ impl Store {
                 cert_hash: certificate.block_hash,
             });
         }
-        let height_key = keys::height(header.height);
-        let block_bytes = outcome.block.encode()?;
-        let certificate_bytes = codec::encode(certificate)?;
-        let receipts_bytes = codec::encode(&outcome.execution.receipts)?;
-        let tx_index = self.tx_index_batch(outcome)?;
-        let mut state = sled::Batch::default();
-        for (key, value) in &outcome.execution.writes {
-            match value {
-                Some(value) => state.insert(key.as_slice(), value.as_slice()),
-                None => state.remove(key.as_slice()),
+        let height = header.height;
+        let mut batch = sled::Batch::default();
+        batch.insert(&keys::block(height)[..], outcome.block.encode()?);
+        batch.insert(&keys::certificate(height)[..], codec::encode(certificate)?);
+        batch.insert(
+            &keys::receipts(height)[..],
+            codec::encode(&outcome.execution.receipts)?,
+        );
+        self.tx_index_writes(&mut batch, outcome)?;
+        state_writes(&mut batch, &outcome.execution.writes);
+        bucket_writes(&mut batch, &outcome.execution.commitment);
+        batch.insert(keys::META_TIP, &keys::tip(height, &outcome.block_hash)[..]);
+        {
+            let mut committed = self.write_committed();
+            // The batch was built outside the lock: had another commit got in
+            // meanwhile, this block would no longer extend the tip.
+            if committed.tip != tip {
+                return Err(not_next(outcome, committed.tip));
             }
+            self.data.apply_batch(batch)?;
+            // The batch is visible from here on: the tip and the in-memory
+            // tree must follow it before anything can fail, or later roots
+            // would mix new buckets with old inner nodes, and `tip` would
+            // name a block that is no longer the last.
+            committed.commitment.apply(&outcome.execution.commitment);
+            committed.tip = Tip {
+                height,
+                block_hash: outcome.block_hash,
+            };
         }
-        let buckets = bucket_batch(&outcome.execution.commitment);
-        let mut meta = sled::Batch::default();
-        meta.insert(keys::META_TIP_HEIGHT, &header.height.to_be_bytes());
-        meta.insert(keys::META_TIP_HASH, &outcome.block_hash.0);
-        (
-            &self.blocks,
-            &self.certificates,
-            &self.receipts,
-            &self.tx_index,
-            &self.state,
-            &self.buckets,
-            &self.meta,
-        )
-            .transaction(
-                |(blocks_t, certs_t, receipts_t, index_t, state_t, buckets_t, meta_t)| {
-                    blocks_t.insert(&height_key, block_bytes.as_slice())?;
-                    certs_t.insert(&height_key, certificate_bytes.as_slice())?;
-                    receipts_t.insert(&height_key, receipts_bytes.as_slice())?;
-                    index_t.apply_batch(&tx_index)?;
-                    state_t.apply_batch(&state)?;
-                    buckets_t.apply_batch(&buckets)?;
-                    meta_t.apply_batch(&meta)?;
-                    Ok::<(), ConflictableTransactionError<StoreError>>(())
-                },
-            )
-            .map_err(flatten)?;
-        // The transaction is visible from here on: the in-memory tree must
-        // follow it before anything can fail, or later roots would mix new
-        // buckets with old inner nodes.
-        self.write_tree().apply(&outcome.execution.commitment);
         // A flush error leaves the block committed in memory but perhaps not
         // on disk: callers must treat it as fatal (stop, reopen).
         self.db.flush()?;
         Ok(())
     }
 
-    /// The index entries of a block. One id can occur more than once in the
-    /// chain (a replay, or a transaction first included too early); the
-    /// index keeps its final occurrence and lets no later one replace it, so
-    /// a committed payment never reads back as rejected.
-    fn tx_index_batch(&self, outcome: &BlockOutcome) -> Result<sled::Batch, StoreError> {
-        let mut batch = sled::Batch::default();
+    /// Adds the index entries of a block to `batch`. One id can occur more
+    /// than once in the chain (a replay, or a transaction first included
+    /// too early); the index keeps its final occurrence and lets no later
+    /// one replace it, so a committed payment never reads back as rejected.
+    ///
+    /// Only a rejected occurrence reads the index. An applied one cannot
+    /// follow a final one: applying needs the sender's next nonce and an
+    /// unexpired transaction, and every final outcome either used that
+    /// nonce up for good (it applied, its body failed after the nonce
+    /// advanced, or the nonce was already behind or exhausted) or expired
+    /// (heights only grow); nonces never go back, as accounts are never
+    /// removed. So an applied occurrence replaces at most a non-final entry,
+    /// and is written without a look, which spares a read per payment.
+    fn tx_index_writes(
+        &self,
+        batch: &mut sled::Batch,
+        outcome: &BlockOutcome,
+    ) -> Result<(), StoreError> {
+        // This block's occurrences so far: whether each was final.
         let mut pending: BTreeMap<Hash, bool> = BTreeMap::new();
         let execution = &outcome.execution;
         for (index, (tx_id, receipt)) in
             execution.tx_ids.iter().zip(&execution.receipts).enumerate()
         {
-            let existing_final = match pending.get(tx_id) {
-                Some(is_final) => Some(*is_final),
-                None => match self.tx_index.get(tx_id.0)? {
-                    None => None,
-                    Some(value) => Some(
-                        keys::parse_tx_location(&value)
-                            .ok_or_else(|| {
-                                StoreError::Corrupt(format!("tx index entry for {tx_id}"))
-                            })?
-                            .2,
-                    ),
-                },
-            };
-            if existing_final == Some(true) {
-                continue;
+            if !matches!(receipt.outcome, Outcome::Applied { .. }) {
+                let existing_final = match pending.get(tx_id) {
+                    Some(is_final) => Some(*is_final),
+                    None => match self.data.get(keys::tx(tx_id))? {
+                        None => None,
+                        Some(value) => Some(
+                            keys::parse_tx_location(&value)
+                                .ok_or_else(|| {
+                                    StoreError::Corrupt(format!("tx index entry for {tx_id}"))
+                                })?
+                                .2,
+                        ),
+                    },
+                };
+                if existing_final == Some(true) {
+                    continue;
+                }
             }
             let index = u32::try_from(index)
                 .map_err(|_| StoreError::Corrupt("more than 2^32 transactions".into()))?;
             let is_final = receipt.outcome.is_final();
             batch.insert(
-                &tx_id.0,
-                &keys::tx_location(outcome.block.header.height, index, is_final),
+                &keys::tx(tx_id)[..],
+                &keys::tx_location(outcome.block.header.height, index, is_final)[..],
             );
             pending.insert(*tx_id, is_final);
         }
-        Ok(batch)
+        Ok(())
     }
 
-    /// The last committed block (height 0 and the chain id at genesis).
+    /// The last committed block (height 0 and the chain id at genesis),
+    /// from memory: a commit sets it before it returns, under the lock it
+    /// checks the tip with.
     pub fn tip(&self) -> Result<Tip, StoreError> {
-        let height = self
-            .meta
-            .get(keys::META_TIP_HEIGHT)?
-            .and_then(|bytes| keys::parse_height(&bytes))
-            .ok_or_else(|| StoreError::Corrupt("tip height missing".into()))?;
-        let hash = self
-            .meta
-            .get(keys::META_TIP_HASH)?
-            .ok_or_else(|| StoreError::Corrupt("tip hash missing".into()))?;
-        Ok(Tip {
-            height,
-            block_hash: hash32(&hash, "tip hash")?,
-        })
+        Ok(self.read_committed().tip)
     }
 
     /// The current state root.
@@ -404,7 +425,7 @@ impl Store {
 
     /// The block at `height`.
     pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
-        match self.blocks.get(keys::height(height))? {
+        match self.data.get(keys::block(height))? {
             None => Ok(None),
             Some(bytes) => Ok(Some(codec::decode::<Block, BLOCK_BYTES_MAX>(&bytes)?)),
         }
@@ -412,7 +433,7 @@ impl Store {
 
     /// The commit certificate of the block at `height`.
     pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
-        match self.certificates.get(keys::height(height))? {
+        match self.data.get(keys::certificate(height))? {
             None => Ok(None),
             Some(bytes) => Ok(Some(codec::decode::<
                 CommitCertificate,
@@ -423,7 +444,7 @@ impl Store {
 
     /// The receipts of the block at `height`.
     pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
-        match self.receipts.get(keys::height(height))? {
+        match self.data.get(keys::receipts(height))? {
             None => Ok(None),
             Some(bytes) => Ok(Some(codec::decode::<Vec<Receipt>, RECEIPTS_BYTES_MAX>(
                 &bytes,
@@ -433,7 +454,7 @@ impl Store {
 
     /// A committed transaction with its receipt, by id.
     pub fn transaction(&self, id: &Hash) -> Result<Option<StoredTransaction>, StoreError> {
-        let Some(location) = self.tx_index.get(id.0)? else {
+        let Some(location) = self.data.get(keys::tx(id))? else {
             return Ok(None);
         };
         let (height, index, _) = keys::parse_tx_location(&location)
@@ -473,15 +494,17 @@ impl Store {
 
     /// The lowest height with escrow or credit deadlines still to process,
     /// if any: `StateKey::Due` keys encode the height big-endian after the
-    /// variant, so the state tree keeps them in height order.
+    /// variant, so the state entries keep them in height order.
     pub fn next_deadline(&self) -> Result<Option<u64>, StoreError> {
-        let from = StateKey::Due(0).encode()?;
-        let to = StateKey::Due(u64::MAX).encode()?;
-        match self.state.range(from..=to).next() {
+        let from = keys::state(&StateKey::Due(0).encode()?);
+        let to = keys::state(&StateKey::Due(u64::MAX).encode()?);
+        match self.data.range(from..=to).next() {
             None => Ok(None),
             Some(entry) => {
                 let (key, _) = entry?;
-                match codec::decode::<StateKey, { codec::STATE_KEY_BYTES_MAX }>(&key)? {
+                let key = keys::parse_state(&key)
+                    .ok_or_else(|| StoreError::Corrupt("a deadline key lacks its prefix".into()))?;
+                match codec::decode::<StateKey, { codec::STATE_KEY_BYTES_MAX }>(key)? {
                     StateKey::Due(height) => Ok(Some(height)),
                     other => Err(StoreError::Corrupt(format!(
                         "{other:?} sorts among the deadlines"
@@ -504,8 +527,10 @@ impl Store {
     /// Every state entry (encoded key, encoded value), in key order.
     pub fn state_entries(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {
         let mut entries = BTreeMap::new();
-        for item in self.state.iter() {
+        for item in self.data.scan_prefix([keys::STATE]) {
             let (key, value) = item?;
+            let key = keys::parse_state(&key)
+                .ok_or_else(|| StoreError::Corrupt("a state key lacks its prefix".into()))?;
             entries.insert(key.to_vec(), value.to_vec());
         }
         Ok(entries)
@@ -568,7 +593,7 @@ impl Store {
         let state_root = self.state_root()?;
         if tip.height == 0 {
             let genesis_root = self
-                .meta
+                .data
                 .get(keys::META_GENESIS_ROOT)?
                 .ok_or_else(|| StoreError::Corrupt("genesis root missing".into()))?;
             if hash32(&genesis_root, "genesis root")? != state_root {
@@ -647,21 +672,139 @@ pub fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
-fn bucket_batch(update: &CommitmentUpdate) -> sled::Batch {
-    let mut buckets = sled::Batch::default();
+/// A store's committed blocks and certificates as the bytes stored, read
+/// without a genesis and without the tip checks: for a reader that decodes
+/// and checks everything itself (the CLI's `audit verify` reads a copy of a
+/// node's store this way).
+pub struct StoredChain {
+    data: sled::Tree,
+    tip_height: u64,
+}
+
+impl StoredChain {
+    /// Opens the store at `path`; one in another format is refused.
+    pub fn open(path: &Path) -> Result<StoredChain, StoreError> {
+        let db = open_db(path)?;
+        refuse_older_layout(&db)?;
+        let data = db.open_tree(keys::TREE)?;
+        check_format(&data)?;
+        let tip_height = data
+            .get(keys::META_TIP)?
+            .and_then(|value| keys::parse_tip(&value))
+            .map(|(height, _)| height)
+            .ok_or_else(|| StoreError::Corrupt("tip missing or malformed".into()))?;
+        Ok(StoredChain { data, tip_height })
+    }
+
+    /// The last committed height when opened (0: no block yet).
+    pub fn tip_height(&self) -> u64 {
+        self.tip_height
+    }
+
+    /// The canonical bytes of the block at `height`.
+    pub fn block(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .data
+            .get(keys::block(height))?
+            .map(|bytes| bytes.to_vec()))
+    }
+
+    /// The canonical bytes of the certificate of the block at `height`.
+    pub fn certificate(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .data
+            .get(keys::certificate(height))?
+            .map(|bytes| bytes.to_vec()))
+    }
+}
+
+/// Formats 1 and 2 kept one sled tree per kind, with the format in a
+/// `meta` tree. Such a store is refused by its format number, before the
+/// tree of this format is opened (which would create it) and certainly
+/// before a genesis could be written beside the old trees.
+fn refuse_older_layout(db: &sled::Db) -> Result<(), StoreError> {
+    let legacy = keys::LEGACY_META_TREE.as_bytes();
+    if !db.tree_names().iter().any(|name| name.as_ref() == legacy) {
+        return Ok(());
+    }
+    let meta = db.open_tree(keys::LEGACY_META_TREE)?;
+    Err(StoreError::Format {
+        found: read_format(&meta, keys::LEGACY_META_FORMAT)?,
+        supported: FORMAT_VERSION,
+    })
+}
+
+/// Refuses a store whose recorded format is not [`FORMAT_VERSION`].
+fn check_format(data: &sled::Tree) -> Result<(), StoreError> {
+    let found = read_format(data, keys::META_FORMAT)?;
+    if found != Some(FORMAT_VERSION) {
+        return Err(StoreError::Format {
+            found,
+            supported: FORMAT_VERSION,
+        });
+    }
+    Ok(())
+}
+
+fn read_format(tree: &sled::Tree, key: &[u8]) -> Result<Option<u32>, StoreError> {
+    Ok(tree
+        .get(key)?
+        .and_then(|bytes| <[u8; 4]>::try_from(bytes.as_ref()).ok())
+        .map(u32::from_be_bytes))
+}
+
+fn not_next(outcome: &BlockOutcome, tip: Tip) -> StoreError {
+    StoreError::NotNext {
+        height: outcome.block.header.height,
+        hash: outcome.block_hash,
+        tip_height: tip.height,
+        tip_hash: tip.block_hash,
+    }
+}
+
+/// Adds state writes (`None`: a removal) to `batch`.
+fn state_writes(batch: &mut sled::Batch, writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+    for (key, value) in writes {
+        match value {
+            Some(value) => batch.insert(keys::state(key), value.as_slice()),
+            None => batch.remove(keys::state(key)),
+        }
+    }
+}
+
+/// Adds the changed commitment buckets to `batch`: each bucket is its
+/// entries' (key hash, value hash) pairs, concatenated.
+fn bucket_writes(batch: &mut sled::Batch, update: &CommitmentUpdate) {
     for (bucket, entries) in &update.buckets {
         if entries.is_empty() {
-            buckets.remove(&keys::bucket(*bucket));
+            batch.remove(&keys::bucket(*bucket)[..]);
         } else {
             let mut bytes = Vec::with_capacity(entries.len() * 64);
             for (key_hash, value_hash) in entries {
                 bytes.extend_from_slice(&key_hash.0);
                 bytes.extend_from_slice(&value_hash.0);
             }
-            buckets.insert(&keys::bucket(*bucket), bytes);
+            batch.insert(&keys::bucket(*bucket)[..], bytes);
         }
     }
-    buckets
+}
+
+fn decode_bucket(bucket: u16, bytes: &[u8]) -> Result<Vec<BucketEntry>, ViewError> {
+    if !bytes.len().is_multiple_of(64) {
+        return Err(ViewError::Corrupt(format!(
+            "bucket {bucket} has {} bytes",
+            bytes.len()
+        )));
+    }
+    bytes
+        .chunks(64)
+        .map(|pair| {
+            Ok((
+                hash32(&pair[..32], "bucket")?,
+                hash32(&pair[32..], "bucket")?,
+            ))
+        })
+        .collect()
 }
 
 impl StateView for Store {
@@ -674,32 +817,21 @@ impl StateView for Store {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ViewError> {
-        Ok(self.state.get(key).map_err(storage)?.map(|v| v.to_vec()))
+        Ok(self
+            .data
+            .get(keys::state(key))
+            .map_err(storage)?
+            .map(|v| v.to_vec()))
     }
 
     fn bucket(&self, bucket: u16) -> Result<Vec<BucketEntry>, ViewError> {
-        let Some(bytes) = self.buckets.get(keys::bucket(bucket)).map_err(storage)? else {
-            return Ok(Vec::new());
-        };
-        if bytes.len() % 64 != 0 {
-            return Err(ViewError::Corrupt(format!(
-                "bucket {bucket} has {} bytes",
-                bytes.len()
-            )));
+        match self.data.get(keys::bucket(bucket)).map_err(storage)? {
+            None => Ok(Vec::new()),
+            Some(bytes) => decode_bucket(bucket, &bytes),
         }
-        bytes
-            .chunks(64)
-            .map(|pair| {
-                Ok((
-                    hash32(&pair[..32], "bucket")?,
-                    hash32(&pair[32..], "bucket")?,
-                ))
-            })
-            .collect()
     }
 
     fn node(&self, level: u8, index: u32) -> Result<Option<Hash>, ViewError> {
-        let tree = self.tree.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(tree.node(level, index))
+        Ok(self.read_committed().commitment.node(level, index))
     }
 }

@@ -2,7 +2,7 @@
 
 use clearhouse_ledger::certificate::CertificateError;
 use clearhouse_ledger::state::{Outcome, RejectReason, Signatures, apply_block};
-use clearhouse_ledger::store::{Store, StoreError};
+use clearhouse_ledger::store::{FORMAT_VERSION, Store, StoreError, StoredChain, keys};
 
 use crate::fixture::Fixture;
 
@@ -200,12 +200,12 @@ fn damage_to_the_state_is_detected_at_open() {
     // rebuilt at open no longer matches the tip header.
     {
         let db = clearhouse_ledger::store::open_db(dir.path()).unwrap();
-        let buckets = db.open_tree("buckets").unwrap();
-        let (key, mut value) = buckets.iter().next().unwrap().unwrap();
+        let data = db.open_tree(keys::TREE).unwrap();
+        let (key, mut value) = data.scan_prefix([keys::BUCKET]).next().unwrap().unwrap();
         let mut bytes = value.to_vec();
         bytes[40] ^= 1;
         value = bytes.into();
-        buckets.insert(key, value).unwrap();
+        data.insert(key, value).unwrap();
         db.flush().unwrap();
     }
     assert!(matches!(
@@ -246,4 +246,235 @@ fn a_transaction_included_early_and_applied_later_reads_back_as_applied() {
     store.commit(&third, &f.certify(&third)).unwrap();
     let found = store.transaction(&early.id().unwrap()).unwrap().unwrap();
     assert_eq!((found.height, found.index), (2, 1));
+}
+
+#[test]
+fn a_committed_payment_replayed_later_keeps_its_applied_index_entry() {
+    let f = Fixture::new(2, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let to = f.accounts[1].account();
+    let payment = f.transfer(&f.accounts[0], 0, to, 0, 7);
+    let id = payment.id().unwrap();
+    {
+        let store = Store::open(dir.path(), &f.genesis).unwrap();
+        let first = f.propose(&store, vec![payment.clone()]);
+        assert!(matches!(
+            first.execution.receipts[0].outcome,
+            Outcome::Applied { .. }
+        ));
+        store.commit(&first, &f.certify(&first)).unwrap();
+        // Replayed in each of the next two blocks, once twice in a block.
+        for replays in [1, 2] {
+            let replay = f.propose(&store, vec![payment.clone(); replays]);
+            for receipt in &replay.execution.receipts {
+                assert_eq!(
+                    receipt.outcome,
+                    Outcome::Rejected(RejectReason::BadNonce {
+                        expected: 1,
+                        found: 0
+                    })
+                );
+            }
+            store.commit(&replay, &f.certify(&replay)).unwrap();
+            let found = store.transaction(&id).unwrap().unwrap();
+            assert_eq!((found.height, found.index), (1, 0));
+            assert!(matches!(found.receipt.outcome, Outcome::Applied { .. }));
+        }
+    }
+    // And so it reads back after a reopen.
+    let store = Store::open(dir.path(), &f.genesis).unwrap();
+    let found = store.transaction(&id).unwrap().unwrap();
+    assert_eq!((found.height, found.index), (1, 0));
+    assert!(matches!(found.receipt.outcome, Outcome::Applied { .. }));
+}
+
+#[test]
+fn the_tip_follows_every_commit_and_survives_a_reopen() {
+    let f = Fixture::new(2, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let last;
+    {
+        let store = Store::open(dir.path(), &f.genesis).unwrap();
+        let clone = store.clone();
+        let genesis_tip = store.tip().unwrap();
+        assert_eq!(
+            (genesis_tip.height, genesis_tip.block_hash),
+            (0, f.chain_id())
+        );
+        for height in 1..=3 {
+            let outcome = f.propose(&store, vec![]);
+            store.commit(&outcome, &f.certify(&outcome)).unwrap();
+            // Seen at once, through every handle on the store.
+            for handle in [&store, &clone] {
+                let tip = handle.tip().unwrap();
+                assert_eq!((tip.height, tip.block_hash), (height, outcome.block_hash));
+            }
+        }
+        // A refused commit leaves the tip alone.
+        let fourth = f.propose(&store, vec![]);
+        store.commit(&fourth, &f.certify(&fourth)).unwrap();
+        assert!(matches!(
+            store.commit(&fourth, &f.certify(&fourth)),
+            Err(StoreError::NotNext { tip_height: 4, .. })
+        ));
+        assert_eq!(store.tip().unwrap().height, 4);
+        last = Some(fourth.block_hash);
+    }
+    let store = Store::open(dir.path(), &f.genesis).unwrap();
+    let tip = store.tip().unwrap();
+    assert_eq!((tip.height, Some(tip.block_hash)), (4, last));
+}
+
+#[test]
+fn two_commits_of_one_block_at_once_make_one_block() {
+    let f = Fixture::new(2, 2);
+    let store = Store::temporary(&f.genesis).unwrap();
+    let outcome = f.propose(
+        &store,
+        vec![f.transfer(&f.accounts[0], 0, f.accounts[1].account(), 0, 5)],
+    );
+    let certificate = f.certify(&outcome);
+    let start = std::sync::Barrier::new(2);
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let store = store.clone();
+                    start.wait();
+                    store.commit(&outcome, &certificate)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(StoreError::NotNext { tip_height: 1, .. })))
+    );
+    assert_eq!(store.tip().unwrap().height, 1);
+    store.check_tip().unwrap();
+}
+
+/// Writes the meta tree formats 1 and 2 kept, as such a store had it.
+fn write_legacy_store(dir: &std::path::Path, f: &Fixture, format: u32) {
+    let db = clearhouse_ledger::store::open_db(dir).unwrap();
+    let meta = db.open_tree(keys::LEGACY_META_TREE).unwrap();
+    meta.insert(keys::LEGACY_META_FORMAT, &format.to_be_bytes()[..])
+        .unwrap();
+    meta.insert(b"chain_id", &f.chain_id().0[..]).unwrap();
+    db.open_tree("blocks").unwrap();
+    db.flush().unwrap();
+}
+
+#[test]
+fn a_store_of_an_older_format_is_refused_by_its_format_number() {
+    assert_eq!(FORMAT_VERSION, 3);
+    let f = Fixture::new(2, 2);
+    for format in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        write_legacy_store(dir.path(), &f, format);
+        let error = Store::open(dir.path(), &f.genesis).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::Format { found: Some(found), supported: 3 } if found == format
+            ),
+            "{error}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("store format {format}, this build reads format 3")
+        );
+        // Refused again, not initialised beside the old trees.
+        assert!(matches!(
+            Store::open(dir.path(), &f.genesis),
+            Err(StoreError::Format { .. })
+        ));
+        assert!(matches!(
+            StoredChain::open(dir.path()),
+            Err(StoreError::Format { .. })
+        ));
+    }
+}
+
+#[test]
+fn the_stored_chain_reads_the_raw_blocks_and_certificates() {
+    let f = Fixture::new(2, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let mut committed = Vec::new();
+    {
+        let store = Store::open(dir.path(), &f.genesis).unwrap();
+        for _ in 0..3 {
+            let outcome = f.propose(
+                &store,
+                vec![f.transfer(
+                    &f.accounts[0],
+                    store.tip().unwrap().height,
+                    f.accounts[1].account(),
+                    0,
+                    5,
+                )],
+            );
+            let certificate = f.certify(&outcome);
+            store.commit(&outcome, &certificate).unwrap();
+            committed.push((outcome.block, certificate));
+        }
+    }
+    let chain = StoredChain::open(dir.path()).unwrap();
+    assert_eq!(chain.tip_height(), 3);
+    for (height, (block, certificate)) in (1..).zip(&committed) {
+        assert_eq!(
+            chain.block(height).unwrap().unwrap(),
+            block.encode().unwrap()
+        );
+        assert_eq!(
+            chain.certificate(height).unwrap().unwrap(),
+            clearhouse_ledger::codec::encode(certificate).unwrap()
+        );
+    }
+    assert!(chain.block(4).unwrap().is_none());
+    assert!(chain.certificate(4).unwrap().is_none());
+}
+
+#[test]
+fn every_key_kind_has_its_own_prefix() {
+    let prefixes = [
+        keys::META,
+        keys::BLOCK,
+        keys::CERTIFICATE,
+        keys::RECEIPTS,
+        keys::TX_INDEX,
+        keys::STATE,
+        keys::BUCKET,
+    ];
+    let distinct: std::collections::BTreeSet<u8> = prefixes.iter().copied().collect();
+    assert_eq!(distinct.len(), prefixes.len());
+    for meta in [
+        keys::META_FORMAT,
+        keys::META_CHAIN_ID,
+        keys::META_TIP,
+        keys::META_GENESIS_ROOT,
+    ] {
+        assert_eq!(meta[0], keys::META);
+    }
+    assert_eq!(keys::block(7)[0], keys::BLOCK);
+    assert_eq!(keys::certificate(7)[0], keys::CERTIFICATE);
+    assert_eq!(keys::receipts(7)[0], keys::RECEIPTS);
+    assert_eq!(
+        keys::tx(&clearhouse_ledger::Hash([9; 32]))[0],
+        keys::TX_INDEX
+    );
+    assert_eq!(keys::state(b"x")[0], keys::STATE);
+    assert_eq!(keys::parse_state(&keys::state(b"xy")), Some(&b"xy"[..]));
+    assert_eq!(keys::parse_bucket(&keys::bucket(0x1234)), Some(0x1234));
+    // Heights sort as numbers within a kind.
+    assert!(keys::block(255) < keys::block(256));
+    let hash = clearhouse_ledger::Hash([3; 32]);
+    assert_eq!(keys::parse_tip(&keys::tip(42, &hash)), Some((42, hash)));
 }
