@@ -1,6 +1,8 @@
 //! Instruction-count probe for `Store::commit`: commits `blocks` blocks of
 //! `n` preverified transfers on a sled store in a temporary directory and
-//! prints each commit's wall time. Execution happens outside the commit, so
+//! prints each commit's wall time and, on Linux, the committing thread's
+//! time on a CPU (from `/proc/thread-self/schedstat`, so other processes on
+//! a busy machine do not count). Execution happens outside the commit, so
 //! a callgrind run toggled on the commit counts the store's work alone, and
 //! instruction counts do not depend on what else the machine is doing:
 //!
@@ -29,6 +31,7 @@ fn main() {
     let chain_id = f.chain_id();
     let asset = f.asset(0);
     let mut total = std::time::Duration::ZERO;
+    let mut total_cpu_ns = 0u64;
     for height in 1..=blocks {
         // Account i pays account i + n, one transfer per sender per block.
         let nonce = height - 1;
@@ -60,11 +63,29 @@ fn main() {
         )
         .unwrap();
         let certificate = f.certify(&outcome);
+        let cpu_before = thread_cpu_ns();
         let started = std::time::Instant::now();
         store.commit(&outcome, &certificate).unwrap();
         let elapsed = started.elapsed();
+        let cpu_ns = thread_cpu_ns().saturating_sub(cpu_before);
         total += elapsed;
-        println!("height {height}: {n} transfers committed in {elapsed:?}");
+        total_cpu_ns += cpu_ns;
+        println!(
+            "height {height}: {n} transfers committed in {elapsed:?} ({:.1} ms on a CPU)",
+            cpu_ns as f64 / 1e6
+        );
     }
-    println!("{blocks} commits in {total:?}");
+    println!(
+        "{blocks} commits in {total:?} ({:.1} ms on a CPU)",
+        total_cpu_ns as f64 / 1e6
+    );
+}
+
+/// This thread's time on a CPU so far, in nanoseconds (0 where
+/// `/proc/thread-self/schedstat` is missing).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }

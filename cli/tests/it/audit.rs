@@ -194,6 +194,38 @@ fn every_kind_of_tampering_is_caught_at_its_height() {
     assert!(matches!(audit(&other, &good), Err(AuditError::Source(_))));
 }
 
+#[test]
+fn a_copied_data_folder_verifies_completely() {
+    let f = Fixture::new(4, 8);
+    let chain = build_chain(&f, 4, 8);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A node's data folder: its store lives in `store/`.
+        let store =
+            clearhouse_ledger::store::Store::open(&dir.path().join("store"), &f.genesis).unwrap();
+        for (block, certificate) in &chain {
+            let outcome = clearhouse_ledger::state::apply_block(
+                &store,
+                block,
+                clearhouse_ledger::state::Signatures::Verify,
+            )
+            .unwrap();
+            store.commit(&outcome, certificate).unwrap();
+        }
+    }
+    let summary = verify(
+        &f.genesis,
+        &ChainSource::DataDir(dir.path().to_path_buf()),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!((summary.blocks, summary.transactions), (4, 32));
+    assert_eq!(
+        summary.state_root,
+        chain.last().unwrap().0.header.state_root
+    );
+}
+
 /// A figure for the note: `audit verify` throughput on a chain of at least
 /// 10,000 transactions.
 /// `cargo test --release -p clearhouse --test it audit_throughput -- --ignored --nocapture`

@@ -27,8 +27,9 @@
 //! manifest (`TransactionalTrees::commit`, `src/transaction.rs`), but first
 //! reads the old value of every key it writes and keeps a write set per
 //! tree: the price of more than one tree, which this layout does not pay.
-//! Readers take the same lock for each read, so a single read sees a batch
-//! wholly or not at all.
+//! Once any batch has run, every read takes that lock's read side
+//! (`ConcurrencyControl::read`), so a single read sees a batch wholly or
+//! not at all.
 //!
 //! Reads are not isolated from a concurrent commit beyond that: the node
 //! has a single writer (its driver), which must not run a state transition
