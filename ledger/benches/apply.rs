@@ -21,7 +21,7 @@ use clearhouse_ledger::crypto::{Keypair, sha256};
 use clearhouse_ledger::genesis::{
     AccountEntry, AssetEntry, FeeEntry, Genesis, GenesisFile, MemberEntry,
 };
-use clearhouse_ledger::state::{Signatures, apply_block, propose_block};
+use clearhouse_ledger::state::{BlockOutcome, Signatures, apply_block, propose_block};
 use clearhouse_ledger::store::Store;
 use clearhouse_ledger::validators::ValidatorKey;
 use clearhouse_ledger::{
@@ -145,6 +145,24 @@ fn bench_verify(c: &mut Criterion) {
     group.finish();
 }
 
+/// A block of `n` transfers at height 1 (and its roots), proposed once on a
+/// scratch memory state, with a commit certificate from every validator.
+fn block_of_transfers(chain: &Chain, n: usize) -> (BlockOutcome, CommitCertificate) {
+    let txs = transfers(chain, n);
+    let proposer = ValidatorKey(chain.validators[0].account().0);
+    let memory = chain.genesis.memory_state().unwrap();
+    let proposed = propose_block(&memory, txs, proposer, 1, Signatures::Verify).unwrap();
+    let keys: Vec<&Keypair> = chain.validators.iter().collect();
+    let certificate = CommitCertificate::sign(
+        &chain.genesis.chain_id().unwrap(),
+        1,
+        0,
+        proposed.block_hash,
+        &keys,
+    );
+    (proposed, certificate)
+}
+
 fn bench_apply_commit(c: &mut Criterion) {
     let mut group = c.benchmark_group("apply_commit");
     group
@@ -152,19 +170,7 @@ fn bench_apply_commit(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(20));
     for n in [1_000usize, 10_000] {
         let chain = chain(2 * n);
-        let txs = transfers(&chain, n);
-        let proposer = ValidatorKey(chain.validators[0].account().0);
-        // The block (and its roots) from a scratch memory state, once.
-        let memory = chain.genesis.memory_state().unwrap();
-        let proposed = propose_block(&memory, txs, proposer, 1, Signatures::Verify).unwrap();
-        let keys: Vec<&Keypair> = chain.validators.iter().collect();
-        let certificate = CommitCertificate::sign(
-            &chain.genesis.chain_id().unwrap(),
-            1,
-            0,
-            proposed.block_hash,
-            &keys,
-        );
+        let (proposed, certificate) = block_of_transfers(&chain, n);
         group.throughput(Throughput::Elements(n as u64));
         for (name, signatures) in [
             ("verify", Signatures::Verify),
@@ -197,18 +203,7 @@ fn bench_commit(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(20));
     let n = 2_000usize;
     let chain = chain(2 * n);
-    let txs = transfers(&chain, n);
-    let proposer = ValidatorKey(chain.validators[0].account().0);
-    let memory = chain.genesis.memory_state().unwrap();
-    let proposed = propose_block(&memory, txs, proposer, 1, Signatures::Verify).unwrap();
-    let keys: Vec<&Keypair> = chain.validators.iter().collect();
-    let certificate = CommitCertificate::sign(
-        &chain.genesis.chain_id().unwrap(),
-        1,
-        0,
-        proposed.block_hash,
-        &keys,
-    );
+    let (proposed, certificate) = block_of_transfers(&chain, n);
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function(format!("{n}"), |b| {
         b.iter_batched(
