@@ -85,21 +85,28 @@ pub struct BenchReport {
     pub table: String,
 }
 
-/// `verify_strict` verifications per second on one core (about 0.5 s).
+/// `verify_strict` verifications per second on one core: the fastest of
+/// five 200 ms rounds (about 1 s in all). On a shared VM the speed of a core
+/// drifts (one round can be half the next); the fastest round is what the
+/// core can do, so the ceiling is never understated and the fraction of it
+/// never flattered.
 pub fn verify_rate_per_core() -> f64 {
     let key = Keypair::from_seed(&[9; 32]);
     let message = b"clearhouse ceiling probe";
     let signature = key.sign(message);
     let public = key.account().0;
-    let started = Instant::now();
-    let mut count = 0u64;
-    while started.elapsed() < Duration::from_millis(500) {
-        for _ in 0..100 {
-            let _ = clearhouse_ledger::crypto::verify(&public, message, &signature);
+    let round = || {
+        let started = Instant::now();
+        let mut count = 0u64;
+        while started.elapsed() < Duration::from_millis(200) {
+            for _ in 0..100 {
+                let _ = clearhouse_ledger::crypto::verify(&public, message, &signature);
+            }
+            count += 100;
         }
-        count += 100;
-    }
-    count as f64 / started.elapsed().as_secs_f64()
+        count as f64 / started.elapsed().as_secs_f64()
+    };
+    (0..5).map(|_| round()).fold(0.0, f64::max)
 }
 
 fn cores() -> usize {
