@@ -67,18 +67,16 @@ fn config<const LIMIT: usize>() -> impl bincode::config::Config {
 
 /// Encodes a value canonically.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    // Measure first, then write once into a buffer of the exact size: growing
-    // a vector byte by byte reallocates it several times per value.
-    let mut size = bincode::enc::write::SizeWriter::default();
-    write(value, &mut size)?;
-    let mut bytes = Vec::with_capacity(size.bytes_written);
-    write(value, &mut VecOut(&mut bytes))?;
+    let mut bytes = Vec::new();
+    encode_into(value, &mut bytes)?;
     Ok(bytes)
 }
 
 /// Appends the canonical encoding of a value to `out` (e.g. after a domain
 /// tag), without an intermediate buffer.
 pub fn encode_into<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    // Measure first, then write once into room of the exact size: growing
+    // a vector byte by byte reallocates it several times per value.
     let mut size = bincode::enc::write::SizeWriter::default();
     write(value, &mut size)?;
     out.reserve(size.bytes_written);

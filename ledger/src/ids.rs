@@ -179,7 +179,12 @@ impl AssetCode {
     /// The code as text.
     pub fn as_str(&self) -> &str {
         // Only validated ASCII is ever stored.
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+        std::str::from_utf8(self.code()).unwrap_or_default()
+    }
+
+    /// The code's bytes (ASCII).
+    fn code(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
@@ -191,7 +196,9 @@ impl PartialOrd for AssetCode {
 
 impl Ord for AssetCode {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
+        // Byte order is `str` order; no UTF-8 check per comparison (codes
+        // key every balance map).
+        self.code().cmp(other.code())
     }
 }
 

@@ -33,7 +33,7 @@ use clearhouse_ledger::{AccountId, Amount, AssetCode, ChainId, Hash, SignedTrans
 
 use crate::config::{Limits, Role};
 use crate::driver::{Command, Status};
-use crate::mempool::{AdmitError, Verified};
+use crate::mempool::{AdmitError, Verified, on_all_cores};
 use crate::metrics::Metrics;
 use crate::views;
 
@@ -230,39 +230,22 @@ async fn verify_off_loop(
     chain_id: ChainId,
     transactions: Vec<Vec<u8>>,
 ) -> Vec<Result<Verified, AdmitError>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = transactions.len().div_ceil(cores).max(1);
-    let transactions = Arc::new(transactions);
-    let tasks: Vec<_> = (0..transactions.len())
-        .step_by(chunk)
-        .map(|start| {
-            let transactions = transactions.clone();
-            tokio::task::spawn_blocking(move || {
-                transactions[start..(start + chunk).min(transactions.len())]
-                    .iter()
-                    .map(|bytes| Verified::decode_and_check(bytes, &chain_id))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut results = Vec::with_capacity(transactions.len());
-    for (i, task) in tasks.into_iter().enumerate() {
-        match task.await {
-            Ok(checked) => results.extend(checked),
-            // The task panicked or was cancelled: report its share as unreadable.
-            Err(_) => {
-                let len = chunk.min(transactions.len() - i * chunk);
-                results.extend((0..len).map(|_| {
-                    Err(AdmitError::State(
-                        clearhouse_ledger::state::ViewError::Storage(
-                            "signature check task failed".into(),
-                        ),
-                    ))
-                }));
-            }
-        }
-    }
-    results
+    // The check task panicked or was cancelled: its share is unreadable.
+    let failed = || {
+        Err(AdmitError::State(
+            clearhouse_ledger::state::ViewError::Storage("signature check task failed".into()),
+        ))
+    };
+    let count = transactions.len();
+    tokio::task::spawn_blocking(move || {
+        on_all_cores(
+            transactions,
+            |bytes| Verified::decode_and_check(&bytes, &chain_id),
+            failed,
+        )
+    })
+    .await
+    .unwrap_or_else(|_| (0..count).map(|_| failed()).collect())
 }
 
 async fn send_to_driver(

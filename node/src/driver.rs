@@ -36,7 +36,7 @@ use clearhouse_ledger::validators::{ValidatorKey, ValidatorSet};
 use clearhouse_ledger::{Block, ChainId, Hash};
 
 use crate::config::{Limits, Timeouts};
-use crate::mempool::{AdmitError, Mempool, Verified};
+use crate::mempool::{AdmitError, Mempool, Verified, on_all_cores};
 use crate::metrics::{Metrics, Phase};
 use crate::network::{MessageId, NetworkClient, NetworkEvent, NetworkKey, Topic, Verdict};
 use crate::wal::{Wal, WalRecord};
@@ -502,45 +502,6 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
     Ok(())
 }
 
-/// Checks the signatures of `transactions` on every core (scoped threads;
-/// the caller waits), returning those that verify.
-fn verify_on_all_cores(
-    transactions: Vec<clearhouse_ledger::SignedTransaction>,
-    chain_id: &ChainId,
-) -> Vec<Verified> {
-    let check = |txs: Vec<clearhouse_ledger::SignedTransaction>| -> Vec<Verified> {
-        txs.into_iter()
-            .filter_map(|tx| {
-                let len = tx.encode().map(|b| b.len()).unwrap_or(usize::MAX);
-                Verified::check(tx, len, chain_id).ok()
-            })
-            .collect()
-    };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if transactions.len() < 64 || cores < 2 {
-        return check(transactions);
-    }
-    let chunk = transactions.len().div_ceil(cores);
-    let mut chunks: Vec<Vec<clearhouse_ledger::SignedTransaction>> = Vec::new();
-    let mut rest = transactions;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        chunks.push(rest);
-        rest = tail;
-    }
-    chunks.push(rest);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| scope.spawn(|| check(chunk)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
-}
-
 /// One driver event taking longer than this is logged: every other event
 /// (votes, API submissions) waited that long.
 const SLOW_EVENT_MS: u128 = 250;
@@ -898,7 +859,16 @@ impl Driver {
         if self.verified.len() + unknown.len() > VERIFIED_CACHE_MAX {
             self.verified.clear();
         }
-        for verified in verify_on_all_cores(unknown, &self.chain_id) {
+        let chain_id = self.chain_id;
+        let checked = on_all_cores(
+            unknown,
+            |tx| {
+                let len = tx.encode().map(|b| b.len()).unwrap_or(usize::MAX);
+                Verified::check(tx, len, &chain_id).ok()
+            },
+            || None,
+        );
+        for verified in checked.into_iter().flatten() {
             self.verified.insert(verified.id(), verified);
         }
         let mempool = &self.mempool;

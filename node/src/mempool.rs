@@ -27,6 +27,56 @@ use clearhouse_ledger::state::{
 use clearhouse_ledger::tx::TxError;
 use clearhouse_ledger::{AccountId, ChainId, Hash, SignedTransaction};
 
+/// Fewer items than this are checked on the calling thread: splitting
+/// them would cost more than it saves.
+const SPLIT_ITEMS_MIN: usize = 64;
+
+/// Runs `check` on every item, the items split over every core (scoped
+/// threads; the caller waits), and returns the results in item order. The
+/// signature checks of a batch go through here, from the API and from the
+/// driver. A chunk whose thread panicked gets `fallback()` for each of its
+/// items.
+pub fn on_all_cores<T: Send, R: Send>(
+    items: Vec<T>,
+    check: impl Fn(T) -> R + Sync,
+    fallback: impl Fn() -> R,
+) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if items.len() < SPLIT_ITEMS_MIN || cores < 2 {
+        return items.into_iter().map(check).collect();
+    }
+    let chunk = items.len().div_ceil(cores);
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut rest = items;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
+    let check = &check;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let len = chunk.len();
+                (
+                    len,
+                    scope.spawn(move || chunk.into_iter().map(check).collect::<Vec<R>>()),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(len, handle)| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| (0..len).map(|_| fallback()).collect())
+            })
+            .collect()
+    })
+}
+
 /// A transaction whose chain id and `verify_strict` signature were checked,
 /// with its id and wire size. Made only by [`Verified::check`], so holding
 /// one proves the check ran: the driver checks signatures off its loop (on

@@ -255,12 +255,7 @@ impl Store {
     /// Reads the tip and rebuilds the in-memory commitment tree from the
     /// stored buckets.
     fn load_committed(&self) -> Result<(), StoreError> {
-        let tip = self
-            .data
-            .get(keys::META_TIP)?
-            .and_then(|value| keys::parse_tip(&value))
-            .map(|(height, block_hash)| Tip { height, block_hash })
-            .ok_or_else(|| StoreError::Corrupt("tip missing or malformed".into()))?;
+        let tip = read_tip(&self.data)?;
         let mut hashes = Vec::new();
         for item in self.data.scan_prefix([keys::BUCKET]) {
             let (key, value) = item?;
@@ -689,11 +684,7 @@ impl StoredChain {
         refuse_older_layout(&db)?;
         let data = db.open_tree(keys::TREE)?;
         check_format(&data)?;
-        let tip_height = data
-            .get(keys::META_TIP)?
-            .and_then(|value| keys::parse_tip(&value))
-            .map(|(height, _)| height)
-            .ok_or_else(|| StoreError::Corrupt("tip missing or malformed".into()))?;
+        let tip_height = read_tip(&data)?.height;
         Ok(StoredChain { data, tip_height })
     }
 
@@ -745,6 +736,14 @@ fn check_format(data: &sled::Tree) -> Result<(), StoreError> {
         });
     }
     Ok(())
+}
+
+/// The tip as stored (the last commit's meta entry).
+fn read_tip(data: &sled::Tree) -> Result<Tip, StoreError> {
+    data.get(keys::META_TIP)?
+        .and_then(|value| keys::parse_tip(&value))
+        .map(|(height, block_hash)| Tip { height, block_hash })
+        .ok_or_else(|| StoreError::Corrupt("tip missing or malformed".into()))
 }
 
 fn read_format(tree: &sled::Tree, key: &[u8]) -> Result<Option<u32>, StoreError> {
