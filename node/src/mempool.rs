@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use clearhouse_ledger::codec::{CodecError, TX_BYTES_MAX};
+use clearhouse_ledger::codec::{self, CodecError, STATE_VALUE_BYTES_MAX, TX_BYTES_MAX};
 use clearhouse_ledger::state::{
     AccountState, BlockOutcome, StateKey, StateView, Tip, ViewError, read,
 };
@@ -493,11 +493,25 @@ impl Mempool {
         senders.dedup();
         let next_height = tip.height.saturating_add(1);
         let mut stale = Vec::new();
+        // The block's own writes hold its senders' accounts as of the tip:
+        // read their nonces there rather than from the store.
+        let is_tip = outcome.block_hash == tip.block_hash;
         for sender in &senders {
             if !self.by_sender.contains_key(sender) {
                 continue;
             }
-            let expected = self.next_nonce(view, sender)?;
+            let written = if is_tip {
+                written_nonce(outcome, sender)?
+            } else {
+                None
+            };
+            let expected = match written {
+                Some(nonce) => {
+                    self.cache_nonce(*sender, nonce);
+                    Some(nonce)
+                }
+                None => self.next_nonce(view, sender)?,
+            };
             let Some(nonces) = self.by_sender.get(sender) else {
                 continue;
             };
@@ -537,12 +551,17 @@ impl Mempool {
         // Only registered senders are cached: a block may register an
         // account without that account sending anything in it.
         if let Some(nonce) = nonce {
-            if self.nonces.len() >= self.limits.mempool_txs_max.max(1) {
-                self.nonces.clear();
-            }
-            self.nonces.insert(*sender, nonce);
+            self.cache_nonce(*sender, nonce);
         }
         Ok(nonce)
+    }
+
+    /// Caches a registered sender's next nonce at `nonces_tip`.
+    fn cache_nonce(&mut self, sender: AccountId, nonce: u64) {
+        if self.nonces.len() >= self.limits.mempool_txs_max.max(1) {
+            self.nonces.clear();
+        }
+        self.nonces.insert(sender, nonce);
     }
 
     fn remove(&mut self, id: &Hash) {
@@ -561,6 +580,21 @@ impl Mempool {
 }
 
 /// The sender's next nonce, or `None` if it is not registered.
+/// A sender's next nonce after `outcome`, if the block wrote its account.
+fn written_nonce(outcome: &BlockOutcome, sender: &AccountId) -> Result<Option<u64>, ViewError> {
+    let key = StateKey::Account(*sender)
+        .encode()
+        .map_err(|error| ViewError::Corrupt(error.to_string()))?;
+    match outcome.execution.writes.get(&key) {
+        Some(Some(value)) => {
+            let account: AccountState = codec::decode::<_, STATE_VALUE_BYTES_MAX>(value)
+                .map_err(|error| ViewError::Corrupt(format!("account {sender}: {error}")))?;
+            Ok(Some(account.nonce))
+        }
+        _ => Ok(None),
+    }
+}
+
 fn next_nonce(view: &dyn StateView, sender: &AccountId) -> Result<Option<u64>, ViewError> {
     let account: Option<AccountState> = read(view, &StateKey::Account(*sender))?;
     Ok(account.map(|account| account.nonce))

@@ -15,11 +15,13 @@
 //! Why buckets: updating an entry rehashes one small bucket and 16 inner
 //! nodes, so a block costs O(entries touched), not O(state). A proof of an
 //! entry (or of its absence) is its bucket's (k, v) list plus 16 siblings.
-//! Only buckets are persisted; the inner nodes (2^16 - 1 hashes, 2 MiB) are
-//! kept in memory in a [`CommitmentTree`] and rebuilt from the buckets when a
-//! store opens, which also re-derives the state root from the stored data.
+//! Nothing of the commitment is persisted: it is derived data. The buckets
+//! ([`Buckets`], 64 bytes per state entry) and the inner nodes
+//! ([`CommitmentTree`], 2^16 - 1 hashes, 2 MiB) are kept in memory and
+//! rebuilt from the state entries when a store opens (two hashes per
+//! entry), which also re-derives the state root from the stored data.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::crypto::sha256;
 use crate::ids::Hash;
@@ -167,6 +169,54 @@ fn sort_entries(entries: &mut Vec<BucketEntry>) {
             false
         }
     });
+}
+
+/// The non-empty buckets of a state, in memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Buckets(HashMap<u16, Vec<BucketEntry>>);
+
+impl Buckets {
+    /// The buckets of a state given as its (encoded key, encoded value)
+    /// entries, keys distinct.
+    pub fn from_entries<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Buckets {
+        let mut buckets: HashMap<u16, Vec<BucketEntry>> = HashMap::new();
+        for (key, value) in entries {
+            let key_hash = sha256(&[key.as_ref()]);
+            buckets
+                .entry(bucket_of(&key_hash))
+                .or_default()
+                .push((key_hash, sha256(&[value.as_ref()])));
+        }
+        for entries in buckets.values_mut() {
+            sort_entries(entries);
+        }
+        Buckets(buckets)
+    }
+
+    /// A bucket's entries, sorted by key hash (empty for an empty bucket).
+    pub fn get(&self, bucket: u16) -> Vec<BucketEntry> {
+        self.0.get(&bucket).cloned().unwrap_or_default()
+    }
+
+    /// The hashes of the non-empty buckets.
+    pub fn hashes(&self) -> impl Iterator<Item = (u16, Hash)> + '_ {
+        self.0
+            .iter()
+            .map(|(bucket, entries)| (*bucket, bucket_hash(entries)))
+    }
+
+    /// Applies the bucket changes of an update.
+    pub fn apply(&mut self, update: &CommitmentUpdate) {
+        for (bucket, entries) in &update.buckets {
+            if entries.is_empty() {
+                self.0.remove(bucket);
+            } else {
+                self.0.insert(*bucket, entries.clone());
+            }
+        }
+    }
 }
 
 /// The current root of `view`.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::ids::{ChainId, Hash};
 
-use super::commitment::{self, BucketEntry, CommitmentUpdate};
+use super::commitment::{self, BucketEntry, Buckets, CommitmentUpdate};
 use super::{BlockOutcome, StateView, Tip, ViewError};
 
 /// State held in maps.
@@ -14,7 +14,7 @@ pub struct MemoryState {
     chain_id: ChainId,
     tip: Tip,
     entries: BTreeMap<Vec<u8>, Vec<u8>>,
-    buckets: HashMap<u16, Vec<BucketEntry>>,
+    buckets: Buckets,
     nodes: HashMap<(u8, u32), Hash>,
 }
 
@@ -28,7 +28,7 @@ impl MemoryState {
                 block_hash: chain_id,
             },
             entries: BTreeMap::new(),
-            buckets: HashMap::new(),
+            buckets: Buckets::default(),
             nodes: HashMap::new(),
         }
     }
@@ -46,13 +46,7 @@ impl MemoryState {
                 None => self.entries.remove(key),
             };
         }
-        for (bucket, entries) in &update.buckets {
-            if entries.is_empty() {
-                self.buckets.remove(bucket);
-            } else {
-                self.buckets.insert(*bucket, entries.clone());
-            }
-        }
+        self.buckets.apply(update);
         for (position, hash) in &update.nodes {
             match hash {
                 Some(hash) => self.nodes.insert(*position, *hash),
@@ -98,7 +92,7 @@ impl StateView for MemoryState {
     }
 
     fn bucket(&self, bucket: u16) -> Result<Vec<BucketEntry>, ViewError> {
-        Ok(self.buckets.get(&bucket).cloned().unwrap_or_default())
+        Ok(self.buckets.get(bucket))
     }
 
     fn node(&self, level: u8, index: u32) -> Result<Option<Hash>, ViewError> {

@@ -23,8 +23,6 @@ pub const RECEIPTS: u8 = b'r';
 pub const TX_INDEX: u8 = b't';
 /// Prefix: state entries, by their encoded [`crate::state::StateKey`].
 pub const STATE: u8 = b's';
-/// Prefix: the state commitment's buckets, by bucket number.
-pub const BUCKET: u8 = b'k';
 
 /// Meta: the store format version (u32).
 pub const META_FORMAT: &[u8] = b"mformat";
@@ -84,20 +82,6 @@ pub fn state(encoded_key: &[u8]) -> Vec<u8> {
 /// The encoded state key of a state entry's sled key.
 pub fn parse_state(key: &[u8]) -> Option<&[u8]> {
     key.strip_prefix(&[STATE])
-}
-
-/// A commitment bucket.
-pub fn bucket(bucket: u16) -> [u8; 3] {
-    let [high, low] = bucket.to_be_bytes();
-    [BUCKET, high, low]
-}
-
-/// Reads a bucket key back.
-pub fn parse_bucket(key: &[u8]) -> Option<u16> {
-    match key {
-        [BUCKET, high, low] => Some(u16::from_be_bytes([*high, *low])),
-        _ => None,
-    }
 }
 
 /// The value of [`META_TIP`]: the height and hash of the last committed

@@ -4,10 +4,12 @@
 //! one-byte prefix per kind ([`keys`] builds every key): blocks,
 //! certificates and receipts (height → encoded value), the transaction
 //! index (transaction id → height and position), the state (state key →
-//! value), the state commitment's buckets (see [`crate::state::commitment`])
-//! and meta (format, chain id, tip, genesis root). The commitment's inner
-//! nodes and the tip live in memory too, rebuilt from the stored entries at
-//! open and changed by a commit under one lock.
+//! value) and meta (format, chain id, tip, genesis root). The state
+//! commitment (see [`crate::state::commitment`]) is derived data and is not
+//! stored: its buckets and inner nodes live in memory with the tip, rebuilt
+//! from the state entries at open and changed by a commit under one lock.
+//! (Format 3 stored the buckets too: a third of a block's sled inserts, on
+//! the critical path of every height.)
 //!
 //! Invariant: committing a block is one atomic sled batch, then a flush; a
 //! crash at any point leaves the last committed block whole and the state
@@ -37,8 +39,9 @@
 //!
 //! sled 0.34 has open corruption reports, so [`Store::open`] checks the tip:
 //! the last blocks' hash links, and that the state root rebuilt from the
-//! stored buckets equals the tip header's; [`Store::check_state`] also
-//! recomputes every bucket from the state entries.
+//! stored state entries equals the tip header's; [`Store::check_state`] also
+//! recomputes every bucket from the state entries and compares them with
+//! the ones commits kept up to date in memory.
 
 pub mod keys;
 
@@ -52,7 +55,7 @@ use crate::certificate::CommitCertificate;
 use crate::codec::{self, BLOCK_BYTES_MAX, CERTIFICATE_BYTES_MAX, CodecError, RECEIPTS_BYTES_MAX};
 use crate::genesis::{Genesis, GenesisError};
 use crate::ids::{AccountId, AssetCode, ChainId, Hash};
-use crate::state::commitment::{self, BucketEntry, CommitmentTree, CommitmentUpdate};
+use crate::state::commitment::{self, BucketEntry, Buckets, CommitmentTree};
 use crate::state::escrow::EscrowState;
 use crate::state::{
     AccountState, AssetState, BlockOutcome, Holding, Member, Outcome, Params, Receipt, StateKey,
@@ -65,8 +68,9 @@ use crate::tx::SignedTransaction;
 /// lives in one sled tree under a one-byte prefix per kind, so a block
 /// commits as one atomic `apply_batch` instead of a transaction over seven
 /// trees (which read the old value of every key it wrote); the tip is one
-/// entry.
-pub const FORMAT_VERSION: u32 = 3;
+/// entry. 4: the commitment's buckets are no longer stored (they are
+/// rebuilt from the state at open).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// How many of the latest blocks [`Store::open`] checks.
 pub const OPEN_CHECK_BLOCKS: u64 = 16;
@@ -165,6 +169,8 @@ pub struct Store {
 struct Committed {
     /// The last committed block: [`Store::tip`] answers from here.
     tip: Tip,
+    /// The commitment's buckets.
+    buckets: Buckets,
     /// The commitment's inner nodes.
     commitment: CommitmentTree,
 }
@@ -210,6 +216,7 @@ impl Store {
                     height: 0,
                     block_hash: chain_id,
                 },
+                buckets: Buckets::default(),
                 commitment: CommitmentTree::empty(),
             })),
             db,
@@ -238,7 +245,6 @@ impl Store {
         let update = commitment::update(self, &writes)?;
         let mut batch = sled::Batch::default();
         state_writes(&mut batch, &writes);
-        bucket_writes(&mut batch, &update);
         batch.insert(keys::META_FORMAT, &FORMAT_VERSION.to_be_bytes()[..]);
         batch.insert(keys::META_TIP, &keys::tip(0, &self.chain_id)[..]);
         batch.insert(keys::META_GENESIS_ROOT, &update.root.0[..]);
@@ -247,28 +253,36 @@ impl Store {
         batch.insert(keys::META_CHAIN_ID, &self.chain_id.0[..]);
         self.data.apply_batch(batch)?;
         // The tip is already the genesis one.
-        self.write_committed().commitment.apply(&update);
+        let mut committed = self.write_committed();
+        committed.buckets.apply(&update);
+        committed.commitment.apply(&update);
+        drop(committed);
         self.db.flush()?;
         Ok(())
     }
 
-    /// Reads the tip and rebuilds the in-memory commitment tree from the
-    /// stored buckets.
+    /// Reads the tip and rebuilds the in-memory commitment (buckets, then
+    /// inner nodes) from the state entries: one scan, two hashes per entry.
     fn load_committed(&self) -> Result<(), StoreError> {
         let tip = read_tip(&self.data)?;
-        let mut hashes = Vec::new();
-        for item in self.data.scan_prefix([keys::BUCKET]) {
+        let mut entries = Vec::new();
+        for item in self.data.scan_prefix([keys::STATE]) {
             let (key, value) = item?;
-            let bucket = keys::parse_bucket(&key)
-                .ok_or_else(|| StoreError::Corrupt("malformed bucket key".into()))?;
-            hashes.push((
-                bucket,
-                commitment::bucket_hash(&decode_bucket(bucket, &value)?),
-            ));
+            if keys::parse_state(&key).is_none() {
+                return Err(StoreError::Corrupt("a state key lacks its prefix".into()));
+            }
+            entries.push((key, value));
         }
+        let buckets = Buckets::from_entries(
+            entries
+                .iter()
+                .map(|(key, value)| (&key[1..], value.as_ref())),
+        );
+        let commitment = CommitmentTree::from_buckets(buckets.hashes());
         *self.write_committed() = Committed {
             tip,
-            commitment: CommitmentTree::from_buckets(hashes),
+            buckets,
+            commitment,
         };
         Ok(())
     }
@@ -327,7 +341,6 @@ impl Store {
         );
         self.tx_index_writes(&mut batch, outcome)?;
         state_writes(&mut batch, &outcome.execution.writes);
-        bucket_writes(&mut batch, &outcome.execution.commitment);
         batch.insert(keys::META_TIP, &keys::tip(height, &outcome.block_hash)[..]);
         {
             let mut committed = self.write_committed();
@@ -341,6 +354,7 @@ impl Store {
             // tree must follow it before anything can fail, or later roots
             // would mix new buckets with old inner nodes, and `tip` would
             // name a block that is no longer the last.
+            committed.buckets.apply(&outcome.execution.commitment);
             committed.commitment.apply(&outcome.execution.commitment);
             committed.tip = Tip {
                 height,
@@ -772,41 +786,6 @@ fn state_writes(batch: &mut sled::Batch, writes: &BTreeMap<Vec<u8>, Option<Vec<u
     }
 }
 
-/// Adds the changed commitment buckets to `batch`: each bucket is its
-/// entries' (key hash, value hash) pairs, concatenated.
-fn bucket_writes(batch: &mut sled::Batch, update: &CommitmentUpdate) {
-    for (bucket, entries) in &update.buckets {
-        if entries.is_empty() {
-            batch.remove(&keys::bucket(*bucket)[..]);
-        } else {
-            let mut bytes = Vec::with_capacity(entries.len() * 64);
-            for (key_hash, value_hash) in entries {
-                bytes.extend_from_slice(&key_hash.0);
-                bytes.extend_from_slice(&value_hash.0);
-            }
-            batch.insert(&keys::bucket(*bucket)[..], bytes);
-        }
-    }
-}
-
-fn decode_bucket(bucket: u16, bytes: &[u8]) -> Result<Vec<BucketEntry>, ViewError> {
-    if !bytes.len().is_multiple_of(64) {
-        return Err(ViewError::Corrupt(format!(
-            "bucket {bucket} has {} bytes",
-            bytes.len()
-        )));
-    }
-    bytes
-        .chunks(64)
-        .map(|pair| {
-            Ok((
-                hash32(&pair[..32], "bucket")?,
-                hash32(&pair[32..], "bucket")?,
-            ))
-        })
-        .collect()
-}
-
 impl StateView for Store {
     fn chain_id(&self) -> ChainId {
         self.chain_id
@@ -825,10 +804,7 @@ impl StateView for Store {
     }
 
     fn bucket(&self, bucket: u16) -> Result<Vec<BucketEntry>, ViewError> {
-        match self.data.get(keys::bucket(bucket)).map_err(storage)? {
-            None => Ok(Vec::new()),
-            Some(bytes) => decode_bucket(bucket, &bytes),
-        }
+        Ok(self.read_committed().buckets.get(bucket))
     }
 
     fn node(&self, level: u8, index: u32) -> Result<Option<Hash>, ViewError> {

@@ -196,14 +196,15 @@ fn damage_to_the_state_is_detected_at_open() {
         );
         store.commit(&outcome, &f.certify(&outcome)).unwrap();
     }
-    // Damage one commitment bucket behind the store's back: the root
-    // rebuilt at open no longer matches the tip header.
+    // Damage one state entry behind the store's back: the root rebuilt
+    // from the state at open no longer matches the tip header.
     {
         let db = clearhouse_ledger::store::open_db(dir.path()).unwrap();
         let data = db.open_tree(keys::TREE).unwrap();
-        let (key, mut value) = data.scan_prefix([keys::BUCKET]).next().unwrap().unwrap();
+        let (key, mut value) = data.scan_prefix([keys::STATE]).next().unwrap().unwrap();
         let mut bytes = value.to_vec();
-        bytes[40] ^= 1;
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
         value = bytes.into();
         data.insert(key, value).unwrap();
         db.flush().unwrap();
@@ -374,7 +375,7 @@ fn write_legacy_store(dir: &std::path::Path, f: &Fixture, format: u32) {
 
 #[test]
 fn a_store_of_an_older_format_is_refused_by_its_format_number() {
-    assert_eq!(FORMAT_VERSION, 3);
+    assert_eq!(FORMAT_VERSION, 4);
     let f = Fixture::new(2, 2);
     for format in [1, 2] {
         let dir = tempfile::tempdir().unwrap();
@@ -383,13 +384,13 @@ fn a_store_of_an_older_format_is_refused_by_its_format_number() {
         assert!(
             matches!(
                 error,
-                StoreError::Format { found: Some(found), supported: 3 } if found == format
+                StoreError::Format { found: Some(found), supported: 4 } if found == format
             ),
             "{error}"
         );
         assert_eq!(
             error.to_string(),
-            format!("store format {format}, this build reads format 3")
+            format!("store format {format}, this build reads format 4")
         );
         // Refused again, not initialised beside the old trees.
         assert!(matches!(
@@ -401,6 +402,33 @@ fn a_store_of_an_older_format_is_refused_by_its_format_number() {
             Err(StoreError::Format { .. })
         ));
     }
+}
+
+#[test]
+fn a_format_3_store_is_refused_too() {
+    // Format 3 had this layout but stored the commitment's buckets, which
+    // this build neither writes nor removes.
+    let f = Fixture::new(2, 2);
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), &f.genesis).unwrap());
+    {
+        let db = clearhouse_ledger::store::open_db(dir.path()).unwrap();
+        let data = db.open_tree(keys::TREE).unwrap();
+        data.insert(keys::META_FORMAT, &3u32.to_be_bytes()[..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    assert!(matches!(
+        Store::open(dir.path(), &f.genesis),
+        Err(StoreError::Format {
+            found: Some(3),
+            supported: 4
+        })
+    ));
+    assert!(matches!(
+        StoredChain::open(dir.path()),
+        Err(StoreError::Format { found: Some(3), .. })
+    ));
 }
 
 #[test]
@@ -451,7 +479,6 @@ fn every_key_kind_has_its_own_prefix() {
         keys::RECEIPTS,
         keys::TX_INDEX,
         keys::STATE,
-        keys::BUCKET,
     ];
     let distinct: std::collections::BTreeSet<u8> = prefixes.iter().copied().collect();
     assert_eq!(distinct.len(), prefixes.len());
@@ -472,7 +499,6 @@ fn every_key_kind_has_its_own_prefix() {
     );
     assert_eq!(keys::state(b"x")[0], keys::STATE);
     assert_eq!(keys::parse_state(&keys::state(b"xy")), Some(&b"xy"[..]));
-    assert_eq!(keys::parse_bucket(&keys::bucket(0x1234)), Some(0x1234));
     // Heights sort as numbers within a kind.
     assert!(keys::block(255) < keys::block(256));
     let hash = clearhouse_ledger::Hash([3; 32]);
