@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use clearhouse_ledger::codec::{self, CodecError, STATE_VALUE_BYTES_MAX, TX_BYTES_MAX};
+use clearhouse_ledger::codec::{CodecError, TX_BYTES_MAX};
 use clearhouse_ledger::state::{
     AccountState, BlockOutcome, StateKey, StateView, Tip, ViewError, read,
 };
@@ -501,7 +501,9 @@ impl Mempool {
                 continue;
             }
             let written = if is_tip {
-                written_nonce(outcome, sender)?
+                outcome
+                    .written::<AccountState>(&StateKey::Account(*sender))?
+                    .map(|account| account.nonce)
             } else {
                 None
             };
@@ -580,21 +582,6 @@ impl Mempool {
 }
 
 /// The sender's next nonce, or `None` if it is not registered.
-/// A sender's next nonce after `outcome`, if the block wrote its account.
-fn written_nonce(outcome: &BlockOutcome, sender: &AccountId) -> Result<Option<u64>, ViewError> {
-    let key = StateKey::Account(*sender)
-        .encode()
-        .map_err(|error| ViewError::Corrupt(error.to_string()))?;
-    match outcome.execution.writes.get(&key) {
-        Some(Some(value)) => {
-            let account: AccountState = codec::decode::<_, STATE_VALUE_BYTES_MAX>(value)
-                .map_err(|error| ViewError::Corrupt(format!("account {sender}: {error}")))?;
-            Ok(Some(account.nonce))
-        }
-        _ => Ok(None),
-    }
-}
-
 fn next_nonce(view: &dyn StateView, sender: &AccountId) -> Result<Option<u64>, ViewError> {
     let account: Option<AccountState> = read(view, &StateKey::Account(*sender))?;
     Ok(account.map(|account| account.nonce))

@@ -252,15 +252,22 @@ pub fn read<T: Serialize + serde::de::DeserializeOwned>(
     view: &dyn StateView,
     key: &StateKey,
 ) -> Result<Option<T>, ViewError> {
-    let key_bytes = key
-        .encode()
-        .map_err(|e| ViewError::Corrupt(e.to_string()))?;
-    match view.get(&key_bytes)? {
+    match view.get(&encode_key(key)?)? {
         None => Ok(None),
-        Some(bytes) => codec::decode::<T, STATE_VALUE_BYTES_MAX>(&bytes)
-            .map(Some)
-            .map_err(|error| ViewError::Corrupt(format!("{key:?}: {error}"))),
+        Some(bytes) => decode_value(key, &bytes).map(Some),
     }
+}
+
+fn encode_key(key: &StateKey) -> Result<Vec<u8>, ViewError> {
+    key.encode().map_err(|e| ViewError::Corrupt(e.to_string()))
+}
+
+fn decode_value<T: Serialize + serde::de::DeserializeOwned>(
+    key: &StateKey,
+    bytes: &[u8],
+) -> Result<T, ViewError> {
+    codec::decode::<T, STATE_VALUE_BYTES_MAX>(bytes)
+        .map_err(|error| ViewError::Corrupt(format!("{key:?}: {error}")))
 }
 
 /// What one state entry contributes to conservation: for every asset, the
@@ -682,6 +689,20 @@ pub struct BlockOutcome {
     pub block_hash: Hash,
     /// What executing it did.
     pub execution: Execution,
+}
+
+impl BlockOutcome {
+    /// The typed value the block wrote under `key`: `None` when it did not
+    /// write (or removed) the entry; then the parent state's value stands.
+    pub fn written<T: Serialize + serde::de::DeserializeOwned>(
+        &self,
+        key: &StateKey,
+    ) -> Result<Option<T>, ViewError> {
+        match self.execution.writes.get(&encode_key(key)?) {
+            Some(Some(bytes)) => decode_value(key, bytes).map(Some),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// Applies `block` on top of `view`: checks the header against the tip and

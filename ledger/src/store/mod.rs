@@ -55,7 +55,7 @@ use crate::certificate::CommitCertificate;
 use crate::codec::{self, BLOCK_BYTES_MAX, CERTIFICATE_BYTES_MAX, CodecError, RECEIPTS_BYTES_MAX};
 use crate::genesis::{Genesis, GenesisError};
 use crate::ids::{AccountId, AssetCode, ChainId, Hash};
-use crate::state::commitment::{self, BucketEntry, Buckets, CommitmentTree};
+use crate::state::commitment::{self, BucketEntry, Buckets, CommitmentTree, CommitmentUpdate};
 use crate::state::escrow::EscrowState;
 use crate::state::{
     AccountState, AssetState, BlockOutcome, Holding, Member, Outcome, Params, Receipt, StateKey,
@@ -175,6 +175,14 @@ struct Committed {
     commitment: CommitmentTree,
 }
 
+impl Committed {
+    /// Applies a commitment update to the buckets and the inner nodes.
+    fn follow(&mut self, update: &CommitmentUpdate) {
+        self.buckets.apply(update);
+        self.commitment.apply(update);
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Store(chain {})", self.chain_id)
@@ -253,10 +261,7 @@ impl Store {
         batch.insert(keys::META_CHAIN_ID, &self.chain_id.0[..]);
         self.data.apply_batch(batch)?;
         // The tip is already the genesis one.
-        let mut committed = self.write_committed();
-        committed.buckets.apply(&update);
-        committed.commitment.apply(&update);
-        drop(committed);
+        self.write_committed().follow(&update);
         self.db.flush()?;
         Ok(())
     }
@@ -265,19 +270,24 @@ impl Store {
     /// inner nodes) from the state entries: one scan, two hashes per entry.
     fn load_committed(&self) -> Result<(), StoreError> {
         let tip = read_tip(&self.data)?;
-        let mut entries = Vec::new();
-        for item in self.data.scan_prefix([keys::STATE]) {
-            let (key, value) = item?;
-            if keys::parse_state(&key).is_none() {
-                return Err(StoreError::Corrupt("a state key lacks its prefix".into()));
-            }
-            entries.push((key, value));
+        // Streamed: the state is not held twice. A read error stops the
+        // scan and fails the open.
+        let mut failed = None;
+        let entries = self
+            .data
+            .scan_prefix([keys::STATE])
+            .map_while(|item| match item {
+                // The scan yields only keys with the state prefix.
+                Ok((key, value)) => Some((key.subslice(1, key.len() - 1), value)),
+                Err(error) => {
+                    failed = Some(error);
+                    None
+                }
+            });
+        let buckets = Buckets::from_entries(entries);
+        if let Some(error) = failed {
+            return Err(error.into());
         }
-        let buckets = Buckets::from_entries(
-            entries
-                .iter()
-                .map(|(key, value)| (&key[1..], value.as_ref())),
-        );
         let commitment = CommitmentTree::from_buckets(buckets.hashes());
         *self.write_committed() = Committed {
             tip,
@@ -354,8 +364,7 @@ impl Store {
             // tree must follow it before anything can fail, or later roots
             // would mix new buckets with old inner nodes, and `tip` would
             // name a block that is no longer the last.
-            committed.buckets.apply(&outcome.execution.commitment);
-            committed.commitment.apply(&outcome.execution.commitment);
+            committed.follow(&outcome.execution.commitment);
             committed.tip = Tip {
                 height,
                 block_hash: outcome.block_hash,
