@@ -82,7 +82,9 @@ pub struct Timeouts {
     pub precommit_ms: u64,
     /// Added per round.
     pub precommit_delta_ms: u64,
-    /// How often the node re-sends its own messages of the current height.
+    /// How often the node re-sends its messages of the current height (its
+    /// own and those it received), once the height has gone this long
+    /// without a commit.
     pub rebroadcast_ms: u64,
     /// While an escrow or credit deadline is pending (deadlines are
     /// heights), an idle node starts the next height this long after its

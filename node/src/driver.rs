@@ -30,6 +30,7 @@ use clearhouse_consensus as consensus;
 use clearhouse_consensus::{Height, Input, Machine, Output, Round, ValidatorIndex};
 use clearhouse_ledger::certificate::{CommitCertificate, CommitVote, VoteKind};
 use clearhouse_ledger::crypto::{Keypair, Signature};
+use clearhouse_ledger::state::overlay::{Decided, Overlay};
 use clearhouse_ledger::state::{self, BlockOutcome, Signatures};
 use clearhouse_ledger::store::Store;
 use clearhouse_ledger::validators::{ValidatorKey, ValidatorSet};
@@ -204,6 +205,20 @@ struct TxChecked {
     transactions: Option<Vec<Verified>>,
 }
 
+/// A pending block's store write, finished.
+struct Landed {
+    height: u64,
+    by_sync: bool,
+    /// How long the store took, or why it failed.
+    stored: Result<Duration, clearhouse_ledger::store::StoreError>,
+}
+
+/// The state the next height executes on: the decided block the store is
+/// still writing, if any, over the store.
+fn view<'a>(store: &'a Store, pending: &'a Option<Decided>) -> Overlay<'a> {
+    Overlay::new(store, pending.as_ref())
+}
+
 struct Driver {
     chain_id: ChainId,
     store: Store,
@@ -226,6 +241,11 @@ struct Driver {
     proposals: HashMap<Hash, Block>,
     /// Blocks executed on the current tip, by hash.
     executed: HashMap<Hash, BlockOutcome>,
+    /// The decided block the store is still writing (at most one): the
+    /// next height executes on it over the store (see [`Driver::settle`]).
+    pending: Option<Decided>,
+    /// The store's write of `pending`, on the blocking pool.
+    committing: JoinSet<Landed>,
     /// Messages already fed, by (signer, signature) (deduplication across
     /// re-sends).
     seen: HashSet<Hash>,
@@ -250,6 +270,8 @@ struct Driver {
     peers: Vec<NetworkKey>,
     /// When the last block was committed (or the driver started).
     last_commit: Instant,
+    /// When this node started its current height.
+    height_started: Instant,
     /// Gossiped transaction batches waiting for a signature check.
     tx_gossip_queue: std::collections::VecDeque<TxGossip>,
     /// Signature checks of gossiped batches, on the blocking pool.
@@ -365,6 +387,8 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         gossip_sequence: 0,
         proposals: HashMap::new(),
         executed: HashMap::new(),
+        pending: None,
+        committing: JoinSet::new(),
         seen: HashSet::new(),
         idle: true,
         want_start: false,
@@ -379,6 +403,7 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         submit_times: HashMap::new(),
         peers: Vec::new(),
         last_commit: Instant::now(),
+        height_started: Instant::now(),
         tx_gossip_queue: std::collections::VecDeque::new(),
         tx_checks: JoinSet::new(),
         verified: HashMap::new(),
@@ -441,6 +466,16 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
+            Some(joined) = driver.committing.join_next() => {
+                let started = Instant::now();
+                driver.landed(joined)?;
+                // An idle node whose last block leaves a deadline due
+                // starts the block that settles it.
+                if driver.idle && !driver.want_start && driver.deadlines_due() {
+                    driver.start_height().await?;
+                }
+                driver.busy(Phase::Commit, started);
+            }
             event = events.recv() => match event {
                 Some(event) => {
                     let started = Instant::now();
@@ -497,9 +532,11 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         }
         driver.publish_status();
     }
+    // A decided block in flight lands before the driver stops.
+    let landed = driver.settle().await;
     driver.sync_tasks.shutdown().await;
     driver.tx_checks.shutdown().await;
-    Ok(())
+    landed
 }
 
 /// One driver event taking longer than this is logged: every other event
@@ -611,7 +648,92 @@ impl Driver {
     }
 
     fn next_height(&self) -> Result<u64, DriverError> {
-        Ok(self.store.tip()?.height + 1)
+        Ok(self.tip_height()? + 1)
+    }
+
+    /// The last decided height: the pending block's, or the store's tip.
+    fn tip_height(&self) -> Result<u64, DriverError> {
+        match &self.pending {
+            Some(decided) => Ok(decided.height()),
+            None => Ok(self.store.tip()?.height),
+        }
+    }
+
+    /// Waits until the decided block in flight (if any) is in the store.
+    ///
+    /// Called before this validator signs anything (so a WAL record above
+    /// height `h` exists only once the store holds `h`, and a restart
+    /// resumes where the store is), before the next commit, and before
+    /// applying synced blocks.
+    async fn settle(&mut self) -> Result<(), DriverError> {
+        while let Some(joined) = self.committing.join_next().await {
+            self.landed(joined)?;
+        }
+        Ok(())
+    }
+
+    /// A decided block is in the store: it counts as committed from here
+    /// on (metrics, latencies), and the WAL forgets its height. A store
+    /// error is fatal, as a synchronous commit's was.
+    fn landed(
+        &mut self,
+        joined: Result<Landed, tokio::task::JoinError>,
+    ) -> Result<(), DriverError> {
+        let Some(decided) = self.pending.take() else {
+            return Err(DriverError::Commit {
+                height: 0,
+                reason: "a store write landed with no block pending".into(),
+            });
+        };
+        let landed = joined.map_err(|error| DriverError::Commit {
+            height: decided.height(),
+            reason: format!("the store write stopped: {error}"),
+        })?;
+        let height = landed.height;
+        let stored = landed.stored?;
+        let started = Instant::now();
+        let outcome = decided.outcome();
+        let now = Instant::now();
+        for id in &outcome.execution.tx_ids {
+            if let Some(submitted) = self.submit_times.remove(id) {
+                let latency =
+                    u64::try_from(now.duration_since(submitted).as_millis()).unwrap_or(u64::MAX);
+                self.metrics.observe_commit_latency_ms(latency);
+            }
+        }
+        self.metrics.height.store(height, Ordering::Relaxed);
+        self.metrics
+            .committed_txs_total
+            .fetch_add(outcome.execution.tx_ids.len() as u64, Ordering::Relaxed);
+        self.metrics
+            .committed_blocks_total
+            .fetch_add(1, Ordering::Relaxed);
+        if landed.by_sync {
+            self.metrics
+                .synced_blocks_total
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        // Records of this height are no longer needed: the store has it.
+        let keep: Vec<WalRecord> = self
+            .wal_records
+            .iter()
+            .filter(|r| r.height() > height)
+            .cloned()
+            .collect();
+        if let Some(wal) = &mut self.wal {
+            wal.prune_below(height + 1, &keep)?;
+        }
+        self.wal_records = keep;
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(
+            height,
+            txs = outcome.execution.tx_ids.len(),
+            by_sync = landed.by_sync,
+            store_ms = millis(stored),
+            wal_ms = millis(started.elapsed()),
+            "committed"
+        );
+        Ok(())
     }
 
     /// Starts consensus at the next height, then feeds what arrived while idle.
@@ -645,6 +767,7 @@ impl Driver {
                 break;
             }
             self.idle = false;
+            self.height_started = Instant::now();
             queue.push_back(Input::StartHeight {
                 height: Height(self.next_height()?),
             });
@@ -680,7 +803,9 @@ impl Driver {
             }
             Output::RequestValue { height, round } => {
                 let started = Instant::now();
+                tracing::debug!(target: "timeline", height = height.0, "build start");
                 let value = self.build_block(height.0)?;
+                tracing::debug!(target: "timeline", height = height.0, "build end");
                 self.busy(Phase::BuildBlock, started);
                 Ok(value.map(|value| Input::ValueToPropose {
                     height,
@@ -690,7 +815,9 @@ impl Driver {
             }
             Output::CheckValidity { height, value } => {
                 let started = Instant::now();
+                tracing::debug!(target: "timeline", height = height.0, "check start");
                 let valid = self.check_block(height.0, &value);
+                tracing::debug!(target: "timeline", height = height.0, "check end");
                 self.busy(Phase::CheckBlock, started);
                 Ok(Some(Input::ValidityChecked {
                     height,
@@ -700,7 +827,8 @@ impl Driver {
             }
             Output::Decide(decision) => {
                 let started = Instant::now();
-                self.commit_decision(decision)?;
+                tracing::debug!(target: "timeline", height = decision.height.0, "decision");
+                self.commit_decision(decision).await?;
                 self.busy(Phase::Commit, started);
                 Ok(None)
             }
@@ -751,11 +879,28 @@ impl Driver {
                 &signer.key,
             )),
         };
+        // A record above height `h` only once the store holds `h`: a restart
+        // then resumes at the WAL's height (see `settle`).
+        self.settle().await?;
+        let (what, height, round) = match &wire {
+            ConsensusMessage::Proposal(p) => ("proposal", p.height, p.round),
+            ConsensusMessage::Vote(v) => (
+                match v.kind {
+                    VoteKind::Prevote => "prevote",
+                    VoteKind::Precommit => "precommit",
+                },
+                v.height,
+                v.round,
+            ),
+        };
+        tracing::debug!(target: "timeline", what, height, round, "signed");
         if let Some(wal) = &mut self.wal {
             wal.append_signed(&wire)?;
         }
+        tracing::debug!(target: "timeline", what, height, "in the WAL");
         self.wal_records.push(WalRecord::Signed(wire.clone()));
         self.publish_consensus(&wire).await;
+        tracing::debug!(target: "timeline", what, height, "published");
         Ok(self.signed_input(&wire))
     }
 
@@ -784,10 +929,11 @@ impl Driver {
             return Ok(None);
         }
         let proposer = ValidatorKey(signer.key.account().0);
+        let view = view(&self.store, &self.pending);
         let txs = self
             .mempool
             .select(
-                &self.store,
+                &view,
                 self.limits.block_txs_max,
                 self.limits.block_bytes_max,
             )
@@ -797,7 +943,7 @@ impl Driver {
             })?;
         // Mempool transactions were verified at admission.
         let outcome = match state::propose_block(
-            &self.store,
+            &view,
             txs,
             proposer,
             now_ms(),
@@ -807,7 +953,7 @@ impl Driver {
             Err(error) => {
                 tracing::warn!(%error, "block from the mempool failed; proposing an empty block");
                 match state::propose_block(
-                    &self.store,
+                    &view,
                     Vec::new(),
                     proposer,
                     now_ms(),
@@ -877,7 +1023,8 @@ impl Driver {
             mempool.get(id).is_some_and(|held| held == tx)
                 || verified.get(id).is_some_and(|v| v.transaction() == tx)
         };
-        match state::apply_block(&self.store, block, Signatures::VerifyUnlessKnown(&known)) {
+        let view = view(&self.store, &self.pending);
+        match state::apply_block(&view, block, Signatures::VerifyUnlessKnown(&known)) {
             Ok(outcome) => {
                 self.executed.insert(*hash, outcome);
                 true
@@ -889,10 +1036,12 @@ impl Driver {
         }
     }
 
-    fn commit_decision(
+    async fn commit_decision(
         &mut self,
         decision: consensus::Decision<Hash, Signature>,
     ) -> Result<(), DriverError> {
+        // One block in flight at a time: the overlay covers one.
+        self.settle().await?;
         let height = decision.height.0;
         let hash = decision.value;
         let votes = decision
@@ -935,49 +1084,41 @@ impl Driver {
                 })?
             }
         };
-        self.commit(outcome, certificate, false)?;
+        self.decide(outcome, certificate, false);
         self.after_commit();
         Ok(())
     }
 
-    /// Commits an executed block with its certificate and updates the pool,
-    /// the WAL and the metrics.
-    fn commit(
-        &mut self,
-        outcome: BlockOutcome,
-        certificate: CommitCertificate,
-        by_sync: bool,
-    ) -> Result<(), DriverError> {
-        let height = outcome.block.header.height;
-        let started = Instant::now();
-        self.store.commit(&outcome, &certificate)?;
-        let stored = started.elapsed();
-        let now = Instant::now();
-        for id in &outcome.execution.tx_ids {
-            if let Some(submitted) = self.submit_times.remove(id) {
-                let latency =
-                    u64::try_from(now.duration_since(submitted).as_millis()).unwrap_or(u64::MAX);
-                self.metrics.observe_commit_latency_ms(latency);
+    /// Hands a decided block to the store (on the blocking pool) and moves
+    /// on: the pool forgets its transactions, and the next height executes
+    /// on the block over the store until it lands ([`Driver::landed`]).
+    /// The caller has settled any earlier block.
+    fn decide(&mut self, outcome: BlockOutcome, certificate: CommitCertificate, by_sync: bool) {
+        let decided = Decided::new(Arc::new(outcome));
+        let height = decided.height();
+        let store = self.store.clone();
+        let outcome = decided.outcome().clone();
+        self.committing.spawn_blocking(move || {
+            let started = Instant::now();
+            Landed {
+                height,
+                by_sync,
+                stored: store
+                    .commit(&outcome, &certificate)
+                    .map(|()| started.elapsed()),
             }
-        }
-        if let Err(error) = self.mempool.remove_committed(&outcome, &self.store) {
-            tracing::error!(%error, "mempool eviction");
-        }
-        for id in &outcome.execution.tx_ids {
-            self.verified.remove(id);
-        }
-        let evicted = started.elapsed();
-        self.metrics.height.store(height, Ordering::Relaxed);
-        self.metrics
-            .committed_txs_total
-            .fetch_add(outcome.execution.tx_ids.len() as u64, Ordering::Relaxed);
-        self.metrics
-            .committed_blocks_total
-            .fetch_add(1, Ordering::Relaxed);
-        if by_sync {
-            self.metrics
-                .synced_blocks_total
-                .fetch_add(1, Ordering::Relaxed);
+        });
+        self.pending = Some(decided);
+        let started = Instant::now();
+        if let Some(decided) = &self.pending {
+            let outcome = decided.outcome();
+            let view = view(&self.store, &self.pending);
+            if let Err(error) = self.mempool.remove_committed(outcome, &view) {
+                tracing::error!(%error, "mempool eviction");
+            }
+            for id in &outcome.execution.tx_ids {
+                self.verified.remove(id);
+            }
         }
         self.metrics
             .mempool_size
@@ -994,27 +1135,13 @@ impl Driver {
             self.submit_times.retain(|id, _| mempool.contains(id));
         }
         self.timers.clear();
-        let keep: Vec<WalRecord> = self
-            .wal_records
-            .iter()
-            .filter(|r| r.height() > height)
-            .cloned()
-            .collect();
-        if let Some(wal) = &mut self.wal {
-            wal.prune_below(height + 1, &keep)?;
-        }
-        self.wal_records = keep;
-        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        tracing::info!(
+        tracing::debug!(
+            target: "timeline",
             height,
-            txs = outcome.execution.tx_ids.len(),
             by_sync,
-            store_ms = millis(stored),
-            mempool_ms = millis(evicted - stored),
-            rest_ms = millis(started.elapsed() - evicted),
-            "committed"
+            mempool_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "decided"
         );
-        Ok(())
     }
 
     /// After a commit: start the next height if there is work, else idle.
@@ -1033,8 +1160,13 @@ impl Driver {
 
     /// Whether escrow or credit deadlines fall at the tip's height: the next
     /// block settles them, so it is work even with an empty mempool (every
-    /// node reads the same state, so they all start together).
+    /// node reads the same state, so they all start together). Read from
+    /// the store: while a decided block is still being written this says
+    /// no, and the driver asks again when it lands.
     fn deadlines_due(&self) -> bool {
+        if self.pending.is_some() {
+            return false;
+        }
         match (self.store.tip(), self.store.next_deadline()) {
             (Ok(tip), Ok(Some(height))) => height <= tip.height,
             _ => false,
@@ -1047,7 +1179,11 @@ impl Driver {
     async fn deadline_tick(&mut self) -> Result<(), DriverError> {
         let quiet =
             self.last_commit.elapsed() >= Duration::from_millis(self.timeouts.deadline_block_ms);
-        if self.idle && quiet && matches!(self.store.next_deadline(), Ok(Some(_))) {
+        if self.idle
+            && quiet
+            && self.pending.is_none()
+            && matches!(self.store.next_deadline(), Ok(Some(_)))
+        {
             self.start_height().await?;
         }
         Ok(())
@@ -1081,8 +1217,10 @@ impl Driver {
                 let mut results = Vec::with_capacity(transactions.len());
                 let mut admitted = Vec::new();
                 for checked in transactions {
-                    let result = checked
-                        .and_then(|verified| self.mempool.admit_verified(verified, &self.store));
+                    let result = checked.and_then(|verified| {
+                        self.mempool
+                            .admit_verified(verified, &view(&self.store, &self.pending))
+                    });
                     if let Ok(id) = &result {
                         if self.submit_times.len() < SUBMIT_TIMES_MAX {
                             self.submit_times.insert(*id, Instant::now());
@@ -1131,8 +1269,8 @@ impl Driver {
     }
 
     fn syncing(&self) -> bool {
-        match (self.sync_target, self.store.tip()) {
-            (Some((target, _)), Ok(tip)) => target > tip.height,
+        match (self.sync_target, self.tip_height()) {
+            (Some((target, _)), Ok(tip)) => target > tip,
             _ => false,
         }
     }
@@ -1232,7 +1370,7 @@ impl Driver {
             let len = tx.encode().map(|b| b.len()).unwrap_or(usize::MAX);
             if self
                 .mempool
-                .check_admissible(&tx, tx_id, len, &self.store)
+                .check_admissible(&tx, tx_id, len, &view(&self.store, &self.pending))
                 .is_ok()
             {
                 to_check.push((tx, len));
@@ -1268,7 +1406,11 @@ impl Driver {
             Some(transactions) => {
                 let mut new = false;
                 for verified in transactions {
-                    if self.mempool.admit_verified(verified, &self.store).is_ok() {
+                    if self
+                        .mempool
+                        .admit_verified(verified, &view(&self.store, &self.pending))
+                        .is_ok()
+                    {
                         new = true;
                     }
                 }
@@ -1301,6 +1443,15 @@ impl Driver {
             return Ok(Verdict::Reject);
         };
         let message = gossip.message;
+        if let ConsensusMessage::Proposal(p) = &message {
+            tracing::debug!(
+                target: "timeline",
+                height = p.height,
+                round = p.round,
+                txs = p.block.transactions.len(),
+                "proposal received"
+            );
+        }
         // Signed by a validator of this chain?
         let valid = match &message {
             ConsensusMessage::Proposal(p) => {
@@ -1394,7 +1545,7 @@ impl Driver {
     }
 
     fn note_peer_height(&mut self, height: u64, peer: NetworkKey) {
-        let tip = self.store.tip().map(|t| t.height).unwrap_or(0);
+        let tip = self.tip_height().unwrap_or(0);
         if height > tip && self.sync_target.is_none_or(|(target, _)| height > target) {
             self.sync_target = Some((height, peer));
         }
@@ -1408,20 +1559,20 @@ impl Driver {
         let Some((target, peer)) = self.sync_target else {
             return;
         };
-        let Ok(tip) = self.store.tip() else {
+        let Ok(tip) = self.tip_height() else {
             return;
         };
-        if target <= tip.height {
+        if target <= tip {
             self.sync_target = None;
             return;
         }
-        let count = u32::try_from((target - tip.height).min(u64::from(SYNC_BLOCKS_MAX)))
+        let count = u32::try_from((target - tip).min(u64::from(SYNC_BLOCKS_MAX)))
             .unwrap_or(SYNC_BLOCKS_MAX);
         self.sync_in_flight = true;
         self.spawn_sync_request(
             peer,
             SyncRequest::Blocks {
-                from: tip.height + 1,
+                from: tip + 1,
                 count,
             },
         );
@@ -1458,10 +1609,15 @@ impl Driver {
             }
             SyncAnswer::Blocks { peer, blocks } => {
                 self.sync_in_flight = false;
+                // Synced blocks extend the store: a decided block lands first.
+                self.settle().await?;
                 let mut applied = 0;
                 for (block, certificate) in blocks {
                     match self.apply_synced(&block, certificate) {
-                        Ok(()) => applied += 1,
+                        Ok(()) => {
+                            applied += 1;
+                            self.settle().await?;
+                        }
                         Err(SyncFailure::Fatal(error)) => return Err(error),
                         Err(SyncFailure::Peer(reason)) => {
                             tracing::warn!(?peer, %reason, "sync block refused");
@@ -1516,8 +1672,8 @@ impl Driver {
             }
             Err(error) => return Err(SyncFailure::Peer(error.to_string())),
         };
-        self.commit(outcome, certificate, true)
-            .map_err(SyncFailure::Fatal)
+        self.decide(outcome, certificate, true);
+        Ok(())
     }
 
     /// Answers a peer's sync request from the store.
@@ -1553,7 +1709,13 @@ impl Driver {
         if self.syncing() {
             self.request_blocks();
         }
-        if self.idle {
+        // A height making progress needs no help: re-sending its messages
+        // (a proposal is a whole block) to every peer, from every node, once
+        // per interval, doubled the consensus traffic of a loaded network
+        // whose heights take a fraction of the interval.
+        let stalled = self.height_started.elapsed()
+            >= Duration::from_millis(self.timeouts.rebroadcast_ms.max(50));
+        if self.idle || !stalled {
             return;
         }
         let Ok(next) = self.next_height() else {

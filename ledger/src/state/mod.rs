@@ -39,6 +39,7 @@ pub mod credit;
 pub mod escrow;
 mod exec;
 pub mod memory;
+pub mod overlay;
 
 use std::collections::BTreeMap;
 
