@@ -57,7 +57,8 @@ pub enum Command {
         /// One result per transaction.
         reply: oneshot::Sender<Vec<Result<Hash, AdmitError>>>,
     },
-    /// Whether a transaction is in the mempool.
+    /// Whether a transaction is in the mempool, or in a decided block the
+    /// store is still writing (it is not in the store yet).
     IsPending {
         /// The transaction id.
         id: Hash,
@@ -469,11 +470,7 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
             Some(joined) = driver.committing.join_next() => {
                 let started = Instant::now();
                 driver.landed(joined)?;
-                // An idle node whose last block leaves a deadline due
-                // starts the block that settles it.
-                if driver.idle && !driver.want_start && driver.deadlines_due() {
-                    driver.start_height().await?;
-                }
+                driver.start_if_deadline_due().await?;
                 driver.busy(Phase::Commit, started);
             }
             event = events.recv() => match event {
@@ -700,6 +697,12 @@ impl Driver {
                     u64::try_from(now.duration_since(submitted).as_millis()).unwrap_or(u64::MAX);
                 self.metrics.observe_commit_latency_ms(latency);
             }
+        }
+        if self.submit_times.len() >= SUBMIT_TIMES_MAX {
+            // Ids of transactions that left the pool without committing
+            // (this block's were taken above).
+            let mempool = &self.mempool;
+            self.submit_times.retain(|id, _| mempool.contains(id));
         }
         self.metrics.height.store(height, Ordering::Relaxed);
         self.metrics
@@ -1129,11 +1132,6 @@ impl Driver {
             .retain(|_, block| block.header.height > height);
         self.proposals_per_slot.retain(|(h, _), _| *h > height);
         self.seen.clear();
-        if self.submit_times.len() >= SUBMIT_TIMES_MAX {
-            // Ids of transactions that left the pool without committing.
-            let mempool = &self.mempool;
-            self.submit_times.retain(|id, _| mempool.contains(id));
-        }
         self.timers.clear();
         tracing::debug!(
             target: "timeline",
@@ -1156,6 +1154,15 @@ impl Driver {
         {
             self.want_start = true;
         }
+    }
+
+    /// After a decided block landed: an idle node whose last block leaves a
+    /// deadline due starts the block that settles it.
+    async fn start_if_deadline_due(&mut self) -> Result<(), DriverError> {
+        if self.idle && !self.want_start && self.deadlines_due() {
+            self.start_height().await?;
+        }
+        Ok(())
     }
 
     /// Whether escrow or credit deadlines fall at the tip's height: the next
@@ -1236,7 +1243,11 @@ impl Driver {
                 self.wake_if_idle().await?;
             }
             Command::IsPending { id, reply } => {
-                let _ = reply.send(self.mempool.contains(&id));
+                let deciding = self
+                    .pending
+                    .as_ref()
+                    .is_some_and(|decided| decided.contains_tx(&id));
+                let _ = reply.send(self.mempool.contains(&id) || deciding);
             }
         }
         Ok(())
@@ -1628,6 +1639,8 @@ impl Driver {
                 if applied == 0 {
                     // The peer did not deliver what it claimed: drop its target.
                     self.sync_target = None;
+                    // The settle above may have landed a decided block.
+                    self.start_if_deadline_due().await?;
                 } else if self.syncing() {
                     self.request_blocks();
                 } else {

@@ -57,6 +57,11 @@ impl Decided {
         self.outcome.block.header.height
     }
 
+    /// Whether the block holds the transaction `id`.
+    pub fn contains_tx(&self, id: &Hash) -> bool {
+        self.outcome.execution.tx_ids.contains(id)
+    }
+
     /// The tip once the block is committed.
     pub fn tip(&self) -> Tip {
         Tip {
