@@ -688,9 +688,8 @@ impl Driver {
         })?;
         let height = landed.height;
         let stored = landed.stored?;
-        let started = Instant::now();
-        let outcome = decided.outcome();
         let now = Instant::now();
+        let outcome = decided.outcome();
         for id in &outcome.execution.tx_ids {
             if let Some(submitted) = self.submit_times.remove(id) {
                 let latency =
@@ -733,7 +732,7 @@ impl Driver {
             txs = outcome.execution.tx_ids.len(),
             by_sync = landed.by_sync,
             store_ms = millis(stored),
-            wal_ms = millis(started.elapsed()),
+            wal_ms = millis(now.elapsed()),
             "committed"
         );
         Ok(())
@@ -1079,12 +1078,11 @@ impl Driver {
                         height,
                         reason: "decided block not held".into(),
                     })?;
-                state::apply_block(&self.store, block, Signatures::Verify).map_err(|e| {
-                    DriverError::Commit {
+                state::apply_block(&view(&self.store, &self.pending), block, Signatures::Verify)
+                    .map_err(|e| DriverError::Commit {
                         height,
                         reason: e.to_string(),
-                    }
-                })?
+                    })?
             }
         };
         self.decide(outcome, certificate, false);
@@ -1675,7 +1673,11 @@ impl Driver {
         certificate
             .verify(&self.chain_id, block.header.height, &hash, &self.validators)
             .map_err(|e| SyncFailure::Peer(e.to_string()))?;
-        let outcome = match state::apply_block(&self.store, block, Signatures::Verify) {
+        let outcome = match state::apply_block(
+            &view(&self.store, &self.pending),
+            block,
+            Signatures::Verify,
+        ) {
             Ok(outcome) => outcome,
             Err(state::BlockError::View(error)) => {
                 return Err(SyncFailure::Fatal(DriverError::Commit {
