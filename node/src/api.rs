@@ -34,7 +34,7 @@ use clearhouse_ledger::{AccountId, Amount, AssetCode, ChainId, Hash, SignedTrans
 use crate::config::{Limits, Role};
 use crate::driver::{Command, Status};
 use crate::mempool::{AdmitError, Verified, on_all_cores};
-use crate::metrics::Metrics;
+use crate::metrics::{CheckSource, Metrics};
 use crate::views;
 
 /// What the API handlers share.
@@ -252,6 +252,9 @@ async fn send_to_driver(
     state: &ApiState,
     transactions: Vec<Vec<u8>>,
 ) -> Result<Vec<Result<Hash, AdmitError>>, ApiError> {
+    state
+        .metrics
+        .add_signature_checks(CheckSource::Api, transactions.len());
     let transactions = verify_off_loop(state.chain_id, transactions).await;
     let (reply, answer) = oneshot::channel();
     state

@@ -38,7 +38,7 @@ use clearhouse_ledger::{Block, ChainId, Hash};
 
 use crate::config::{Limits, Timeouts};
 use crate::mempool::{AdmitError, Mempool, Verified, on_all_cores};
-use crate::metrics::{Metrics, Phase};
+use crate::metrics::{CheckSource, Metrics, Phase};
 use crate::network::{MessageId, NetworkClient, NetworkEvent, NetworkKey, Topic, Verdict};
 use crate::wal::{Wal, WalRecord};
 use crate::wire::{
@@ -1007,6 +1007,8 @@ impl Driver {
         if self.verified.len() + unknown.len() > VERIFIED_CACHE_MAX {
             self.verified.clear();
         }
+        self.metrics
+            .add_signature_checks(CheckSource::Proposal, unknown.len());
         let chain_id = self.chain_id;
         let checked = on_all_cores(
             unknown,
@@ -1385,6 +1387,8 @@ impl Driver {
                 to_check.push((tx, len));
             }
         }
+        self.metrics
+            .add_signature_checks(CheckSource::Gossip, to_check.len());
         let chain_id = self.chain_id;
         self.tx_checks.spawn_blocking(move || {
             let checked = to_check

@@ -66,6 +66,33 @@ impl Phase {
     }
 }
 
+/// Where a transaction's signature check was asked for: each payment should
+/// be checked once per node, whichever path brings it first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckSource {
+    /// An API submission.
+    Api,
+    /// A gossiped transaction batch.
+    Gossip,
+    /// A proposed block, for payments this node had not checked yet.
+    Proposal,
+}
+
+impl CheckSource {
+    /// Every source, in rendering order.
+    pub const ALL: [CheckSource; 3] =
+        [CheckSource::Api, CheckSource::Gossip, CheckSource::Proposal];
+
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckSource::Api => "api",
+            CheckSource::Gossip => "gossip",
+            CheckSource::Proposal => "proposal",
+        }
+    }
+}
+
 /// Counters and gauges of one node.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -91,6 +118,7 @@ pub struct Metrics {
     /// signature check (overload shedding).
     pub tx_gossip_shed_total: AtomicU64,
     driver_busy_us: [AtomicU64; Phase::ALL.len()],
+    signature_checks: [AtomicU64; CheckSource::ALL.len()],
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_MS.len()],
     latency_count: AtomicU64,
     latency_sum_ms: AtomicU64,
@@ -106,6 +134,17 @@ impl Metrics {
     /// Microseconds the driver spent in `phase` since start.
     pub fn busy_us(&self, phase: Phase) -> u64 {
         self.driver_busy_us[phase as usize].load(Ordering::Relaxed)
+    }
+
+    /// Counts transaction signature checks asked for by `source`.
+    pub fn add_signature_checks(&self, source: CheckSource, count: usize) {
+        let count = u64::try_from(count).unwrap_or(u64::MAX);
+        self.signature_checks[source as usize].fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// Transaction signature checks asked for by `source` since start.
+    pub fn signature_checks(&self, source: CheckSource) -> u64 {
+        self.signature_checks[source as usize].load(Ordering::Relaxed)
     }
 
     /// Records one submit-to-commit latency.
@@ -210,6 +249,19 @@ impl Metrics {
                 "{name}{{phase=\"{}\"}} {:.6}",
                 phase.name(),
                 self.busy_us(phase) as f64 / 1e6
+            );
+        }
+        let name = "clearhouse_tx_signature_checks_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Transaction signature checks, by what asked for them.\n# TYPE {name} counter"
+        );
+        for source in CheckSource::ALL {
+            let _ = writeln!(
+                out,
+                "{name}{{source=\"{}\"}} {}",
+                source.name(),
+                self.signature_checks(source)
             );
         }
         let name = "clearhouse_commit_latency_ms";

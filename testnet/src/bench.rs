@@ -47,6 +47,8 @@ const RAMP_DENOMINATOR: u64 = 2;
 const BISECT_RESOLUTION: f64 = 0.05;
 /// Longest wait for a step's payments to commit after its offering ends.
 const DRAIN_MAX: Duration = Duration::from_secs(30);
+/// How many admitted-but-uncommitted payments a step asks every node about.
+const UNCOMMITTED_EXAMPLES_MAX: usize = 3;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -224,8 +226,14 @@ fn http_agent() -> ureq::Agent {
         .new_agent()
 }
 
+/// A successful answer's JSON; `None` for an error status (the agent does
+/// not treat one as an error) or no answer.
 fn get(agent: &ureq::Agent, url: &str) -> Option<Value> {
-    agent.get(url).call().ok()?.body_mut().read_json().ok()
+    let mut answer = agent.get(url).call().ok()?;
+    if !answer.status().is_success() {
+        return None;
+    }
+    answer.body_mut().read_json().ok()
 }
 
 /// CPU seconds and peak RSS (KiB) of a process, from /proc.
@@ -263,6 +271,10 @@ type Submitted = (Vec<(Hash, Instant)>, u64, Duration);
 struct Step {
     rate: u64,
     duration: Duration,
+    /// Each node's height after the step (`None`: no answer).
+    heights: Vec<Option<u64>>,
+    /// What the nodes say of a few admitted payments not seen committed.
+    uncommitted: Vec<Value>,
     submitted: Vec<(Hash, Instant)>,
     refused: u64,
     submit_elapsed: Duration,
@@ -364,7 +376,8 @@ fn offer(
         (submitted, refused, started.elapsed())
     }));
 
-    // Observe commits on node 0.
+    // Observe commits: the tip on node 0, each block's receipts from the
+    // nodes in turn.
     let mut committed_at: HashMap<Hash, Instant> = HashMap::new();
     let mut rejected = 0u64;
     let mut blocks = 0u64;
@@ -378,9 +391,14 @@ fn offer(
         while height < tip {
             height += 1;
             // Receipts alone: rendering whole blocks as JSON cost node 0
-            // about a tenth of its CPU, which the chain then lacked.
-            let Some(block) = get(&agent, &format!("{}/v1/blocks/{height}/receipts", urls[0]))
-            else {
+            // about a tenth of its CPU, which the chain then lacked. Each
+            // height from another node, so no one node carries the
+            // observation (a committed block is final on every node).
+            let first = usize::try_from(height).unwrap_or(0) % urls.len();
+            let Some(block) = (0..urls.len()).find_map(|k| {
+                let from = &urls[(first + k) % urls.len()];
+                get(&agent, &format!("{from}/v1/blocks/{height}/receipts"))
+            }) else {
                 height -= 1;
                 break;
             };
@@ -418,9 +436,40 @@ fn offer(
             .and_then(|h| h.join().ok())
             .unwrap_or_default(),
     };
+    // Every node's height once the step is over: a node that stopped
+    // following the others shows here (the others commit without it).
+    let heights = urls
+        .iter()
+        .map(|url| get(&agent, &format!("{url}/v1/status")).and_then(|s| s["height"].as_u64()))
+        .collect();
+    // A payment admitted but not seen committed: what every node says of
+    // it (pending where, or unknown), for the first few.
+    let uncommitted =
+        submitted
+            .iter()
+            .filter(|(id, _)| !committed_at.contains_key(id))
+            .take(UNCOMMITTED_EXAMPLES_MAX)
+            .map(|(id, _)| {
+                let answers: Vec<Value> = urls
+                .iter()
+                .map(|url| {
+                    match agent.get(&format!("{url}/v1/transactions/{}", id.to_hex())).call() {
+                        Ok(mut answer) => json!({
+                            "http_status": answer.status().as_u16(),
+                            "answer": answer.body_mut().read_json::<Value>().unwrap_or(Value::Null),
+                        }),
+                        Err(error) => json!({"error": error.to_string()}),
+                    }
+                })
+                .collect();
+                json!({"tx_id": id.to_hex(), "nodes": answers})
+            })
+            .collect();
     Step {
         rate,
         duration,
+        heights,
+        uncommitted,
         submitted,
         refused,
         submit_elapsed,
@@ -498,6 +547,8 @@ impl Step {
             "blocks": self.blocks,
             "blocks_per_s": self.blocks as f64 / self.observed.as_secs_f64(),
             "average_block_size": if self.blocks == 0 { 0.0 } else { committed as f64 / self.blocks as f64 },
+            "node_heights_after": self.heights,
+            "uncommitted_examples": self.uncommitted,
         })
     }
 
@@ -604,9 +655,10 @@ fn node_usage(pids: &[u32], cpu_before: &[f64], elapsed: Duration) -> Vec<Value>
         .collect()
 }
 
-/// Per node: the driver's busy seconds per phase (`/metrics`).
-fn driver_busy(urls: &[String]) -> Vec<Vec<(String, f64)>> {
+/// Per node: the values of a counter labelled by `label` (`/metrics`).
+fn labelled(urls: &[String], metric: &str, label: &str) -> Vec<Vec<(String, f64)>> {
     let agent = http_agent();
+    let prefix = format!("{metric}{{{label}=\"");
     urls.iter()
         .map(|url| {
             let text = agent
@@ -617,35 +669,87 @@ fn driver_busy(urls: &[String]) -> Vec<Vec<(String, f64)>> {
                 .unwrap_or_default();
             text.lines()
                 .filter_map(|line| {
-                    let rest =
-                        line.strip_prefix("clearhouse_driver_busy_seconds_total{phase=\"")?;
-                    let (phase, value) = rest.split_once("\"} ")?;
-                    Some((phase.to_owned(), value.trim().parse().ok()?))
+                    let rest = line.strip_prefix(prefix.as_str())?;
+                    let (value_label, value) = rest.split_once("\"} ")?;
+                    Some((value_label.to_owned(), value.trim().parse().ok()?))
                 })
                 .collect()
         })
         .collect()
 }
 
-/// The driver's busy seconds per phase between two [`driver_busy`] readings, per node.
-fn driver_busy_delta(before: &[Vec<(String, f64)>], urls: &[String]) -> Vec<Value> {
-    driver_busy(urls)
+/// Per node: the labelled counters the bench reports as deltas.
+struct Counters {
+    busy: Vec<Vec<(String, f64)>>,
+    checks: Vec<Vec<(String, f64)>>,
+}
+
+const BUSY_METRIC: (&str, &str) = ("clearhouse_driver_busy_seconds_total", "phase");
+const CHECKS_METRIC: (&str, &str) = ("clearhouse_tx_signature_checks_total", "source");
+
+impl Counters {
+    fn read(urls: &[String]) -> Counters {
+        Counters {
+            busy: labelled(urls, BUSY_METRIC.0, BUSY_METRIC.1),
+            checks: labelled(urls, CHECKS_METRIC.0, CHECKS_METRIC.1),
+        }
+    }
+
+    /// Per node, the driver's busy seconds per phase and the signature
+    /// checks per source since `self`.
+    fn delta(&self, urls: &[String]) -> (Vec<Value>, Vec<Value>) {
+        let now = Counters::read(urls);
+        (
+            labelled_delta(&self.busy, &now.busy),
+            labelled_delta(&self.checks, &now.checks),
+        )
+    }
+}
+
+fn labelled_delta(before: &[Vec<(String, f64)>], after: &[Vec<(String, f64)>]) -> Vec<Value> {
+    after
         .iter()
         .zip(before)
         .map(|(after, before)| {
-            let phases: serde_json::Map<String, Value> = after
+            let values: serde_json::Map<String, Value> = after
                 .iter()
-                .map(|(phase, value)| {
+                .map(|(label, value)| {
                     let earlier = before
                         .iter()
-                        .find(|(p, _)| p == phase)
+                        .find(|(l, _)| l == label)
                         .map_or(0.0, |(_, v)| *v);
-                    (phase.clone(), json!(value - earlier))
+                    (label.clone(), json!(value - earlier))
                 })
                 .collect();
-            Value::Object(phases)
+            Value::Object(values)
         })
         .collect()
+}
+
+/// Per node: transaction signature checks per committed payment, by source
+/// (each payment should be checked once per node).
+fn check_lines(table: &mut String, checks: &[Value], committed: f64) {
+    use std::fmt::Write;
+    if committed <= 0.0 {
+        return;
+    }
+    for (i, sources) in checks.iter().enumerate() {
+        let sources = sources.as_object().into_iter().flatten();
+        let total: f64 = sources.clone().filter_map(|(_, v)| v.as_f64()).sum();
+        let mut line = format!(
+            "node {i} signature checks per payment: {:.3} (",
+            total / committed
+        );
+        for (n, (source, count)) in sources.enumerate() {
+            let sep = if n == 0 { "" } else { ", " };
+            let _ = write!(
+                line,
+                "{sep}{source} {:.3}",
+                count.as_f64().unwrap_or(0.0) / committed
+            );
+        }
+        let _ = writeln!(table, "{line})");
+    }
 }
 
 fn busy_lines(table: &mut String, busy: &[Value]) {
@@ -685,7 +789,7 @@ pub fn run(
 ) -> BenchReport {
     let mut measured = Ceiling::measure(validators);
     let cpu_before = cpu_seconds(pids);
-    let busy_before = driver_busy(urls);
+    let counters = Counters::read(urls);
     let step = offer(
         spec.rate,
         spec.duration,
@@ -695,7 +799,7 @@ pub fn run(
         DRAIN_MAX,
     );
     let nodes = node_usage(pids, &cpu_before, step.observed);
-    let busy = driver_busy_delta(&busy_before, urls);
+    let (busy, checks) = counters.delta(urls);
     measured.measure_again();
     let (ceiling_json, ceiling) = (measured.json(), measured.payments_per_s());
     let mut json = step.figures();
@@ -710,6 +814,7 @@ pub fn run(
     json["fraction_of_ceiling"] = json!(committed_per_s / ceiling);
     json["nodes"] = json!(nodes);
     json["driver_busy_seconds"] = json!(busy);
+    json["signature_checks"] = json!(checks);
     let mut table = step_table(&json);
     let _ = std::fmt::Write::write_fmt(
         &mut table,
@@ -724,6 +829,11 @@ pub fn run(
     );
     node_lines(&mut table, &nodes);
     busy_lines(&mut table, &busy);
+    check_lines(
+        &mut table,
+        &checks,
+        json["committed"].as_f64().unwrap_or(0.0),
+    );
     BenchReport { json, table }
 }
 
@@ -765,6 +875,20 @@ fn step_table(json: &Value) -> String {
         f("blocks_per_s"),
         f("average_block_size")
     );
+    let heights: Vec<String> = json["node_heights_after"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| h.as_u64().map_or("?".to_owned(), |h| h.to_string()))
+        .collect();
+    let _ = writeln!(table, "node heights after      {}", heights.join(" "));
+    for example in json["uncommitted_examples"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let _ = writeln!(table, "not committed           {example}");
+    }
     table
 }
 
@@ -827,7 +951,7 @@ pub fn find_max(
             search.step_duration.as_secs_f64()
         );
         let cpu_before = cpu_seconds(pids);
-        let busy_before = driver_busy(urls);
+        let counters = Counters::read(urls);
         let step = offer(
             rate,
             search.step_duration,
@@ -839,7 +963,9 @@ pub fn find_max(
         let mut figures = step.figures();
         let verdict = step.verdict(&figures);
         figures["nodes"] = json!(node_usage(pids, &cpu_before, step.observed));
-        figures["driver_busy_seconds"] = json!(driver_busy_delta(&busy_before, urls));
+        let (busy, checks) = counters.delta(urls);
+        figures["driver_busy_seconds"] = json!(busy);
+        figures["signature_checks"] = json!(checks);
         figures["sustainable"] = json!(verdict == StepVerdict::Sustainable);
         if let StepVerdict::Unsustainable(reason) = &verdict {
             figures["why_not"] = json!(reason);
