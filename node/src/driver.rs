@@ -203,6 +203,8 @@ struct TxGossip {
 struct TxChecked {
     id: MessageId,
     source: NetworkKey,
+    /// The transactions whose signatures the task checked.
+    checked_ids: Vec<Hash>,
     transactions: Option<Vec<Verified>>,
 }
 
@@ -281,6 +283,9 @@ struct Driver {
     /// the mempool: their gossip, when it is processed later, is admitted
     /// without a second signature check.
     verified: HashMap<Hash, Verified>,
+    /// Ids of the transactions a gossip check task is checking now: a
+    /// proposal carrying one waits for that check instead of repeating it.
+    checking: HashSet<Hash>,
 }
 
 fn now_ms() -> u64 {
@@ -408,6 +413,7 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         tx_gossip_queue: std::collections::VecDeque::new(),
         tx_checks: JoinSet::new(),
         verified: HashMap::new(),
+        checking: HashSet::new(),
     };
     // Restart: rebuild the machine from what this validator signed, resume
     // the height, and replay what it had received.
@@ -473,6 +479,23 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                 driver.start_if_deadline_due().await?;
                 driver.busy(Phase::Commit, started);
             }
+            // Checked gossip next: admitting a checked batch is cheap and
+            // bounded (at most TX_CHECKS_IN_FLIGHT_MAX batches wait), and a
+            // payment left waiting here is one a proposal would make this
+            // node check again on its critical path, and one its own
+            // proposal would lack.
+            Some(joined) = driver.tx_checks.join_next() => {
+                if let Ok(checked) = joined {
+                    let started = Instant::now();
+                    driver.on_tx_checked(checked).await?;
+                    driver.busy(Phase::TxGossip, started);
+                }
+                if driver.tx_checks.is_empty() {
+                    // A task that panicked or was cancelled left its ids.
+                    driver.checking.clear();
+                }
+            }
+            () = std::future::ready(()), if check_more => driver.check_next_tx_gossip(),
             event = events.recv() => match event {
                 Some(event) => {
                     let started = Instant::now();
@@ -518,14 +541,6 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                 }
                 None => break,
             },
-            Some(joined) = driver.tx_checks.join_next() => {
-                if let Ok(checked) = joined {
-                    let started = Instant::now();
-                    driver.on_tx_checked(checked).await?;
-                    driver.busy(Phase::TxGossip, started);
-                }
-            }
-            () = std::future::ready(()), if check_more => driver.check_next_tx_gossip(),
         }
         driver.publish_status();
     }
@@ -818,7 +833,7 @@ impl Driver {
             Output::CheckValidity { height, value } => {
                 let started = Instant::now();
                 tracing::debug!(target: "timeline", height = height.0, "check start");
-                let valid = self.check_block(height.0, &value);
+                let valid = self.check_block(height.0, &value).await?;
                 tracing::debug!(target: "timeline", height = height.0, "check end");
                 self.busy(Phase::CheckBlock, started);
                 Ok(Some(Input::ValidityChecked {
@@ -976,16 +991,30 @@ impl Driver {
     }
 
     /// Executes a proposed block on a scratch view of the tip.
-    fn check_block(&mut self, height: u64, hash: &Hash) -> bool {
+    async fn check_block(&mut self, height: u64, hash: &Hash) -> Result<bool, DriverError> {
         if self.executed.contains_key(hash) {
-            return true;
+            return Ok(true);
         }
         let Some(block) = self.proposals.get(hash) else {
-            return false;
+            return Ok(false);
         };
         if block.header.height != height {
-            return false;
+            return Ok(false);
         }
+        // A payment whose gossip is being checked right now: wait for that
+        // check (at most TX_CHECKS_IN_FLIGHT_MAX batches, already running
+        // on other threads) rather than check its signature a second time.
+        let waits = !self.checking.is_empty()
+            && block
+                .transactions
+                .iter()
+                .any(|tx| tx.id().is_ok_and(|id| self.checking.contains(&id)));
+        if waits {
+            self.finish_tx_checks().await;
+        }
+        let Some(block) = self.proposals.get(hash) else {
+            return Ok(false);
+        };
         // Each payment's signature is checked once per node: those this
         // node's mempool admitted (the same signed bytes) were verified then.
         // The others are verified here on every core, and remembered so
@@ -1031,13 +1060,27 @@ impl Driver {
         match state::apply_block(&view, block, Signatures::VerifyUnlessKnown(&known)) {
             Ok(outcome) => {
                 self.executed.insert(*hash, outcome);
-                true
+                Ok(true)
             }
             Err(error) => {
                 tracing::warn!(%error, %hash, height, "proposed block is invalid");
-                false
+                Ok(false)
             }
         }
+    }
+
+    /// Waits for the gossip check tasks in flight and admits what they
+    /// checked.
+    async fn finish_tx_checks(&mut self) {
+        while let Some(joined) = self.tx_checks.join_next().await {
+            if let Ok(checked) = joined {
+                // Not idle (a height is running): nothing to wake.
+                let (id, source, verdict) = self.admit_checked(checked);
+                self.network.report(id, source, verdict).await;
+            }
+        }
+        // A task that panicked or was cancelled left its ids behind.
+        self.checking.clear();
     }
 
     async fn commit_decision(
@@ -1080,6 +1123,8 @@ impl Driver {
                         height,
                         reason: "decided block not held".into(),
                     })?;
+                self.metrics
+                    .add_signature_checks(CheckSource::Block, block.transactions.len());
                 state::apply_block(&view(&self.store, &self.pending), block, Signatures::Verify)
                     .map_err(|e| DriverError::Commit {
                         height,
@@ -1361,6 +1406,7 @@ impl Driver {
                 TxChecked {
                     id,
                     source,
+                    checked_ids: Vec::new(),
                     transactions: None,
                 }
             });
@@ -1384,20 +1430,23 @@ impl Driver {
                 .check_admissible(&tx, tx_id, len, &view(&self.store, &self.pending))
                 .is_ok()
             {
-                to_check.push((tx, len));
+                to_check.push((tx, len, tx_id));
             }
         }
+        let checked_ids: Vec<Hash> = to_check.iter().map(|(_, _, id)| *id).collect();
+        self.checking.extend(checked_ids.iter().copied());
         self.metrics
             .add_signature_checks(CheckSource::Gossip, to_check.len());
         let chain_id = self.chain_id;
         self.tx_checks.spawn_blocking(move || {
             let checked = to_check
                 .into_iter()
-                .map(|(tx, len)| Verified::check(tx, len, &chain_id).ok())
+                .map(|(tx, len, _)| Verified::check(tx, len, &chain_id).ok())
                 .collect::<Option<Vec<_>>>();
             TxChecked {
                 id,
                 source,
+                checked_ids,
                 transactions: checked.map(|mut checked| {
                     checked.extend(admitted);
                     checked
@@ -1406,14 +1455,28 @@ impl Driver {
         });
     }
 
-    /// Admits a checked gossiped batch and reports the verdict: reject a
-    /// batch with any invalid transaction, accept one that brought news.
+    /// Admits a checked gossiped batch and reports the verdict.
     async fn on_tx_checked(&mut self, checked: TxChecked) -> Result<(), DriverError> {
+        let (id, source, verdict) = self.admit_checked(checked);
+        if verdict == Verdict::Accept {
+            self.wake_if_idle().await?;
+        }
+        self.network.report(id, source, verdict).await;
+        Ok(())
+    }
+
+    /// Admits a checked batch to the mempool: the verdict rejects a batch
+    /// with any invalid transaction and accepts one that brought news.
+    fn admit_checked(&mut self, checked: TxChecked) -> (MessageId, NetworkKey, Verdict) {
         let TxChecked {
             id,
             source,
+            checked_ids,
             transactions,
         } = checked;
+        for tx_id in &checked_ids {
+            self.checking.remove(tx_id);
+        }
         let verdict = match transactions {
             None => Verdict::Reject,
             Some(transactions) => {
@@ -1431,7 +1494,6 @@ impl Driver {
                     .mempool_size
                     .store(self.mempool.len() as u64, Ordering::Relaxed);
                 if new {
-                    self.wake_if_idle().await?;
                     Verdict::Accept
                 } else {
                     Verdict::Ignore
@@ -1443,8 +1505,7 @@ impl Driver {
                 .gossip_rejected_total
                 .fetch_add(1, Ordering::Relaxed);
         }
-        self.network.report(id, source, verdict).await;
-        Ok(())
+        (id, source, verdict)
     }
 
     async fn on_consensus_gossip(
@@ -1677,6 +1738,8 @@ impl Driver {
         certificate
             .verify(&self.chain_id, block.header.height, &hash, &self.validators)
             .map_err(|e| SyncFailure::Peer(e.to_string()))?;
+        self.metrics
+            .add_signature_checks(CheckSource::Block, block.transactions.len());
         let outcome = match state::apply_block(
             &view(&self.store, &self.pending),
             block,

@@ -76,12 +76,19 @@ pub enum CheckSource {
     Gossip,
     /// A proposed block, for payments this node had not checked yet.
     Proposal,
+    /// A decided or synced block checked in full (this node had not
+    /// executed it before).
+    Block,
 }
 
 impl CheckSource {
     /// Every source, in rendering order.
-    pub const ALL: [CheckSource; 3] =
-        [CheckSource::Api, CheckSource::Gossip, CheckSource::Proposal];
+    pub const ALL: [CheckSource; 4] = [
+        CheckSource::Api,
+        CheckSource::Gossip,
+        CheckSource::Proposal,
+        CheckSource::Block,
+    ];
 
     /// The label value.
     pub fn name(self) -> &'static str {
@@ -89,9 +96,16 @@ impl CheckSource {
             CheckSource::Api => "api",
             CheckSource::Gossip => "gossip",
             CheckSource::Proposal => "proposal",
+            CheckSource::Block => "block",
         }
     }
 }
+
+// The counters are arrays indexed by the enums' discriminants: every variant
+// must be in `ALL` (the last one listed last), or counting it would index
+// past the end.
+const _: () = assert!(Phase::ALL.len() == Phase::Timers as usize + 1);
+const _: () = assert!(CheckSource::ALL.len() == CheckSource::Block as usize + 1);
 
 /// Counters and gauges of one node.
 #[derive(Debug, Default)]

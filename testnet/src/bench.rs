@@ -47,6 +47,8 @@ const RAMP_DENOMINATOR: u64 = 2;
 const BISECT_RESOLUTION: f64 = 0.05;
 /// Longest wait for a step's payments to commit after its offering ends.
 const DRAIN_MAX: Duration = Duration::from_secs(30);
+/// Submitting threads per node (each waits for its batch's answer).
+const SUBMITTERS_PER_NODE: usize = 3;
 /// How many admitted-but-uncommitted payments a step asks every node about.
 const UNCOMMITTED_EXAMPLES_MAX: usize = 3;
 
@@ -322,21 +324,23 @@ fn offer(
         .collect();
     let urls_for_submit = urls.to_vec();
     let started = Instant::now();
-    // One submitting thread per node, all on one schedule: batch k is due
-    // at start + k x interval and goes to node k mod nodes. A thread per
-    // node keeps one slow admission from delaying the others' batches.
+    // Submitting threads on one schedule: batch k is due at start +
+    // k x interval and goes to node k mod nodes, sent by thread k mod
+    // threads. Several threads per node keep the offered rate open-loop:
+    // one waiting for a slow admission does not hold back the next batch.
     let encoded = std::sync::Arc::new(encoded);
     let mut submitter = Some(std::thread::spawn(move || {
         let nodes = urls_for_submit.len().max(1);
-        let threads: Vec<_> = (0..nodes)
-            .map(|node| {
+        let count = nodes * SUBMITTERS_PER_NODE;
+        let threads: Vec<_> = (0..count)
+            .map(|thread| {
                 let encoded = encoded.clone();
-                let url = format!("{}/v1/transactions/batch", urls_for_submit[node]);
+                let url = format!("{}/v1/transactions/batch", urls_for_submit[thread % nodes]);
                 std::thread::spawn(move || {
                     let agent = http_agent();
                     let mut submitted: Vec<(Hash, Instant)> = Vec::new();
                     let mut refused = 0u64;
-                    for (k, chunk) in encoded.chunks(batch).enumerate().filter(|(k, _)| k % nodes == node) {
+                    for (k, chunk) in encoded.chunks(batch).enumerate().filter(|(k, _)| k % count == thread) {
                         let due = started + interval * u32::try_from(k).unwrap_or(u32::MAX);
                         if let Some(wait) = due.checked_duration_since(Instant::now()) {
                             std::thread::sleep(wait);

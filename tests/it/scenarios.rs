@@ -77,6 +77,31 @@ fn four_validators_commit_two_thousand_transfers() {
         "node 0: mean submit-to-commit latency {:.0} ms over {count} transactions",
         sum / count.max(1.0)
     );
+    // Every node checked every payment's signature, most of them once: the
+    // API checks exactly its own submissions, gossip and proposals the rest.
+    for i in 0..4 {
+        let metrics = ureq::get(&format!("{}/metrics", cluster.url(i)))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let checks = |source: &str| -> f64 {
+            let name = format!("clearhouse_tx_signature_checks_total{{source=\"{source}\"}} ");
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix(name.as_str())?.trim().parse().ok())
+                .unwrap_or_else(|| panic!("node {i}: no {name}in\n{metrics}"))
+        };
+        let total: f64 = ["api", "gossip", "proposal", "block"]
+            .iter()
+            .map(|s| checks(s))
+            .sum();
+        eprintln!("node {i}: {total} signature checks for 2,000 transfers");
+        assert_eq!(checks("api"), 500.0, "node {i}: API checks");
+        assert!(total >= 2_000.0, "node {i} checked only {total} of 2,000");
+        assert!(total <= 2.0 * 2_000.0, "node {i} checked {total} times");
+    }
     // An auditor trusting only the genesis verifies the whole chain from a
     // node's API and from a copy of another node's data folder, and checks
     // an inclusion proof.
