@@ -467,9 +467,11 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         };
         let check_more =
             !driver.tx_gossip_queue.is_empty() && driver.tx_checks.len() < TX_CHECKS_IN_FLIGHT_MAX;
-        // Biased: consensus messages, timers and sync first; transactions
-        // (API submissions, then gossip) when nothing more urgent waits, so
-        // a flood of payments cannot delay a proposal or a vote.
+        // Biased: a landed commit, then the bounded gossip-check work (at
+        // most TX_CHECKS_IN_FLIGHT_MAX batches), then consensus messages,
+        // timers and sync; API submissions last, so a flood of payments
+        // cannot delay a proposal or a vote by more than two batches'
+        // admission.
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
