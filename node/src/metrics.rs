@@ -252,32 +252,38 @@ impl Metrics {
             "counter",
             load(&self.tx_gossip_shed_total),
         );
-        let name = "clearhouse_driver_busy_seconds_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Time the driver loop spent per phase.\n# TYPE {name} counter"
+        // A counter with one line per label value.
+        let labelled = |out: &mut String,
+                        name: &str,
+                        help: &str,
+                        label: &str,
+                        values: &mut dyn Iterator<Item = (&str, String)>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (value_label, value) in values {
+                let _ = writeln!(out, "{name}{{{label}=\"{value_label}\"}} {value}");
+            }
+        };
+        labelled(
+            &mut out,
+            "clearhouse_driver_busy_seconds_total",
+            "Time the driver loop spent per phase.",
+            "phase",
+            &mut Phase::ALL.iter().map(|phase| {
+                (
+                    phase.name(),
+                    format!("{:.6}", self.busy_us(*phase) as f64 / 1e6),
+                )
+            }),
         );
-        for phase in Phase::ALL {
-            let _ = writeln!(
-                out,
-                "{name}{{phase=\"{}\"}} {:.6}",
-                phase.name(),
-                self.busy_us(phase) as f64 / 1e6
-            );
-        }
-        let name = "clearhouse_tx_signature_checks_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Transaction signature checks, by what asked for them.\n# TYPE {name} counter"
+        labelled(
+            &mut out,
+            "clearhouse_tx_signature_checks_total",
+            "Transaction signature checks, by what asked for them.",
+            "source",
+            &mut CheckSource::ALL
+                .iter()
+                .map(|source| (source.name(), self.signature_checks(*source).to_string())),
         );
-        for source in CheckSource::ALL {
-            let _ = writeln!(
-                out,
-                "{name}{{source=\"{}\"}} {}",
-                source.name(),
-                self.signature_checks(source)
-            );
-        }
         let name = "clearhouse_commit_latency_ms";
         let _ = writeln!(
             out,

@@ -150,6 +150,16 @@ impl Cluster {
         get_json(&format!("{}{}", self.url(i), path))
     }
 
+    /// Node `i`'s `/metrics` text.
+    pub fn metrics(&self, i: usize) -> String {
+        ureq::get(&format!("{}/metrics", self.url(i)))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    }
+
     pub fn status(&self, i: usize) -> Value {
         self.get(i, "/v1/status")
     }

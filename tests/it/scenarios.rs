@@ -56,12 +56,7 @@ fn four_validators_commit_two_thousand_transfers() {
         elapsed.as_secs_f64(),
         2_000.0 / elapsed.as_secs_f64()
     );
-    let metrics = ureq::get(&format!("{}/metrics", cluster.url(0)))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let metrics = cluster.metrics(0);
     assert!(metrics.contains("clearhouse_commit_latency_ms_count"));
     let metric = |name: &str| -> f64 {
         metrics
@@ -80,12 +75,7 @@ fn four_validators_commit_two_thousand_transfers() {
     // Every node checked every payment's signature, most of them once: the
     // API checks exactly its own submissions, gossip and proposals the rest.
     for i in 0..4 {
-        let metrics = ureq::get(&format!("{}/metrics", cluster.url(i)))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
+        let metrics = cluster.metrics(i);
         let checks = |source: &str| -> f64 {
             let name = format!("clearhouse_tx_signature_checks_total{{source=\"{source}\"}} ");
             metrics
@@ -490,12 +480,7 @@ fn a_validator_killed_mid_load_never_double_signs() {
     wait_committed(&cluster, victim, &last);
     wait_same_tip(&cluster);
     for i in 0..4 {
-        let metrics = ureq::get(&format!("{}/metrics", cluster.url(i)))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
+        let metrics = cluster.metrics(i);
         assert!(
             metrics.contains("clearhouse_evidence_total 0\n"),
             "node {i} saw equivocation:\n{metrics}"
