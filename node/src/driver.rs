@@ -835,7 +835,7 @@ impl Driver {
             Output::CheckValidity { height, value } => {
                 let started = Instant::now();
                 tracing::debug!(target: "timeline", height = height.0, "check start");
-                let valid = self.check_block(height.0, &value).await?;
+                let valid = self.check_block(height.0, &value).await;
                 tracing::debug!(target: "timeline", height = height.0, "check end");
                 self.busy(Phase::CheckBlock, started);
                 Ok(Some(Input::ValidityChecked {
@@ -993,29 +993,25 @@ impl Driver {
     }
 
     /// Executes a proposed block on a scratch view of the tip.
-    async fn check_block(&mut self, height: u64, hash: &Hash) -> Result<bool, DriverError> {
+    async fn check_block(&mut self, height: u64, hash: &Hash) -> bool {
         if self.executed.contains_key(hash) {
-            return Ok(true);
+            return true;
         }
         let Some(block) = self.proposals.get(hash) else {
-            return Ok(false);
+            return false;
         };
         if block.header.height != height {
-            return Ok(false);
+            return false;
         }
+        let ids: Vec<Option<Hash>> = block.transactions.iter().map(|tx| tx.id().ok()).collect();
         // A payment whose gossip is being checked right now: wait for that
         // check (at most TX_CHECKS_IN_FLIGHT_MAX batches, already running
         // on other threads) rather than check its signature a second time.
-        let waits = !self.checking.is_empty()
-            && block
-                .transactions
-                .iter()
-                .any(|tx| tx.id().is_ok_and(|id| self.checking.contains(&id)));
-        if waits {
+        if ids.iter().flatten().any(|id| self.checking.contains(id)) {
             self.finish_tx_checks().await;
         }
         let Some(block) = self.proposals.get(hash) else {
-            return Ok(false);
+            return false;
         };
         // Each payment's signature is checked once per node: those this
         // node's mempool admitted (the same signed bytes) were verified then.
@@ -1024,8 +1020,9 @@ impl Driver {
         let unknown: Vec<clearhouse_ledger::SignedTransaction> = block
             .transactions
             .iter()
-            .filter(|tx| {
-                tx.id().is_ok_and(|id| {
+            .zip(&ids)
+            .filter(|(tx, id)| {
+                id.is_some_and(|id| {
                     self.mempool.get(&id) != Some(*tx)
                         && self
                             .verified
@@ -1033,7 +1030,7 @@ impl Driver {
                             .is_none_or(|v| v.transaction() != *tx)
                 })
             })
-            .cloned()
+            .map(|(tx, _)| tx.clone())
             .collect();
         if self.verified.len() + unknown.len() > VERIFIED_CACHE_MAX {
             self.verified.clear();
@@ -1062,11 +1059,11 @@ impl Driver {
         match state::apply_block(&view, block, Signatures::VerifyUnlessKnown(&known)) {
             Ok(outcome) => {
                 self.executed.insert(*hash, outcome);
-                Ok(true)
+                true
             }
             Err(error) => {
                 tracing::warn!(%error, %hash, height, "proposed block is invalid");
-                Ok(false)
+                false
             }
         }
     }
