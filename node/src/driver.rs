@@ -203,7 +203,8 @@ struct TxGossip {
 struct TxChecked {
     id: MessageId,
     source: NetworkKey,
-    /// The transactions whose signatures the task checked.
+    /// The transactions the task carries (checked by it, or checked
+    /// before and taken from `verified`).
     checked_ids: Vec<Hash>,
     transactions: Option<Vec<Verified>>,
 }
@@ -467,9 +468,10 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         };
         let check_more =
             !driver.tx_gossip_queue.is_empty() && driver.tx_checks.len() < TX_CHECKS_IN_FLIGHT_MAX;
-        // Biased: a landed commit, then the bounded gossip-check work (at
-        // most TX_CHECKS_IN_FLIGHT_MAX batches), then consensus messages,
-        // timers and sync; API submissions last, so a flood of payments
+        // Biased: a landed commit, then finished gossip checks (at most
+        // TX_CHECKS_IN_FLIGHT_MAX batches run at once, so this is bounded),
+        // then consensus messages, timers and sync; API submissions and
+        // starting the next gossip check last, so a flood of payments
         // cannot delay a proposal or a vote by more than two batches'
         // admission.
         tokio::select! {
@@ -481,11 +483,10 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                 driver.start_if_deadline_due().await?;
                 driver.busy(Phase::Commit, started);
             }
-            // Checked gossip next: admitting a checked batch is cheap and
-            // bounded (at most TX_CHECKS_IN_FLIGHT_MAX batches wait), and a
-            // payment left waiting here is one a proposal would make this
-            // node check again on its critical path, and one its own
-            // proposal would lack.
+            // Finished gossip checks next: at most TX_CHECKS_IN_FLIGHT_MAX
+            // batches, and a payment left waiting here is one a proposal
+            // would make this node check again on its critical path, and
+            // one its own proposal would lack.
             Some(joined) = driver.tx_checks.join_next() => {
                 if let Ok(checked) = joined {
                     let started = Instant::now();
@@ -497,7 +498,6 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                     driver.checking.clear();
                 }
             }
-            () = std::future::ready(()), if check_more => driver.check_next_tx_gossip(),
             event = events.recv() => match event {
                 Some(event) => {
                     let started = Instant::now();
@@ -543,6 +543,9 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
                 }
                 None => break,
             },
+            // Starting a check last: the queue can hold many batches, and
+            // only finishing the (at most two) running ones goes first.
+            () = std::future::ready(()), if check_more => driver.check_next_tx_gossip(),
         }
         driver.publish_status();
     }
@@ -1007,9 +1010,7 @@ impl Driver {
         // A payment whose gossip is being checked right now: wait for that
         // check (at most TX_CHECKS_IN_FLIGHT_MAX batches, already running
         // on other threads) rather than check its signature a second time.
-        if ids.iter().flatten().any(|id| self.checking.contains(id)) {
-            self.finish_tx_checks().await;
-        }
+        self.finish_tx_checks_of(&ids).await;
         let Some(block) = self.proposals.get(hash) else {
             return false;
         };
@@ -1068,18 +1069,21 @@ impl Driver {
         }
     }
 
-    /// Waits for the gossip check tasks in flight and admits what they
-    /// checked.
-    async fn finish_tx_checks(&mut self) {
-        while let Some(joined) = self.tx_checks.join_next().await {
+    /// Waits for gossip check tasks in flight until none carries any of
+    /// `ids`, admitting what they checked.
+    async fn finish_tx_checks_of(&mut self, ids: &[Option<Hash>]) {
+        while ids.iter().flatten().any(|id| self.checking.contains(id)) {
+            let Some(joined) = self.tx_checks.join_next().await else {
+                // A task that panicked or was cancelled left its ids behind.
+                self.checking.clear();
+                break;
+            };
             if let Ok(checked) = joined {
                 // Not idle (a height is running): nothing to wake.
                 let (id, source, verdict) = self.admit_checked(checked);
                 self.network.report(id, source, verdict).await;
             }
         }
-        // A task that panicked or was cancelled left its ids behind.
-        self.checking.clear();
     }
 
     async fn commit_decision(
@@ -1413,6 +1417,7 @@ impl Driver {
         };
         let mut to_check = Vec::new();
         let mut admitted = Vec::new();
+        let mut carried = Vec::new();
         for tx in batch.0 {
             let Ok(tx_id) = tx.id() else {
                 continue;
@@ -1420,6 +1425,9 @@ impl Driver {
             if let Some(verified) = self.verified.remove(&tx_id)
                 && *verified.transaction() == tx
             {
+                // Rides along with the task: in `checking` meanwhile, as it
+                // is neither in `verified` nor in the mempool.
+                carried.push(tx_id);
                 admitted.push(verified);
                 continue;
             }
@@ -1432,7 +1440,8 @@ impl Driver {
                 to_check.push((tx, len, tx_id));
             }
         }
-        let checked_ids: Vec<Hash> = to_check.iter().map(|(_, _, id)| *id).collect();
+        let mut checked_ids = carried;
+        checked_ids.extend(to_check.iter().map(|(_, _, id)| *id));
         self.checking.extend(checked_ids.iter().copied());
         self.metrics
             .add_signature_checks(CheckSource::Gossip, to_check.len());

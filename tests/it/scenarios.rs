@@ -90,7 +90,12 @@ fn four_validators_commit_two_thousand_transfers() {
         eprintln!("node {i}: {total} signature checks for 2,000 transfers");
         assert_eq!(checks("api"), 500.0, "node {i}: API checks");
         assert!(total >= 2_000.0, "node {i} checked only {total} of 2,000");
-        assert!(total <= 2.0 * 2_000.0, "node {i} checked {total} times");
+        // Most once: a node checking every payment twice (gossip and
+        // proposal) fails here.
+        assert!(
+            total < 2.0 * 2_000.0,
+            "node {i} checked {total} times for 2,000 payments"
+        );
     }
     // An auditor trusting only the genesis verifies the whole chain from a
     // node's API and from a copy of another node's data folder, and checks
