@@ -659,25 +659,29 @@ fn node_usage(pids: &[u32], cpu_before: &[f64], elapsed: Duration) -> Vec<Value>
         .collect()
 }
 
-/// Per node: the values of a counter labelled by `label` (`/metrics`).
-fn labelled(urls: &[String], metric: &str, label: &str) -> Vec<Vec<(String, f64)>> {
+/// Per node: its `/metrics` text (empty when it does not answer).
+fn metrics_texts(urls: &[String]) -> Vec<String> {
     let agent = http_agent();
-    let prefix = format!("{metric}{{{label}=\"");
     urls.iter()
         .map(|url| {
-            let text = agent
+            agent
                 .get(&format!("{url}/metrics"))
                 .call()
                 .ok()
                 .and_then(|mut r| r.body_mut().read_to_string().ok())
-                .unwrap_or_default();
-            text.lines()
-                .filter_map(|line| {
-                    let rest = line.strip_prefix(prefix.as_str())?;
-                    let (value_label, value) = rest.split_once("\"} ")?;
-                    Some((value_label.to_owned(), value.trim().parse().ok()?))
-                })
-                .collect()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The values of a counter labelled by `label`, from one node's `/metrics`.
+fn labelled(text: &str, metric: &str, label: &str) -> Vec<(String, f64)> {
+    let prefix = format!("{metric}{{{label}=\"");
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(prefix.as_str())?;
+            let (value_label, value) = rest.split_once("\"} ")?;
+            Some((value_label.to_owned(), value.trim().parse().ok()?))
         })
         .collect()
 }
@@ -692,10 +696,18 @@ const BUSY_METRIC: (&str, &str) = ("clearhouse_driver_busy_seconds_total", "phas
 const CHECKS_METRIC: (&str, &str) = ("clearhouse_tx_signature_checks_total", "source");
 
 impl Counters {
+    /// One `/metrics` request per node.
     fn read(urls: &[String]) -> Counters {
+        let texts = metrics_texts(urls);
+        let per_node = |(metric, label): (&str, &str)| {
+            texts
+                .iter()
+                .map(|text| labelled(text, metric, label))
+                .collect()
+        };
         Counters {
-            busy: labelled(urls, BUSY_METRIC.0, BUSY_METRIC.1),
-            checks: labelled(urls, CHECKS_METRIC.0, CHECKS_METRIC.1),
+            busy: per_node(BUSY_METRIC),
+            checks: per_node(CHECKS_METRIC),
         }
     }
 

@@ -581,6 +581,24 @@ fn bench_smoke() {
         json["latency_ms"]["p99"].as_u64().unwrap() >= json["latency_ms"]["p50"].as_u64().unwrap()
     );
     assert!(json["ceiling"]["payments_per_s"].as_f64().unwrap() > 0.0);
+    // The counters read from every node's /metrics: each node checked
+    // every committed payment's signature, and its driver was busy.
+    for i in 0..4 {
+        let checks: f64 = json["signature_checks"][i]
+            .as_object()
+            .unwrap_or_else(|| panic!("node {i}: no signature checks in {json}"))
+            .values()
+            .filter_map(serde_json::Value::as_f64)
+            .sum();
+        assert!(checks >= 300.0, "node {i} checked {checks}: {json}");
+        assert!(
+            json["driver_busy_seconds"][i]["consensus_gossip"]
+                .as_f64()
+                .is_some_and(|s| s > 0.0),
+            "node {i}: {json}"
+        );
+    }
+    assert_eq!(json["node_heights_after"].as_array().map(Vec::len), Some(4));
 
     // The search mode, two short steps on the same network (nonces read back).
     let keys = cluster
