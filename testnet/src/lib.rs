@@ -10,9 +10,11 @@
 
 pub mod bench;
 
+use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 
 use clearhouse_ledger::AccountId;
 use clearhouse_ledger::crypto::{Keypair, sha256};
@@ -170,11 +172,54 @@ fn io(context: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Testnet
     move |error| TestnetError::Io(format!("{context}: {error}"))
 }
 
-/// A loopback address with a port that was free a moment ago.
+/// A loopback address with a port that was free a moment ago, and that
+/// this process has not handed out before.
+///
+/// A node's libp2p listener sets `SO_REUSEPORT`, so two nodes given one
+/// port would both start and the kernel would split the connections meant
+/// for one between them (the node refuses an address already bound without
+/// it, but not one handed out twice before either binds). So ports are
+/// never handed out twice by one process, and they are drawn at random from
+/// below the kernel's ephemeral range, where outgoing connections (and
+/// `bind` to port 0 in other processes) take theirs. Two processes can
+/// still draw the same port in the moment before either binds it; at a few
+/// dozen ports in use out of thousands that is rare, and the losing node
+/// refuses to start rather than sharing.
 pub fn free_address() -> Result<SocketAddr, TestnetError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(io("choosing a free port"))?;
-    listener.local_addr().map_err(io("choosing a free port"))
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(PoisonError::into_inner);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    if ephemeral_low >= PORTS_LOW + 1_000 {
+        for _ in 0..1_000 {
+            let port = rand::random_range(PORTS_LOW..ephemeral_low);
+            if given.contains(&port) {
+                continue;
+            }
+            if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+                let address = listener.local_addr().map_err(io("choosing a free port"))?;
+                given.insert(port);
+                return Ok(address);
+            }
+        }
+    }
+    // No room below the ephemeral range (or all of it taken): let the
+    // kernel choose, still never twice.
+    for _ in 0..1_000 {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(io("choosing a free port"))?;
+        let address = listener.local_addr().map_err(io("choosing a free port"))?;
+        if given.insert(address.port()) {
+            return Ok(address);
+        }
+    }
+    Err(TestnetError::Io("no free loopback port found".into()))
 }
+
+/// The lowest port [`free_address`] draws (below it live well-known
+/// services' ports).
+const PORTS_LOW: u16 = 20_000;
 
 struct Keys {
     seed: Option<u64>,

@@ -363,6 +363,43 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
     cluster.shutdown_and_check_stores();
 }
 
+/// A second node given a running node's peer-to-peer address refuses to
+/// start. libp2p listens with SO_REUSEPORT, so without the node's own check
+/// both would listen on the port and the kernel would hand some of the
+/// running node's connections to the newcomer.
+#[test]
+fn a_node_refuses_a_listen_address_already_in_use() {
+    let cluster = Cluster::start(4, 0, 1, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let taken = cluster.testnet.nodes[0].config.listen;
+    let mut config = cluster.testnet.nodes[0].config.clone();
+    config.name = "twin".into();
+    config.data_dir = dir.path().join("data");
+    config.api = clearhouse_testnet::free_address().unwrap();
+    let error = cluster
+        .runtime
+        .block_on(clearhouse_node::start(config))
+        .err()
+        .expect("a node on a taken address must not start");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("cannot listen on {taken}")),
+        "{error}"
+    );
+    // The running node is undisturbed: all four still see each other and
+    // commit.
+    let to = cluster.keys[0].account();
+    let tx = cluster.transfer(1, 0, to, "CNY", 5);
+    let hash = tx.id().unwrap().to_hex();
+    cluster.submit_batch(0, &[tx]);
+    wait_committed(&cluster, 0, &[hash]);
+    for i in 0..4 {
+        assert_eq!(cluster.status(i)["peers"].as_array().unwrap().len(), 3);
+    }
+    cluster.shutdown_and_check_stores();
+}
+
 /// A node whose key is not in genesis cannot connect, and a transaction it
 /// crafts from an unregistered account is never accepted.
 #[test]

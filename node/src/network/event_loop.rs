@@ -143,6 +143,15 @@ impl EventLoop {
                 .subscribe(&topic.ident())
                 .map_err(|error| NetworkError::Setup(format!("subscribe {topic:?}: {error}")))?;
         }
+        // libp2p listens with SO_REUSEPORT, so a second process listening
+        // on this port (another node given the same address, say) would not
+        // make `listen_on` fail: both would listen, and the kernel would
+        // split incoming connections between them. A plain bind first
+        // refuses an address that something already listens on.
+        std::net::TcpListener::bind(config.listen).map_err(|error| NetworkError::Listen {
+            addr: config.listen,
+            reason: error.to_string(),
+        })?;
         swarm
             .listen_on(multiaddr_of(config.listen))
             .map_err(|error| NetworkError::Listen {
