@@ -6,6 +6,9 @@
 //! of another. Signatures are verified with `verify_strict` only (plain
 //! `verify` accepts signatures under small-order keys for any message).
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
 use ed25519_dalek::{Signature as DalekSignature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 use sha2::{Digest, Sha256};
@@ -133,11 +136,110 @@ pub fn check_public_key(key: &[u8; 32]) -> Result<VerifyingKey, CryptoError> {
     Ok(key)
 }
 
-/// Verifies `signature` over `message` with `verify_strict`.
+/// Verifies `signature` over `message` with `verify_strict`. The key is
+/// parsed and checked by [`check_public_key`], or taken from [`KeyCache`]
+/// if it passed that check recently.
 pub fn verify(key: &[u8; 32], message: &[u8], signature: &Signature) -> Result<(), CryptoError> {
-    let key = check_public_key(key)?;
+    let key = KEYS.parsed(key)?;
     key.verify_strict(message, &DalekSignature::from_bytes(&signature.0))
         .map_err(|_| CryptoError::BadSignature)
+}
+
+/// The process' cache of parsed public keys, shared by every thread.
+static KEYS: LazyLock<KeyCache> = LazyLock::new(|| KeyCache::new(KEY_CACHE_GENERATION));
+
+/// Keys per generation of [`KEYS`]: at most twice this many are held, about
+/// 230 bytes each (7.5 MB in all). A validator that sees more distinct
+/// payers than this between two payments of one of them parses that
+/// payer's key again, as without a cache.
+pub const KEY_CACHE_GENERATION: usize = 16_384;
+
+/// Public keys that passed [`check_public_key`], parsed: parsing (a point
+/// decompression, a field exponentiation) is about a tenth of a signature
+/// check, and a payer's key is the same on every payment. A pure
+/// memoization: a key is cached only after the check accepted it, and the
+/// parsed key is a function of the 32 bytes alone, so a hit answers exactly
+/// what a miss would. Bounded by two generations: when the current one is
+/// full it becomes the previous one and the old previous one is dropped;
+/// a hit in the previous generation moves the key to the current one. So
+/// a key in use stays, and a flood of new keys (each one costs its sender
+/// a signature check) evicts, and never grows memory.
+pub struct KeyCache {
+    generation: usize,
+    keys: Mutex<Generations>,
+}
+
+#[derive(Default)]
+struct Generations {
+    current: HashMap<[u8; 32], VerifyingKey>,
+    previous: HashMap<[u8; 32], VerifyingKey>,
+}
+
+impl KeyCache {
+    /// An empty cache holding at most `2 * generation` keys.
+    pub fn new(generation: usize) -> KeyCache {
+        KeyCache {
+            generation: generation.max(1),
+            keys: Mutex::new(Generations::default()),
+        }
+    }
+
+    /// The parsed key, as [`check_public_key`] gives it.
+    pub fn parsed(&self, bytes: &[u8; 32]) -> Result<VerifyingKey, CryptoError> {
+        if let Some(key) = self.lookup(bytes) {
+            return Ok(key);
+        }
+        // Parsed outside the lock: two threads may both parse a new key,
+        // and both get the same answer.
+        let key = check_public_key(bytes)?;
+        self.insert(*bytes, key);
+        Ok(key)
+    }
+
+    /// How many keys are held (both generations).
+    pub fn len(&self) -> usize {
+        let keys = self.lock();
+        keys.current.len() + keys.previous.len()
+    }
+
+    /// Whether `bytes` is held (without moving it to the current generation).
+    pub fn holds(&self, bytes: &[u8; 32]) -> bool {
+        let keys = self.lock();
+        keys.current.contains_key(bytes) || keys.previous.contains_key(bytes)
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations> {
+        // The maps are valid whatever a panicking holder did (an insert
+        // either happened or did not).
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lookup(&self, bytes: &[u8; 32]) -> Option<VerifyingKey> {
+        let mut keys = self.lock();
+        if let Some(key) = keys.current.get(bytes) {
+            return Some(*key);
+        }
+        let key = keys.previous.remove(bytes)?;
+        Self::push(&mut keys, self.generation, *bytes, key);
+        Some(key)
+    }
+
+    fn insert(&self, bytes: [u8; 32], key: VerifyingKey) {
+        let mut keys = self.lock();
+        Self::push(&mut keys, self.generation, bytes, key);
+    }
+
+    fn push(keys: &mut Generations, generation: usize, bytes: [u8; 32], key: VerifyingKey) {
+        if keys.current.len() >= generation {
+            keys.previous = std::mem::take(&mut keys.current);
+        }
+        keys.current.insert(bytes, key);
+    }
 }
 
 /// A secret key able to sign: held by accounts, banks and validators.

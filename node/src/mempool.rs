@@ -41,7 +41,7 @@ pub fn on_all_cores<T: Send, R: Send>(
     check: impl Fn(T) -> R + Sync,
     fallback: impl Fn() -> R,
 ) -> Vec<R> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = cores();
     if items.len() < SPLIT_ITEMS_MIN || cores < 2 {
         return items.into_iter().map(check).collect();
     }
@@ -75,6 +75,13 @@ pub fn on_all_cores<T: Send, R: Send>(
             })
             .collect()
     })
+}
+
+/// The cores this process may use, asked once: `available_parallelism`
+/// reads the cgroup files on every call, and every checked batch asks.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// A transaction whose chain id and `verify_strict` signature were checked,

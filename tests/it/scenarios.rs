@@ -597,7 +597,7 @@ fn bench_smoke() {
         hot_account: false,
         batch: 20,
     };
-    let report = clearhouse_testnet::bench::run(&spec, &urls, &[], &transactions, 4);
+    let report = clearhouse_testnet::bench::run(&spec, &urls, &[], &transactions, 4).unwrap();
     eprintln!("{}", report.table);
     let json = &report.json;
     assert_eq!(json["submitted"], 300, "{json}");

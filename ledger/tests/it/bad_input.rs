@@ -302,3 +302,79 @@ fn known_ids_with_a_different_signature_are_still_verified() {
         Err(clearhouse_ledger::state::BlockError::InvalidTransaction { index: 0, .. })
     ));
 }
+
+/// 32 bytes that are not the encoding of a curve point.
+fn not_a_point() -> [u8; 32] {
+    (0u8..=255)
+        .map(|first| {
+            let mut bytes = [0x55u8; 32];
+            bytes[0] = first;
+            bytes
+        })
+        .find(|bytes| ed25519_dalek::VerifyingKey::from_bytes(bytes).is_err())
+        .expect("half of all y coordinates are off the curve")
+}
+
+#[test]
+fn the_key_cache_answers_exactly_what_the_key_check_answers() {
+    use clearhouse_ledger::crypto::{KeyCache, Keypair, check_public_key};
+    let cache = KeyCache::new(64);
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let good: Vec<[u8; 32]> = (0u8..8)
+        .map(|i| Keypair::from_seed(&[i; 32]).account().0)
+        .collect();
+    let bad = [identity, not_a_point()];
+    for round in 0..2 {
+        for bytes in good.iter().chain(&bad) {
+            assert_eq!(
+                cache.parsed(bytes),
+                check_public_key(bytes),
+                "round {round}: {bytes:?}"
+            );
+        }
+    }
+    assert_eq!(
+        cache.parsed(&identity),
+        Err(CryptoError::WeakPublicKey),
+        "a refused key stays refused"
+    );
+    assert_eq!(cache.parsed(&bad[1]), Err(CryptoError::InvalidPublicKey));
+    assert_eq!(cache.len(), good.len(), "only accepted keys are held");
+    assert!(bad.iter().all(|bytes| !cache.holds(bytes)));
+}
+
+#[test]
+fn the_key_cache_is_bounded_and_keeps_the_keys_in_use() {
+    use clearhouse_ledger::crypto::{KeyCache, Keypair};
+    let cache = KeyCache::new(8);
+    let payer = Keypair::from_seed(&[200; 32]).account().0;
+    cache.parsed(&payer).unwrap();
+    for i in 0u8..100 {
+        cache
+            .parsed(&Keypair::from_seed(&[i; 32]).account().0)
+            .unwrap();
+        assert!(cache.len() <= 16, "two generations of 8 at most");
+        if i % 4 == 3 {
+            assert!(cache.holds(&payer), "a key in use is kept (after key {i})");
+            cache.parsed(&payer).unwrap();
+        }
+    }
+    let old = Keypair::from_seed(&[0; 32]).account().0;
+    assert!(!cache.holds(&old), "a key not used since is dropped");
+}
+
+#[test]
+fn a_cached_key_still_refuses_a_bad_signature() {
+    // The cache holds parsed keys, never verdicts: the same key with a
+    // signature that does not match is refused after a good one passed.
+    let (f, tx, _) = sample();
+    assert!(tx.verify(&f.chain_id()).is_ok());
+    let mut bad = tx.clone();
+    bad.signature.0[40] ^= 1;
+    assert!(matches!(
+        bad.verify(&f.chain_id()),
+        Err(TxError::Signature(CryptoError::BadSignature))
+    ));
+    assert!(tx.verify(&f.chain_id()).is_ok());
+}

@@ -308,7 +308,7 @@ fn bench(
                         &pids,
                         &transactions,
                         validators,
-                    );
+                    )?;
                     if segments > 1 {
                         eprintln!("segment {segment}:\n{}", report.table);
                     }
