@@ -3,8 +3,10 @@
 //! What it does: TCP + Noise + Yamux connections between the identities in
 //! an allow-list (everyone else is cut off right after the handshake);
 //! gossipsub on two topics ([`Topic::Transactions`], [`Topic::Consensus`])
-//! with content-addressed message ids and strict validation, so nothing is
-//! forwarded before the application reports [`Verdict::Accept`]; block sync
+//! with content-addressed message ids, no gossipsub author or signature
+//! (payloads are signed end to end; each hop is an allow-listed Noise
+//! connection), and application validation, so nothing is forwarded before
+//! the application reports [`Verdict::Accept`]; block sync
 //! by request/response on `/clearhouse/sync/1` with size-capped frames; and
 //! redialling of configured peers with backoff while they are disconnected.
 //!
@@ -175,7 +177,7 @@ pub struct NetworkStats {
     /// Gossip messages dropped because the event channel was full.
     pub gossip_dropped_queue_full: u64,
     /// Gossip messages rejected before reaching the application (payload
-    /// over the topic limit, unknown topic, or author not allowed).
+    /// over the topic limit, unknown topic, or forwarder not allowed).
     pub gossip_rejected_by_network: u64,
     /// Sync requests dropped because the event channel was full.
     pub sync_requests_dropped_queue_full: u64,
