@@ -136,34 +136,38 @@ pub fn check_public_key(key: &[u8; 32]) -> Result<VerifyingKey, CryptoError> {
     Ok(key)
 }
 
-/// Verifies `signature` over `message` with `verify_strict`. The key is
-/// parsed and checked by [`check_public_key`], or taken from [`KeyCache`]
-/// if it passed that check recently.
+/// Verifies `signature` over `message` with `verify_strict`, under a key
+/// that [`check_public_key`] accepts. The parsed key comes from
+/// [`KeyCache`] if a signature under it verified recently.
 pub fn verify(key: &[u8; 32], message: &[u8], signature: &Signature) -> Result<(), CryptoError> {
-    let key = KEYS.parsed(key)?;
-    key.verify_strict(message, &DalekSignature::from_bytes(&signature.0))
-        .map_err(|_| CryptoError::BadSignature)
+    KEYS.verify(key, message, signature)
 }
 
 /// The process' cache of parsed public keys, shared by every thread.
 static KEYS: LazyLock<KeyCache> = LazyLock::new(|| KeyCache::new(KEY_CACHE_GENERATION));
 
-/// Keys per generation of [`KEYS`]: at most twice this many are held, about
-/// 230 bytes each (7.5 MB in all). A validator that sees more distinct
+/// Keys per generation of [`KEYS`]: at most twice this many are held. An
+/// entry is 224 bytes and a table of 16,384 has 32,768 slots, so about
+/// 7.4 MB per generation, 15 MB in all. A validator that sees more distinct
 /// payers than this between two payments of one of them parses that
 /// payer's key again, as without a cache.
 pub const KEY_CACHE_GENERATION: usize = 16_384;
 
-/// Public keys that passed [`check_public_key`], parsed: parsing (a point
-/// decompression, a field exponentiation) is about a tenth of a signature
-/// check, and a payer's key is the same on every payment. A pure
-/// memoization: a key is cached only after the check accepted it, and the
-/// parsed key is a function of the 32 bytes alone, so a hit answers exactly
-/// what a miss would. Bounded by two generations: when the current one is
-/// full it becomes the previous one and the old previous one is dropped;
-/// a hit in the previous generation moves the key to the current one. So
-/// a key in use stays, and a flood of new keys (each one costs its sender
-/// a signature check) evicts, and never grows memory.
+/// Parsed public keys of recent good signatures: parsing (a point
+/// decompression, a field exponentiation, and the small-order check) is
+/// about a tenth of a signature check, and a payer's key is the same on
+/// every payment. A pure memoization: the parsed key is a function of the
+/// 32 bytes alone (`verify_strict` hashes those very bytes and checks the
+/// point's order again itself), a key is remembered only after
+/// [`check_public_key`] accepted it and a signature under it verified, and
+/// verdicts are never remembered; so a hit answers exactly what a miss
+/// would. A key thus costs whoever brings it a real signature, and junk
+/// signatures under made-up keys cannot flush the cache.
+///
+/// Bounded by two generations: when the current one is full it becomes
+/// the previous one and the old previous one is dropped (its table reused);
+/// a hit in the previous generation moves the key to the current one. So a
+/// key in use stays, and many new keys evict, but never grow memory.
 pub struct KeyCache {
     generation: usize,
     keys: Mutex<Generations>,
@@ -184,16 +188,28 @@ impl KeyCache {
         }
     }
 
-    /// The parsed key, as [`check_public_key`] gives it.
-    pub fn parsed(&self, bytes: &[u8; 32]) -> Result<VerifyingKey, CryptoError> {
+    /// What [`check_public_key`] followed by `verify_strict` answers; the
+    /// key is remembered when both pass.
+    pub fn verify(
+        &self,
+        bytes: &[u8; 32],
+        message: &[u8],
+        signature: &Signature,
+    ) -> Result<(), CryptoError> {
+        let signature = DalekSignature::from_bytes(&signature.0);
         if let Some(key) = self.lookup(bytes) {
-            return Ok(key);
+            return key
+                .verify_strict(message, &signature)
+                .map_err(|_| CryptoError::BadSignature);
         }
-        // Parsed outside the lock: two threads may both parse a new key,
-        // and both get the same answer.
+        // Parsed and verified outside the lock: two threads may both parse
+        // a new key, and both get the same answer.
         let key = check_public_key(bytes)?;
-        self.insert(*bytes, key);
-        Ok(key)
+        key.verify_strict(message, &signature)
+            .map_err(|_| CryptoError::BadSignature)?;
+        let mut keys = self.lock();
+        Self::push(&mut keys, self.generation, *bytes, key);
+        Ok(())
     }
 
     /// How many keys are held (both generations).
@@ -229,14 +245,12 @@ impl KeyCache {
         Some(key)
     }
 
-    fn insert(&self, bytes: [u8; 32], key: VerifyingKey) {
-        let mut keys = self.lock();
-        Self::push(&mut keys, self.generation, bytes, key);
-    }
-
     fn push(keys: &mut Generations, generation: usize, bytes: [u8; 32], key: VerifyingKey) {
         if keys.current.len() >= generation {
-            keys.previous = std::mem::take(&mut keys.current);
+            // The old previous generation goes; its table, emptied, is
+            // the new current one (no regrowing under the lock).
+            std::mem::swap(&mut keys.current, &mut keys.previous);
+            keys.current.clear();
         }
         keys.current.insert(bytes, key);
     }

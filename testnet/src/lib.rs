@@ -183,8 +183,10 @@ fn io(context: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Testnet
 /// below the kernel's ephemeral range, where outgoing connections (and
 /// `bind` to port 0 in other processes) take theirs. Two processes can
 /// still draw the same port in the moment before either binds it; at a few
-/// dozen ports in use out of thousands that is rare, and the losing node
-/// refuses to start rather than sharing.
+/// dozen ports in use out of thousands that is rare, and then the node that
+/// binds second almost always refuses to start rather than share (its
+/// check and libp2p's bind are two steps, so two nodes starting in the
+/// same instant could both pass the check).
 pub fn free_address() -> Result<SocketAddr, TestnetError> {
     static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
     let mut given = GIVEN.lock().unwrap_or_else(PoisonError::into_inner);
@@ -217,8 +219,8 @@ pub fn free_address() -> Result<SocketAddr, TestnetError> {
     Err(TestnetError::Io("no free loopback port found".into()))
 }
 
-/// The lowest port [`free_address`] draws (below it live well-known
-/// services' ports).
+/// The lowest port [`free_address`] draws (below it sit the ports most
+/// commonly registered to services).
 const PORTS_LOW: u16 = 20_000;
 
 struct Keys {

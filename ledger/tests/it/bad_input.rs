@@ -316,48 +316,74 @@ fn not_a_point() -> [u8; 32] {
 }
 
 #[test]
-fn the_key_cache_answers_exactly_what_the_key_check_answers() {
+fn the_key_cache_answers_exactly_what_a_fresh_check_answers() {
     use clearhouse_ledger::crypto::{KeyCache, Keypair, check_public_key};
     let cache = KeyCache::new(64);
+    let message = b"pay me";
+    let keys: Vec<Keypair> = (0u8..8).map(|i| Keypair::from_seed(&[i; 32])).collect();
     let mut identity = [0u8; 32];
     identity[0] = 1;
-    let good: Vec<[u8; 32]> = (0u8..8)
-        .map(|i| Keypair::from_seed(&[i; 32]).account().0)
-        .collect();
-    let bad = [identity, not_a_point()];
+    let junk = Signature([7; 64]);
     for round in 0..2 {
-        for bytes in good.iter().chain(&bad) {
+        for key in &keys {
+            let bytes = key.account().0;
+            let good = key.sign(message);
             assert_eq!(
-                cache.parsed(bytes),
-                check_public_key(bytes),
+                cache.verify(&bytes, message, &good),
+                Ok(()),
+                "round {round}"
+            );
+            assert_eq!(
+                cache.verify(&bytes, b"pay you", &good),
+                Err(CryptoError::BadSignature),
+                "round {round}: a remembered key still refuses another message"
+            );
+        }
+        for bytes in [identity, not_a_point()] {
+            assert_eq!(
+                cache.verify(&bytes, message, &junk).err(),
+                check_public_key(&bytes).err(),
                 "round {round}: {bytes:?}"
             );
         }
     }
     assert_eq!(
-        cache.parsed(&identity),
-        Err(CryptoError::WeakPublicKey),
-        "a refused key stays refused"
+        cache.len(),
+        keys.len(),
+        "only keys with a good signature are held"
     );
-    assert_eq!(cache.parsed(&bad[1]), Err(CryptoError::InvalidPublicKey));
-    assert_eq!(cache.len(), good.len(), "only accepted keys are held");
-    assert!(bad.iter().all(|bytes| !cache.holds(bytes)));
+    assert!(!cache.holds(&identity) && !cache.holds(&not_a_point()));
+    // A valid key whose first signature is bad is not remembered: junk
+    // signatures under made-up keys cannot flush the cache.
+    let stranger = Keypair::from_seed(&[99; 32]).account().0;
+    assert_eq!(
+        cache.verify(&stranger, message, &junk),
+        Err(CryptoError::BadSignature)
+    );
+    assert!(!cache.holds(&stranger));
 }
 
 #[test]
 fn the_key_cache_is_bounded_and_keeps_the_keys_in_use() {
     use clearhouse_ledger::crypto::{KeyCache, Keypair};
     let cache = KeyCache::new(8);
-    let payer = Keypair::from_seed(&[200; 32]).account().0;
-    cache.parsed(&payer).unwrap();
-    for i in 0u8..100 {
+    let message = b"pay me";
+    let verify = |key: &Keypair| {
         cache
-            .parsed(&Keypair::from_seed(&[i; 32]).account().0)
+            .verify(&key.account().0, message, &key.sign(message))
             .unwrap();
+    };
+    let payer = Keypair::from_seed(&[200; 32]);
+    verify(&payer);
+    for i in 0u8..100 {
+        verify(&Keypair::from_seed(&[i; 32]));
         assert!(cache.len() <= 16, "two generations of 8 at most");
         if i % 4 == 3 {
-            assert!(cache.holds(&payer), "a key in use is kept (after key {i})");
-            cache.parsed(&payer).unwrap();
+            assert!(
+                cache.holds(&payer.account().0),
+                "a key in use is kept (after key {i})"
+            );
+            verify(&payer);
         }
     }
     let old = Keypair::from_seed(&[0; 32]).account().0;

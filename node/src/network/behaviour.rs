@@ -1,6 +1,7 @@
 //! The libp2p stack: TCP + Noise + Yamux under a behaviour that admits only
-//! allowed identities, bounds connections per peer, gossips with strict
-//! validation, and serves block sync by request/response.
+//! allowed identities, bounds connections per peer, gossips unsigned
+//! messages that the application validates before they are forwarded, and
+//! serves block sync by request/response.
 //!
 //! Everything here is construction; what happens at run time is in
 //! [`super::event_loop`].
@@ -18,8 +19,9 @@ use super::codec::{SYNC_PROTOCOL, SyncCodec};
 use super::config::NetworkLimits;
 use super::{NetworkError, Topic};
 
-/// Room for the protobuf envelope around a gossip payload (source peer id,
-/// sequence number, topic, signature). Gossipsub checks the *encoded* message
+/// Room for the protobuf envelope around a gossip payload (the topic; a
+/// source peer id, sequence number and signature when a message carries
+/// them, which ours do not and which are refused). Gossipsub checks the *encoded* message
 /// against the per-topic limit on receipt but only the payload on publish, so
 /// the wire limit is the payload limit plus this margin; our own payload
 /// limit is checked separately on both sides.
@@ -114,6 +116,12 @@ pub(crate) fn build_swarm(
 /// first published the bytes, which nothing here needs, and it cost about
 /// 2.6 % of the machine at saturation (SHA-512 over every proposal to sign
 /// it, and again on every copy received, before deduplication).
+///
+/// Nodes that sign their gossip and nodes that do not refuse each other's
+/// messages inside gossipsub (no counter of ours sees it), so the topic
+/// names carry version 2 from this change on: nodes of the two kinds do not
+/// share a topic at all, and a network must upgrade all at once (stop every
+/// node, upgrade, start), not node by node.
 fn gossipsub_config(limits: &NetworkLimits) -> Result<gossipsub::Config, NetworkError> {
     let tx_wire_max = limits
         .gossip_tx_bytes_max

@@ -147,7 +147,9 @@ impl EventLoop {
         // on this port (another node given the same address, say) would not
         // make `listen_on` fail: both would listen, and the kernel would
         // split incoming connections between them. A plain bind first
-        // refuses an address that something already listens on.
+        // refuses an address that something already listens on (a check,
+        // then libp2p's bind: two nodes starting in the same instant could
+        // still both pass it).
         std::net::TcpListener::bind(config.listen).map_err(|error| NetworkError::Listen {
             addr: config.listen,
             reason: error.to_string(),

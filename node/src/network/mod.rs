@@ -62,9 +62,9 @@ const COMMANDS_QUEUE_MAX: usize = 256;
 /// A gossip topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Topic {
-    /// Transactions (batches of them), topic `clearhouse/tx/1`.
+    /// Transactions (batches of them), topic `clearhouse/tx/2`.
     Transactions,
-    /// Proposals and votes, topic `clearhouse/consensus/1`.
+    /// Proposals and votes, topic `clearhouse/consensus/2`.
     Consensus,
 }
 
@@ -75,8 +75,9 @@ impl Topic {
     /// The gossipsub topic name.
     pub fn name(self) -> &'static str {
         match self {
-            Topic::Transactions => "clearhouse/tx/1",
-            Topic::Consensus => "clearhouse/consensus/1",
+            // Version 2: unsigned gossip (see `behaviour::gossipsub_config`).
+            Topic::Transactions => "clearhouse/tx/2",
+            Topic::Consensus => "clearhouse/consensus/2",
         }
     }
 
@@ -177,7 +178,10 @@ pub struct NetworkStats {
     /// Gossip messages dropped because the event channel was full.
     pub gossip_dropped_queue_full: u64,
     /// Gossip messages rejected before reaching the application (payload
-    /// over the topic limit, unknown topic, or forwarder not allowed).
+    /// over the topic limit, unknown topic, or forwarder not allowed). Not
+    /// counted: messages gossipsub itself refuses before we see them (one
+    /// carrying an author or a signature, a malformed frame), which it
+    /// logs.
     pub gossip_rejected_by_network: u64,
     /// Sync requests dropped because the event channel was full.
     pub sync_requests_dropped_queue_full: u64,
