@@ -21,10 +21,10 @@ use super::{NetworkError, Topic};
 
 /// Room for the protobuf envelope around a gossip payload (the topic; a
 /// source peer id, sequence number and signature when a message carries
-/// them, which ours do not and which are refused). Gossipsub checks the *encoded* message
-/// against the per-topic limit on receipt but only the payload on publish, so
-/// the wire limit is the payload limit plus this margin; our own payload
-/// limit is checked separately on both sides.
+/// them, which ours do not and which are refused). Gossipsub checks the
+/// *encoded* message against the per-topic limit on receipt but only the
+/// payload on publish, so the wire limit is the payload limit plus this
+/// margin; our own payload limit is checked separately on both sides.
 pub(crate) const GOSSIP_ENVELOPE_BYTES_MAX: usize = 4 << 10;
 
 /// Mesh degree for a permissioned network of 4 to 10 nodes (the defaults,
