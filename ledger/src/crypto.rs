@@ -196,19 +196,18 @@ impl KeyCache {
         message: &[u8],
         signature: &Signature,
     ) -> Result<(), CryptoError> {
-        let signature = DalekSignature::from_bytes(&signature.0);
-        if let Some(key) = self.lookup(bytes) {
-            return key
-                .verify_strict(message, &signature)
-                .map_err(|_| CryptoError::BadSignature);
-        }
-        // Parsed and verified outside the lock: two threads may both parse
-        // a new key, and both get the same answer.
-        let key = check_public_key(bytes)?;
-        key.verify_strict(message, &signature)
+        // A new key is parsed and verified outside the lock: two threads
+        // may both parse it, and both get the same answer.
+        let (key, held) = match self.lookup(bytes) {
+            Some(key) => (key, true),
+            None => (check_public_key(bytes)?, false),
+        };
+        key.verify_strict(message, &DalekSignature::from_bytes(&signature.0))
             .map_err(|_| CryptoError::BadSignature)?;
-        let mut keys = self.lock();
-        Self::push(&mut keys, self.generation, *bytes, key);
+        if !held {
+            let mut keys = self.lock();
+            Self::push(&mut keys, self.generation, *bytes, key);
+        }
         Ok(())
     }
 

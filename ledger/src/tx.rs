@@ -245,6 +245,17 @@ impl SignedTransaction {
         self.tx.id()
     }
 
+    /// The id and the wire size, from one encoding of the envelope: the
+    /// wire bytes are the envelope's encoding followed by the 64 signature
+    /// bytes, and the signing bytes are the tag followed by that same
+    /// envelope encoding. For a caller that needs both without encoding
+    /// the transaction twice (gossip admission, on the driver's loop).
+    pub fn id_and_wire_len(&self) -> Result<(Hash, usize), CodecError> {
+        let signing_bytes = self.tx.signing_bytes()?;
+        let wire_len = signing_bytes.len() - tag::TRANSACTION.len() + self.signature.0.len();
+        Ok((sha256(&[&signing_bytes]), wire_len))
+    }
+
     /// Checks the chain id and the signature (`verify_strict`), returning the
     /// transaction id.
     pub fn verify(&self, chain_id: &ChainId) -> Result<Hash, TxError> {

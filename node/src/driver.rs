@@ -1419,7 +1419,7 @@ impl Driver {
         let mut admitted = Vec::new();
         let mut carried = Vec::new();
         for tx in batch.0 {
-            let Ok(tx_id) = tx.id() else {
+            let Ok((tx_id, len)) = tx.id_and_wire_len() else {
                 continue;
             };
             if let Some(verified) = self.verified.remove(&tx_id)
@@ -1431,7 +1431,6 @@ impl Driver {
                 admitted.push(verified);
                 continue;
             }
-            let len = tx.encode().map(|b| b.len()).unwrap_or(usize::MAX);
             if self
                 .mempool
                 .check_admissible(&tx, tx_id, len, &view(&self.store, &self.pending))

@@ -59,7 +59,43 @@ fn transfer_signature_and_id_are_pinned() {
             TRANSFER_SIGNATURE
         )
     );
+    assert_eq!(
+        signed.id_and_wire_len().unwrap(),
+        (signed.id().unwrap(), wire.len()),
+        "the id and wire size from one encoding"
+    );
     signed.verify(&Hash([0x11; 32])).unwrap();
+}
+
+#[test]
+fn the_wire_size_follows_from_the_signing_bytes_for_every_body_size() {
+    // Bodies of different lengths, and a longer asset code: the shortcut
+    // must not depend on the body.
+    let mut tx = transfer();
+    let bodies = [
+        Body::RegisterAccount {
+            account: AccountId([0x33; 32]),
+        },
+        Body::Redeem {
+            asset: AssetCode::new("USD").unwrap(),
+            amount: Amount(1),
+        },
+        Body::Issue {
+            to: AccountId([0x55; 32]),
+            asset: AssetCode::new("GOLDBAR").unwrap(),
+            amount: Amount(u128::MAX),
+        },
+    ];
+    for body in bodies {
+        tx.body = body;
+        let signed = tx.clone().sign(&sender()).unwrap();
+        assert_eq!(
+            signed.id_and_wire_len().unwrap(),
+            (signed.id().unwrap(), signed.encode().unwrap().len()),
+            "{:?}",
+            signed.tx.body
+        );
+    }
 }
 
 const TRANSFER_SIGNATURE: &str = "f491b890186268238f36c33c7e2a5962273459bff2b035d24ae855e1208857b6228af3a6b8920eca6fb77ead6339cfb5538cbbcb7eefe7a88a0ea146872f6107";
