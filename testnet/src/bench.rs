@@ -316,6 +316,63 @@ struct Step {
     rejected: u64,
     blocks: u64,
     observed: Duration,
+    /// The machine's CPU time by kind over the observation, in percent
+    /// (`None` where `/proc/stat` cannot be read).
+    machine: Option<Value>,
+}
+
+/// This machine's CPU time by kind, from the first line of `/proc/stat`
+/// (in ticks, summed over the cores): user (with nice), system (with irq
+/// and softirq), idle, iowait, and steal, the time the hypervisor gave this
+/// VM's CPUs to someone else. A step taken while the host steals CPU runs
+/// on a slower machine than the ceiling's probe may have measured, so the
+/// report shows it.
+#[derive(Debug, Clone, Copy)]
+struct MachineCpu {
+    user: u64,
+    system: u64,
+    idle: u64,
+    iowait: u64,
+    steal: u64,
+}
+
+impl MachineCpu {
+    fn read() -> Option<MachineCpu> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .map(|field| field.parse().ok())
+            .collect::<Option<_>>()?;
+        let field = |i: usize| fields.get(i).copied().unwrap_or(0);
+        Some(MachineCpu {
+            user: field(0) + field(1),
+            system: field(2) + field(5) + field(6),
+            idle: field(3),
+            iowait: field(4),
+            steal: field(7),
+        })
+    }
+
+    /// Percentages of the time between `earlier` and `self`.
+    fn percent_since(&self, earlier: &MachineCpu) -> Value {
+        let user = self.user.saturating_sub(earlier.user);
+        let system = self.system.saturating_sub(earlier.system);
+        let idle = self.idle.saturating_sub(earlier.idle);
+        let iowait = self.iowait.saturating_sub(earlier.iowait);
+        let steal = self.steal.saturating_sub(earlier.steal);
+        let total = (user + system + idle + iowait + steal).max(1) as f64;
+        let share = |ticks: u64| 100.0 * ticks as f64 / total;
+        json!({
+            "user": share(user),
+            "system": share(system),
+            "idle": share(idle),
+            "iowait": share(iowait),
+            "steal": share(steal),
+        })
+    }
 }
 
 /// Whether a step was sustainable, and why not (see the module docs).
@@ -355,6 +412,7 @@ fn offer(
         })
         .collect();
     let urls_for_submit = urls.to_vec();
+    let machine_before = MachineCpu::read();
     let started = Instant::now();
     // Submitting threads on one schedule: batch k is due at start +
     // k x interval and goes to node k mod nodes, sent by thread k mod
@@ -513,6 +571,9 @@ fn offer(
         rejected,
         blocks,
         observed: started.elapsed(),
+        machine: machine_before
+            .zip(MachineCpu::read())
+            .map(|(before, after)| after.percent_since(&before)),
     }
 }
 
@@ -585,6 +646,7 @@ impl Step {
             "average_block_size": if self.blocks == 0 { 0.0 } else { committed as f64 / self.blocks as f64 },
             "node_heights_after": self.heights,
             "uncommitted_examples": self.uncommitted,
+            "machine_cpu_percent": self.machine,
         })
     }
 
@@ -932,6 +994,19 @@ fn step_table(json: &Value) -> String {
         .map(|h| h.as_u64().map_or("?".to_owned(), |h| h.to_string()))
         .collect();
     let _ = writeln!(table, "node heights after      {}", heights.join(" "));
+    let machine = &json["machine_cpu_percent"];
+    if machine.is_object() {
+        let share = |kind: &str| machine[kind].as_f64().unwrap_or(0.0);
+        let _ = writeln!(
+            table,
+            "machine cpu             user {:.0} %, system {:.0} %, idle {:.0} %, iowait {:.0} %, steal {:.0} % (taken by the host)",
+            share("user"),
+            share("system"),
+            share("idle"),
+            share("iowait"),
+            share("steal")
+        );
+    }
     for example in json["uncommitted_examples"]
         .as_array()
         .into_iter()
@@ -978,7 +1053,7 @@ pub fn find_max(
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "step  target/s  offered/s  committed/s  p50 ms  p99 ms  blocks/s  avg block  verdict"
+        "step  target/s  offered/s  committed/s  p50 ms  p99 ms  blocks/s  avg block  steal %  verdict"
     );
     let mut best: Option<Value> = None;
     let mut pass: Option<u64> = None;
@@ -1023,13 +1098,16 @@ pub fn find_max(
         let f = |key: &str| figures[key].as_f64().unwrap_or(0.0);
         let _ = writeln!(
             table,
-            "{index:>4}  {rate:>8}  {:>9.0}  {:>11.0}  {:>6}  {:>6}  {:>8.2}  {:>9.0}  {}",
+            "{index:>4}  {rate:>8}  {:>9.0}  {:>11.0}  {:>6}  {:>6}  {:>8.2}  {:>9.0}  {:>7}  {}",
             f("offered_payments_per_s"),
             f("committed_payments_per_s_sustained"),
             figures["latency_ms"]["p50"],
             figures["latency_ms"]["p99"],
             f("blocks_per_s"),
             f("average_block_size"),
+            figures["machine_cpu_percent"]["steal"]
+                .as_f64()
+                .map_or("?".to_owned(), |steal| format!("{steal:.0}")),
             match &verdict {
                 StepVerdict::Sustainable => "sustainable".to_owned(),
                 StepVerdict::Unsustainable(reason) => reason.clone(),

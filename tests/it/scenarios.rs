@@ -636,6 +636,13 @@ fn bench_smoke() {
         );
     }
     assert_eq!(json["node_heights_after"].as_array().map(Vec::len), Some(4));
+    // The machine's CPU by kind over the step (Linux): the shares add up.
+    let machine = &json["machine_cpu_percent"];
+    let shares: f64 = ["user", "system", "idle", "iowait", "steal"]
+        .iter()
+        .map(|kind| machine[*kind].as_f64().unwrap_or(f64::NAN))
+        .sum();
+    assert!((shares - 100.0).abs() < 0.01, "{machine}");
 
     // The search mode, two short steps on the same network (nonces read back).
     let keys = cluster
