@@ -269,4 +269,52 @@ impl SignedTransaction {
         crypto::verify(&self.tx.sender.0, &signing_bytes, &self.signature)?;
         Ok(sha256(&[&signing_bytes]))
     }
+
+    /// What [`SignedTransaction::verify`] answers for each transaction, in
+    /// order, the signatures checked together ([`crypto::verify_batch`]).
+    pub fn verify_batch<'a>(
+        transactions: impl IntoIterator<Item = &'a SignedTransaction>,
+        chain_id: &ChainId,
+    ) -> Vec<Result<Hash, TxError>> {
+        // Each transaction's signing bytes, or why it is refused before
+        // its signature is looked at.
+        let prepared: Vec<(&SignedTransaction, Result<Vec<u8>, TxError>)> = transactions
+            .into_iter()
+            .map(|signed| {
+                let bytes = if signed.tx.chain_id != *chain_id {
+                    Err(TxError::WrongChain {
+                        expected: *chain_id,
+                        found: signed.tx.chain_id,
+                    })
+                } else {
+                    signed.tx.signing_bytes().map_err(TxError::from)
+                };
+                (signed, bytes)
+            })
+            .collect();
+        let checks: Vec<crypto::SignatureCheck<'_>> = prepared
+            .iter()
+            .filter_map(|(signed, bytes)| {
+                let message = bytes.as_ref().ok()?;
+                Some(crypto::SignatureCheck {
+                    key: &signed.tx.sender.0,
+                    message,
+                    signature: &signed.signature,
+                })
+            })
+            .collect();
+        let mut verdicts = crypto::verify_batch(&checks).into_iter();
+        prepared
+            .iter()
+            .map(|(_, bytes)| {
+                let message = bytes.as_ref().map_err(Clone::clone)?;
+                match verdicts.next() {
+                    Some(Ok(())) => Ok(sha256(&[message])),
+                    Some(Err(error)) => Err(TxError::Signature(error)),
+                    // One verdict per check: unreachable, and refused.
+                    None => Err(TxError::Signature(CryptoError::BadSignature)),
+                }
+            })
+            .collect()
+    }
 }

@@ -240,7 +240,7 @@ async fn verify_off_loop(
     tokio::task::spawn_blocking(move || {
         on_all_cores(
             transactions,
-            |bytes| Verified::decode_and_check(&bytes, &chain_id),
+            |chunk| Verified::decode_and_check_batch(&chunk, &chain_id),
             failed,
         )
     })

@@ -1041,9 +1041,18 @@ impl Driver {
         let chain_id = self.chain_id;
         let checked = on_all_cores(
             unknown,
-            |tx| {
-                let len = tx.encode().map(|b| b.len()).unwrap_or(usize::MAX);
-                Verified::check(tx, len, &chain_id).ok()
+            |chunk| {
+                let sized = chunk
+                    .into_iter()
+                    .map(|tx| {
+                        let len = tx.encode().map(|b| b.len()).unwrap_or(usize::MAX);
+                        (tx, len)
+                    })
+                    .collect();
+                Verified::check_batch(sized, &chain_id)
+                    .into_iter()
+                    .map(Result::ok)
+                    .collect()
             },
             || None,
         );
@@ -1446,9 +1455,10 @@ impl Driver {
             .add_signature_checks(CheckSource::Gossip, to_check.len());
         let chain_id = self.chain_id;
         self.tx_checks.spawn_blocking(move || {
-            let checked = to_check
+            let sized = to_check.into_iter().map(|(tx, len, _)| (tx, len)).collect();
+            let checked = Verified::check_batch(sized, &chain_id)
                 .into_iter()
-                .map(|(tx, len, _)| Verified::check(tx, len, &chain_id).ok())
+                .map(Result::ok)
                 .collect::<Option<Vec<_>>>();
             TxChecked {
                 id,

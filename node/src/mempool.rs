@@ -31,19 +31,26 @@ use clearhouse_ledger::{AccountId, ChainId, Hash, SignedTransaction};
 /// them would cost more than it saves.
 const SPLIT_ITEMS_MIN: usize = 64;
 
-/// Runs `check` on every item, the items split over every core (scoped
-/// threads; the caller waits), and returns the results in item order. The
+/// Runs `check` on the items split into one chunk per core (scoped
+/// threads; the caller waits), and returns the results in item order.
+/// `check` answers a whole chunk, one result per item, so that a chunk's
+/// signatures are checked together ([`Verified::check_batch`]). The
 /// signature checks of a batch go through here, from the API and from the
-/// driver. A chunk whose thread panicked gets `fallback()` for each of its
-/// items.
+/// driver. A chunk whose thread panicked, or whose answer has the wrong
+/// length, gets `fallback()` for each of its items.
 pub fn on_all_cores<T: Send, R: Send>(
     items: Vec<T>,
-    check: impl Fn(T) -> R + Sync,
+    check: impl Fn(Vec<T>) -> Vec<R> + Sync,
     fallback: impl Fn() -> R,
 ) -> Vec<R> {
     let cores = cores();
+    let whole = |answer: Option<Vec<R>>, len: usize| match answer {
+        Some(answer) if answer.len() == len => answer,
+        _ => (0..len).map(|_| fallback()).collect(),
+    };
     if items.len() < SPLIT_ITEMS_MIN || cores < 2 {
-        return items.into_iter().map(check).collect();
+        let len = items.len();
+        return whole(Some(check(items)), len);
     }
     let chunk = items.len().div_ceil(cores);
     let mut chunks: Vec<Vec<T>> = Vec::new();
@@ -58,21 +65,11 @@ pub fn on_all_cores<T: Send, R: Send>(
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|chunk| {
-                let len = chunk.len();
-                (
-                    len,
-                    scope.spawn(move || chunk.into_iter().map(check).collect::<Vec<R>>()),
-                )
-            })
+            .map(|chunk| (chunk.len(), scope.spawn(move || check(chunk))))
             .collect();
         handles
             .into_iter()
-            .flat_map(|(len, handle)| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| (0..len).map(|_| fallback()).collect())
-            })
+            .flat_map(|(len, handle)| whole(handle.join().ok(), len))
             .collect()
     })
 }
@@ -105,10 +102,7 @@ impl Verified {
         chain_id: &ChainId,
     ) -> Result<Verified, AdmitError> {
         if wire_bytes > TX_BYTES_MAX {
-            return Err(AdmitError::Invalid(TxError::Codec(CodecError::TooLong {
-                len: wire_bytes,
-                limit: TX_BYTES_MAX,
-            })));
+            return Err(too_long(wire_bytes));
         }
         let id = tx.verify(chain_id)?;
         Ok(Verified {
@@ -119,10 +113,72 @@ impl Verified {
         })
     }
 
+    /// What [`Verified::check`] answers for each transaction (with its
+    /// wire size), in order, the signatures checked together
+    /// ([`SignedTransaction::verify_batch`]).
+    pub fn check_batch(
+        items: Vec<(SignedTransaction, usize)>,
+        chain_id: &ChainId,
+    ) -> Vec<Result<Verified, AdmitError>> {
+        // The size limit first, as `check` does: an oversized one is
+        // refused without its signature being looked at.
+        let fits = |wire_bytes: usize| wire_bytes <= TX_BYTES_MAX;
+        let mut ids = SignedTransaction::verify_batch(
+            items
+                .iter()
+                .filter(|(_, wire_bytes)| fits(*wire_bytes))
+                .map(|(tx, _)| tx),
+            chain_id,
+        )
+        .into_iter();
+        items
+            .into_iter()
+            .map(|(tx, wire_bytes)| {
+                if !fits(wire_bytes) {
+                    return Err(too_long(wire_bytes));
+                }
+                let id = ids.next().unwrap_or(Err(lost_verdict()))?;
+                Ok(Verified {
+                    tx,
+                    id,
+                    chain_id: *chain_id,
+                    wire_bytes,
+                })
+            })
+            .collect()
+    }
+
     /// Decodes wire bytes (at most [`TX_BYTES_MAX`]) and checks the result.
     pub fn decode_and_check(bytes: &[u8], chain_id: &ChainId) -> Result<Verified, AdmitError> {
         let tx = SignedTransaction::decode(bytes)?;
         Verified::check(tx, bytes.len(), chain_id)
+    }
+
+    /// What [`Verified::decode_and_check`] answers for each of `wire`, in
+    /// order, the signatures checked together.
+    pub fn decode_and_check_batch(
+        wire: &[Vec<u8>],
+        chain_id: &ChainId,
+    ) -> Vec<Result<Verified, AdmitError>> {
+        let mut decoded = Vec::with_capacity(wire.len());
+        let mut undecodable: Vec<Option<TxError>> = Vec::with_capacity(wire.len());
+        for bytes in wire {
+            match SignedTransaction::decode(bytes) {
+                Ok(tx) => {
+                    decoded.push((tx, bytes.len()));
+                    undecodable.push(None);
+                }
+                Err(error) => undecodable.push(Some(error)),
+            }
+        }
+        let mut checked = Verified::check_batch(decoded, chain_id).into_iter();
+        undecodable
+            .into_iter()
+            .map(|error| match error {
+                Some(error) => Err(error.into()),
+                None => checked.next().unwrap_or(Err(lost_verdict().into())),
+            })
+            .collect()
     }
 
     /// The transaction id.
@@ -139,6 +195,19 @@ impl Verified {
     pub fn wire_bytes(&self) -> usize {
         self.wire_bytes
     }
+}
+
+/// A batch check answers once per item, so this is never used; were a
+/// verdict missing, the item is refused, not admitted.
+fn lost_verdict() -> TxError {
+    TxError::Signature(clearhouse_ledger::crypto::CryptoError::BadSignature)
+}
+
+fn too_long(wire_bytes: usize) -> AdmitError {
+    AdmitError::Invalid(TxError::Codec(CodecError::TooLong {
+        len: wire_bytes,
+        limit: TX_BYTES_MAX,
+    }))
 }
 
 /// The mempool's bounds.
@@ -296,10 +365,7 @@ impl Mempool {
         view: &dyn StateView,
     ) -> Result<Hash, AdmitError> {
         if wire_bytes > TX_BYTES_MAX {
-            return Err(AdmitError::Invalid(TxError::Codec(CodecError::TooLong {
-                len: wire_bytes,
-                limit: TX_BYTES_MAX,
-            })));
+            return Err(too_long(wire_bytes));
         }
         // Cheap checks first: a duplicate costs no signature check.
         let id = tx.id().map_err(TxError::from)?;

@@ -14,5 +14,6 @@ mod escrow_credit;
 mod fixture;
 mod genesis;
 mod properties;
+mod signatures;
 mod store;
 mod vectors;
