@@ -5,6 +5,10 @@
 //! - `verify/dalek_verify_strict_raw`: the library call alone, for scale.
 //! - `verify/batch_64`: dalek's randomized batch verification of 64
 //!   signatures, for comparison only (it is not what the ledger uses).
+//! - `verify/ledger_batch_64`: `SignedTransaction::verify_batch` of 64
+//!   transactions (what the nodes use: exactly `verify_strict`'s verdicts,
+//!   one field inversion per batch, see `crypto::KeyCache::verify_batch`);
+//!   compare its per-element time with `strict_single`.
 //! - `apply_commit/N`: apply a block of N transfers between distinct accounts
 //!   on a sled store and commit it (transaction, then flush), with signature
 //!   checks (`verify`) and without (`preverified`, as when the mempool already
@@ -139,6 +143,13 @@ fn bench_verify(c: &mut Criterion) {
         })
     });
     group.throughput(Throughput::Elements(64));
+    group.bench_function("ledger_batch_64", |b| {
+        b.iter(|| {
+            for verdict in SignedTransaction::verify_batch(black_box(&txs), &chain_id) {
+                verdict.unwrap();
+            }
+        })
+    });
     group.bench_function("batch_64", |b| {
         b.iter(|| ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).unwrap())
     });

@@ -187,6 +187,37 @@ fn cases(draws: &mut Draws) -> Vec<Case> {
             message: message.clone(),
             signature: identity_r,
         });
+        // R of small order but not the identity, with the equation holding:
+        // key aB + T, R = [j]T, s = k·a, so [s]B − [k]A = −[k]T, which is R
+        // when k ≡ −j (mod 8); the message is ground until it is. Only the
+        // small-order check on R refuses these (not an identity check).
+        let torsion_key = a_point + torsion;
+        let small = torsion * Scalar::from(1 + round % 7);
+        let mut ground_message = message.clone();
+        for counter in 0u32..1_000 {
+            ground_message.truncate(message.len());
+            ground_message.extend_from_slice(&counter.to_le_bytes());
+            let (key_bytes, candidate) =
+                sign_raw(a, torsion_key, Scalar::ZERO, small, &ground_message);
+            let equation = EdwardsPoint::vartime_double_scalar_mul_basepoint(
+                &challenge(
+                    &candidate.0[..32].try_into().unwrap(),
+                    &key_bytes,
+                    &ground_message,
+                ),
+                &-torsion_key,
+                &Scalar::from_canonical_bytes(candidate.0[32..].try_into().unwrap()).unwrap(),
+            );
+            if equation.compress().0[..] == candidate.0[..32] {
+                cases.push(Case {
+                    key: key_bytes,
+                    message: ground_message.clone(),
+                    signature: candidate,
+                });
+                break;
+            }
+            assert!(counter < 999, "no message made the equation hold");
+        }
         // Keys and nonces with torsion parts: the key aB + [i]T, the nonce
         // rB + [j]T. The equation holds when [j]T = −[k·i]T, which the
         // search below makes happen for some of them.
@@ -325,4 +356,69 @@ fn the_batch_check_remembers_only_keys_with_a_good_signature() {
     assert!(cache.holds(&good_key));
     assert!(!cache.holds(&junk_key));
     assert!(cache.verify_batch(&[]).is_empty());
+}
+
+/// How a property case changes an honest signature before it is checked.
+#[derive(Debug, Clone)]
+enum Change {
+    None,
+    /// XOR a byte of the key, the message or the signature.
+    Key(usize, u8),
+    Message(usize, u8),
+    Signature(usize, u8),
+    /// Replace s by s + ℓ.
+    Malleate,
+}
+
+fn change() -> impl proptest::strategy::Strategy<Value = Change> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Change::None),
+        (0usize..32, 1u8..=255).prop_map(|(at, x)| Change::Key(at, x)),
+        (0usize..300, 1u8..=255).prop_map(|(at, x)| Change::Message(at, x)),
+        (0usize..64, 1u8..=255).prop_map(|(at, x)| Change::Signature(at, x)),
+        Just(Change::Malleate),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Batches of honest signatures, some changed at random: the batch
+    /// answers what `verify_strict` answers, item by item.
+    #[test]
+    fn a_batch_of_changed_signatures_answers_what_verify_strict_answers(
+        items in proptest::collection::vec((proptest::prelude::any::<[u8; 32]>(), proptest::collection::vec(proptest::prelude::any::<u8>(), 1..300), change()), 1..12)
+    ) {
+        let cases: Vec<Case> = items
+            .into_iter()
+            .map(|(seed, message, change)| {
+                let keypair = Keypair::from_seed(&seed);
+                let mut case = Case {
+                    key: keypair.account().0,
+                    signature: keypair.sign(&message),
+                    message,
+                };
+                match change {
+                    Change::None => {}
+                    Change::Key(at, x) => case.key[at] ^= x,
+                    Change::Message(at, x) => {
+                        let at = at % case.message.len();
+                        case.message[at] ^= x;
+                    }
+                    Change::Signature(at, x) => case.signature.0[at] ^= x,
+                    Change::Malleate => {
+                        let high = plus_ell(&case.signature.0[32..]);
+                        case.signature.0[32..].copy_from_slice(&high);
+                    }
+                }
+                case
+            })
+            .collect();
+        let expected: Vec<_> = cases
+            .iter()
+            .map(|case| reference(&case.key, &case.message, &case.signature))
+            .collect();
+        proptest::prop_assert_eq!(KeyCache::new(64).verify_batch(&checks(&cases)), expected);
+    }
 }
