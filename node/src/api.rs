@@ -14,9 +14,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -327,26 +328,150 @@ async fn existing_outcome(
     }
 }
 
+/// The media type of a binary batch body ([`frame_wire_batch`]); any
+/// other body of `POST /v1/transactions/batch` is JSON.
+pub const WIRE_BATCH_MEDIA_TYPE: &str = "application/octet-stream";
+
+/// Why a binary batch body does not split into transactions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireBatchError {
+    /// More transactions than one batch may hold.
+    #[error("at most {most} transactions per batch")]
+    TooMany {
+        /// The most allowed.
+        most: usize,
+    },
+    /// The body ends inside a length prefix.
+    #[error("transaction {index}: the body ends inside its 4-byte length")]
+    CutLength {
+        /// The transaction's position in the batch.
+        index: usize,
+    },
+    /// The body ends inside a transaction.
+    #[error("transaction {index} declares {declared} bytes, {remaining} remain")]
+    CutTransaction {
+        /// The transaction's position in the batch.
+        index: usize,
+        /// Its declared length.
+        declared: usize,
+        /// The bytes left in the body.
+        remaining: usize,
+    },
+    /// A transaction too long for a 4-byte length (framing only).
+    #[error("transaction {index} is longer than a 4-byte length can say")]
+    TooLong {
+        /// The transaction's position in the batch.
+        index: usize,
+    },
+}
+
+/// A binary batch body: each transaction's wire bytes after its length as
+/// a 4-byte little-endian integer, one after another. It spares the
+/// node the hex and JSON of the JSON form (the answer is JSON either way).
+pub fn frame_wire_batch<'a>(
+    transactions: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Vec<u8>, WireBatchError> {
+    let mut body = Vec::new();
+    for (index, transaction) in transactions.into_iter().enumerate() {
+        let len =
+            u32::try_from(transaction.len()).map_err(|_| WireBatchError::TooLong { index })?;
+        body.extend_from_slice(&len.to_le_bytes());
+        body.extend_from_slice(transaction);
+    }
+    Ok(body)
+}
+
+/// Splits a binary batch body ([`frame_wire_batch`]) into at most `most`
+/// transactions' wire bytes. Each is then decoded and checked on its own,
+/// as in the JSON form.
+pub fn split_wire_batch(mut body: &[u8], most: usize) -> Result<Vec<&[u8]>, WireBatchError> {
+    let mut transactions = Vec::new();
+    while !body.is_empty() {
+        let index = transactions.len();
+        if index == most {
+            return Err(WireBatchError::TooMany { most });
+        }
+        let (len, rest) = body
+            .split_first_chunk::<4>()
+            .ok_or(WireBatchError::CutLength { index })?;
+        let declared = u32::from_le_bytes(*len) as usize;
+        if declared > rest.len() {
+            return Err(WireBatchError::CutTransaction {
+                index,
+                declared,
+                remaining: rest.len(),
+            });
+        }
+        let (transaction, rest) = rest.split_at(declared);
+        transactions.push(transaction);
+        body = rest;
+    }
+    Ok(transactions)
+}
+
+impl From<WireBatchError> for ApiError {
+    fn from(error: WireBatchError) -> ApiError {
+        match error {
+            WireBatchError::TooMany { .. } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch_too_large",
+                error.to_string(),
+            ),
+            _ => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_batch",
+                error.to_string(),
+            ),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> ApiError {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "unreadable_body"
+        };
+        ApiError::new(status, code, rejection.body_text())
+    }
+}
+
+fn is_wire_batch(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media_type| {
+            media_type
+                .trim()
+                .eq_ignore_ascii_case(WIRE_BATCH_MEDIA_TYPE)
+        })
+}
+
 async fn submit_batch(
     State(state): State<ApiState>,
-    body: Result<Json<BatchBody>, JsonRejection>,
+    request: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let Json(body) = body?;
-    if body.transactions.len() > state.limits.api_batch_txs_max {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!(
-                "at most {} transactions per batch",
-                state.limits.api_batch_txs_max
-            ),
-        ));
-    }
-    let transactions = body
-        .transactions
-        .iter()
-        .map(|t| decode_hex(t))
-        .collect::<Result<Vec<_>, _>>()?;
+    let most = state.limits.api_batch_txs_max;
+    let transactions = if is_wire_batch(&request) {
+        let body = Bytes::from_request(request, &state).await?;
+        split_wire_batch(&body, most)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect()
+    } else {
+        let Json(body) = Json::<BatchBody>::from_request(request, &state).await?;
+        if body.transactions.len() > most {
+            return Err(WireBatchError::TooMany { most }.into());
+        }
+        body.transactions
+            .iter()
+            .map(|t| decode_hex(t))
+            .collect::<Result<Vec<_>, _>>()?
+    };
     let results = send_to_driver(&state, transactions).await?;
     let results: Vec<Value> = results
         .iter()

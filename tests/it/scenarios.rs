@@ -328,11 +328,39 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
         cluster.get(0, "/v1/blocks/notanumber")["error"]["code"],
         "bad_height"
     );
-    // Still serving and committing.
+    // The binary batch form: a body that does not split is a 400, too
+    // many transactions a 413; each transaction gets its own answer.
+    let post_wire = |body: Vec<u8>| {
+        let mut response = ureq::post(&format!("{url}/v1/transactions/batch"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("content-type", clearhouse_node::api::WIRE_BATCH_MEDIA_TYPE)
+            .send(&body[..])
+            .unwrap();
+        let status = response.status().as_u16();
+        let value: serde_json::Value = response
+            .body_mut()
+            .read_json()
+            .unwrap_or(serde_json::Value::Null);
+        (status, value)
+    };
+    expect(post_wire(vec![5, 0, 0, 0, 1]), 400, "malformed_batch");
+    expect(post_wire(vec![0; 4 * 10_001]), 413, "batch_too_large");
+    // Still serving and committing, a forged copy refused beside it.
     let next = cluster.transfer(0, 1, to, "CNY", 5);
-    let (status, accepted) = submit(&next);
-    assert_eq!(status, 202, "{accepted}");
-    let next_hash = accepted["hash"].as_str().unwrap().to_owned();
+    let mut forged_next = next.clone();
+    forged_next.signature.0[40] ^= 1;
+    let wire = [forged_next.encode().unwrap(), next.encode().unwrap()];
+    let (status, answer) =
+        post_wire(clearhouse_node::api::frame_wire_batch(wire.iter().map(Vec::as_slice)).unwrap());
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        answer["results"][0]["error"]["code"], "bad_signature",
+        "{answer}"
+    );
+    let next_hash = answer["results"][1]["hash"].as_str().unwrap().to_owned();
+    assert_eq!(next_hash, next.id().unwrap().to_hex());
     wait_committed(&cluster, 0, std::slice::from_ref(&next_hash));
     // A block's receipts alone name the transactions of the block, in order.
     let committed = cluster.get(0, &format!("/v1/transactions/{next_hash}"));

@@ -7,6 +7,7 @@
     missing_docs
 )]
 
+mod batch_body;
 mod config;
 mod mempool;
 mod network;
