@@ -4,7 +4,9 @@
 //! (transaction, precommit, ...), so bytes signed for one purpose never verify
 //! for another. Tags are ASCII and end with a NUL byte, so no tag is a prefix
 //! of another. Signatures are verified with `verify_strict` only (plain
-//! `verify` accepts signatures under small-order keys for any message).
+//! `verify` accepts signatures under small-order keys for any message), or,
+//! for payments in batches, by [`verify_batch`], which accepts exactly what
+//! `verify_strict` accepts.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, PoisonError};
@@ -158,9 +160,9 @@ pub struct SignatureCheck<'a> {
 
 /// Checks many signatures, answering for each exactly what [`verify`]
 /// answers, for less: see [`KeyCache::verify_batch`] (and the `verify`
-/// benches of `cargo bench -p clearhouse-ledger` for how much less). Payments arrive in batches (an API batch, a
-/// gossip batch, a proposal's unknown payments), and each batch is checked
-/// through here.
+/// group of `cargo bench -p clearhouse-ledger` for how much less).
+/// Payments arrive in batches (an API batch, a gossip batch, a proposal's
+/// unknown payments), and each batch is checked through here.
 pub fn verify_batch(checks: &[SignatureCheck<'_>]) -> Vec<Result<(), CryptoError>> {
     KEYS.verify_batch(checks)
 }

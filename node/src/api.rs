@@ -127,15 +127,19 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A body extractor's rejection: 413 `body_too_large`, or `otherwise`.
+fn body_rejection(status: StatusCode, text: String, otherwise: &'static str) -> ApiError {
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "body_too_large"
+    } else {
+        otherwise
+    };
+    ApiError::new(status, code, text)
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> ApiError {
-        let status = rejection.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "body_too_large"
-        } else {
-            "malformed_json"
-        };
-        ApiError::new(status, code, rejection.body_text())
+        body_rejection(rejection.status(), rejection.body_text(), "malformed_json")
     }
 }
 
@@ -428,13 +432,7 @@ impl From<WireBatchError> for ApiError {
 
 impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> ApiError {
-        let status = rejection.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "body_too_large"
-        } else {
-            "unreadable_body"
-        };
-        ApiError::new(status, code, rejection.body_text())
+        body_rejection(rejection.status(), rejection.body_text(), "unreadable_body")
     }
 }
 

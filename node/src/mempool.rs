@@ -83,8 +83,9 @@ fn cores() -> usize {
 
 /// A transaction whose chain id and `verify_strict` signature were checked,
 /// with its id and wire size. Made only by [`Verified::check`] and
-/// [`Verified::check_batch`], so holding one proves the check ran: the driver checks signatures off its loop (on
-/// the blocking pool, several at once) and admits the result cheaply.
+/// [`Verified::check_batch`], so holding one proves the check ran: the
+/// driver checks signatures off its loop (on the blocking pool, several at
+/// once) and admits the result cheaply.
 #[derive(Debug, Clone)]
 pub struct Verified {
     tx: SignedTransaction,

@@ -227,12 +227,12 @@ fn a_late_observer_syncs_the_full_chain() {
 fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
     let cluster = Cluster::start(4, 0, 1, 4);
     let url = cluster.url(0);
-    let post_raw = |path: &str, body: Vec<u8>| {
+    let post_typed = |path: &str, content_type: &str, body: Vec<u8>| {
         let mut response = ureq::post(&format!("{url}{path}"))
             .config()
             .http_status_as_error(false)
             .build()
-            .header("content-type", "application/json")
+            .header("content-type", content_type)
             .send(&body[..])
             .unwrap();
         let status = response.status().as_u16();
@@ -242,6 +242,7 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
             .unwrap_or(serde_json::Value::Null);
         (status, value)
     };
+    let post_raw = |path: &str, body: Vec<u8>| post_typed(path, "application/json", body);
     let expect = |(status, value): (u16, serde_json::Value), want: u16, code: &str| {
         assert_eq!(status, want, "{value}");
         assert_eq!(value["error"]["code"], code, "{value}");
@@ -331,22 +332,15 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
     // The binary batch form: a body that does not split is a 400, too
     // many transactions a 413; each transaction gets its own answer.
     let post_wire = |body: Vec<u8>| {
-        let mut response = ureq::post(&format!("{url}/v1/transactions/batch"))
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .header("content-type", clearhouse_node::api::WIRE_BATCH_MEDIA_TYPE)
-            .send(&body[..])
-            .unwrap();
-        let status = response.status().as_u16();
-        let value: serde_json::Value = response
-            .body_mut()
-            .read_json()
-            .unwrap_or(serde_json::Value::Null);
-        (status, value)
+        post_typed(
+            "/v1/transactions/batch",
+            clearhouse_node::api::WIRE_BATCH_MEDIA_TYPE,
+            body,
+        )
     };
     expect(post_wire(vec![5, 0, 0, 0, 1]), 400, "malformed_batch");
     expect(post_wire(vec![0; 4 * 10_001]), 413, "batch_too_large");
+    expect(post_wire(vec![0; 9 * 1024 * 1024]), 413, "body_too_large");
     // Still serving and committing, a forged copy refused beside it.
     let next = cluster.transfer(0, 1, to, "CNY", 5);
     let mut forged_next = next.clone();
