@@ -389,15 +389,15 @@ pub fn frame_wire_batch<'a>(
 /// transactions' wire bytes. Each is then decoded and checked on its own,
 /// as in the JSON form.
 pub fn split_wire_batch(mut body: &[u8], most: usize) -> Result<Vec<&[u8]>, WireBatchError> {
-    let mut transactions = Vec::new();
+    let mut transactions = Vec::with_capacity(most.min(body.len() / 4));
     while !body.is_empty() {
         let index = transactions.len();
-        if index == most {
-            return Err(WireBatchError::TooMany { most });
-        }
         let (len, rest) = body
             .split_first_chunk::<4>()
             .ok_or(WireBatchError::CutLength { index })?;
+        if index == most {
+            return Err(WireBatchError::TooMany { most });
+        }
         let declared = u32::from_le_bytes(*len) as usize;
         if declared > rest.len() {
             return Err(WireBatchError::CutTransaction {

@@ -448,15 +448,18 @@ fn offer(
                                     .send(&body[..])
                                     .ok()
                             })
+                            // An error status (the whole batch refused) or
+                            // an answer not one per payment refuses them all.
+                            .filter(|r| r.status().is_success())
                             .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
-                        {
-                            Some(answer) => {
-                                for (result, (id, _)) in answer["results"]
+                            .and_then(|answer| {
+                                answer["results"]
                                     .as_array()
-                                    .into_iter()
-                                    .flatten()
-                                    .zip(chunk)
-                                {
+                                    .filter(|results| results.len() == chunk.len())
+                                    .cloned()
+                            }) {
+                            Some(results) => {
+                                for (result, (id, _)) in results.iter().zip(chunk) {
                                     if result.get("hash").is_some() {
                                         submitted.push((*id, now));
                                     } else {

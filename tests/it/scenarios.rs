@@ -339,6 +339,24 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
         )
     };
     expect(post_wire(vec![5, 0, 0, 0, 1]), 400, "malformed_batch");
+    // The JSON form keeps its answers: malformed, another media type, too
+    // many transactions.
+    expect(
+        post_raw("/v1/transactions/batch", b"{not json".to_vec()),
+        400,
+        "malformed_json",
+    );
+    expect(
+        post_typed("/v1/transactions/batch", "text/plain", b"{}".to_vec()),
+        415,
+        "malformed_json",
+    );
+    let too_many = serde_json::json!({"transactions": vec![""; 10_001]});
+    expect(
+        post_raw("/v1/transactions/batch", too_many.to_string().into_bytes()),
+        413,
+        "batch_too_large",
+    );
     expect(post_wire(vec![0; 4 * 10_001]), 413, "batch_too_large");
     expect(post_wire(vec![0; 9 * 1024 * 1024]), 413, "body_too_large");
     // Still serving and committing, a forged copy refused beside it.

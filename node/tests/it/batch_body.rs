@@ -37,6 +37,13 @@ fn a_body_that_does_not_split_is_refused_with_the_reason() {
             remaining: 12
         })
     );
+    // Bytes after the most items that cannot even hold a length are a
+    // cut body, not one item too many.
+    assert_eq!(
+        split_wire_batch(&[0, 0, 0, 0, 1], 1),
+        Err(WireBatchError::CutLength { index: 1 })
+    );
+    assert_eq!(split_wire_batch(&[0; 8], 2).unwrap().len(), 2);
     // A length far beyond the body.
     assert_eq!(
         split_wire_batch(&[0xff, 0xff, 0xff, 0xff, 1], 5),
