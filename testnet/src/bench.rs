@@ -452,11 +452,11 @@ fn offer(
                             // an answer not one per payment refuses them all.
                             .filter(|r| r.status().is_success())
                             .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
-                            .and_then(|answer| {
-                                answer["results"]
-                                    .as_array()
-                                    .filter(|results| results.len() == chunk.len())
-                                    .cloned()
+                            .and_then(|mut answer| match answer["results"].take() {
+                                Value::Array(results) if results.len() == chunk.len() => {
+                                    Some(results)
+                                }
+                                _ => None,
                             }) {
                             Some(results) => {
                                 for (result, (id, _)) in results.iter().zip(chunk) {
