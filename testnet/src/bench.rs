@@ -404,9 +404,20 @@ fn offer(
     let total = transactions.len();
     let batch = batch.max(1);
     let interval = Duration::from_secs_f64(batch as f64 / rate.max(1) as f64);
-    let encoded: Vec<(Hash, Vec<u8>)> = transactions
-        .iter()
-        .map(|t| (t.id().unwrap_or(Hash::ZERO), t.encode().unwrap_or_default()))
+    // Each batch's ids and body (the batch endpoint's binary form), built
+    // before the clock starts, as the payments were signed.
+    let batches: Vec<(Vec<Hash>, Option<Vec<u8>>)> = transactions
+        .chunks(batch)
+        .map(|chunk| {
+            let wire: Vec<Vec<u8>> = chunk
+                .iter()
+                .map(|t| t.encode().unwrap_or_default())
+                .collect();
+            (
+                chunk.iter().map(|t| t.id().unwrap_or(Hash::ZERO)).collect(),
+                frame_wire_batch(wire.iter().map(Vec::as_slice)).ok(),
+            )
+        })
         .collect();
     let urls_for_submit = urls.to_vec();
     let machine_before = MachineCpu::read();
@@ -415,20 +426,20 @@ fn offer(
     // k x interval and goes to node k mod nodes, sent by thread k mod
     // threads. Several threads per node keep the offered rate open-loop:
     // one waiting for a slow admission does not hold back the next batch.
-    let encoded = std::sync::Arc::new(encoded);
+    let batches = std::sync::Arc::new(batches);
     let mut submitter = Some(std::thread::spawn(move || {
         let nodes = urls_for_submit.len().max(1);
         let count = nodes * SUBMITTERS_PER_NODE;
         let threads: Vec<_> = (0..count)
             .map(|thread| {
-                let encoded = encoded.clone();
+                let batches = batches.clone();
                 let url = format!("{}/v1/transactions/batch", urls_for_submit[thread % nodes]);
                 std::thread::spawn(move || {
                     let agent = http_agent();
                     let mut submitted: Vec<(Hash, Instant)> = Vec::new();
                     let mut refused = 0u64;
-                    for (k, chunk) in encoded
-                        .chunks(batch)
+                    for (k, (ids, body)) in batches
+                        .iter()
                         .enumerate()
                         .filter(|(k, _)| k % count == thread)
                     {
@@ -436,16 +447,14 @@ fn offer(
                         if let Some(wait) = due.checked_duration_since(Instant::now()) {
                             std::thread::sleep(wait);
                         }
-                        // The binary form of the batch path: no hex, no JSON to build.
-                        let body = frame_wire_batch(chunk.iter().map(|(_, wire)| wire.as_slice()));
                         let now = Instant::now();
                         match body
-                            .ok()
+                            .as_deref()
                             .and_then(|body| {
                                 agent
                                     .post(&url)
                                     .header("content-type", WIRE_BATCH_MEDIA_TYPE)
-                                    .send(&body[..])
+                                    .send(body)
                                     .ok()
                             })
                             // An error status (the whole batch refused) or
@@ -453,13 +462,13 @@ fn offer(
                             .filter(|r| r.status().is_success())
                             .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
                             .and_then(|mut answer| match answer["results"].take() {
-                                Value::Array(results) if results.len() == chunk.len() => {
+                                Value::Array(results) if results.len() == ids.len() => {
                                     Some(results)
                                 }
                                 _ => None,
                             }) {
                             Some(results) => {
-                                for (result, (id, _)) in results.iter().zip(chunk) {
+                                for (result, id) in results.iter().zip(ids) {
                                     if result.get("hash").is_some() {
                                         submitted.push((*id, now));
                                     } else {
@@ -467,7 +476,7 @@ fn offer(
                                     }
                                 }
                             }
-                            None => refused += chunk.len() as u64,
+                            None => refused += ids.len() as u64,
                         }
                     }
                     (submitted, refused)
