@@ -568,12 +568,11 @@ impl Mempool {
         let next_height = tip.height.saturating_add(1);
         let mut stale = Vec::new();
         // The block's own writes hold its senders' accounts as of the tip:
-        // read their nonces there rather than from the store.
+        // read their nonces there rather than from the store, and cache
+        // them even for a sender with nothing pending now, whose next
+        // payment (often soon) would otherwise read its account again.
         let is_tip = outcome.block_hash == tip.block_hash;
         for sender in &senders {
-            if !self.by_sender.contains_key(sender) {
-                continue;
-            }
             let written = if is_tip {
                 outcome
                     .written::<AccountState>(&StateKey::Account(*sender))?
@@ -581,11 +580,14 @@ impl Mempool {
             } else {
                 None
             };
+            if let Some(nonce) = written {
+                self.cache_nonce(*sender, nonce);
+            }
+            if !self.by_sender.contains_key(sender) {
+                continue;
+            }
             let expected = match written {
-                Some(nonce) => {
-                    self.cache_nonce(*sender, nonce);
-                    Some(nonce)
-                }
+                Some(nonce) => Some(nonce),
                 None => self.next_nonce(view, sender)?,
             };
             let Some(nonces) = self.by_sender.get(sender) else {

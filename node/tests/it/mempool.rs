@@ -2,11 +2,12 @@
 //! eviction after a commit.
 
 use clearhouse_ledger::crypto::Keypair;
-use clearhouse_ledger::state::Outcome;
+use clearhouse_ledger::state::commitment::BucketEntry;
 use clearhouse_ledger::state::memory::MemoryState;
+use clearhouse_ledger::state::{Outcome, StateView, Tip, ViewError};
 use clearhouse_ledger::testing::{Fixture, key};
 use clearhouse_ledger::tx::TxError;
-use clearhouse_ledger::{Hash, SignedTransaction, Transaction};
+use clearhouse_ledger::{ChainId, Hash, SignedTransaction, Transaction};
 use clearhouse_node::mempool::{AdmitError, Mempool, MempoolLimits};
 
 fn setup() -> (Fixture, MemoryState, Mempool) {
@@ -386,4 +387,58 @@ fn a_checked_batch_answers_what_checking_each_alone_answers() {
         .map(|answer| answer.map(|v| v.id()))
         .collect();
     assert_eq!(together, one_by_one);
+}
+
+/// A view that counts the state entries read through it.
+struct CountingView<'a> {
+    inner: &'a MemoryState,
+    gets: std::cell::Cell<usize>,
+}
+
+impl StateView for CountingView<'_> {
+    fn chain_id(&self) -> ChainId {
+        self.inner.chain_id()
+    }
+    fn tip(&self) -> Result<Tip, ViewError> {
+        self.inner.tip()
+    }
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ViewError> {
+        self.gets.set(self.gets.get() + 1);
+        self.inner.get(key)
+    }
+    fn bucket(&self, bucket: u16) -> Result<Vec<BucketEntry>, ViewError> {
+        self.inner.bucket(bucket)
+    }
+    fn node(&self, level: u8, index: u32) -> Result<Option<Hash>, ViewError> {
+        self.inner.node(level, index)
+    }
+}
+
+/// A committed block leaves its senders' new nonces in the cache, also for
+/// a sender with nothing left pending: that sender's next payment is
+/// admitted (and its replay refused) without reading its account again.
+#[test]
+fn a_block_caches_its_senders_nonces_even_with_nothing_pending() {
+    let (f, mut state, mut pool) = setup();
+    admit(&mut pool, &state, &pay(&f, 0, 0, 5)).unwrap();
+    let txs = pool.select(&state, 10, usize::MAX).unwrap();
+    let outcome = f.propose(&state, txs);
+    state.commit(&outcome);
+    pool.remove_committed(&outcome, &state).unwrap();
+    assert!(pool.is_empty());
+    let view = CountingView {
+        inner: &state,
+        gets: std::cell::Cell::new(0),
+    };
+    let replay = pay(&f, 0, 0, 5);
+    assert_eq!(
+        pool.admit_bytes(&replay.encode().unwrap(), &view),
+        Err(AdmitError::StaleNonce {
+            expected: 1,
+            found: 0
+        })
+    );
+    pool.admit_bytes(&pay(&f, 0, 1, 5).encode().unwrap(), &view)
+        .unwrap();
+    assert_eq!(view.gets.get(), 0, "the nonce came from the block's writes");
 }
