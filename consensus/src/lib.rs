@@ -122,7 +122,6 @@ mod votes;
 #[cfg(feature = "sim")]
 pub mod sim;
 
-#[cfg(feature = "sim")]
 pub use machine::Mutants;
 pub use machine::{Config, Limits, Machine};
 pub use timeouts::TimeoutParams;

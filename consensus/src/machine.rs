@@ -41,9 +41,10 @@ impl Default for Limits {
     }
 }
 
-/// Deliberately broken variants of the algorithm, used only by the simulator's own tests
-/// to prove its checkers can fail. All `false` is the real algorithm.
-#[cfg(feature = "sim")]
+/// Deliberately broken variants of the algorithm, used only by the simulators' tests to
+/// prove their checkers can fail. All `false` (the default) is the real algorithm. A
+/// field switched at run time, not a cargo feature: production and the simulators run
+/// the same compiled code.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Mutants {
     /// Count `2f` of the power (not `2f + 1`) as a quorum.
@@ -52,6 +53,9 @@ pub struct Mutants {
     pub forget_lock_on_restore: bool,
     /// After a restart, forget what was signed (and so sign again from round 0).
     pub forget_signed_on_restore: bool,
+    /// Count a vote again when the same validator's same vote arrives twice (a quorum
+    /// counted by messages, not by distinct signers).
+    pub count_duplicate_votes: bool,
 }
 
 /// Everything fixed for one machine.
@@ -65,8 +69,7 @@ pub struct Config {
     pub timeouts: TimeoutParams,
     /// Memory bounds.
     pub limits: Limits,
-    /// Broken variants for the simulator's tests.
-    #[cfg(feature = "sim")]
+    /// Broken variants for the simulators' tests (all off in production).
     pub mutants: Mutants,
 }
 
@@ -78,7 +81,6 @@ impl Config {
             me,
             timeouts: TimeoutParams::default(),
             limits: Limits::default(),
-            #[cfg(feature = "sim")]
             mutants: Mutants::default(),
         }
     }
@@ -163,7 +165,6 @@ impl<V: Value, S: Signature> Machine<V, S> {
         };
         records.retain(|m| m.height() == height);
         machine.height = height;
-        #[cfg(feature = "sim")]
         if machine.config.mutants.forget_signed_on_restore {
             return machine;
         }
@@ -193,10 +194,7 @@ impl<V: Value, S: Signature> Machine<V, S> {
                 value: Some(value),
                 ..
             }) => {
-                #[cfg(feature = "sim")]
                 let forget = self.config.mutants.forget_lock_on_restore;
-                #[cfg(not(feature = "sim"))]
-                let forget = false;
                 if !forget && self.locked.as_ref().is_none_or(|(r, _)| round > *r) {
                     self.locked = Some((round, value.clone()));
                 }
@@ -350,6 +348,7 @@ impl<V: Value, S: Signature> Machine<V, S> {
             vote,
             power,
             self.config.limits.conflicting_messages_per_slot_max,
+            self.config.mutants.count_duplicate_votes,
         ) {
             out.push(Output::Evidence(*evidence));
         }
@@ -410,7 +409,6 @@ impl<V: Value, S: Signature> Machine<V, S> {
 
     /// Whether `power` is a quorum (the paper's `2f + 1`).
     pub(crate) fn is_quorum(&self, power: u64) -> bool {
-        #[cfg(feature = "sim")]
         if self.config.mutants.quorum_two_f {
             let total = self.config.validators.total_power();
             let f = total.saturating_sub(1) / 3;

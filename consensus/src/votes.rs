@@ -79,12 +79,14 @@ impl<V: Value, S: Clone + Eq> HeightLog<V, S> {
     }
 
     /// Offers a vote from a validator of power `power`; at most `per_slot_max` different
-    /// votes of one validator and slot are kept.
+    /// votes of one validator and slot are kept. `count_duplicates` is the
+    /// `count_duplicate_votes` mutant: a repeated vote counts again.
     pub(crate) fn add_vote(
         &mut self,
         vote: Signed<Vote<V>, S>,
         power: u64,
         per_slot_max: usize,
+        count_duplicates: bool,
     ) -> Admit<V, S> {
         let key = (vote.message.round, vote.message.kind);
         let round_votes = self.votes.entry(key).or_insert_with(RoundVotes::new);
@@ -93,6 +95,14 @@ impl<V: Value, S: Clone + Eq> HeightLog<V, S> {
             .entry(vote.message.validator)
             .or_default();
         if earlier.iter().any(|v| v.message == vote.message) {
+            if count_duplicates {
+                let tally = round_votes
+                    .power_by_value
+                    .entry(vote.message.value.clone())
+                    .or_insert(0);
+                *tally = tally.saturating_add(power);
+                round_votes.total_power = round_votes.total_power.saturating_add(power);
+            }
             return Admit::Duplicate;
         }
         let first = earlier.first().cloned();

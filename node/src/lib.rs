@@ -19,9 +19,11 @@ pub mod api;
 pub mod config;
 #[cfg(feature = "server")]
 pub mod driver;
+pub mod engine;
 pub mod keyfile;
 pub mod mempool;
 pub mod metrics;
+pub mod peer;
 #[cfg(feature = "server")]
 pub mod network;
 #[cfg(feature = "server")]

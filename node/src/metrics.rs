@@ -11,9 +11,10 @@ pub const LATENCY_BUCKETS_MS: [u64; 12] = [
 
 /// Where the driver loop spends its time: one busy-time counter per phase,
 /// so a profile under load needs no profiler (`/metrics`,
-/// `clearhouse_driver_busy_seconds_total{phase=..}`). The event phases (API,
-/// gossip, sync, timers) include the consensus work an event triggers;
-/// `build_block`, `check_block` and `commit` count that work again on its own.
+/// `clearhouse_driver_busy_seconds_total{phase=..}`). Each is the time the
+/// engine took on one kind of event plus the driver's execution of the
+/// effects it returned: the consensus work an event triggers (building or
+/// checking a block, a decision) counts towards the event that caused it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Admitting API submissions (decoding, state reads, signature checks).
@@ -22,12 +23,12 @@ pub enum Phase {
     TxGossip,
     /// Validating and feeding consensus gossip (excluding the phases below).
     ConsensusGossip,
-    /// Building a proposal from the mempool (selection and execution).
-    BuildBlock,
-    /// Executing a proposed block before prevoting.
-    CheckBlock,
-    /// Committing a block: the store, the mempool eviction, the WAL prune.
+    /// A block landed in the store: the WAL prune, and what the landing
+    /// unblocked.
     Commit,
+    /// Signature checks answered (gossip admission, the proposal check
+    /// that waited for them).
+    Verified,
     /// Answering peers' sync requests.
     SyncAnswer,
     /// Verifying and committing synced blocks.
@@ -38,13 +39,12 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, in rendering order.
-    pub const ALL: [Phase; 9] = [
+    pub const ALL: [Phase; 8] = [
         Phase::ApiSubmit,
         Phase::TxGossip,
         Phase::ConsensusGossip,
-        Phase::BuildBlock,
-        Phase::CheckBlock,
         Phase::Commit,
+        Phase::Verified,
         Phase::SyncAnswer,
         Phase::SyncApply,
         Phase::Timers,
@@ -56,9 +56,8 @@ impl Phase {
             Phase::ApiSubmit => "api_submit",
             Phase::TxGossip => "tx_gossip",
             Phase::ConsensusGossip => "consensus_gossip",
-            Phase::BuildBlock => "build_block",
-            Phase::CheckBlock => "check_block",
             Phase::Commit => "commit",
+            Phase::Verified => "verified",
             Phase::SyncAnswer => "sync_answer",
             Phase::SyncApply => "sync_apply",
             Phase::Timers => "timers",

@@ -137,6 +137,19 @@ impl Wal {
         self.append(&WalRecord::Received(message.clone()))
     }
 
+    /// Appends a record; with `sync`, flushes it (and everything before it)
+    /// to disk before returning.
+    pub fn append_record(&mut self, record: &WalRecord, sync: bool) -> Result<(), WalError> {
+        self.append(record)?;
+        if sync {
+            self.file.sync_data().map_err(|error| WalError::Io {
+                path: self.path.clone(),
+                error,
+            })?;
+        }
+        Ok(())
+    }
+
     fn append(&mut self, record: &WalRecord) -> Result<(), WalError> {
         let frame = frame(record)?;
         self.file.write_all(&frame).map_err(|error| WalError::Io {
@@ -227,4 +240,63 @@ fn parse(bytes: &[u8]) -> (Vec<WalRecord>, usize) {
         offset += 36 + len;
     }
     (records, offset)
+}
+
+/// The WAL's records in memory, with the prune rule: what this validator
+/// signed and received at heights the store does not hold yet. The engine
+/// keeps one; its host keeps the file ([`Wal`]) in step by executing the
+/// engine's append and prune effects in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WalRecords {
+    records: Vec<WalRecord>,
+}
+
+impl WalRecords {
+    /// The records of a log read at start-up that still matter once the
+    /// store holds `store_tip`: those above it, in log order.
+    pub fn resume(records: Vec<WalRecord>, store_tip: u64) -> WalRecords {
+        WalRecords {
+            records: records
+                .into_iter()
+                .filter(|r| r.height() > store_tip)
+                .collect(),
+        }
+    }
+
+    /// Notes an appended record.
+    pub fn push(&mut self, record: WalRecord) {
+        self.records.push(record);
+    }
+
+    /// Every record, in log order.
+    pub fn records(&self) -> &[WalRecord] {
+        &self.records
+    }
+
+    /// How many records are held.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The messages (signed and received) of `height`, in log order.
+    pub fn messages_at(&self, height: u64) -> impl Iterator<Item = &ConsensusMessage> + '_ {
+        self.records.iter().filter_map(move |record| {
+            let (WalRecord::Signed(message) | WalRecord::Received(message)) = record;
+            (message.height() == height).then_some(message)
+        })
+    }
+
+    /// The prune rule: once the store holds `height`, records at or below
+    /// it are no longer needed (a restart resumes above the store's tip).
+    /// Forgets them and returns what the file must keep
+    /// ([`Wal::prune_below`]`(height + 1, ..)`).
+    pub fn prune_through(&mut self, height: u64) -> Vec<WalRecord> {
+        self.records.retain(|r| r.height() > height);
+        self.records.clone()
+    }
 }

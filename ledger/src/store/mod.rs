@@ -44,6 +44,7 @@
 //! the ones commits kept up to date in memory.
 
 pub mod keys;
+pub mod memory;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -198,6 +199,46 @@ fn hash32(bytes: &[u8], what: &str) -> Result<Hash, ViewError> {
         .try_into()
         .map(Hash)
         .map_err(|_| ViewError::Corrupt(format!("{what}: expected 32 bytes, got {}", bytes.len())))
+}
+
+/// What the node's engine reads of a chain store: the state (through
+/// [`StateView`]), the tip, the state root, the next deadline and stored
+/// blocks with their certificates. Implemented by the sled [`Store`] and by
+/// its in-memory twin [`memory::MemoryStore`]; writes are not part of it
+/// (the engine asks its host to commit, as an effect).
+pub trait ChainStore: StateView + Send + Sync {
+    /// The last committed block (height 0 and the chain id at genesis).
+    fn chain_tip(&self) -> Result<Tip, StoreError>;
+    /// The state root after the tip.
+    fn root(&self) -> Result<Hash, StoreError>;
+    /// The lowest height with escrow or credit deadlines still to process.
+    fn next_deadline(&self) -> Result<Option<u64>, StoreError>;
+    /// The block at `height`.
+    fn block_at(&self, height: u64) -> Result<Option<Block>, StoreError>;
+    /// The commit certificate of the block at `height`.
+    fn certificate_at(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError>;
+}
+
+impl ChainStore for Store {
+    fn chain_tip(&self) -> Result<Tip, StoreError> {
+        self.tip()
+    }
+
+    fn root(&self) -> Result<Hash, StoreError> {
+        self.state_root()
+    }
+
+    fn next_deadline(&self) -> Result<Option<u64>, StoreError> {
+        Store::next_deadline(self)
+    }
+
+    fn block_at(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        self.block(height)
+    }
+
+    fn certificate_at(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
+        self.certificate(height)
+    }
 }
 
 impl Store {

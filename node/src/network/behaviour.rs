@@ -17,7 +17,7 @@ use libp2p::{
 
 use super::codec::{SYNC_PROTOCOL, SyncCodec};
 use super::config::NetworkLimits;
-use super::{NetworkError, Topic};
+use super::{NetworkError, Topic, TopicExt};
 
 /// Room for the protobuf envelope around a gossip payload (the topic; a
 /// source peer id, sequence number and signature when a message carries

@@ -1,25 +1,8 @@
 //! What the network is told at start: who we are, where we listen, whom we
 //! dial, who may connect, and every bound the network enforces.
 
-use std::fmt;
+use crate::peer::NetworkKey;
 use std::net::SocketAddr;
-
-/// A peer's identity: the 32-byte ed25519 public key of its libp2p identity
-/// (the genesis `network_key` of a member, or a configured observer's key).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NetworkKey(pub [u8; 32]);
-
-impl fmt::Debug for NetworkKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NetworkKey({})", hex::encode(self.0))
-    }
-}
-
-impl fmt::Display for NetworkKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
 
 /// Everything [`super::Network::start`] needs.
 #[derive(Clone, Debug)]

@@ -25,7 +25,7 @@ use super::behaviour::{Behaviour, BehaviourEvent, build_swarm};
 use super::codec::{FrameKind, frame_too_large};
 use super::{
     MessageId, NetworkConfig, NetworkError, NetworkEvent, NetworkKey, NetworkLimits, NetworkStats,
-    Responder, Topic, Verdict, peer_id_of,
+    Responder, Topic, TopicExt, Verdict, peer_id_of,
 };
 
 /// How often the loop looks for configured peers due for a redial.
@@ -547,7 +547,7 @@ impl EventLoop {
         message_id: &gossipsub::MessageId,
         message: &gossipsub::Message,
     ) -> Result<(Topic, MessageId, NetworkKey), &'static str> {
-        let topic = Topic::from_hash(&message.topic).ok_or("unknown topic")?;
+        let topic = super::topic_from_hash(&message.topic).ok_or("unknown topic")?;
         if message.data.len() > self.gossip_bytes_max(topic) {
             return Err("payload over the topic limit");
         }

@@ -51,7 +51,8 @@ use libp2p::request_response::ResponseChannel;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-pub use config::{NetworkConfig, NetworkKey, NetworkLimits};
+pub use crate::peer::{MessageId, NetworkKey, Topic, Verdict};
+pub use config::{NetworkConfig, NetworkLimits};
 
 use event_loop::{Command, EventLoop};
 
@@ -59,28 +60,13 @@ use event_loop::{Command, EventLoop};
 /// (backpressure) when it is full.
 const COMMANDS_QUEUE_MAX: usize = 256;
 
-/// A gossip topic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Topic {
-    /// Transactions (batches of them), topic `clearhouse/tx/2`.
-    Transactions,
-    /// Proposals and votes, topic `clearhouse/consensus/2`.
-    Consensus,
+/// gossipsub's names for our topics.
+trait TopicExt {
+    fn ident(self) -> IdentTopic;
+    fn hash(self) -> TopicHash;
 }
 
-impl Topic {
-    /// Both topics.
-    pub const ALL: [Topic; 2] = [Topic::Transactions, Topic::Consensus];
-
-    /// The gossipsub topic name.
-    pub fn name(self) -> &'static str {
-        match self {
-            // Version 2: unsigned gossip (see `behaviour::gossipsub_config`).
-            Topic::Transactions => "clearhouse/tx/2",
-            Topic::Consensus => "clearhouse/consensus/2",
-        }
-    }
-
+impl TopicExt for Topic {
     fn ident(self) -> IdentTopic {
         IdentTopic::new(self.name())
     }
@@ -88,39 +74,10 @@ impl Topic {
     fn hash(self) -> TopicHash {
         self.ident().hash()
     }
-
-    fn from_hash(hash: &TopicHash) -> Option<Topic> {
-        Topic::ALL.into_iter().find(|topic| topic.hash() == *hash)
-    }
 }
 
-/// A gossip message id: the SHA-256 of the message data, so the same bytes
-/// always have the same id (and are delivered once per cache window).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MessageId(pub(crate) [u8; 32]);
-
-impl MessageId {
-    /// The content hash.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for MessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MessageId({})", hex::encode(self.0))
-    }
-}
-
-/// The application's judgement of a gossip message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Valid: forward it to our mesh peers.
-    Accept,
-    /// Invalid: drop it and penalise the peer that sent it.
-    Reject,
-    /// Not invalid but not worth forwarding (e.g. stale): drop it quietly.
-    Ignore,
+fn topic_from_hash(hash: &TopicHash) -> Option<Topic> {
+    Topic::ALL.into_iter().find(|topic| topic.hash() == *hash)
 }
 
 /// What the network tells the application.
