@@ -239,7 +239,9 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         .feed(Event::Start { wal: records }, Phase::Timers)
         .await?;
     driver.publish_status()?;
-    let result = driver.run_loop(&mut events, &mut commands, &mut shutdown).await;
+    let result = driver
+        .run_loop(&mut events, &mut commands, &mut shutdown)
+        .await;
     // A decided block in flight lands before the driver stops.
     while let Some(joined) = driver.committing.join_next().await {
         driver.landed(joined)?;

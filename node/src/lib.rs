@@ -23,13 +23,15 @@ pub mod engine;
 pub mod keyfile;
 pub mod mempool;
 pub mod metrics;
-pub mod peer;
 #[cfg(feature = "server")]
 pub mod network;
+pub mod peer;
 #[cfg(feature = "server")]
 pub mod views;
 pub mod wal;
 pub mod wire;
+
+pub mod sim;
 
 #[cfg(feature = "server")]
 mod server;

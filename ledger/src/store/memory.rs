@@ -127,15 +127,15 @@ impl ChainStore for MemoryStore {
         let inner = self.read();
         match inner.state.entries().range(from..=to).next() {
             None => Ok(None),
-            Some((key, _)) => match crate::codec::decode::<
-                StateKey,
-                { crate::codec::STATE_KEY_BYTES_MAX },
-            >(key)? {
-                StateKey::Due(height) => Ok(Some(height)),
-                other => Err(StoreError::Corrupt(format!(
-                    "{other:?} sorts among the deadlines"
-                ))),
-            },
+            Some((key, _)) => {
+                match crate::codec::decode::<StateKey, { crate::codec::STATE_KEY_BYTES_MAX }>(key)?
+                {
+                    StateKey::Due(height) => Ok(Some(height)),
+                    other => Err(StoreError::Corrupt(format!(
+                        "{other:?} sorts among the deadlines"
+                    ))),
+                }
+            }
         }
     }
 

@@ -625,9 +625,19 @@ impl Engine {
             return Ok(Vec::new());
         }
         self.handle(event)?;
-        // Events kept while waiting, in order, until the engine waits again.
-        while self.waiting.is_none() {
-            let Some(event) = self.deferred.pop_front() else {
+        // Events kept while waiting: in order once nothing is awaited; while
+        // something is, the awaited ones first (one may have arrived while
+        // the engine waited for something else).
+        loop {
+            let next = if self.waiting.is_some() {
+                let Some(position) = self.deferred.iter().position(|e| self.awaited(e)) else {
+                    break;
+                };
+                self.deferred.remove(position)
+            } else {
+                self.deferred.pop_front()
+            };
+            let Some(event) = next else {
                 break;
             };
             self.handle(event)?;
@@ -666,6 +676,30 @@ impl Engine {
             peers: self.peers.clone(),
             mempool_size: self.mempool.len(),
         })
+    }
+
+    /// A one-line summary of the engine's state, for traces.
+    pub fn summary(&self) -> String {
+        format!(
+            "height {} round {} step {:?} timers {:?} inputs {} outputs {} idle {} running {} mempool {} pending {:?} sync {:?}/{} waiting {:?} deferred {}",
+            self.machine.height().0,
+            self.machine.round().0,
+            self.machine.step(),
+            self.timers
+                .keys()
+                .next()
+                .map(|(at, _)| at.saturating_sub(self.now)),
+            self.inputs.len(),
+            self.outputs.len(),
+            self.idle,
+            self.machine.is_running(),
+            self.mempool.len(),
+            self.pending.as_ref().map(Decided::height),
+            self.sync_target.map(|(h, _)| h),
+            self.sync_in_flight,
+            self.waiting,
+            self.deferred.len(),
+        )
     }
 
     /// The mempool (read-only, for the host's views and tests).
@@ -949,7 +983,10 @@ impl Engine {
                 let Some(block) = self.proposals.get(&p.value).cloned() else {
                     return Err(EngineError::Invariant {
                         height: p.height.0,
-                        reason: format!("asked to propose block {} this node does not hold", p.value),
+                        reason: format!(
+                            "asked to propose block {} this node does not hold",
+                            p.value
+                        ),
                     });
                 };
                 let proposal = SignedProposal::sign(
@@ -992,7 +1029,11 @@ impl Engine {
         Ok(())
     }
 
-    fn publish_consensus(&mut self, message: &ConsensusMessage, own: bool) -> Result<(), EngineError> {
+    fn publish_consensus(
+        &mut self,
+        message: &ConsensusMessage,
+        own: bool,
+    ) -> Result<(), EngineError> {
         self.gossip_sequence += 1;
         let gossip = ConsensusGossip {
             sequence: self.gossip_sequence,
@@ -1387,7 +1428,10 @@ impl Engine {
         if decided.height() != height {
             return Err(EngineError::Invariant {
                 height,
-                reason: format!("the store wrote height {height}, {} was pending", decided.height()),
+                reason: format!(
+                    "the store wrote height {height}, {} was pending",
+                    decided.height()
+                ),
             });
         }
         let outcome = decided.outcome();
@@ -1524,6 +1568,12 @@ impl Engine {
         if self.idle || !stalled {
             return Ok(());
         }
+        // A stalled height may be one the others decided while this node
+        // missed the decision: if they went idle since, nothing new would
+        // ever tell it. Ask every peer how far it got.
+        for peer in self.peers.clone() {
+            self.ask_status(peer);
+        }
         let next = self.next_height()?;
         let messages: Vec<(ConsensusMessage, bool)> = self
             .wal
@@ -1551,11 +1601,10 @@ impl Engine {
         let mut results = Vec::with_capacity(transactions.len());
         let mut admitted = Vec::new();
         for checked in transactions {
-            let result = checked
-                .and_then(|verified| {
-                    self.mempool
-                        .admit_verified(verified, &view_of(&self.store, &self.pending))
-                });
+            let result = checked.and_then(|verified| {
+                self.mempool
+                    .admit_verified(verified, &view_of(&self.store, &self.pending))
+            });
             if let Ok(id) = &result {
                 if self.submit_times.len() < SUBMIT_TIMES_MAX {
                     self.submit_times.insert(*id, self.now);
@@ -1571,14 +1620,18 @@ impl Engine {
         self.wake_if_idle()
     }
 
-    fn gossip_transactions(&mut self, transactions: Vec<SignedTransaction>) -> Result<(), EngineError> {
+    fn gossip_transactions(
+        &mut self,
+        transactions: Vec<SignedTransaction>,
+    ) -> Result<(), EngineError> {
         for chunk in transactions.chunks(self.limits.gossip_batch_txs_max.max(1)) {
-            let data = TxBatch(chunk.to_vec())
-                .encode()
-                .map_err(|error| EngineError::Invariant {
-                    height: 0,
-                    reason: format!("cannot encode a transaction batch: {error}"),
-                })?;
+            let data =
+                TxBatch(chunk.to_vec())
+                    .encode()
+                    .map_err(|error| EngineError::Invariant {
+                        height: 0,
+                        reason: format!("cannot encode a transaction batch: {error}"),
+                    })?;
             self.effects.push(Effect::Publish {
                 topic: Topic::Transactions,
                 data,
@@ -1669,11 +1722,7 @@ impl Engine {
         });
     }
 
-    fn on_verified(
-        &mut self,
-        job: u64,
-        results: Vec<Option<Verified>>,
-    ) -> Result<(), EngineError> {
+    fn on_verified(&mut self, job: u64, results: Vec<Option<Verified>>) -> Result<(), EngineError> {
         match self.jobs.remove(&job) {
             None => Err(EngineError::Invariant {
                 height: self.next_height()?,
@@ -1718,7 +1767,11 @@ impl Engine {
                         self.metrics
                             .mempool_size
                             .store(self.mempool.len() as u64, Ordering::Relaxed);
-                        if new { Verdict::Accept } else { Verdict::Ignore }
+                        if new {
+                            Verdict::Accept
+                        } else {
+                            Verdict::Ignore
+                        }
                     }
                 };
                 if verdict == Verdict::Reject {
@@ -1727,7 +1780,9 @@ impl Engine {
                         .fetch_add(1, Ordering::Relaxed);
                 }
                 self.report(id, source, verdict);
-                if self.waiting == Some(Waiting::Verify) && self.check.is_some_and(|c| c.job.is_none()) {
+                if self.waiting == Some(Waiting::Verify)
+                    && self.check.is_some_and(|c| c.job.is_none())
+                {
                     // A proposal check waited for this batch.
                     self.waiting = None;
                     self.continue_check()?;
@@ -1952,19 +2007,22 @@ impl Engine {
         }
         let applied = sync.applied;
         self.sync_apply = None;
-        if applied == 0 {
-            // The peer did not deliver what it claimed: drop its target.
-            self.sync_target = None;
-            self.start_if_deadline_due()?;
-        } else if self.syncing() {
+        if applied > 0 && self.syncing() {
             self.request_blocks();
-        } else {
-            // Join consensus above what was synced.
-            self.sync_target = None;
-            let next = self.next_height()?;
+            return Ok(());
+        }
+        // Done, or the peer did not deliver what it claimed (drop its
+        // target: a peer that lies about its height cannot hold us).
+        self.sync_target = None;
+        let next = self.next_height()?;
+        if applied > 0 || (!self.idle && self.machine.height().0 < next) {
+            // Join consensus above what was synced (also after an earlier
+            // answer of this sync moved the store past the machine).
             self.idle_buffer.retain(|m| m.height() >= next);
             self.idle = true;
             self.want_start = true;
+        } else {
+            self.start_if_deadline_due()?;
         }
         Ok(())
     }
@@ -1995,7 +2053,9 @@ impl Engine {
         };
         checked.map_err(|e| SyncFailure::Peer(e.to_string()))?;
         if certificate.height != block.header.height || certificate.block_hash != hash {
-            return Err(SyncFailure::Peer("the certificate names another block".into()));
+            return Err(SyncFailure::Peer(
+                "the certificate names another block".into(),
+            ));
         }
         self.metrics
             .add_signature_checks(CheckSource::Block, block.transactions.len());
@@ -2026,9 +2086,10 @@ impl Engine {
                 let mut blocks = Vec::new();
                 let mut bytes = 0usize;
                 for height in from..from.saturating_add(u64::from(count.min(SYNC_BLOCKS_MAX))) {
-                    let (Some(block), Some(certificate)) =
-                        (self.store.block_at(height)?, self.store.certificate_at(height)?)
-                    else {
+                    let (Some(block), Some(certificate)) = (
+                        self.store.block_at(height)?,
+                        self.store.certificate_at(height)?,
+                    ) else {
                         break;
                     };
                     bytes += block.encode().map(|b| b.len()).unwrap_or(0);
