@@ -163,6 +163,17 @@ fn wait_committed(cluster: &Cluster, node: usize, ids: &[String]) {
     }
 }
 
+/// Transactions node `node` committed since it started, from its `/metrics`.
+fn committed_transactions(cluster: &Cluster, node: usize) -> u64 {
+    let metrics = cluster.metrics(node);
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("clearhouse_committed_transactions_total "))
+        .unwrap_or_else(|| panic!("no committed-transactions counter in:\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
 fn wait_same_tip(cluster: &Cluster) {
     cluster.wait_until(
         Duration::from_secs(60),
@@ -609,19 +620,46 @@ fn a_validator_killed_mid_load_never_double_signs() {
     let mut committed_before = Vec::new();
     let mut next_nonce = 0;
     let mut rng = 0x5eedu64;
+    // Each round's load is a run of steps, one payment from every account
+    // per step, each step submitted once node 0 has committed the steps
+    // before it: the load spans several heights, and the kill lands right
+    // after a seeded step was admitted (never the first or the last), while
+    // that step is in flight and more load is still to come.
+    const STEPS: u64 = 4; // one per node, see `target`
+    let senders = cluster.keys.len() as u64;
     for round in 0..3 {
-        // Load on every node, the victim included.
-        let ids = load(&cluster, &[0, 1, 2, victim], next_nonce, 2);
-        next_nonce += 2;
         rng = rng
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_millis(100 + (rng >> 33) % 400));
-        cluster.kill_process(victim);
-        // What node 0 reports committed now must survive everything after.
-        for hash in &ids {
-            if cluster.get(0, &format!("/v1/transactions/{hash}"))["status"] == "committed" {
-                committed_before.push(hash.clone());
+        let kill_step = 1 + (rng >> 33) % (STEPS - 2);
+        let committed_at_start = committed_transactions(&cluster, 0);
+        let mut ids = Vec::new();
+        for step in 0..STEPS {
+            cluster.wait_until(
+                Duration::from_secs(60),
+                &format!("round {round}'s first {step} steps committed on node 0"),
+                || committed_transactions(&cluster, 0) >= committed_at_start + step * senders,
+            );
+            // Every node takes a step's submissions: the victim the first
+            // (it runs until a later step), then nodes 0, 1 and 2.
+            let target = [victim, 0, 1, 2][step as usize];
+            ids.extend(load(&cluster, &[target], next_nonce, 1));
+            next_nonce += 1;
+            if step == kill_step {
+                cluster.kill_process(victim);
+                // What node 0 reports committed now must survive everything after.
+                let before = committed_before.len();
+                for hash in &ids {
+                    if cluster.get(0, &format!("/v1/transactions/{hash}"))["status"] == "committed"
+                    {
+                        committed_before.push(hash.clone());
+                    }
+                }
+                eprintln!(
+                    "kill {round}: after step {step} of {STEPS}, {} of the round's {} payments committed on node 0",
+                    committed_before.len() - before,
+                    ids.len()
+                );
             }
         }
         wait_committed(&cluster, 0, &ids);
