@@ -163,6 +163,17 @@ fn wait_committed(cluster: &Cluster, node: usize, ids: &[String]) {
     }
 }
 
+/// Transactions node `node` committed since it started, from its `/metrics`.
+fn committed_transactions(cluster: &Cluster, node: usize) -> u64 {
+    let metrics = cluster.metrics(node);
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("clearhouse_committed_transactions_total "))
+        .unwrap_or_else(|| panic!("no committed-transactions counter in:\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
 fn wait_same_tip(cluster: &Cluster) {
     cluster.wait_until(
         Duration::from_secs(60),
@@ -440,38 +451,81 @@ fn a_node_refuses_a_listen_address_already_in_use() {
     cluster.shutdown_and_check_stores();
 }
 
-/// A node whose key is not in genesis cannot connect, and a transaction it
-/// crafts from an unregistered account is never accepted.
+/// A stranger (a network identity in no genesis and no validator's
+/// observer list) dials every validator and is cut off by each right after
+/// the handshake: no validator ever lists it as a peer, and while the chain
+/// commits a payment it receives no gossip and can sync nothing. A payment
+/// crafted from an account no bank registered is refused outright.
+///
+/// The stranger is the node's own network layer (`Network::start`, with
+/// the limits `clearhouse_node::start` gives it, allowing the validators it
+/// dials), not a whole node: a whole node's network events and counters
+/// stay inside its driver, so a test could only wait for nothing to happen.
+/// Holding the events, the test sees each refusal happen: the validator
+/// closes the connection the stranger had just opened, on every redial.
 #[test]
 fn a_stranger_cannot_join_or_transact() {
+    use clearhouse_node::network::{Network, NetworkConfig, NetworkEvent, NetworkLimits};
+
     let cluster = Cluster::start(4, 0, 1, 5);
-    // A stranger: an observer config with its own network key, pointing at
-    // the validators, which do not list it.
-    let dir = tempfile::tempdir().unwrap();
-    let key_path = dir.path().join("stranger.key");
-    let stranger_key = clearhouse_ledger::crypto::Keypair::from_seed(&[42; 32]);
-    clearhouse_node::keyfile::write(&key_path, &stranger_key).unwrap();
-    let mut config = cluster.testnet.nodes[0].config.clone();
-    config.name = "stranger".into();
-    config.role = clearhouse_node::config::Role::Observer;
-    config.key_file = None;
-    config.network_key_file = key_path;
-    config.data_dir = dir.path().join("data");
-    config.listen = clearhouse_testnet::free_address().unwrap();
-    config.api = clearhouse_testnet::free_address().unwrap();
-    config.peers = cluster.testnet.nodes[1].config.peers.clone();
-    let stranger = cluster
+    let validators: Vec<_> = (0..4)
+        .map(|i| {
+            (
+                cluster.nodes[i].as_ref().unwrap().network_key,
+                cluster.testnet.nodes[i].config.listen,
+            )
+        })
+        .collect();
+    let validator_keys: Vec<_> = validators.iter().map(|(key, _)| *key).collect();
+    let mut stranger = cluster
         .runtime
-        .block_on(clearhouse_node::start(config))
+        .block_on(Network::start(NetworkConfig {
+            identity_seed: [42; 32],
+            listen: "127.0.0.1:0".parse().unwrap(),
+            peers: validators.clone(),
+            allowed: validator_keys.clone(),
+            limits: NetworkLimits {
+                gossip_consensus_bytes_max: clearhouse_node::wire::CONSENSUS_MESSAGE_BYTES_MAX,
+                gossip_tx_bytes_max: clearhouse_node::wire::TX_BATCH_BYTES_MAX,
+                sync_request_bytes_max: clearhouse_node::wire::SYNC_REQUEST_BYTES_MAX,
+                sync_response_bytes_max: clearhouse_node::wire::SYNC_RESPONSE_BYTES_MAX,
+                ..NetworkLimits::default()
+            },
+        }))
         .unwrap();
-    let stranger_hex = hex::encode(stranger.network_key.0);
-    // Work happens; the stranger never holds a connection and never syncs.
+    let stranger_hex = hex::encode(stranger.local_key().0);
+
+    // Work happens while the stranger dials: a payment commits.
     let to = cluster.keys[0].account();
     let tx = cluster.transfer(1, 0, to, "CNY", 5);
     let hash = tx.id().unwrap().to_hex();
     cluster.submit_batch(1, &[tx]);
     wait_committed(&cluster, 1, &[hash]);
-    std::thread::sleep(Duration::from_secs(2));
+
+    // Every validator refused the stranger, and again when it redialled:
+    // each connection it opened was closed by the validator (running: the
+    // chain just committed).
+    const REFUSALS_EACH: usize = 2;
+    let mut events = Vec::new();
+    let mut refusals = std::collections::BTreeMap::new();
+    cluster.runtime.block_on(async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while validator_keys
+            .iter()
+            .any(|key| refusals.get(key).copied().unwrap_or(0) < REFUSALS_EACH)
+        {
+            let event = tokio::time::timeout_at(deadline, stranger.events.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("timed out waiting for refusals, got {refusals:?}: {events:?}")
+                })
+                .unwrap();
+            if let NetworkEvent::PeerDisconnected(key) = &event {
+                *refusals.entry(*key).or_insert(0) += 1;
+            }
+            events.push(event);
+        }
+    });
     for i in 0..4 {
         let peers = cluster.status(i)["peers"].as_array().unwrap().clone();
         assert!(
@@ -479,12 +533,43 @@ fn a_stranger_cannot_join_or_transact() {
             "node {i} accepted the stranger"
         );
     }
-    assert_eq!(
-        stranger.status().height,
-        0,
-        "the stranger must not receive blocks"
+    // It can sync nothing, and nothing reached it: no gossip (blocks and
+    // votes travel as consensus gossip), no sync traffic, none dropped
+    // unseen.
+    let sync_status = clearhouse_node::wire::SyncRequest::Status.encode().unwrap();
+    let stats = cluster.runtime.block_on(async {
+        for key in &validator_keys {
+            let answer = stranger.client.request(*key, sync_status.clone()).await;
+            assert!(
+                answer.is_err(),
+                "{key} answered the stranger's sync request"
+            );
+        }
+        stranger.client.stats().await
+    });
+    while let Ok(event) = stranger.events.try_recv() {
+        events.push(event);
+    }
+    assert!(
+        events.iter().all(|event| matches!(
+            event,
+            NetworkEvent::Listening(_)
+                | NetworkEvent::PeerConnected(_)
+                | NetworkEvent::PeerDisconnected(_)
+        )),
+        "chain data reached the stranger: {events:?}"
     );
-    assert!(stranger.status().peers.is_empty());
+    assert_eq!(
+        (
+            stats.gossip_dropped_queue_full,
+            stats.gossip_rejected_by_network,
+            stats.sync_requests_dropped_queue_full,
+        ),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+    cluster.runtime.block_on(stranger.shutdown());
+
     // A payment from an account no bank registered is refused outright.
     let outsider = clearhouse_ledger::crypto::Keypair::from_seed(&[43; 32]);
     let crafted = clearhouse_ledger::Transaction {
@@ -501,7 +586,6 @@ fn a_stranger_cannot_join_or_transact() {
         (status, value["error"]["code"].as_str()),
         (422, Some("unknown_sender"))
     );
-    cluster.runtime.block_on(stranger.shutdown()).unwrap();
     cluster.shutdown_and_check_stores();
 }
 
@@ -536,19 +620,46 @@ fn a_validator_killed_mid_load_never_double_signs() {
     let mut committed_before = Vec::new();
     let mut next_nonce = 0;
     let mut rng = 0x5eedu64;
+    // Each round's load is a run of steps, one payment from every account
+    // per step, each step submitted once node 0 has committed the steps
+    // before it: the load spans several heights, and the kill lands right
+    // after a seeded step was admitted (never the first or the last), while
+    // that step is in flight and more load is still to come.
+    const STEPS: u64 = 4; // one per node, see `target`
+    let senders = cluster.keys.len() as u64;
     for round in 0..3 {
-        // Load on every node, the victim included.
-        let ids = load(&cluster, &[0, 1, 2, victim], next_nonce, 2);
-        next_nonce += 2;
         rng = rng
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_millis(100 + (rng >> 33) % 400));
-        cluster.kill_process(victim);
-        // What node 0 reports committed now must survive everything after.
-        for hash in &ids {
-            if cluster.get(0, &format!("/v1/transactions/{hash}"))["status"] == "committed" {
-                committed_before.push(hash.clone());
+        let kill_step = 1 + (rng >> 33) % (STEPS - 2);
+        let committed_at_start = committed_transactions(&cluster, 0);
+        let mut ids = Vec::new();
+        for step in 0..STEPS {
+            cluster.wait_until(
+                Duration::from_secs(60),
+                &format!("round {round}'s first {step} steps committed on node 0"),
+                || committed_transactions(&cluster, 0) >= committed_at_start + step * senders,
+            );
+            // Every node takes a step's submissions: the victim the first
+            // (it runs until a later step), then nodes 0, 1 and 2.
+            let target = [victim, 0, 1, 2][step as usize];
+            ids.extend(load(&cluster, &[target], next_nonce, 1));
+            next_nonce += 1;
+            if step == kill_step {
+                cluster.kill_process(victim);
+                // What node 0 reports committed now must survive everything after.
+                let before = committed_before.len();
+                for hash in &ids {
+                    if cluster.get(0, &format!("/v1/transactions/{hash}"))["status"] == "committed"
+                    {
+                        committed_before.push(hash.clone());
+                    }
+                }
+                eprintln!(
+                    "kill {round}: after step {step} of {STEPS}, {} of the round's {} payments committed on node 0",
+                    committed_before.len() - before,
+                    ids.len()
+                );
             }
         }
         wait_committed(&cluster, 0, &ids);

@@ -1,0 +1,211 @@
+//! Why an included transaction did not take effect.
+//!
+//! [`RejectReason`] is the typed verdict a receipt carries when a
+//! transaction was included in a block but changed nothing (beyond, when
+//! its nonce matched, the sender's nonce): one variant per rule the state
+//! transition checks, each carrying the offending data. Execution is total,
+//! so every way a body can fail is a variant here, never a panic.
+//!
+//! Only the reasons live here: the rules that produce them are in
+//! `state::exec` (one helper per body), and the escrow and credit variants
+//! follow the life cycles documented in [`super::escrow`] and
+//! [`super::credit`]. A receipt's encoding, variant index included, feeds
+//! the receipts root, so reordering or changing a variant would change the
+//! roots of blocks already committed: new reasons go at the end.
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Amount;
+use crate::ids::{AccountId, AssetCode, Hash, MemberId};
+
+/// Why a transaction was included but did not take effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum RejectReason {
+    /// Included after its expiry height.
+    #[error("expired at height {expiry_height}, block is at {height}")]
+    Expired {
+        /// The transaction's last valid height.
+        expiry_height: u64,
+        /// The block's height.
+        height: u64,
+    },
+    /// The sender is not a registered account.
+    #[error("sender is not a registered account")]
+    UnknownSender,
+    /// Not the sender's next nonce (replayed or skipped).
+    #[error("bad nonce: expected {expected}, got {found}")]
+    BadNonce {
+        /// The sender's next nonce.
+        expected: u64,
+        /// The transaction's nonce.
+        found: u64,
+    },
+    /// The sender used its last nonce (2^64 - 1): it can send nothing more.
+    #[error("the sender's nonces are exhausted")]
+    NonceExhausted,
+    /// An account the body names is not registered.
+    #[error("unknown account {0}")]
+    UnknownAccount(AccountId),
+    /// An asset the body names does not exist.
+    #[error("unknown asset {0}")]
+    UnknownAsset(AssetCode),
+    /// Amounts must be positive.
+    #[error("amount must be positive")]
+    ZeroAmount,
+    /// A transfer to the sender itself (it would only pay a fee, and would
+    /// count as payments in the sender's credit record).
+    #[error("a transfer must go to another account")]
+    SelfTransfer,
+    /// Not enough money.
+    #[error("insufficient funds: need {needed} {asset}, have {available}")]
+    InsufficientFunds {
+        /// The asset.
+        asset: AssetCode,
+        /// Amount plus fee, minor units.
+        needed: Amount,
+        /// The sender's balance.
+        available: Amount,
+    },
+    /// The schedule's fee exceeds what the sender accepted.
+    #[error("fee {required} exceeds the sender's maximum {maximum}")]
+    FeeAboveMaximum {
+        /// The schedule's fee.
+        required: Amount,
+        /// The envelope's fee.
+        maximum: Amount,
+    },
+    /// Issue or redeem by someone other than the issuer's treasury.
+    #[error("only the treasury of {issuer}, the issuer of {asset}, may do this")]
+    NotIssuer {
+        /// The asset.
+        asset: AssetCode,
+        /// Its issuer.
+        issuer: MemberId,
+    },
+    /// A bank-only action by an account that is no bank's treasury.
+    #[error("only a member bank's treasury may do this")]
+    NotBank,
+    /// Registering an account that exists.
+    #[error("account {0} is already registered")]
+    AccountExists(AccountId),
+    /// Registering bytes that are not an ed25519 public key.
+    #[error("account key is not a valid ed25519 public key")]
+    InvalidKey,
+    /// Registering a small-order key, under which signatures prove nothing.
+    #[error("account key is weak (small order)")]
+    WeakKey,
+    /// A balance or supply would exceed 2^128 - 1.
+    #[error("amount overflow in {0}")]
+    Overflow(AssetCode),
+    /// The escrow does not exist.
+    #[error("no escrow {0}")]
+    EscrowNotFound(Hash),
+    /// The escrow has already been paid out.
+    #[error("escrow {0} is already settled")]
+    EscrowSettled(Hash),
+    /// The step does not apply to the escrow as it stands.
+    #[error("escrow {escrow} is {status}: this step does not apply")]
+    WrongEscrowStatus {
+        /// The escrow.
+        escrow: Hash,
+        /// Its status (`open` or `disputed`).
+        status: String,
+    },
+    /// Only the buyer may release.
+    #[error("only the escrow's buyer may do this")]
+    NotBuyer,
+    /// Only the seller may refund.
+    #[error("only the escrow's seller may do this")]
+    NotSeller,
+    /// Only the buyer or the seller may dispute.
+    #[error("only the escrow's buyer or seller may do this")]
+    NotParty,
+    /// Only the arbiter's treasury may resolve.
+    #[error("only the treasury of {arbiter}, the escrow's arbiter, may do this")]
+    NotArbiter {
+        /// The escrow's arbiter.
+        arbiter: MemberId,
+    },
+    /// An escrow paying its own buyer.
+    #[error("the seller must not be the buyer")]
+    SellerIsBuyer,
+    /// A member id that is not a member.
+    #[error("{0} is not a member bank")]
+    UnknownMember(MemberId),
+    /// The deadline for this step has passed (or an escrow was opened with
+    /// a confirmation deadline already behind).
+    #[error("deadline {deadline} has passed, block is at {height}")]
+    DeadlinePassed {
+        /// The deadline.
+        deadline: u64,
+        /// The block's height.
+        height: u64,
+    },
+    /// The arbiter deadline must come after the confirmation deadline.
+    #[error(
+        "arbiter deadline {arbiter_deadline} is not after confirmation deadline {confirm_deadline}"
+    )]
+    DeadlineOrder {
+        /// The confirmation deadline.
+        confirm_deadline: u64,
+        /// The arbiter deadline.
+        arbiter_deadline: u64,
+    },
+    /// A deadline beyond the escrow horizon of the chain parameters.
+    #[error("deadline {deadline} is beyond the latest allowed, {latest}")]
+    DeadlineTooFar {
+        /// The deadline.
+        deadline: u64,
+        /// The latest allowed.
+        latest: u64,
+    },
+    /// An arbiter's split giving the seller more than is held.
+    #[error("split gives the seller {to_seller} of an escrow of {amount}")]
+    SplitTooLarge {
+        /// The seller's part.
+        to_seller: Amount,
+        /// The escrowed amount.
+        amount: Amount,
+    },
+    /// The height already carries [`DUE_ITEMS_MAX`](super::DUE_ITEMS_MAX) deadlines.
+    #[error("too many deadlines at height {height}; choose another")]
+    DueListFull {
+        /// The crowded height.
+        height: u64,
+    },
+    /// A credit step by a treasury other than the account's hosting bank's.
+    #[error("only the treasury of {bank}, the account's bank, may do this")]
+    NotHostingBank {
+        /// The account's bank.
+        bank: MemberId,
+    },
+    /// Credit lines are for customers, not for bank treasuries.
+    #[error("a bank treasury cannot hold a credit line")]
+    CreditForBank,
+    /// The chain parameters set no rating cap for this asset.
+    #[error("credit is not offered in {0}")]
+    CreditNotOffered(AssetCode),
+    /// A repayment period of zero or above the maximum.
+    #[error("repayment period {period_blocks} blocks: must be 1 to {max}")]
+    PeriodInvalid {
+        /// The requested period.
+        period_blocks: u64,
+        /// The largest allowed.
+        max: u64,
+    },
+    /// Revoking a line that does not exist.
+    #[error("no credit line in {0}")]
+    NoCreditLine(AssetCode),
+    /// The hosting bank's treasury cannot fund a draw on a credit line.
+    #[error("{bank} cannot fund the credit draw: needs {needed} {asset}, holds {available}")]
+    LenderInsufficientFunds {
+        /// The lending bank.
+        bank: MemberId,
+        /// The asset.
+        asset: AssetCode,
+        /// The draw.
+        needed: Amount,
+        /// The treasury's balance.
+        available: Amount,
+    },
+}
