@@ -8,13 +8,13 @@
 //! Modules: [`config`] (TOML), [`keyfile`], [`mempool`] (plain struct),
 //! [`wal`] (persist, then speak), [`wire`] (what travels between nodes),
 //! [`network`] (the only libp2p code), [`driver`], [`api`] (the only HTTP
-//! code), [`metrics`].
+//! code; its `dto` and `batch` shapes are compiled without the `server`
+//! feature, for clients), [`metrics`].
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-#[cfg(feature = "server")]
 pub mod api;
 pub mod config;
 #[cfg(feature = "server")]
@@ -24,8 +24,6 @@ pub mod mempool;
 pub mod metrics;
 #[cfg(feature = "server")]
 pub mod network;
-#[cfg(feature = "server")]
-pub mod views;
 pub mod wal;
 pub mod wire;
 
