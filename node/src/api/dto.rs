@@ -27,6 +27,27 @@ use clearhouse_ledger::{AccountId, AssetCode, Hash};
 
 pub use crate::config::Role;
 
+/// `Display` as the wire name, for enums whose serde names are snake_case
+/// of their variants: one list of names, checked against serde in a test.
+macro_rules! wire_names {
+    ($type:ty { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $type {
+            /// The name as written on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(<$type>::$variant => $name,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 /// Most blocks one `/v1/chain` answer carries.
 pub const CHAIN_BLOCKS_MAX: u64 = 100;
 
@@ -328,6 +349,18 @@ pub enum TxState {
     /// Committed and rejected: only its nonce was consumed, if that.
     Rejected,
 }
+
+wire_names!(TxState {
+    Unknown => "unknown",
+    Pending => "pending",
+    Committed => "committed",
+    Rejected => "rejected",
+});
+
+wire_names!(Outcome {
+    Applied => "applied",
+    Rejected => "rejected",
+});
 
 impl TxState {
     /// Committed or rejected.
@@ -857,6 +890,20 @@ pub enum SettledBy {
     /// Its arbiter deadline passed unresolved.
     AutoRefunded,
 }
+
+wire_names!(EscrowStatus {
+    Open => "open",
+    Disputed => "disputed",
+    Settled => "settled",
+});
+
+wire_names!(SettledBy {
+    ReleasedByBuyer => "released_by_buyer",
+    RefundedBySeller => "refunded_by_seller",
+    AutoReleased => "auto_released",
+    ResolvedByArbiter => "resolved_by_arbiter",
+    AutoRefunded => "auto_refunded",
+});
 
 impl SettledBy {
     /// The ledger's settlement kind.
@@ -1436,6 +1483,46 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ErrorCode::ALL.len());
+    }
+
+    #[test]
+    fn display_names_are_the_wire_names() {
+        fn same<T: Serialize + std::fmt::Display>(values: &[T]) {
+            for value in values {
+                let json = serde_json::to_string(value).unwrap();
+                assert_eq!(json, format!("\"{value}\""));
+            }
+        }
+        same(&[
+            TxState::Unknown,
+            TxState::Pending,
+            TxState::Committed,
+            TxState::Rejected,
+        ]);
+        same(&[Outcome::Applied, Outcome::Rejected]);
+        same(&[
+            EscrowStatus::Open,
+            EscrowStatus::Disputed,
+            EscrowStatus::Settled,
+        ]);
+        same(&[
+            SettledBy::ReleasedByBuyer,
+            SettledBy::RefundedBySeller,
+            SettledBy::AutoReleased,
+            SettledBy::ResolvedByArbiter,
+            SettledBy::AutoRefunded,
+        ]);
+        // And the ledger's own names (what the API wrote before the DTOs).
+        use ledger::state::escrow::SettledBy as S;
+        for how in [
+            S::ReleasedByBuyer,
+            S::RefundedBySeller,
+            S::AutoReleased,
+            S::ResolvedByArbiter,
+            S::AutoRefunded,
+        ] {
+            assert_eq!(SettledBy::new(how).as_str(), how.name());
+        }
     }
 
     #[test]
