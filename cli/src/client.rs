@@ -2,14 +2,20 @@
 //! [`Client`], which turns transport failures and the node's error bodies
 //! (`{"error": {"code", "message"}}`) into a typed [`ClientError`].
 //!
-//! It does not interpret answers beyond that: the JSON shapes belong to the
-//! node (`node::api`), and commands read the fields they need.
+//! Answers are the node's own types (`clearhouse_node::api::dto`,
+//! deserialized here), so a command reads fields, never JSON by string; an
+//! answer that does not fit its type is [`ClientError::Malformed`]. Exit
+//! codes follow the node's typed [`ErrorCode`].
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use clearhouse_ledger::{AccountId, Hash, SignedTransaction};
+use clearhouse_node::api::dto::{
+    self, Account, Block, Credit, ErrorCode, Escrow, NodeStatus, TransactionStatus, TxState,
+};
 
 use crate::exit::CliError;
 
@@ -44,12 +50,13 @@ pub enum ClientError {
         reason: String,
     },
     /// The node answered with an error status.
-    #[error("{message} ({code}, HTTP {status})")]
+    #[error("{message} ({}, HTTP {status})", code_name(code.as_ref()))]
     Http {
         /// HTTP status.
         status: u16,
-        /// The node's stable error code (empty if the body had none).
-        code: String,
+        /// The node's stable error code (`None` if the body had none, or
+        /// one this build does not know).
+        code: Option<ErrorCode>,
         /// The node's message.
         message: String,
     },
@@ -63,13 +70,37 @@ pub enum ClientError {
     },
 }
 
+fn code_name(code: Option<&ErrorCode>) -> &'static str {
+    code.map_or("no code", |code| code.as_str())
+}
+
+impl ClientError {
+    /// Whether the node answered with `code`.
+    pub fn is(&self, code: ErrorCode) -> bool {
+        matches!(self, ClientError::Http { code: Some(c), .. } if *c == code)
+    }
+}
+
 impl From<ClientError> for CliError {
-    /// The default mapping: unreachable → 3, 404 → 5, 400 → 2, other 4xx →
-    /// 4 (they only arise from submissions), anything else → 1.
+    /// The default mapping: unreachable → 3; by the node's error code, what
+    /// does not exist → 5, malformed input → 2, a refused transaction → 4,
+    /// the node's trouble → 1. An error without a code known to this build
+    /// falls back on its HTTP status the same way (404 → 5, 400 → 2, other
+    /// 4xx → 4, anything else → 1).
     fn from(error: ClientError) -> CliError {
         match &error {
             ClientError::Unreachable { .. } => CliError::Unreachable(error.to_string()),
             ClientError::BadUrl { .. } => CliError::Usage(error.to_string()),
+            ClientError::Http {
+                code: Some(code),
+                message,
+                ..
+            } => match exit_class(*code) {
+                ExitClass::NotFound => CliError::NotFound(message.clone()),
+                ExitClass::Usage => CliError::Usage(error.to_string()),
+                ExitClass::Rejected => CliError::Rejected(error.to_string()),
+                ExitClass::Internal => CliError::Internal(error.to_string()),
+            },
             ClientError::Http {
                 status: 404,
                 message,
@@ -86,6 +117,49 @@ impl From<ClientError> for CliError {
     }
 }
 
+/// Which exit a node error leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExitClass {
+    NotFound,
+    Usage,
+    Rejected,
+    Internal,
+}
+
+/// Every code the node sends, decided here: a new code does not compile
+/// until it has an exit.
+fn exit_class(code: ErrorCode) -> ExitClass {
+    match code {
+        ErrorCode::NotFound
+        | ErrorCode::UnknownAccount
+        | ErrorCode::UnknownEscrow
+        | ErrorCode::UnknownBlock
+        | ErrorCode::NoBlocks
+        | ErrorCode::UnknownTransaction => ExitClass::NotFound,
+        ErrorCode::MalformedJson
+        | ErrorCode::UnreadableBody
+        | ErrorCode::MalformedTransaction
+        | ErrorCode::MalformedBatch
+        | ErrorCode::BadHash
+        | ErrorCode::BadAccount
+        | ErrorCode::BadHeight
+        | ErrorCode::BadQuery => ExitClass::Usage,
+        ErrorCode::Duplicate
+        | ErrorCode::NonceUsed
+        | ErrorCode::NoncePending
+        | ErrorCode::BodyTooLarge
+        | ErrorCode::BatchTooLarge
+        | ErrorCode::WrongChain
+        | ErrorCode::BadSignature
+        | ErrorCode::Expired
+        | ErrorCode::UnknownSender
+        | ErrorCode::NonceTooFarAhead => ExitClass::Rejected,
+        ErrorCode::MempoolFull | ErrorCode::ShuttingDown | ErrorCode::Internal => {
+            ExitClass::Internal
+        }
+    }
+}
+
 /// A node's API at one base URL.
 pub struct Client {
     base_url: String,
@@ -97,8 +171,8 @@ pub struct Client {
 pub enum Submitted {
     /// Accepted into the mempool (202), or already there.
     Pending,
-    /// Seen before and final (200): the transaction-status object.
-    Final(Value),
+    /// Seen before and final (200): the transaction's status.
+    Final(Box<TransactionStatus>),
 }
 
 impl Client {
@@ -125,22 +199,37 @@ impl Client {
     }
 
     /// `GET /v1/status`.
-    pub fn status(&self) -> Result<Value, ClientError> {
+    pub fn status(&self) -> Result<NodeStatus, ClientError> {
         self.get("/v1/status")
     }
 
     /// `GET /v1/accounts/{account}`; `None` if the account is not registered.
-    pub fn account(&self, account: &AccountId) -> Result<Option<Value>, ClientError> {
-        match self.get(&format!("/v1/accounts/{}", account.to_hex())) {
-            Ok(value) => Ok(Some(value)),
-            Err(ClientError::Http { status: 404, .. }) => Ok(None),
-            Err(error) => Err(error),
-        }
+    pub fn account(&self, account: &AccountId) -> Result<Option<Account>, ClientError> {
+        self.optional(
+            &format!("/v1/accounts/{}", account.to_hex()),
+            ErrorCode::UnknownAccount,
+        )
+    }
+
+    /// `GET /v1/escrows/{id}`; `None` if there is no such escrow.
+    pub fn escrow(&self, id: &Hash) -> Result<Option<Escrow>, ClientError> {
+        self.optional(
+            &format!("/v1/escrows/{}", id.to_hex()),
+            ErrorCode::UnknownEscrow,
+        )
+    }
+
+    /// `GET /v1/credit/{account}`; `None` if the account is not registered.
+    pub fn credit(&self, account: &AccountId) -> Result<Option<Credit>, ClientError> {
+        self.optional(
+            &format!("/v1/credit/{}", account.to_hex()),
+            ErrorCode::UnknownAccount,
+        )
     }
 
     /// `GET /v1/transactions/{hash}?wait_ms=N`: the node answers at once
     /// when the state is final, else after at most `wait_ms`.
-    pub fn transaction(&self, hash: &Hash, wait_ms: u64) -> Result<Value, ClientError> {
+    pub fn transaction(&self, hash: &Hash, wait_ms: u64) -> Result<TransactionStatus, ClientError> {
         self.get(&format!(
             "/v1/transactions/{}?wait_ms={wait_ms}",
             hash.to_hex()
@@ -148,12 +237,12 @@ impl Client {
     }
 
     /// `GET /v1/blocks/{height}`.
-    pub fn block(&self, height: u64) -> Result<Value, ClientError> {
+    pub fn block(&self, height: u64) -> Result<Block, ClientError> {
         self.get(&format!("/v1/blocks/{height}"))
     }
 
     /// `GET /v1/blocks/latest`.
-    pub fn latest_block(&self) -> Result<Value, ClientError> {
+    pub fn latest_block(&self) -> Result<Block, ClientError> {
         self.get("/v1/blocks/latest")
     }
 
@@ -164,19 +253,19 @@ impl Client {
             url: self.base_url.clone(),
             reason: format!("cannot encode the transaction: {e}"),
         })?;
-        let (status, value) = self.post(
-            "/v1/transactions",
-            &json!({"transaction": hex::encode(bytes)}),
-        )?;
-        if status == 200 {
-            Ok(Submitted::Final(value))
+        let request = dto::SubmitRequest {
+            transaction: hex::encode(bytes),
+        };
+        let (status, answer): (u16, TransactionStatus) = self.post("/v1/transactions", &request)?;
+        if status == 200 && answer.status != TxState::Pending {
+            Ok(Submitted::Final(Box::new(answer)))
         } else {
             Ok(Submitted::Pending)
         }
     }
 
-    /// `GET path`, the JSON answer of a 2xx.
-    pub fn get(&self, path: &str) -> Result<Value, ClientError> {
+    /// `GET path`, the answer of a 2xx as a `T`.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base_url);
         let response = self
             .agent
@@ -186,8 +275,25 @@ impl Client {
         answer(&url, response).map(|(_, value)| value)
     }
 
-    /// `POST path` with a JSON body: the status and JSON answer of a 2xx.
-    pub fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), ClientError> {
+    /// `GET path`, `None` when the node answers `missing`.
+    fn optional<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        missing: ErrorCode,
+    ) -> Result<Option<T>, ClientError> {
+        match self.get(path) {
+            Ok(value) => Ok(Some(value)),
+            Err(error) if error.is(missing) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `POST path` with a JSON body: the status and answer of a 2xx.
+    pub fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<(u16, T), ClientError> {
         let url = format!("{}{path}", self.base_url);
         let response = self
             .agent
@@ -198,10 +304,25 @@ impl Client {
     }
 }
 
-fn answer(
+/// An error body as loosely as a node may write it: an unknown code keeps
+/// its message.
+#[derive(serde::Deserialize)]
+struct LooseErrorBody {
+    error: LooseErrorDetail,
+}
+
+#[derive(serde::Deserialize)]
+struct LooseErrorDetail {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+fn answer<T: DeserializeOwned>(
     url: &str,
     mut response: ureq::http::Response<ureq::Body>,
-) -> Result<(u16, Value), ClientError> {
+) -> Result<(u16, T), ClientError> {
     let status = response.status().as_u16();
     let text = response
         .body_mut()
@@ -209,21 +330,21 @@ fn answer(
         .limit(ANSWER_BYTES_MAX)
         .read_to_string()
         .map_err(|e| transport_error(url, e))?;
-    let value: Option<Value> = serde_json::from_str(&text).ok();
     if (200..300).contains(&status) {
-        return value
-            .map(|v| (status, v))
-            .ok_or_else(|| ClientError::Malformed {
+        return serde_json::from_str(&text)
+            .map(|value| (status, value))
+            .map_err(|e| ClientError::Malformed {
                 url: url.to_owned(),
-                reason: format!("HTTP {status} without a JSON body"),
+                reason: format!("HTTP {status}: {e}"),
             });
     }
-    let error = value.as_ref().map(|v| &v["error"]);
-    let field = |name: &str| error.and_then(|e| e[name].as_str()).map(str::to_owned);
+    let error = serde_json::from_str::<LooseErrorBody>(&text)
+        .ok()
+        .map(|body| body.error);
     Err(ClientError::Http {
         status,
-        code: field("code").unwrap_or_default(),
-        message: field("message").unwrap_or_else(|| {
+        code: error.as_ref().and_then(|e| ErrorCode::parse(&e.code)),
+        message: error.and_then(|e| e.message).unwrap_or_else(|| {
             let text = text.trim();
             if text.is_empty() {
                 format!("HTTP {status}")
@@ -260,6 +381,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_code_exits_as_its_http_status_class_says() {
+        // The typed mapping agrees with the status-based fallback, so a
+        // node error exits the same whether or not this build knows it.
+        for code in ErrorCode::ALL {
+            let expected = match code.http_status() {
+                404 => ExitClass::NotFound,
+                400 => ExitClass::Usage,
+                401..500 => ExitClass::Rejected,
+                _ => ExitClass::Internal,
+            };
+            assert_eq!(exit_class(code), expected, "{code}");
+        }
+    }
+
+    #[test]
     fn base_url_gets_a_scheme_and_loses_its_slash() {
         assert_eq!(
             Client::new("127.0.0.1:8000/").base_url(),
@@ -273,15 +409,32 @@ mod tests {
 
     #[test]
     fn http_errors_map_to_exit_codes() {
+        // Without a code known to this build: by HTTP status.
         let http = |status| ClientError::Http {
             status,
-            code: "x".into(),
+            code: None,
             message: "m".into(),
         };
         assert_eq!(CliError::from(http(404)).exit_code(), 5);
         assert_eq!(CliError::from(http(400)).exit_code(), 2);
         assert_eq!(CliError::from(http(422)).exit_code(), 4);
         assert_eq!(CliError::from(http(500)).exit_code(), 1);
+        // With a code: by the code, whatever the status says.
+        let coded = |code| ClientError::Http {
+            status: 418,
+            code: Some(code),
+            message: "m".into(),
+        };
+        assert_eq!(
+            CliError::from(coded(ErrorCode::UnknownBlock)).exit_code(),
+            5
+        );
+        assert_eq!(CliError::from(coded(ErrorCode::BadHash)).exit_code(), 2);
+        assert_eq!(
+            CliError::from(coded(ErrorCode::UnknownSender)).exit_code(),
+            4
+        );
+        assert_eq!(CliError::from(coded(ErrorCode::MempoolFull)).exit_code(), 1);
         let unreachable = ClientError::Unreachable {
             url: "u".into(),
             reason: "r".into(),

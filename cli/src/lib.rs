@@ -8,7 +8,8 @@
 //! (verification from genesis, export, inclusion proofs).
 //!
 //! The CLI links neither libp2p nor tokio: it uses `clearhouse-node`
-//! without its `server` feature, for key files and config only.
+//! without its `server` feature, for key files, config and the API's
+//! typed request and response shapes (`clearhouse_node::api::dto`).
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

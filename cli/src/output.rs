@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use serde_json::Value;
+use serde::Serialize;
 
 /// A table of rows of cells, printed with columns padded to the widest cell.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -97,18 +97,15 @@ pub fn print(text: &str) {
 }
 
 /// Writes `value` as pretty JSON and a newline to stdout.
-pub fn print_json(value: &Value) {
-    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+pub fn print_json<T: Serialize + ?Sized>(value: &T) {
+    let text =
+        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     print(&format!("{text}\n"));
 }
 
-/// A JSON value as a table cell: strings without quotes, null as `-`.
-pub fn cell(value: &Value) -> String {
-    match value {
-        Value::Null => "-".into(),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
+/// An optional value as a table cell: `-` when absent.
+pub fn cell<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".into(), |value| value.to_string())
 }
 
 #[cfg(test)]
@@ -129,9 +126,9 @@ mod tests {
     }
 
     #[test]
-    fn cells_from_json() {
-        assert_eq!(cell(&Value::Null), "-");
-        assert_eq!(cell(&serde_json::json!("x")), "x");
-        assert_eq!(cell(&serde_json::json!(3)), "3");
+    fn absent_cells_are_dashes() {
+        assert_eq!(cell(None::<u64>), "-");
+        assert_eq!(cell(Some("x")), "x");
+        assert_eq!(cell(Some(3)), "3");
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a node does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Votes in consensus (its key must be a genesis validator).

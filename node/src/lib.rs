@@ -5,16 +5,19 @@
 //! [`NodeHandle`] whose [`NodeHandle::shutdown`] stops and joins every task.
 //! The binary `clearhouse-node --config FILE` is a thin wrapper.
 //!
-//! Modules: [`config`] (TOML), [`keyfile`], [`mempool`] (plain struct),
-//! [`wal`] (persist, then speak), [`wire`] (what travels between nodes),
-//! [`network`] (the only libp2p code), [`driver`], [`api`] (the only HTTP
-//! code), [`metrics`].
+//! Modules: [`engine`] (everything the node decides, as a value: no tokio,
+//! clock, I/O or randomness), [`driver`] (the tokio loop hosting it),
+//! [`sim`] (the seeded whole-node simulator over real engines), [`config`]
+//! (TOML), [`keyfile`], [`mempool`] (plain struct), [`wal`] (persist, then
+//! speak), [`wire`] (what travels between nodes), [`peer`] (peer and gossip
+//! ids shared by the engine and the network), [`network`] (the only libp2p
+//! code), [`api`] (the only HTTP code; its `dto` and `batch` shapes are
+//! compiled without the `server` feature, for clients), [`metrics`].
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-#[cfg(feature = "server")]
 pub mod api;
 pub mod config;
 #[cfg(feature = "server")]
@@ -26,12 +29,9 @@ pub mod metrics;
 #[cfg(feature = "server")]
 pub mod network;
 pub mod peer;
-#[cfg(feature = "server")]
-pub mod views;
 pub mod wal;
-pub mod wire;
-
 pub mod sim;
+pub mod wire;
 
 #[cfg(feature = "server")]
 mod server;

@@ -36,7 +36,9 @@ use clearhouse_ledger::crypto::Keypair;
 use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, ChainId, Hash, SignedTransaction, Transaction,
 };
+use clearhouse_node::api::dto;
 use clearhouse_node::api::{WIRE_BATCH_MEDIA_TYPE, frame_wire_batch};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// The p99 submit-to-commit latency above which a step is not sustainable.
@@ -190,11 +192,9 @@ impl Payers {
         let agent = http_agent();
         for (key, nonce) in self.keys.iter().zip(self.nonces.iter_mut()) {
             let account = key.account().to_hex();
-            let answer = get(&agent, &format!("{url}/v1/accounts/{account}"))
+            let answer: dto::Account = get(&agent, &format!("{url}/v1/accounts/{account}"))
                 .ok_or_else(|| format!("cannot read account {account}"))?;
-            *nonce = answer["nonce"]
-                .as_u64()
-                .ok_or_else(|| format!("account {account}: no nonce in {answer}"))?;
+            *nonce = answer.nonce;
         }
         Ok(())
     }
@@ -262,14 +262,20 @@ fn http_agent() -> ureq::Agent {
         .new_agent()
 }
 
-/// A successful answer's JSON; `None` for an error status (the agent does
-/// not treat one as an error) or no answer.
-fn get(agent: &ureq::Agent, url: &str) -> Option<Value> {
+/// A successful answer as the node's type `T`; `None` for an error status
+/// (the agent does not treat one as an error), no answer, or an answer
+/// that is not a `T`.
+fn get<T: DeserializeOwned>(agent: &ureq::Agent, url: &str) -> Option<T> {
     let mut answer = agent.get(url).call().ok()?;
     if !answer.status().is_success() {
         return None;
     }
     answer.body_mut().read_json().ok()
+}
+
+/// A node's height, from `/v1/status`.
+fn height_of(agent: &ureq::Agent, url: &str) -> Option<u64> {
+    get::<dto::NodeStatus>(agent, &format!("{url}/v1/status")).map(|s| s.height)
 }
 
 /// CPU seconds and peak RSS (KiB) of a process, from /proc.
@@ -398,9 +404,7 @@ fn offer(
     drain: Duration,
 ) -> Step {
     let agent = http_agent();
-    let start_height = get(&agent, &format!("{}/v1/status", urls[0]))
-        .and_then(|s| s["height"].as_u64())
-        .unwrap_or(0);
+    let start_height = height_of(&agent, &urls[0]).unwrap_or(0);
     let total = transactions.len();
     let batch = batch.max(1);
     let interval = Duration::from_secs_f64(batch as f64 / rate.max(1) as f64);
@@ -460,16 +464,13 @@ fn offer(
                             // An error status (the whole batch refused) or
                             // an answer not one per payment refuses them all.
                             .filter(|r| r.status().is_success())
-                            .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
-                            .and_then(|mut answer| match answer["results"].take() {
-                                Value::Array(results) if results.len() == ids.len() => {
-                                    Some(results)
-                                }
-                                _ => None,
-                            }) {
+                            .and_then(|mut r| r.body_mut().read_json::<dto::BatchAnswer>().ok())
+                            .map(|answer| answer.results)
+                            .filter(|results| results.len() == ids.len())
+                        {
                             Some(results) => {
                                 for (result, id) in results.iter().zip(ids) {
-                                    if result.get("hash").is_some() {
+                                    if matches!(result, dto::BatchResult::Accepted { .. }) {
                                         submitted.push((*id, now));
                                     } else {
                                         refused += 1;
@@ -503,9 +504,7 @@ fn offer(
     let deadline = started + duration + drain;
     let mut submit_done: Option<Submitted> = None;
     loop {
-        let tip = get(&agent, &format!("{}/v1/status", urls[0]))
-            .and_then(|s| s["height"].as_u64())
-            .unwrap_or(height);
+        let tip = height_of(&agent, &urls[0]).unwrap_or(height);
         while height < tip {
             height += 1;
             // Receipts alone: rendering whole blocks as JSON cost node 0
@@ -515,20 +514,21 @@ fn offer(
             let first = usize::try_from(height).unwrap_or(0) % urls.len();
             let Some(block) = (0..urls.len()).find_map(|k| {
                 let from = &urls[(first + k) % urls.len()];
-                get(&agent, &format!("{from}/v1/blocks/{height}/receipts"))
+                get::<dto::BlockReceipts>(&agent, &format!("{from}/v1/blocks/{height}/receipts"))
             }) else {
                 height -= 1;
                 break;
             };
             let now = Instant::now();
             blocks += 1;
-            for receipt in block["receipts"].as_array().into_iter().flatten() {
-                if let Some(id) = receipt["tx_id"]
-                    .as_str()
+            for receipt in &block.receipts {
+                if let Some(id) = receipt
+                    .tx_id
+                    .as_deref()
                     .and_then(|h| Hash::from_hex(h).ok())
                 {
                     committed_at.insert(id, now);
-                    if receipt["outcome"] == "rejected" {
+                    if receipt.outcome == dto::Outcome::Rejected {
                         rejected += 1;
                     }
                 }
@@ -556,10 +556,7 @@ fn offer(
     };
     // Every node's height once the step is over: a node that stopped
     // following the others shows here (the others commit without it).
-    let heights = urls
-        .iter()
-        .map(|url| get(&agent, &format!("{url}/v1/status")).and_then(|s| s["height"].as_u64()))
-        .collect();
+    let heights = urls.iter().map(|url| height_of(&agent, url)).collect();
     // A payment admitted but not seen committed: what every node says of
     // it (pending where, or unknown), for the first few.
     let uncommitted =
@@ -1048,7 +1045,7 @@ fn wait_drained(urls: &[String], wait: Duration) -> bool {
     let deadline = Instant::now() + wait;
     loop {
         let empty = urls.iter().all(|url| {
-            get(&agent, &format!("{url}/v1/status")).and_then(|s| s["mempool_size"].as_u64())
+            get::<dto::NodeStatus>(&agent, &format!("{url}/v1/status")).map(|s| s.mempool_size)
                 == Some(0)
         });
         if empty {

@@ -11,6 +11,7 @@ use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, ChainId, SignedTransaction, Transaction,
 };
 use clearhouse_node::NodeHandle;
+use clearhouse_node::api::dto;
 use clearhouse_testnet::{Spec, Testnet, generate};
 use serde_json::Value;
 
@@ -160,22 +161,35 @@ impl Cluster {
             .unwrap()
     }
 
-    pub fn status(&self, i: usize) -> Value {
-        self.get(i, "/v1/status")
+    /// Node `i`'s `/v1/status`, typed.
+    pub fn status(&self, i: usize) -> dto::NodeStatus {
+        serde_json::from_value(self.get(i, "/v1/status")).unwrap()
     }
 
     pub fn height(&self, i: usize) -> u64 {
-        self.status(i)["height"].as_u64().unwrap()
+        self.status(i).height
     }
 
-    /// Submits a batch to node `i`; returns the JSON results.
-    pub fn submit_batch(&self, i: usize, txs: &[SignedTransaction]) -> Vec<Value> {
-        let body = serde_json::json!({
-            "transactions": txs.iter().map(|t| hex::encode(t.encode().unwrap())).collect::<Vec<_>>()
-        });
+    /// Node `i`'s `/v1/transactions/{hash}?wait_ms=…`, typed.
+    pub fn transaction(&self, i: usize, hash: &str, wait_ms: u64) -> dto::TransactionStatus {
+        let value = self.get(i, &format!("/v1/transactions/{hash}?wait_ms={wait_ms}"));
+        serde_json::from_value(value).unwrap()
+    }
+
+    /// Submits a batch to node `i`; returns one result per transaction.
+    pub fn submit_batch(&self, i: usize, txs: &[SignedTransaction]) -> Vec<dto::BatchResult> {
+        let body = dto::BatchRequest {
+            transactions: txs
+                .iter()
+                .map(|t| hex::encode(t.encode().unwrap()))
+                .collect(),
+        };
+        let body = serde_json::to_value(&body).unwrap();
         let (status, value) = post_json(&format!("{}/v1/transactions/batch", self.url(i)), &body);
         assert_eq!(status, 202, "{value}");
-        value["results"].as_array().unwrap().clone()
+        let answer: dto::BatchAnswer = serde_json::from_value(value).unwrap();
+        assert_eq!(answer.results.len(), txs.len());
+        answer.results
     }
 
     pub fn transfer(
@@ -221,14 +235,7 @@ impl Cluster {
             .filter(|i| self.nodes[*i].is_some() || self.processes[*i].is_some())
             .map(|i| {
                 let s = self.status(i);
-                (
-                    i,
-                    (
-                        s["height"].as_u64().unwrap(),
-                        s["latest_block_hash"].as_str().unwrap().to_owned(),
-                        s["state_root"].as_str().unwrap().to_owned(),
-                    ),
-                )
+                (i, (s.height, s.latest_block_hash, s.state_root))
             })
             .collect()
     }

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use clearhouse_node::api::dto::{self, Role, TxState};
+
 use crate::cluster::Cluster;
 
 /// Four validators; 2,000 transfers submitted round-robin to all four:
@@ -26,21 +28,24 @@ fn four_validators_commit_two_thousand_transfers() {
     // Round-robin over the four nodes, in batches of 100.
     for (k, batch) in txs.chunks(100).enumerate() {
         for result in cluster.submit_batch(k % 4, batch) {
-            assert!(result.get("hash").is_some(), "refused: {result}");
+            assert!(
+                matches!(result, dto::BatchResult::Accepted { .. }),
+                "refused: {result:?}"
+            );
         }
     }
     for tx in &txs {
         let hash = tx.id().unwrap().to_hex();
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let status = cluster.get(0, &format!("/v1/transactions/{hash}?wait_ms=5000"));
-            if status["status"] == "committed" {
+            let status = cluster.transaction(0, &hash, 5000);
+            if status.status == TxState::Committed {
                 break;
             }
-            assert!(status["status"] != "rejected", "{status}");
+            assert!(status.status != TxState::Rejected, "{status:?}");
             assert!(
                 Instant::now() < deadline,
-                "transaction {hash} not committed: {status}"
+                "transaction {hash} not committed: {status:?}"
             );
         }
     }
@@ -141,7 +146,10 @@ fn load(cluster: &Cluster, to_nodes: &[usize], first: u64, count: u64) -> Vec<St
     }
     for (k, batch) in txs.chunks(50).enumerate() {
         for result in cluster.submit_batch(to_nodes[k % to_nodes.len()], batch) {
-            assert!(result.get("hash").is_some(), "refused: {result}");
+            assert!(
+                matches!(result, dto::BatchResult::Accepted { .. }),
+                "refused: {result:?}"
+            );
         }
     }
     txs.iter().map(|t| t.id().unwrap().to_hex()).collect()
@@ -151,13 +159,13 @@ fn wait_committed(cluster: &Cluster, node: usize, ids: &[String]) {
     for hash in ids {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let status = cluster.get(node, &format!("/v1/transactions/{hash}?wait_ms=5000"));
-            if status["status"] == "committed" {
+            let status = cluster.transaction(node, hash, 5000);
+            if status.status == TxState::Committed {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "{hash} not committed on node {node}: {status}"
+                "{hash} not committed on node {node}: {status:?}"
             );
         }
     }
@@ -220,10 +228,10 @@ fn a_late_observer_syncs_the_full_chain() {
     let observer = 4;
     cluster.start_node(observer);
     wait_same_tip(&cluster);
-    assert_eq!(cluster.status(observer)["role"], "observer");
+    assert_eq!(cluster.status(observer).role, Role::Observer);
     // It serves committed transactions it never saw live.
-    let status = cluster.get(observer, &format!("/v1/transactions/{}", ids[0]));
-    assert_eq!(status["status"], "committed", "{status}");
+    let status = cluster.transaction(observer, &ids[0], 0);
+    assert_eq!(status.status, TxState::Committed, "{status:?}");
     // And follows new blocks.
     let more = load(&cluster, &[1], 3, 1);
     wait_committed(&cluster, observer, &more);
@@ -357,9 +365,12 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
         400,
         "malformed_json",
     );
+    // Another media type is malformed JSON too, with the status its code
+    // implies (axum's own 415 no longer leaks through: the status is the
+    // code's, ErrorCode::http_status).
     expect(
         post_typed("/v1/transactions/batch", "text/plain", b"{}".to_vec()),
-        415,
+        400,
         "malformed_json",
     );
     let too_many = serde_json::json!({"transactions": vec![""; 10_001]});
@@ -411,6 +422,40 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
         cluster.get(0, "/v1/blocks/999999/receipts")["error"]["code"],
         "unknown_block"
     );
+    // The contract is published: the OpenAPI document lists the main
+    // paths and every error code the node may answer.
+    let document = cluster.get(0, "/v1/openapi.json");
+    assert!(
+        document["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3."))
+    );
+    for path in [
+        "/v1/status",
+        "/v1/transactions",
+        "/v1/transactions/batch",
+        "/v1/transactions/{hash}",
+        "/v1/accounts/{account}",
+        "/v1/escrows/{id}",
+        "/v1/credit/{account}",
+        "/v1/blocks/latest",
+        "/v1/blocks/{height}",
+        "/v1/blocks/{height}/receipts",
+        "/v1/blocks/{height}/certificate",
+        "/v1/chain",
+        "/v1/proofs/transactions/{hash}",
+        "/v1/openapi.json",
+        "/metrics",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path} missing");
+    }
+    let codes = &document["components"]["schemas"]["ErrorCode"]["enum"];
+    for code in dto::ErrorCode::ALL {
+        assert!(
+            codes.as_array().unwrap().iter().any(|c| c == code.as_str()),
+            "{code} missing"
+        );
+    }
     cluster.shutdown_and_check_stores();
 }
 
@@ -446,7 +491,7 @@ fn a_node_refuses_a_listen_address_already_in_use() {
     cluster.submit_batch(0, &[tx]);
     wait_committed(&cluster, 0, &[hash]);
     for i in 0..4 {
-        assert_eq!(cluster.status(i)["peers"].as_array().unwrap().len(), 3);
+        assert_eq!(cluster.status(i).peers.len(), 3);
     }
     cluster.shutdown_and_check_stores();
 }
@@ -527,9 +572,9 @@ fn a_stranger_cannot_join_or_transact() {
         }
     });
     for i in 0..4 {
-        let peers = cluster.status(i)["peers"].as_array().unwrap().clone();
+        let peers = cluster.status(i).peers;
         assert!(
-            !peers.iter().any(|p| p == &serde_json::json!(stranger_hex)),
+            !peers.contains(&stranger_hex),
             "node {i} accepted the stranger"
         );
     }

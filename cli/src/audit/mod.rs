@@ -40,6 +40,7 @@ use clearhouse_ledger::state::{
     self, Holding, Signatures, StateKey, StateView, read_members, validator_set,
 };
 use clearhouse_ledger::{Amount, AssetCode, Block, BlockHeader, Hash, SignedTransaction};
+use clearhouse_node::api::dto;
 
 use reader::{ChainReader, open_reader};
 pub use reader::{EXPORT_MAGIC, EXPORT_VERSION};
@@ -339,11 +340,10 @@ pub fn export(
     out: &Path,
     progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> Result<u64, AuditError> {
-    let status = reader::get_json(&format!("{}/v1/status", node_url.trim_end_matches('/')))?;
-    let chain_id = status["chain_id"]
-        .as_str()
-        .and_then(|text| Hash::from_hex(text).ok())
-        .ok_or_else(|| AuditError::Source("the node's status has no chain id".into()))?;
+    let status: dto::NodeStatus =
+        reader::get_json(&format!("{}/v1/status", node_url.trim_end_matches('/')))?;
+    let chain_id = Hash::from_hex(&status.chain_id)
+        .map_err(|e| AuditError::Source(format!("the node's status has a bad chain id: {e}")))?;
     let mut reader = reader::NodeReader::new(node_url, &chain_id)?;
     let mut writer = ExportWriter::create(out, &chain_id)?;
     let mut blocks = 0;
@@ -442,40 +442,29 @@ pub fn proof(genesis: &Genesis, node_url: &str, tx_hash: &Hash) -> Result<ProofR
         node_url.trim_end_matches('/'),
         tx_hash.to_hex()
     );
-    let answer = reader::get_json(&url)?;
-    if let Some(message) = answer["error"]["message"].as_str() {
-        return Err(AuditError::Source(format!("the node says: {message}")));
-    }
-    let bytes = |field: &str| -> Result<Vec<u8>, AuditError> {
-        answer[field]
-            .as_str()
-            .and_then(|text| hex::decode(text).ok())
-            .ok_or_else(|| AuditError::Source(format!("the proof has no valid {field}")))
+    let answer: dto::TransactionProof = reader::get_json(&url)?;
+    let bytes = |field: &str, text: &str| -> Result<Vec<u8>, AuditError> {
+        hex::decode(text)
+            .map_err(|e| AuditError::Source(format!("the proof has no valid {field}: {e}")))
     };
-    let height = answer["height"].as_u64().unwrap_or(0);
+    let height = answer.height;
     let bad = |what: String| failed(height, what);
-    let tx = SignedTransaction::decode(&bytes("transaction")?)
+    let tx = SignedTransaction::decode(&bytes("transaction", &answer.transaction)?)
         .map_err(|e| bad(format!("transaction: {e}")))?;
-    let header: BlockHeader = codec::decode::<BlockHeader, 4096>(&bytes("header")?)
+    let header: BlockHeader = codec::decode::<BlockHeader, 4096>(&bytes("header", &answer.header)?)
         .map_err(|e| bad(format!("header: {e}")))?;
-    let certificate = CommitCertificate::decode(&bytes("certificate")?)
+    let certificate = CommitCertificate::decode(&bytes("certificate", &answer.certificate)?)
         .map_err(|e| bad(format!("certificate: {e}")))?;
-    let siblings = answer["proof"]["siblings"]
-        .as_array()
-        .ok_or_else(|| AuditError::Source("the proof has no siblings".into()))?
+    let siblings = answer
+        .proof
+        .siblings
         .iter()
-        .map(|s| s.as_str().and_then(|t| Hash::from_hex(t).ok()))
+        .map(|s| Hash::from_hex(s).ok())
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| AuditError::Source("malformed proof siblings".into()))?;
     let inclusion = InclusionProof {
-        index: answer["proof"]["index"]
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(u32::MAX),
-        leaf_count: answer["proof"]["leaf_count"]
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(0),
+        index: answer.proof.index,
+        leaf_count: answer.proof.leaf_count,
         siblings,
     };
     let id = tx
@@ -501,13 +490,12 @@ pub fn proof(genesis: &Genesis, node_url: &str, tx_hash: &Hash) -> Result<ProofR
     certificate
         .verify(&chain_id, height, &block_hash, &validators)
         .map_err(|e| bad(format!("certificate: {e}")))?;
-    let outcome = match answer["receipt"]["outcome"].as_str() {
-        Some("rejected") => format!(
+    let outcome = match answer.receipt.outcome {
+        dto::Outcome::Rejected => format!(
             "rejected: {}",
-            answer["receipt"]["reason"].as_str().unwrap_or("")
+            answer.receipt.reason.as_deref().unwrap_or("")
         ),
-        Some(other) => other.to_owned(),
-        None => "unknown".into(),
+        dto::Outcome::Applied => dto::Outcome::Applied.to_string(),
     };
     Ok(ProofReport {
         tx_hash: *tx_hash,

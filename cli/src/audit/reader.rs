@@ -10,6 +10,8 @@ use std::time::Duration;
 use clearhouse_ledger::Hash;
 use clearhouse_ledger::codec::{BLOCK_BYTES_MAX, CERTIFICATE_BYTES_MAX};
 use clearhouse_ledger::store::StoredChain;
+use clearhouse_node::api::dto::{self, CHAIN_BLOCKS_MAX};
+use serde::de::DeserializeOwned;
 
 use super::{AuditError, ChainSource};
 
@@ -46,8 +48,10 @@ pub fn open_reader(
     })
 }
 
-/// GETs JSON, mapping connection failures to [`AuditError::Unreachable`].
-pub fn get_json(url: &str) -> Result<serde_json::Value, AuditError> {
+/// GETs a node's answer as a `T`, mapping connection failures to
+/// [`AuditError::Unreachable`] and the node's error body to
+/// [`AuditError::Source`] with its message.
+pub fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, AuditError> {
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(60)))
         .http_status_as_error(false)
@@ -57,11 +61,22 @@ pub fn get_json(url: &str) -> Result<serde_json::Value, AuditError> {
         .get(url)
         .call()
         .map_err(|e| AuditError::Unreachable(format!("{url}: {e}")))?;
-    response
+    let status = response.status().as_u16();
+    let text = response
         .body_mut()
         .with_config()
         .limit(256 * 1024 * 1024)
-        .read_json()
+        .read_to_string()
+        .map_err(|e| AuditError::Source(format!("{url}: unreadable answer: {e}")))?;
+    if !(200..300).contains(&status) {
+        return Err(AuditError::Source(
+            match serde_json::from_str::<dto::ErrorBody>(&text) {
+                Ok(body) => format!("the node says: {}", body.error.message),
+                Err(_) => format!("{url}: HTTP {status}"),
+            },
+        ));
+    }
+    serde_json::from_str(&text)
         .map_err(|e| AuditError::Source(format!("{url}: malformed answer: {e}")))
 }
 
@@ -77,16 +92,14 @@ impl NodeReader {
     /// Starts at height 1; checks the node serves `chain_id`.
     pub fn new(url: &str, chain_id: &Hash) -> Result<NodeReader, AuditError> {
         let url = url.trim_end_matches('/').to_owned();
-        let status = get_json(&format!("{url}/v1/status"))?;
-        let served = status["chain_id"].as_str().unwrap_or_default();
+        let status: dto::NodeStatus = get_json(&format!("{url}/v1/status"))?;
+        let served = status.chain_id;
         if served != chain_id.to_hex() {
             return Err(AuditError::Source(format!(
                 "the node serves chain {served}, the genesis gives {chain_id}"
             )));
         }
-        let tip = status["height"]
-            .as_u64()
-            .ok_or_else(|| AuditError::Source("the node's status has no height".into()))?;
+        let tip = status.height;
         Ok(NodeReader {
             url,
             next: 1,
@@ -99,29 +112,25 @@ impl NodeReader {
 impl ChainReader for NodeReader {
     fn next_block(&mut self) -> Result<Option<RawBlock>, AuditError> {
         if self.buffer.is_empty() && self.next <= self.tip {
-            let page = get_json(&format!(
-                "{}/v1/chain?from={}&count=100",
+            let page: dto::ChainPage = get_json(&format!(
+                "{}/v1/chain?from={}&count={CHAIN_BLOCKS_MAX}",
                 self.url, self.next
             ))?;
-            let blocks = page["blocks"]
-                .as_array()
-                .ok_or_else(|| AuditError::Source("malformed /v1/chain answer".into()))?;
-            if blocks.is_empty() {
+            if page.blocks.is_empty() {
                 return Err(AuditError::Failed {
                     height: self.next,
                     what: "the node does not serve this block".into(),
                 });
             }
-            for entry in blocks {
-                let field = |name: &str| {
-                    entry[name]
-                        .as_str()
-                        .and_then(|text| hex::decode(text).ok())
-                        .ok_or_else(|| AuditError::Source(format!("malformed {name} in /v1/chain")))
+            for entry in page.blocks {
+                let bytes = |name: &str, text: &str| {
+                    hex::decode(text).map_err(|e| {
+                        AuditError::Source(format!("malformed {name} in /v1/chain: {e}"))
+                    })
                 };
                 self.buffer.push_back(RawBlock {
-                    block: field("block")?,
-                    certificate: field("certificate")?,
+                    block: bytes("block", &entry.block)?,
+                    certificate: bytes("certificate", &entry.certificate)?,
                 });
                 self.next += 1;
             }

@@ -46,10 +46,10 @@ pub fn run(context: &Context, command: AuditCommand) -> Result<(), CliError> {
             // Only a committed transaction has a proof: say "not found"
             // (exit 5) for anything else, like `tx show`.
             let status = Client::new(&url).transaction(&hash, 0)?;
-            if status["status"] != "committed" && status["status"] != "rejected" {
+            if !status.status.is_final() {
                 return Err(CliError::NotFound(format!(
                     "transaction {hash} is not committed (the node says {})",
-                    status["status"].as_str().unwrap_or("nothing")
+                    status.status
                 )));
             }
             let report = audit::proof(&genesis, &url, &hash).map_err(audit_error)?;

@@ -5,13 +5,11 @@
 //! pay no fee. `show` prints the account's credit record, trust rating and
 //! lines from `/v1/credit/{account}`.
 
-use serde_json::Value;
-
 use clearhouse_ledger::ids::Category;
 use clearhouse_ledger::{Amount, AssetCode, Body};
+use clearhouse_node::api::dto::{Credit, PaymentTally};
 
 use crate::cli::{CreditAttestArgs, CreditCommand, CreditGrantArgs};
-use crate::client::ClientError;
 use crate::commands::escrow::send_free;
 use crate::commands::query::value_text;
 use crate::commands::transaction::Priced;
@@ -78,17 +76,10 @@ fn attest(context: &Context, args: &CreditAttestArgs) -> Result<(), CliError> {
 
 fn show(context: &Context, account: &str) -> Result<(), CliError> {
     let id = parse_account(account, "account")?;
-    let credit = match context
-        .client()?
-        .get(&format!("/v1/credit/{}", id.to_hex()))
-    {
-        Ok(value) => value,
-        Err(ClientError::Http { status: 404, .. }) => {
-            return Err(CliError::NotFound(format!(
-                "account {id} is not registered"
-            )));
-        }
-        Err(error) => return Err(error.into()),
+    let Some(credit) = context.client()?.credit(&id)? else {
+        return Err(CliError::NotFound(format!(
+            "account {id} is not registered"
+        )));
     };
     if context.json {
         print_json(&credit);
@@ -98,40 +89,35 @@ fn show(context: &Context, account: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-fn render(credit: &Value) -> String {
-    let record = &credit["record"];
-    let escrows = &record["escrows"];
+fn render(credit: &Credit) -> String {
+    let record = &credit.record;
+    let escrows = &record.escrows;
     let mut fields = Table::key_values();
     fields
-        .field("account", cell(&credit["account"]))
-        .field("bank", cell(&credit["bank"]))
+        .field("account", credit.account.as_str())
+        .field("bank", credit.bank.as_str())
         .field(
             "rating",
             format!(
                 "{} (formula v{}, credit from {})",
-                cell(&credit["rating"]),
-                cell(&credit["rating_version"]),
-                cell(&credit["min_rating"])
+                cell(credit.rating),
+                credit.rating_version,
+                credit.min_rating
             ),
         )
         .field(
             "escrows",
             format!(
                 "{} completed, {} refunded, {} disputed, {} won, {} lost",
-                cell(&escrows["completed"]),
-                cell(&escrows["refunded"]),
-                cell(&escrows["disputed"]),
-                cell(&escrows["won"]),
-                cell(&escrows["lost"])
+                escrows.completed, escrows.refunded, escrows.disputed, escrows.won, escrows.lost
             ),
         )
-        .field("repaid on time", cell(&record["repaid_on_time"]))
+        .field("repaid on time", record.repaid_on_time.to_string())
         .field(
             "overdue",
             format!(
                 "{} events, {} open now",
-                cell(&record["overdue_events"]),
-                cell(&record["overdue_open"])
+                record.overdue_events, record.overdue_open
             ),
         );
     let mut out = fields.render();
@@ -143,30 +129,23 @@ fn render(credit: &Value) -> String {
         "received",
         "received volume",
     ]);
-    let received = record["payments_received"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let sent = record["payments_sent"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut assets: Vec<String> = sent
+    let (sent, received) = (&record.payments_sent, &record.payments_received);
+    let mut assets: Vec<&str> = sent
         .iter()
-        .chain(&received)
-        .filter_map(|t| t["asset"].as_str().map(str::to_owned))
+        .chain(received)
+        .map(|t| t.asset.as_str())
         .collect();
-    assets.sort();
+    assets.sort_unstable();
     assets.dedup();
     for asset in assets {
-        let find = |list: &[Value]| list.iter().find(|t| t["asset"] == asset.as_str()).cloned();
-        let (s, r) = (find(&sent), find(&received));
+        let find = |list: &[PaymentTally]| list.iter().find(|t| t.asset == asset).cloned();
+        let (s, r) = (find(sent), find(received));
         payments.row([
-            asset.clone(),
-            s.as_ref().map_or("0".into(), |t| cell(&t["count"])),
-            s.as_ref().map_or("-".into(), |t| value_text(&t["volume"])),
-            r.as_ref().map_or("0".into(), |t| cell(&t["count"])),
-            r.as_ref().map_or("-".into(), |t| value_text(&t["volume"])),
+            asset.to_owned(),
+            s.as_ref().map_or("0".into(), |t| t.count.to_string()),
+            s.as_ref().map_or("-".into(), |t| value_text(&t.volume)),
+            r.as_ref().map_or("0".into(), |t| t.count.to_string()),
+            r.as_ref().map_or("-".into(), |t| value_text(&t.volume)),
         ]);
     }
     if !payments.is_empty() {
@@ -183,15 +162,15 @@ fn render(credit: &Value) -> String {
         "overdue",
         "period",
     ]);
-    for line in credit["lines"].as_array().into_iter().flatten() {
+    for line in &credit.lines {
         lines.row([
-            cell(&line["asset"]),
-            value_text(&line["limit"]),
-            value_text(&line["usable"]),
-            value_text(&line["drawn"]),
-            value_text(&line["available"]),
-            value_text(&line["overdue"]),
-            format!("{} blocks", cell(&line["period_blocks"])),
+            line.asset.clone(),
+            value_text(&line.limit),
+            value_text(&line.usable),
+            value_text(&line.drawn),
+            value_text(&line.available),
+            value_text(&line.overdue),
+            format!("{} blocks", line.period_blocks),
         ]);
     }
     if !lines.is_empty() {
@@ -200,12 +179,12 @@ fn render(credit: &Value) -> String {
     }
 
     let mut history = Table::with_header(&["credit", "drawn", "repaid", "gone overdue"]);
-    for tally in record["credit"].as_array().into_iter().flatten() {
+    for tally in &record.credit {
         history.row([
-            cell(&tally["asset"]),
-            value_text(&tally["drawn"]),
-            value_text(&tally["repaid"]),
-            value_text(&tally["overdue"]),
+            tally.asset.clone(),
+            value_text(&tally.drawn),
+            value_text(&tally.repaid),
+            value_text(&tally.overdue),
         ]);
     }
     if !history.is_empty() {
@@ -215,18 +194,13 @@ fn render(credit: &Value) -> String {
 
     let mut attestations =
         Table::with_header(&["attested by", "verdict", "category", "at", "reference"]);
-    for a in record["attestations"].as_array().into_iter().flatten() {
+    for a in &record.attestations {
         attestations.row([
-            cell(&a["bank"]),
-            if a["positive"] == true {
-                "positive"
-            } else {
-                "negative"
-            }
-            .to_owned(),
-            cell(&a["category"]),
-            cell(&a["at"]),
-            cell(&a["reference"]),
+            a.bank.clone(),
+            if a.positive { "positive" } else { "negative" }.to_owned(),
+            a.category.clone(),
+            a.at.to_string(),
+            a.reference.clone(),
         ]);
     }
     if !attestations.is_empty() {

@@ -4,18 +4,17 @@
 //! exit codes); `open` turns its relative deadlines into heights from the
 //! node's current height, and its receipt's hash is the escrow id.
 
-use serde_json::Value;
-
 use clearhouse_ledger::{Amount, Body, Hash, MemberId};
+use clearhouse_node::api::dto::Escrow;
 
 use crate::amount::HumanAmount;
 use crate::cli::{EscrowCommand, EscrowOpenArgs, EscrowResolveArgs, EscrowStepArgs, TxOptions};
-use crate::client::{Client, ClientError};
+use crate::client::Client;
 use crate::commands::query::{value_asset, value_text};
 use crate::commands::transaction::{Prepared, Priced, default_transfer_fee};
 use crate::commands::{Context, parse_account, parse_hash, reference_hash};
 use crate::exit::CliError;
-use crate::output::{Table, cell, print, print_json};
+use crate::output::{Table, print, print_json};
 
 /// Runs an escrow command.
 pub fn run(context: &Context, command: EscrowCommand) -> Result<(), CliError> {
@@ -89,7 +88,7 @@ fn resolve(context: &Context, args: &EscrowResolveArgs) -> Result<(), CliError> 
     let prepared = Prepared::new(context, &args.options)?;
     // The split is in the escrow's asset, with its decimals.
     let escrow = fetch(&prepared.client, &id)?;
-    let (asset, decimals) = value_asset(&escrow["value"]).ok_or_else(|| {
+    let (asset, decimals) = value_asset(&escrow.value).ok_or_else(|| {
         CliError::Internal(format!("escrow {id}: the node's answer lacks its amount"))
     })?;
     if human.asset != asset {
@@ -119,15 +118,11 @@ pub(crate) fn send_free(
     Prepared::new(context, options)?.send(context, body, Amount::ZERO, None)
 }
 
-/// `GET /v1/escrows/{id}`, a 404 as exit 5.
-fn fetch(client: &Client, id: &Hash) -> Result<Value, CliError> {
-    match client.get(&format!("/v1/escrows/{}", id.to_hex())) {
-        Ok(value) => Ok(value),
-        Err(ClientError::Http { status: 404, .. }) => {
-            Err(CliError::NotFound(format!("no escrow {id}")))
-        }
-        Err(error) => Err(error.into()),
-    }
+/// `GET /v1/escrows/{id}`, an unknown escrow as exit 5.
+fn fetch(client: &Client, id: &Hash) -> Result<Escrow, CliError> {
+    client
+        .escrow(id)?
+        .ok_or_else(|| CliError::NotFound(format!("no escrow {id}")))
 }
 
 fn show(context: &Context, escrow: &str) -> Result<(), CliError> {
@@ -139,30 +134,28 @@ fn show(context: &Context, escrow: &str) -> Result<(), CliError> {
     }
     let mut fields = Table::key_values();
     fields
-        .field("escrow", cell(&escrow["id"]))
-        .field("status", cell(&escrow["status"]))
-        .field("amount", value_text(&escrow["value"]))
-        .field("held", value_text(&escrow["held"]))
-        .field("buyer", cell(&escrow["buyer"]))
-        .field("seller", cell(&escrow["seller"]))
-        .field("arbiter", cell(&escrow["arbiter"]))
-        .field("reference", cell(&escrow["reference"]))
-        .field("opened at", cell(&escrow["opened_at"]))
-        .field("confirm deadline", cell(&escrow["confirm_deadline"]))
-        .field("arbiter deadline", cell(&escrow["arbiter_deadline"]));
-    let dispute = &escrow["dispute"];
-    if !dispute.is_null() {
+        .field("escrow", escrow.id.as_str())
+        .field("status", escrow.status.as_str())
+        .field("amount", value_text(&escrow.value))
+        .field("held", value_text(&escrow.held))
+        .field("buyer", escrow.buyer.as_str())
+        .field("seller", escrow.seller.as_str())
+        .field("arbiter", escrow.arbiter.as_str())
+        .field("reference", escrow.reference.as_str())
+        .field("opened at", escrow.opened_at.to_string())
+        .field("confirm deadline", escrow.confirm_deadline.to_string())
+        .field("arbiter deadline", escrow.arbiter_deadline.to_string());
+    if let Some(dispute) = &escrow.dispute {
         fields
-            .field("disputed by", cell(&dispute["by"]))
-            .field("disputed at", cell(&dispute["at"]));
+            .field("disputed by", dispute.by.as_str())
+            .field("disputed at", dispute.at.to_string());
     }
-    let settlement = &escrow["settlement"];
-    if !settlement.is_null() {
+    if let Some(settlement) = &escrow.settlement {
         fields
-            .field("settled by", cell(&settlement["how"]))
-            .field("settled at", cell(&settlement["at"]))
-            .field("to seller", value_text(&settlement["to_seller"]))
-            .field("to buyer", value_text(&settlement["to_buyer"]));
+            .field("settled by", settlement.how.as_str())
+            .field("settled at", settlement.at.to_string())
+            .field("to seller", value_text(&settlement.to_seller))
+            .field("to buyer", value_text(&settlement.to_buyer));
     }
     print(&fields.render());
     Ok(())

@@ -1,12 +1,12 @@
 //! Queries: `status`, `account show`, `tx show`, `block show`.
 //!
-//! With `--json` each prints the node's JSON exactly as the node returned
-//! it (the shapes are the node API's, see `node::api`); otherwise an
+//! Each reads the node's typed answer (`clearhouse_node::api::dto`). With
+//! `--json` it prints that answer back as JSON (the node's keys; fields a
+//! newer node adds and this build does not know are dropped); otherwise an
 //! aligned table of the fields people look at.
 
-use serde_json::Value;
-
 use clearhouse_ledger::AssetCode;
+use clearhouse_node::api::dto::{self, Body, Role, TxState};
 
 use crate::amount;
 use crate::commands::transaction::human_fee;
@@ -21,23 +21,27 @@ pub fn status(context: &Context) -> Result<(), CliError> {
         print_json(&status);
         return Ok(());
     }
+    let role = match status.role {
+        Role::Validator => "validator",
+        Role::Observer => "observer",
+    };
     let mut fields = Table::key_values();
     fields
-        .field("chain id", cell(&status["chain_id"]))
-        .field("node", cell(&status["node"]))
-        .field("role", cell(&status["role"]))
-        .field("height", cell(&status["height"]))
-        .field("latest block", cell(&status["latest_block_hash"]))
-        .field("state root", cell(&status["state_root"]))
-        .field("round", cell(&status["round"]))
-        .field("mempool", cell(&status["mempool_size"]))
-        .field("peers", count(&status["peers"]));
+        .field("chain id", status.chain_id.as_str())
+        .field("node", status.node.as_str())
+        .field("role", role)
+        .field("height", status.height.to_string())
+        .field("latest block", status.latest_block_hash.as_str())
+        .field("state root", status.state_root.as_str())
+        .field("round", status.round.to_string())
+        .field("mempool", status.mempool_size.to_string())
+        .field("peers", status.peers.len().to_string());
     let mut validators = Table::with_header(&["validator", "key", "voting power"]);
-    for validator in status["validators"].as_array().into_iter().flatten() {
+    for validator in &status.validators {
         validators.row([
-            cell(&validator["member"]),
-            cell(&validator["key"]),
-            cell(&validator["voting_power"]),
+            validator.member.clone(),
+            validator.key.clone(),
+            validator.voting_power.to_string(),
         ]);
     }
     print(&format!("{}\n{}", fields.render(), validators.render()));
@@ -59,15 +63,15 @@ pub fn account(context: &Context, account: &str) -> Result<(), CliError> {
     }
     let mut fields = Table::key_values();
     fields
-        .field("account", cell(&account["account"]))
-        .field("bank", cell(&account["bank"]))
-        .field("nonce", cell(&account["nonce"]));
+        .field("account", account.account.as_str())
+        .field("bank", account.bank.as_str())
+        .field("nonce", account.nonce.to_string());
     let mut balances = Table::with_header(&["asset", "balance", "minor units"]);
-    for balance in account["balances"].as_array().into_iter().flatten() {
+    for balance in &account.balances {
         balances.row([
-            cell(&balance["asset"]),
-            cell(&balance["amount"]),
-            cell(&balance["minor_units"]),
+            cell(balance.asset.as_deref()),
+            cell(balance.amount.as_deref()),
+            balance.minor_units.clone(),
         ]);
     }
     if balances.is_empty() {
@@ -82,7 +86,7 @@ pub fn account(context: &Context, account: &str) -> Result<(), CliError> {
 pub fn transaction(context: &Context, hash: &str) -> Result<(), CliError> {
     let hash = parse_hash(hash, "transaction hash")?;
     let found = context.client()?.transaction(&hash, 0)?;
-    if found["status"] == "unknown" {
+    if found.status == TxState::Unknown {
         return Err(CliError::NotFound(format!(
             "transaction {hash} is unknown to the node"
         )));
@@ -91,68 +95,100 @@ pub fn transaction(context: &Context, hash: &str) -> Result<(), CliError> {
         print_json(&found);
         return Ok(());
     }
-    let tx = &found["transaction"];
-    let body = &tx["body"];
-    let asset = value_asset(&body["value"]);
+    let asset = found
+        .transaction
+        .as_ref()
+        .and_then(|tx| tx.body.value())
+        .and_then(value_asset);
     let mut fields = Table::key_values();
     fields
         .field("hash", hash.to_hex())
-        .field("status", cell(&found["status"]));
-    if found["status"] != "pending" {
+        .field("status", found.status.as_str());
+    if found.status != TxState::Pending {
         fields
-            .field("height", cell(&found["height"]))
-            .field("index", cell(&found["index"]))
-            .field("outcome", cell(&found["outcome"]));
+            .field("height", cell(found.height))
+            .field("index", cell(found.index))
+            .field("outcome", cell(found.outcome));
     }
-    if let Some(fee) = found["fee"].as_str() {
+    if let Some(fee) = &found.fee {
         fields.field("fee", human_fee(fee, asset.as_ref()));
     }
-    if !found["reason"].is_null() {
+    if let Some(reason) = &found.reason {
         fields
-            .field("reason", cell(&found["reason"]))
-            .field("reason code", cell(&found["reason_code"]));
+            .field("reason", reason.as_str())
+            .field("reason code", cell(found.reason_code.as_deref()));
     }
-    if !tx.is_null() {
+    if let Some(tx) = &found.transaction {
         fields
-            .field("kind", cell(&body["kind"]))
-            .field("sender", cell(&tx["sender"]));
-        // Whichever of the body's fields this kind has, in a fixed order.
-        for (key, name) in [
-            ("to", "to"),
-            ("seller", "seller"),
-            ("account", "account"),
-            ("escrow", "escrow"),
-            ("arbiter", "arbiter"),
-            ("confirm_deadline", "confirm deadline"),
-            ("arbiter_deadline", "arbiter deadline"),
-            ("positive", "positive"),
-            ("category", "category"),
-            ("reference", "reference"),
-            ("period_blocks", "period blocks"),
-            ("asset", "asset"),
-        ] {
-            if !body[key].is_null() {
-                fields.field(name, cell(&body[key]));
-            }
-        }
-        for (key, name) in [
-            ("value", "amount"),
-            ("limit", "limit"),
-            ("to_seller", "to seller"),
-        ] {
-            if !body[key].is_null() {
-                fields.field(name, value_text(&body[key]));
-            }
-        }
-        if let Some(max_fee) = tx["max_fee"].as_str() {
-            fields.field("max fee", human_fee(max_fee, asset.as_ref()));
+            .field("kind", tx.body.kind())
+            .field("sender", tx.sender.as_str());
+        for (name, value) in body_fields(&tx.body) {
+            fields.field(name, value);
         }
         fields
-            .field("nonce", cell(&tx["nonce"]))
-            .field("expiry height", cell(&tx["expiry_height"]));
+            .field("max fee", human_fee(&tx.max_fee, asset.as_ref()))
+            .field("nonce", tx.nonce.to_string())
+            .field("expiry height", tx.expiry_height.to_string());
     }
     print(&fields.render());
     Ok(())
+}
+
+/// A body's fields for people, in a fixed order: parties and references
+/// first, amounts last.
+fn body_fields(body: &Body) -> Vec<(&'static str, String)> {
+    match body {
+        Body::Transfer { to, value } | Body::Issue { to, value } => {
+            vec![("to", to.clone()), ("amount", value_text(value))]
+        }
+        Body::Redeem { value } => vec![("amount", value_text(value))],
+        Body::RegisterAccount { account } => vec![("account", account.clone())],
+        Body::EscrowOpen {
+            seller,
+            value,
+            arbiter,
+            confirm_deadline,
+            arbiter_deadline,
+            reference,
+        } => vec![
+            ("seller", seller.clone()),
+            ("arbiter", arbiter.clone()),
+            ("confirm deadline", confirm_deadline.to_string()),
+            ("arbiter deadline", arbiter_deadline.to_string()),
+            ("reference", reference.clone()),
+            ("amount", value_text(value)),
+        ],
+        Body::EscrowRelease { escrow }
+        | Body::EscrowRefund { escrow }
+        | Body::EscrowDispute { escrow } => vec![("escrow", escrow.clone())],
+        Body::EscrowResolve { escrow, to_seller } => vec![
+            ("escrow", escrow.clone()),
+            ("to seller", value_text(to_seller)),
+        ],
+        Body::CreditGrant {
+            account,
+            limit,
+            period_blocks,
+        } => vec![
+            ("account", account.clone()),
+            ("period blocks", period_blocks.to_string()),
+            ("limit", value_text(limit)),
+        ],
+        Body::CreditRevoke { account, asset } => {
+            vec![("account", account.clone()), ("asset", asset.clone())]
+        }
+        Body::CreditAttest {
+            account,
+            positive,
+            category,
+            reference,
+        } => vec![
+            ("account", account.clone()),
+            ("positive", positive.to_string()),
+            ("category", category.clone()),
+            ("reference", reference.clone()),
+        ],
+    }
 }
 
 /// `clearhouse block show HEIGHT|latest`. `latest` asks for the latest
@@ -160,13 +196,7 @@ pub fn transaction(context: &Context, hash: &str) -> Result<(), CliError> {
 pub fn block(context: &Context, height: &str) -> Result<(), CliError> {
     let client = context.client()?;
     let height = if height.trim() == "latest" {
-        let latest = client.latest_block()?;
-        latest["height"].as_u64().ok_or_else(|| {
-            CliError::Internal(format!(
-                "malformed answer from {}: block without a height",
-                client.base_url()
-            ))
-        })?
+        client.latest_block()?.height
     } else {
         height.trim().parse::<u64>().map_err(|_| {
             CliError::Usage(format!(
@@ -179,34 +209,31 @@ pub fn block(context: &Context, height: &str) -> Result<(), CliError> {
         print_json(&block);
         return Ok(());
     }
-    let transactions = block["transactions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
     let mut fields = Table::key_values();
     fields
-        .field("height", cell(&block["height"]))
-        .field("hash", cell(&block["hash"]))
-        .field("previous hash", cell(&block["previous_hash"]))
-        .field("proposer", cell(&block["proposer"]))
-        .field("timestamp ms", cell(&block["timestamp_ms"]))
-        .field("tx root", cell(&block["tx_root"]))
-        .field("state root", cell(&block["state_root"]))
-        .field("receipts root", cell(&block["receipts_root"]))
-        .field("validator set", cell(&block["validator_set_hash"]))
-        .field("transactions", transactions.len().to_string());
+        .field("height", block.height.to_string())
+        .field("hash", block.hash.as_str())
+        .field("previous hash", block.previous_hash.as_str())
+        .field("proposer", block.proposer.as_str())
+        .field("timestamp ms", block.timestamp_ms.to_string())
+        .field("tx root", block.tx_root.as_str())
+        .field("state root", block.state_root.as_str())
+        .field("receipts root", block.receipts_root.as_str())
+        .field("validator set", block.validator_set_hash.as_str())
+        .field("transactions", block.transactions.len().to_string());
     let mut table = Table::with_header(&["index", "hash", "kind", "amount", "outcome"]);
-    for (index, tx) in transactions.iter().enumerate() {
-        let receipt = &block["receipts"][index];
-        let outcome = match receipt["reason_code"].as_str() {
+    let receipts = block.receipts.as_deref().unwrap_or_default();
+    for (index, tx) in block.transactions.iter().enumerate() {
+        let receipt = receipts.get(index);
+        let outcome = match receipt.and_then(|r| r.reason_code.as_deref()) {
             Some(code) => format!("rejected ({code})"),
-            None => cell(&receipt["outcome"]),
+            None => cell(receipt.map(|r| r.outcome)),
         };
         table.row([
             index.to_string(),
-            cell(&tx["hash"]),
-            cell(&tx["body"]["kind"]),
-            value_text(&tx["body"]["value"]),
+            tx.hash.clone(),
+            tx.body.kind().to_owned(),
+            tx.body.value().map_or_else(|| "-".into(), value_text),
             outcome,
         ]);
     }
@@ -218,40 +245,35 @@ pub fn block(context: &Context, height: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A `{"asset", "minor_units", "amount"}` value for people: `12.50 CNY`
-/// (minor units when the node did not know the decimals); `-` if absent.
-pub(crate) fn value_text(value: &Value) -> String {
-    let asset = value["asset"].as_str().unwrap_or("");
-    match (value["amount"].as_str(), value["minor_units"].as_str()) {
-        (Some(amount), _) => format!("{amount} {asset}"),
-        (None, Some(units)) => format!("{units} minor units of {asset}"),
-        _ => "-".into(),
+/// An amount for people: `12.50 CNY` (minor units when the node did not
+/// know the decimals).
+pub(crate) fn value_text(value: &dto::Amount) -> String {
+    let asset = value.asset.as_deref().unwrap_or("");
+    match &value.amount {
+        Some(amount) => format!("{amount} {asset}"),
+        None => format!("{} minor units of {asset}", value.minor_units),
     }
 }
 
-/// The asset and decimals of a `{"asset", "amount"}` value, if the node
-/// told both.
-pub(crate) fn value_asset(value: &Value) -> Option<(AssetCode, u8)> {
-    let asset = AssetCode::new(value["asset"].as_str()?).ok()?;
-    let decimals = amount::decimals_of(value["amount"].as_str()?)?;
+/// The asset and decimals of an amount, if the node told both.
+pub(crate) fn value_asset(value: &dto::Amount) -> Option<(AssetCode, u8)> {
+    let asset = AssetCode::new(value.asset.as_deref()?).ok()?;
+    let decimals = amount::decimals_of(value.amount.as_deref()?)?;
     Some((asset, decimals))
-}
-
-fn count(value: &Value) -> String {
-    value
-        .as_array()
-        .map_or_else(|| "-".into(), |items| items.len().to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clearhouse_ledger::Amount;
-    use serde_json::json;
 
     #[test]
     fn values_read_as_money() {
-        let value = json!({"asset": "CNY", "minor_units": "1250", "amount": "12.50"});
+        let value = dto::Amount {
+            asset: Some("CNY".into()),
+            minor_units: "1250".into(),
+            amount: Some("12.50".into()),
+        };
         assert_eq!(value_text(&value), "12.50 CNY");
         let (asset, decimals) = value_asset(&value).unwrap();
         assert_eq!((asset.as_str(), decimals), ("CNY", 2));
@@ -259,6 +281,10 @@ mod tests {
             amount::format(Amount(1250), decimals, asset.as_str()),
             "12.50 CNY"
         );
-        assert_eq!(value_text(&Value::Null), "-");
+        let unknown = dto::Amount {
+            amount: None,
+            ..value
+        };
+        assert_eq!(value_text(&unknown), "1250 minor units of CNY");
     }
 }

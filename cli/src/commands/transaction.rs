@@ -16,12 +16,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use clearhouse_ledger::crypto::Keypair;
 use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, ChainId, Hash, SignedTransaction, Transaction,
 };
+use clearhouse_node::api::dto::{self, ErrorCode, Outcome, TransactionStatus, TxState};
 
 use crate::amount::{self, HumanAmount};
 use crate::cli::{IssueArgs, RedeemArgs, TransferArgs, TxOptions};
@@ -190,7 +191,7 @@ pub(crate) struct Prepared<'a> {
     pub(crate) height: u64,
     /// The sender's account, `None` if not registered (the node will refuse
     /// the transaction, and says so better than we could guess).
-    sender: Option<Value>,
+    sender: Option<dto::Account>,
 }
 
 impl<'a> Prepared<'a> {
@@ -198,13 +199,9 @@ impl<'a> Prepared<'a> {
         let key = read_key(&options.key)?;
         let client = context.client()?;
         let status = client.status()?;
-        let chain_id = status["chain_id"]
-            .as_str()
-            .and_then(|text| Hash::from_hex(text).ok())
-            .ok_or_else(|| malformed(&client, "status without a chain_id"))?;
-        let height = status["height"]
-            .as_u64()
-            .ok_or_else(|| malformed(&client, "status without a height"))?;
+        let chain_id = Hash::from_hex(&status.chain_id)
+            .map_err(|e| malformed(&client, &format!("status with a bad chain_id: {e}")))?;
+        let height = status.height;
         let sender = client.account(&key.account())?;
         Ok(Prepared {
             options,
@@ -277,7 +274,7 @@ impl<'a> Prepared<'a> {
     /// The sender's next nonce as the node sees it now.
     fn account_nonce(&self) -> Result<u64, CliError> {
         let account = self.client.account(&self.key.account())?;
-        nonce_of(&self.client, account.as_ref())
+        Ok(nonce_of(account.as_ref()))
     }
 
     /// Signs `body`, submits it and reports; with `--wait`, until final.
@@ -290,7 +287,7 @@ impl<'a> Prepared<'a> {
     ) -> Result<(), CliError> {
         let nonce = match self.options.nonce {
             Some(nonce) => nonce,
-            None => nonce_of(&self.client, self.sender.as_ref())?,
+            None => nonce_of(self.sender.as_ref()),
         };
         let expiry_height = self
             .height
@@ -331,14 +328,14 @@ impl<'a> Prepared<'a> {
                 .ok_or_else(|| CliError::Rejected("the sender's nonces are exhausted".into()))?;
             let (transaction, hash) = sign(next)?;
             if may_retry {
-                match self.client.transaction(&hash, 0)?["status"].as_str() {
-                    Some("unknown") => {}
-                    Some("pending") => {
+                match self.client.transaction(&hash, 0)?.status {
+                    TxState::Unknown => {}
+                    TxState::Pending => {
                         pending_ahead += 1;
                         continue;
                     }
                     // Committed since the nonce was read: read it again.
-                    _ => {
+                    TxState::Committed | TxState::Rejected => {
                         nonce = self.account_nonce()?;
                         pending_ahead = 0;
                         continue;
@@ -346,17 +343,13 @@ impl<'a> Prepared<'a> {
                 }
             }
             match self.client.submit(&transaction) {
-                Ok(Submitted::Final(value)) => break (transaction, hash, Some(value)),
+                Ok(Submitted::Final(status)) => break (transaction, hash, Some(*status)),
                 Ok(Submitted::Pending) => break (transaction, hash, None),
-                Err(ClientError::Http {
-                    status: 409, code, ..
-                }) if code == "nonce_pending" && may_retry => {
+                Err(error) if error.is(ErrorCode::NoncePending) && may_retry => {
                     pending_ahead += 1;
                 }
                 // A block committed since the nonce was read.
-                Err(ClientError::Http {
-                    status: 409, code, ..
-                }) if code == "nonce_used" && may_retry => {
+                Err(error) if error.is(ErrorCode::NonceUsed) && may_retry => {
                     nonce = self.account_nonce()?;
                     pending_ahead = 0;
                 }
@@ -376,18 +369,18 @@ impl<'a> Prepared<'a> {
                     .unwrap_or(u64::MAX)
                     .clamp(1, WAIT_MS_PER_POLL);
                 let status = self.client.transaction(&hash, wait_ms)?;
-                match status["status"].as_str() {
-                    Some("committed" | "rejected") => answer = Some(status),
+                match status.status {
+                    TxState::Committed | TxState::Rejected => answer = Some(status),
                     // The node forgot it (restarted, mempool lost): the same
                     // bytes again are harmless, and final if already final.
-                    Some("unknown") => {
-                        if let Submitted::Final(value) =
+                    TxState::Unknown => {
+                        if let Submitted::Final(status) =
                             self.client.submit(&transaction).map_err(refused)?
                         {
-                            answer = Some(value);
+                            answer = Some(*status);
                         }
                     }
-                    _ => {}
+                    TxState::Pending => {}
                 }
             }
         }
@@ -404,18 +397,16 @@ impl<'a> Prepared<'a> {
                 self.options.timeout_secs
             )));
         }
-        if receipt["status"] == "rejected" {
+        if receipt.status == TxState::Rejected {
             return Err(CliError::Rejected(format!(
                 "transaction {hash} rejected: {}",
-                receipt["reason"].as_str().unwrap_or("no reason given")
+                receipt.reason.as_deref().unwrap_or("no reason given")
             )));
         }
         Ok(())
     }
 }
 
-/// The `--json` receipt of a transaction command: always the same keys,
-/// `null` where the state does not have the field.
 /// The keys of a transaction command's `--json` receipt, sorted: a stable,
 /// documented shape (`null` where a key does not apply).
 pub const RECEIPT_JSON_KEYS: [&str; 8] = [
@@ -429,45 +420,63 @@ pub const RECEIPT_JSON_KEYS: [&str; 8] = [
     "status",
 ];
 
-/// The `--json` receipt of a transaction command; every key of
-/// [`RECEIPT_JSON_KEYS`] is present.
-pub fn receipt_json(hash: &Hash, answer: Option<&Value>) -> Value {
-    let null = Value::Null;
-    let field = |name: &str| answer.map_or(&null, |a| &a[name]).clone();
-    let status = answer
-        .and_then(|a| a["status"].as_str())
-        .unwrap_or("pending");
-    json!({
-        "hash": hash.to_hex(),
-        "status": status,
-        "height": field("height"),
-        "index": field("index"),
-        "outcome": field("outcome"),
-        "fee": field("fee"),
-        "reason": field("reason"),
-        "reason_code": field("reason_code"),
-    })
+/// The `--json` receipt of a transaction command: every key of
+/// [`RECEIPT_JSON_KEYS`] is present, `null` where the state does not have
+/// the field (unlike the node's answer, which leaves such fields out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandReceipt {
+    /// The transaction id, hex.
+    pub hash: String,
+    /// Pending (no answer yet), committed or rejected.
+    pub status: TxState,
+    /// Its block.
+    pub height: Option<u64>,
+    /// Its position in the block.
+    pub index: Option<u32>,
+    /// Applied or rejected.
+    pub outcome: Option<Outcome>,
+    /// The fee charged, minor units.
+    pub fee: Option<String>,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    /// The rejection's stable code.
+    pub reason_code: Option<String>,
 }
 
-fn receipt_table(receipt: &Value, fee_asset: Option<&(AssetCode, u8)>) -> Table {
+/// The receipt of transaction `hash` from the node's last answer (`None`:
+/// still pending).
+pub fn receipt_json(hash: &Hash, answer: Option<&TransactionStatus>) -> CommandReceipt {
+    CommandReceipt {
+        hash: hash.to_hex(),
+        status: answer.map_or(TxState::Pending, |a| a.status),
+        height: answer.and_then(|a| a.height),
+        index: answer.and_then(|a| a.index),
+        outcome: answer.and_then(|a| a.outcome),
+        fee: answer.and_then(|a| a.fee.clone()),
+        reason: answer.and_then(|a| a.reason.clone()),
+        reason_code: answer.and_then(|a| a.reason_code.clone()),
+    }
+}
+
+fn receipt_table(receipt: &CommandReceipt, fee_asset: Option<&(AssetCode, u8)>) -> Table {
     let mut table = Table::key_values();
     table
-        .field("hash", cell(&receipt["hash"]))
-        .field("status", cell(&receipt["status"]));
-    if receipt["status"] == "pending" {
+        .field("hash", receipt.hash.as_str())
+        .field("status", receipt.status.as_str());
+    if receipt.status == TxState::Pending {
         return table;
     }
     table
-        .field("height", cell(&receipt["height"]))
-        .field("index", cell(&receipt["index"]))
-        .field("outcome", cell(&receipt["outcome"]));
-    if let Some(fee) = receipt["fee"].as_str() {
+        .field("height", cell(receipt.height))
+        .field("index", cell(receipt.index))
+        .field("outcome", cell(receipt.outcome));
+    if let Some(fee) = &receipt.fee {
         table.field("fee", human_fee(fee, fee_asset));
     }
-    if !receipt["reason"].is_null() {
+    if let Some(reason) = &receipt.reason {
         table
-            .field("reason", cell(&receipt["reason"]))
-            .field("reason code", cell(&receipt["reason_code"]));
+            .field("reason", reason.as_str())
+            .field("reason code", cell(receipt.reason_code.as_deref()));
     }
     table
 }
@@ -483,36 +492,35 @@ pub fn human_fee(minor_units: &str, asset: Option<&(AssetCode, u8)>) -> String {
 }
 
 /// The decimals an account's balance of `asset` is written with.
-fn balance_decimals(account: &Value, asset: &AssetCode) -> Option<u8> {
-    account["balances"]
-        .as_array()?
+fn balance_decimals(account: &dto::Account, asset: &AssetCode) -> Option<u8> {
+    account
+        .balances
         .iter()
-        .find(|balance| balance["asset"] == asset.as_str())
-        .and_then(|balance| balance["amount"].as_str())
+        .find(|balance| balance.asset.as_deref() == Some(asset.as_str()))
+        .and_then(|balance| balance.amount.as_deref())
         .and_then(amount::decimals_of)
 }
 
 /// The next nonce of an account answer; 0 for an unregistered sender (the
 /// node refuses it, and says why).
-fn nonce_of(client: &Client, account: Option<&Value>) -> Result<u64, CliError> {
-    match account {
-        None => Ok(0),
-        Some(account) => account["nonce"]
-            .as_u64()
-            .ok_or_else(|| malformed(client, "account without a nonce")),
-    }
+fn nonce_of(account: Option<&dto::Account>) -> u64 {
+    account.map_or(0, |account| account.nonce)
 }
 
-/// A refused submission: any 4xx is a rejection (exit 4).
+/// A refused submission: any client error (a 4xx code, or a 4xx status
+/// without a known code) is a rejection (exit 4).
 fn refused(error: ClientError) -> CliError {
     match error {
         ClientError::Http {
             status,
             code,
             message,
-        } if (400..500).contains(&status) => CliError::Rejected(format!(
-            "transaction refused by the node: {message} ({code})"
-        )),
+        } if (400..500).contains(&code.map_or(status, ErrorCode::http_status)) => {
+            let code = code.map_or("no code", ErrorCode::as_str);
+            CliError::Rejected(format!(
+                "transaction refused by the node: {message} ({code})"
+            ))
+        }
         other => other.into(),
     }
 }
@@ -541,17 +549,24 @@ mod tests {
     #[test]
     fn receipt_has_every_key_even_when_pending() {
         let hash = Hash([7; 32]);
-        let pending = receipt_json(&hash, None);
+        let pending = serde_json::to_value(receipt_json(&hash, None)).unwrap();
         let mut keys: Vec<&String> = pending.as_object().unwrap().keys().collect();
         keys.sort();
         assert_eq!(keys, RECEIPT_JSON_KEYS);
         assert_eq!(pending["status"], "pending");
-        let committed = json!({"status": "committed", "height": 3, "index": 0,
-            "outcome": "applied", "fee": "1", "transaction": {}});
+        assert!(pending["height"].is_null());
+        let committed: TransactionStatus = serde_json::from_str(
+            r#"{"hash": "ab", "status": "committed", "height": 3, "index": 0,
+                "outcome": "applied", "fee": "1"}"#,
+        )
+        .unwrap();
         let receipt = receipt_json(&hash, Some(&committed));
-        assert_eq!(receipt["height"], 3);
-        assert_eq!(receipt["fee"], "1");
-        assert!(receipt.get("transaction").is_none());
+        assert_eq!(receipt.height, Some(3));
+        assert_eq!(receipt.fee.as_deref(), Some("1"));
+        let json = serde_json::to_value(&receipt).unwrap();
+        let mut keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, RECEIPT_JSON_KEYS);
     }
 
     #[test]

@@ -1,0 +1,1567 @@
+//! The JSON shapes of the node's HTTP API, defined once: what the handlers
+//! send and what the CLI, the testnet bench and the tests read back.
+//!
+//! Compiled without the `server` feature (serde only: no axum, tokio or
+//! libp2p), so a client deserializes these types instead of indexing JSON
+//! by string. With the `openapi` feature each type also derives its
+//! OpenAPI schema, and the document served at `GET /v1/openapi.json` is
+//! generated from them: the contract and the code cannot drift apart.
+//!
+//! Conventions of the wire: hashes, keys and canonical bytes are lower-case
+//! hex strings; money is an [`Amount`] object whose numbers are strings
+//! (they exceed JSON's safe integers); an optional field is either absent
+//! (receipt fields that do not apply) or `null` (a value that may be
+//! missing, such as a rating), as each field's documentation says. The
+//! constructors from ledger types live here too, so the conversion is as
+//! explicit as the shape; the handlers add only what needs the store
+//! (decimals of assets, the escrow of a resolution).
+//!
+//! It does not: talk HTTP, read a store, or define the binary batch body
+//! (that is [`super::batch`]).
+
+use serde::{Deserialize, Serialize};
+
+use clearhouse_ledger as ledger;
+use clearhouse_ledger::state::credit::{CreditParams, rating};
+use clearhouse_ledger::{AccountId, AssetCode, Hash};
+
+pub use crate::config::Role;
+
+/// `Display` as the wire name, for enums whose serde names are snake_case
+/// of their variants: one list of names, checked against serde in a test.
+macro_rules! wire_names {
+    ($type:ty { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $type {
+            /// The name as written on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(<$type>::$variant => $name,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// Most blocks one `/v1/chain` answer carries.
+pub const CHAIN_BLOCKS_MAX: u64 = 100;
+
+// ---------------------------------------------------------------- errors
+
+/// The stable code of an API error: the `code` of [`ErrorBody`]. Scripts
+/// and the CLI branch on it; the HTTP status is derived from it
+/// ([`ErrorCode::http_status`]), so a code always comes with one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the JSON body does not parse or has unknown fields.
+    MalformedJson,
+    /// 400: the body could not be read.
+    UnreadableBody,
+    /// 400: a transaction is not hex or does not decode.
+    MalformedTransaction,
+    /// 400: a binary batch body does not split into transactions.
+    MalformedBatch,
+    /// 400: a path's hash is not 64 hex digits.
+    BadHash,
+    /// 400: a path's account is not a valid key.
+    BadAccount,
+    /// 400: a path's height is not a number.
+    BadHeight,
+    /// 400: the query string does not parse.
+    BadQuery,
+    /// 404: no such endpoint.
+    NotFound,
+    /// 404: the account is not registered.
+    UnknownAccount,
+    /// 404: no escrow has this id.
+    UnknownEscrow,
+    /// 404: no block at this height.
+    UnknownBlock,
+    /// 404: no block has been committed yet.
+    NoBlocks,
+    /// 404: the transaction is not committed.
+    UnknownTransaction,
+    /// 409: the transaction is already in the mempool.
+    Duplicate,
+    /// 409: the sender's nonce is already used by a committed transaction.
+    NonceUsed,
+    /// 409: another pending transaction of the sender holds this nonce.
+    NoncePending,
+    /// 413: the body exceeds the node's limit.
+    BodyTooLarge,
+    /// 413: more transactions than one batch may hold.
+    BatchTooLarge,
+    /// 422: the transaction is for another chain.
+    WrongChain,
+    /// 422: the signature does not verify.
+    BadSignature,
+    /// 422: the transaction's expiry height has passed.
+    Expired,
+    /// 422: the sender is not a registered account.
+    UnknownSender,
+    /// 422: the nonce is further ahead than the mempool accepts.
+    NonceTooFarAhead,
+    /// 503: the mempool is full.
+    MempoolFull,
+    /// 503: the node is stopping.
+    ShuttingDown,
+    /// 500: the node's own failure.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for tests and documentation.
+    pub const ALL: [ErrorCode; 27] = [
+        ErrorCode::MalformedJson,
+        ErrorCode::UnreadableBody,
+        ErrorCode::MalformedTransaction,
+        ErrorCode::MalformedBatch,
+        ErrorCode::BadHash,
+        ErrorCode::BadAccount,
+        ErrorCode::BadHeight,
+        ErrorCode::BadQuery,
+        ErrorCode::NotFound,
+        ErrorCode::UnknownAccount,
+        ErrorCode::UnknownEscrow,
+        ErrorCode::UnknownBlock,
+        ErrorCode::NoBlocks,
+        ErrorCode::UnknownTransaction,
+        ErrorCode::Duplicate,
+        ErrorCode::NonceUsed,
+        ErrorCode::NoncePending,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::BatchTooLarge,
+        ErrorCode::WrongChain,
+        ErrorCode::BadSignature,
+        ErrorCode::Expired,
+        ErrorCode::UnknownSender,
+        ErrorCode::NonceTooFarAhead,
+        ErrorCode::MempoolFull,
+        ErrorCode::ShuttingDown,
+        ErrorCode::Internal,
+    ];
+
+    /// The HTTP status that comes with this code: 400 malformed input, 404
+    /// what does not exist, 409 a duplicate or taken nonce, 413 too large,
+    /// 422 a well-formed transaction that cannot be accepted, 503 a node
+    /// that cannot take it now, 500 the node's own failure.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::MalformedJson
+            | ErrorCode::UnreadableBody
+            | ErrorCode::MalformedTransaction
+            | ErrorCode::MalformedBatch
+            | ErrorCode::BadHash
+            | ErrorCode::BadAccount
+            | ErrorCode::BadHeight
+            | ErrorCode::BadQuery => 400,
+            ErrorCode::NotFound
+            | ErrorCode::UnknownAccount
+            | ErrorCode::UnknownEscrow
+            | ErrorCode::UnknownBlock
+            | ErrorCode::NoBlocks
+            | ErrorCode::UnknownTransaction => 404,
+            ErrorCode::Duplicate | ErrorCode::NonceUsed | ErrorCode::NoncePending => 409,
+            ErrorCode::BodyTooLarge | ErrorCode::BatchTooLarge => 413,
+            ErrorCode::WrongChain
+            | ErrorCode::BadSignature
+            | ErrorCode::Expired
+            | ErrorCode::UnknownSender
+            | ErrorCode::NonceTooFarAhead => 422,
+            ErrorCode::MempoolFull | ErrorCode::ShuttingDown => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// The code as it is written on the wire (`unknown_sender`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::UnreadableBody => "unreadable_body",
+            ErrorCode::MalformedTransaction => "malformed_transaction",
+            ErrorCode::MalformedBatch => "malformed_batch",
+            ErrorCode::BadHash => "bad_hash",
+            ErrorCode::BadAccount => "bad_account",
+            ErrorCode::BadHeight => "bad_height",
+            ErrorCode::BadQuery => "bad_query",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::UnknownAccount => "unknown_account",
+            ErrorCode::UnknownEscrow => "unknown_escrow",
+            ErrorCode::UnknownBlock => "unknown_block",
+            ErrorCode::NoBlocks => "no_blocks",
+            ErrorCode::UnknownTransaction => "unknown_transaction",
+            ErrorCode::Duplicate => "duplicate",
+            ErrorCode::NonceUsed => "nonce_used",
+            ErrorCode::NoncePending => "nonce_pending",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::BatchTooLarge => "batch_too_large",
+            ErrorCode::WrongChain => "wrong_chain",
+            ErrorCode::BadSignature => "bad_signature",
+            ErrorCode::Expired => "expired",
+            ErrorCode::UnknownSender => "unknown_sender",
+            ErrorCode::NonceTooFarAhead => "nonce_too_far_ahead",
+            ErrorCode::MempoolFull => "mempool_full",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The code written `text`, if this build knows it (a newer node may
+    /// send codes an older client does not).
+    pub fn parse(text: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL
+            .into_iter()
+            .find(|code| code.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every error answer: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// An error's stable code and human message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// For people; its wording may change.
+    pub message: String,
+}
+
+// ---------------------------------------------------------------- status
+
+/// `GET /v1/status`: the node, its chain and its tip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NodeStatus {
+    /// The chain id (hash of the validated genesis), hex.
+    pub chain_id: String,
+    /// The node's name.
+    pub node: String,
+    /// Validator or observer.
+    pub role: Role,
+    /// The height of the last stored block (0 before the first).
+    pub height: u64,
+    /// That block's hash, hex.
+    pub latest_block_hash: String,
+    /// The state root after it, hex.
+    pub state_root: String,
+    /// The consensus round of the next height.
+    pub round: u32,
+    /// The validator set in force.
+    pub validators: Vec<Validator>,
+    /// The network keys of connected peers, hex.
+    pub peers: Vec<String>,
+    /// Transactions waiting in the mempool.
+    pub mempool_size: u64,
+}
+
+/// One validator of the set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Validator {
+    /// Its member bank (`bank-a`).
+    pub member: String,
+    /// Its ed25519 key, hex.
+    pub key: String,
+    /// Its voting power.
+    pub voting_power: u64,
+}
+
+// ---------------------------------------------------------------- submissions
+
+/// `POST /v1/transactions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// The signed transaction's wire bytes, hex.
+    pub transaction: String,
+}
+
+/// `POST /v1/transactions/batch` as JSON (see [`super::batch`] for the
+/// binary form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Signed transactions' wire bytes, hex.
+    pub transactions: Vec<String>,
+}
+
+/// The answer to a batch: one result per transaction, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchAnswer {
+    /// One per submitted transaction.
+    pub results: Vec<BatchResult>,
+}
+
+/// One transaction of a batch: `{"hash"}` when admitted, else
+/// `{"error": {"code", "message"}}` as a single submission would answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum BatchResult {
+    /// Admitted to the mempool.
+    Accepted {
+        /// The transaction id, hex.
+        hash: String,
+    },
+    /// Refused.
+    Refused {
+        /// Why.
+        error: ErrorDetail,
+    },
+}
+
+// ---------------------------------------------------------------- transactions
+
+/// Where a transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TxState {
+    /// Never seen, or forgotten (not in the mempool, not committed).
+    Unknown,
+    /// In the mempool (or committed in a block still being written).
+    Pending,
+    /// Committed and applied.
+    Committed,
+    /// Committed and rejected: only its nonce was consumed, if that.
+    Rejected,
+}
+
+wire_names!(TxState {
+    Unknown => "unknown",
+    Pending => "pending",
+    Committed => "committed",
+    Rejected => "rejected",
+});
+
+wire_names!(Outcome {
+    Applied => "applied",
+    Rejected => "rejected",
+});
+
+impl TxState {
+    /// Committed or rejected.
+    pub fn is_final(self) -> bool {
+        matches!(self, TxState::Committed | TxState::Rejected)
+    }
+}
+
+/// What executing a committed transaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Its body was carried out.
+    Applied,
+    /// Its body was refused (see the reason).
+    Rejected,
+}
+
+/// A receipt: `{"status", "outcome", "fee"}` when applied, `{"status",
+/// "outcome", "reason", "reason_code"}` when rejected; in a block's
+/// receipts list also `tx_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Receipt {
+    /// The transaction id, hex (only in `/v1/blocks/{height}/receipts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_id: Option<String>,
+    /// `committed` or `rejected`.
+    pub status: TxState,
+    /// `applied` or `rejected`.
+    pub outcome: Outcome,
+    /// The fee charged, minor units (applied only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee: Option<String>,
+    /// Why it was rejected, for people (rejected only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The rejection's stable code (rejected only), e.g. `insufficient_funds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
+}
+
+impl Receipt {
+    /// A ledger receipt, without its transaction id.
+    pub fn new(receipt: &ledger::state::Receipt) -> Receipt {
+        match &receipt.outcome {
+            ledger::state::Outcome::Applied { fee } => Receipt {
+                tx_id: None,
+                status: TxState::Committed,
+                outcome: Outcome::Applied,
+                fee: Some(fee.0.to_string()),
+                reason: None,
+                reason_code: None,
+            },
+            ledger::state::Outcome::Rejected(reason) => Receipt {
+                tx_id: None,
+                status: TxState::Rejected,
+                outcome: Outcome::Rejected,
+                fee: None,
+                reason: Some(reason.to_string()),
+                reason_code: Some(reject_code(reason).to_owned()),
+            },
+        }
+    }
+
+    /// A ledger receipt with its transaction id.
+    pub fn with_tx_id(receipt: &ledger::state::Receipt) -> Receipt {
+        Receipt {
+            tx_id: Some(receipt.tx_id.to_hex()),
+            ..Receipt::new(receipt)
+        }
+    }
+}
+
+/// `GET /v1/transactions/{hash}` (and a resubmission's final answer):
+/// `{"hash", "status"}` while unknown or pending; once committed, also the
+/// receipt's fields, the block position and the transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TransactionStatus {
+    /// The transaction id, hex.
+    pub hash: String,
+    /// Where it stands.
+    pub status: TxState,
+    /// Its block (committed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
+    /// Its position in the block (committed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// What executing it did (committed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// The fee charged, minor units (applied only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee: Option<String>,
+    /// Why it was rejected (rejected only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The rejection's stable code (rejected only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
+    /// The transaction itself (committed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<Transaction>,
+}
+
+impl TransactionStatus {
+    /// A transaction known only by its id: unknown or pending.
+    pub fn bare(hash: &Hash, status: TxState) -> TransactionStatus {
+        TransactionStatus {
+            hash: hash.to_hex(),
+            status,
+            height: None,
+            index: None,
+            outcome: None,
+            fee: None,
+            reason: None,
+            reason_code: None,
+            transaction: None,
+        }
+    }
+
+    /// A committed transaction: its receipt, position and body.
+    pub fn committed(
+        hash: &Hash,
+        height: u64,
+        index: u32,
+        receipt: Receipt,
+        transaction: Transaction,
+    ) -> TransactionStatus {
+        TransactionStatus {
+            hash: hash.to_hex(),
+            status: receipt.status,
+            height: Some(height),
+            index: Some(index),
+            outcome: Some(receipt.outcome),
+            fee: receipt.fee,
+            reason: receipt.reason,
+            reason_code: receipt.reason_code,
+            transaction: Some(transaction),
+        }
+    }
+}
+
+/// A signed transaction as people read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Transaction {
+    /// Its id, hex.
+    pub hash: String,
+    /// The signing account, hex.
+    pub sender: String,
+    /// The sender's nonce.
+    pub nonce: u64,
+    /// The most fee the sender accepts, minor units of the fee asset.
+    pub max_fee: String,
+    /// The last height it may be committed at.
+    pub expiry_height: u64,
+    /// What it does.
+    pub body: Body,
+    /// The ed25519 signature, hex.
+    pub signature: String,
+}
+
+/// A transaction's body, tagged by `kind` (the ledger's `Body::kind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Body {
+    /// Pay `value` to `to`.
+    Transfer {
+        /// The recipient, hex.
+        to: String,
+        /// How much.
+        value: Amount,
+    },
+    /// A treasury issues `value` to `to`.
+    Issue {
+        /// The recipient, hex.
+        to: String,
+        /// How much.
+        value: Amount,
+    },
+    /// A treasury redeems `value` of its own.
+    Redeem {
+        /// How much.
+        value: Amount,
+    },
+    /// A bank registers an account.
+    RegisterAccount {
+        /// The new account, hex.
+        account: String,
+    },
+    /// A buyer opens an escrow for `seller`.
+    EscrowOpen {
+        /// The seller, hex.
+        seller: String,
+        /// How much is held.
+        value: Amount,
+        /// The arbitrating bank.
+        arbiter: String,
+        /// The last height the buyer may release or either party dispute.
+        confirm_deadline: u64,
+        /// The last height the arbiter may resolve.
+        arbiter_deadline: u64,
+        /// The order reference, hex.
+        reference: String,
+    },
+    /// The buyer releases an escrow to the seller.
+    EscrowRelease {
+        /// The escrow id, hex.
+        escrow: String,
+    },
+    /// The seller refunds an escrow to the buyer.
+    EscrowRefund {
+        /// The escrow id, hex.
+        escrow: String,
+    },
+    /// A party disputes an escrow.
+    EscrowDispute {
+        /// The escrow id, hex.
+        escrow: String,
+    },
+    /// The arbiter splits a disputed escrow.
+    EscrowResolve {
+        /// The escrow id, hex.
+        escrow: String,
+        /// The seller's share (`asset` and `amount` are null when the node
+        /// no longer knows the escrow).
+        to_seller: Amount,
+    },
+    /// A bank grants a credit line.
+    CreditGrant {
+        /// The borrower, hex.
+        account: String,
+        /// The line's limit.
+        limit: Amount,
+        /// Blocks a draw may stay open.
+        period_blocks: u64,
+    },
+    /// A bank revokes a credit line.
+    CreditRevoke {
+        /// The borrower, hex.
+        account: String,
+        /// The line's asset.
+        asset: String,
+    },
+    /// A bank attests to an account's conduct.
+    CreditAttest {
+        /// The account, hex.
+        account: String,
+        /// Good or bad.
+        positive: bool,
+        /// What it is about.
+        category: String,
+        /// The evidence reference, hex.
+        reference: String,
+    },
+}
+
+impl Transaction {
+    /// A signed transaction; `amount` renders an asset's amount (the
+    /// handlers know the assets' decimals), `resolve_asset` finds the asset
+    /// of the escrow a resolution splits.
+    pub fn new(
+        signed: &ledger::SignedTransaction,
+        amount: &dyn Fn(&AssetCode, ledger::Amount) -> Amount,
+        resolve_asset: &dyn Fn(&Hash) -> Option<AssetCode>,
+    ) -> Transaction {
+        use ledger::tx::Body as B;
+        let tx = &signed.tx;
+        let body = match &tx.body {
+            B::Transfer {
+                to,
+                asset,
+                amount: a,
+            } => Body::Transfer {
+                to: to.to_hex(),
+                value: amount(asset, *a),
+            },
+            B::Issue {
+                to,
+                asset,
+                amount: a,
+            } => Body::Issue {
+                to: to.to_hex(),
+                value: amount(asset, *a),
+            },
+            B::Redeem { asset, amount: a } => Body::Redeem {
+                value: amount(asset, *a),
+            },
+            B::RegisterAccount { account } => Body::RegisterAccount {
+                account: account.to_hex(),
+            },
+            B::EscrowOpen {
+                seller,
+                asset,
+                amount: a,
+                arbiter,
+                confirm_deadline,
+                arbiter_deadline,
+                reference,
+            } => Body::EscrowOpen {
+                seller: seller.to_hex(),
+                value: amount(asset, *a),
+                arbiter: arbiter.as_str().to_owned(),
+                confirm_deadline: *confirm_deadline,
+                arbiter_deadline: *arbiter_deadline,
+                reference: reference.to_hex(),
+            },
+            B::EscrowRelease { escrow } => Body::EscrowRelease {
+                escrow: escrow.to_hex(),
+            },
+            B::EscrowRefund { escrow } => Body::EscrowRefund {
+                escrow: escrow.to_hex(),
+            },
+            B::EscrowDispute { escrow } => Body::EscrowDispute {
+                escrow: escrow.to_hex(),
+            },
+            B::EscrowResolve { escrow, to_seller } => Body::EscrowResolve {
+                escrow: escrow.to_hex(),
+                to_seller: match resolve_asset(escrow) {
+                    Some(asset) => amount(&asset, *to_seller),
+                    None => Amount {
+                        asset: None,
+                        minor_units: to_seller.0.to_string(),
+                        amount: None,
+                    },
+                },
+            },
+            B::CreditGrant {
+                account,
+                asset,
+                limit,
+                period_blocks,
+            } => Body::CreditGrant {
+                account: account.to_hex(),
+                limit: amount(asset, *limit),
+                period_blocks: *period_blocks,
+            },
+            B::CreditRevoke { account, asset } => Body::CreditRevoke {
+                account: account.to_hex(),
+                asset: asset.as_str().to_owned(),
+            },
+            B::CreditAttest {
+                account,
+                positive,
+                category,
+                reference,
+            } => Body::CreditAttest {
+                account: account.to_hex(),
+                positive: *positive,
+                category: category.as_str().to_owned(),
+                reference: reference.to_hex(),
+            },
+        };
+        Transaction {
+            hash: signed.id().map(|h| h.to_hex()).unwrap_or_default(),
+            sender: tx.sender.to_hex(),
+            nonce: tx.nonce,
+            max_fee: tx.fee.0.to_string(),
+            expiry_height: tx.expiry_height,
+            body,
+            signature: signed.signature.to_hex(),
+        }
+    }
+}
+
+impl Body {
+    /// The `kind` tag, as the ledger's `Body::kind` names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::Transfer { .. } => "transfer",
+            Body::Issue { .. } => "issue",
+            Body::Redeem { .. } => "redeem",
+            Body::RegisterAccount { .. } => "register_account",
+            Body::EscrowOpen { .. } => "escrow_open",
+            Body::EscrowRelease { .. } => "escrow_release",
+            Body::EscrowRefund { .. } => "escrow_refund",
+            Body::EscrowDispute { .. } => "escrow_dispute",
+            Body::EscrowResolve { .. } => "escrow_resolve",
+            Body::CreditGrant { .. } => "credit_grant",
+            Body::CreditRevoke { .. } => "credit_revoke",
+            Body::CreditAttest { .. } => "credit_attest",
+        }
+    }
+
+    /// The amount the body moves or grants, if it has one.
+    pub fn value(&self) -> Option<&Amount> {
+        match self {
+            Body::Transfer { value, .. }
+            | Body::Issue { value, .. }
+            | Body::Redeem { value }
+            | Body::EscrowOpen { value, .. } => Some(value),
+            Body::EscrowResolve { to_seller, .. } => Some(to_seller),
+            Body::CreditGrant { limit, .. } => Some(limit),
+            Body::RegisterAccount { .. }
+            | Body::EscrowRelease { .. }
+            | Body::EscrowRefund { .. }
+            | Body::EscrowDispute { .. }
+            | Body::CreditRevoke { .. }
+            | Body::CreditAttest { .. } => None,
+        }
+    }
+}
+
+/// A stable code per rejection reason: a receipt's `reason_code`.
+pub fn reject_code(reason: &ledger::state::RejectReason) -> &'static str {
+    use ledger::state::RejectReason as R;
+    match reason {
+        R::Expired { .. } => "expired",
+        R::UnknownSender => "unknown_sender",
+        R::BadNonce { .. } => "bad_nonce",
+        R::NonceExhausted => "nonce_exhausted",
+        R::UnknownAccount(_) => "unknown_account",
+        R::UnknownAsset(_) => "unknown_asset",
+        R::ZeroAmount => "zero_amount",
+        R::SelfTransfer => "self_transfer",
+        R::InsufficientFunds { .. } => "insufficient_funds",
+        R::FeeAboveMaximum { .. } => "fee_above_maximum",
+        R::NotIssuer { .. } => "not_issuer",
+        R::NotBank => "not_bank",
+        R::AccountExists(_) => "account_exists",
+        R::InvalidKey => "invalid_key",
+        R::WeakKey => "weak_key",
+        R::Overflow(_) => "overflow",
+        R::EscrowNotFound(_) => "escrow_not_found",
+        R::EscrowSettled(_) => "escrow_settled",
+        R::WrongEscrowStatus { .. } => "wrong_escrow_status",
+        R::NotBuyer => "not_buyer",
+        R::NotSeller => "not_seller",
+        R::NotParty => "not_party",
+        R::NotArbiter { .. } => "not_arbiter",
+        R::SellerIsBuyer => "seller_is_buyer",
+        R::UnknownMember(_) => "unknown_member",
+        R::DeadlinePassed { .. } => "deadline_passed",
+        R::DeadlineOrder { .. } => "deadline_order",
+        R::DeadlineTooFar { .. } => "deadline_too_far",
+        R::SplitTooLarge { .. } => "split_too_large",
+        R::DueListFull { .. } => "due_list_full",
+        R::NotHostingBank { .. } => "not_hosting_bank",
+        R::CreditForBank => "credit_for_bank",
+        R::CreditNotOffered(_) => "credit_not_offered",
+        R::PeriodInvalid { .. } => "period_invalid",
+        R::NoCreditLine(_) => "no_credit_line",
+        R::LenderInsufficientFunds { .. } => "lender_insufficient_funds",
+    }
+}
+
+// ---------------------------------------------------------------- money
+
+/// An amount of an asset: `{"asset", "minor_units", "amount"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Amount {
+    /// The asset code (`CNY`); null only in an escrow resolution whose
+    /// escrow the node no longer knows.
+    pub asset: Option<String>,
+    /// The amount in minor units, a decimal string.
+    pub minor_units: String,
+    /// The amount with the asset's decimals (`12.50`); null when the node
+    /// does not know the asset.
+    pub amount: Option<String>,
+}
+
+impl Amount {
+    /// `value` of `asset`; `decimals` is `None` for an unknown asset.
+    pub fn new(asset: &AssetCode, value: ledger::Amount, decimals: Option<u8>) -> Amount {
+        Amount {
+            asset: Some(asset.as_str().to_owned()),
+            minor_units: value.0.to_string(),
+            amount: decimals.map(|d| value.to_decimal_string(d)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- accounts
+
+/// `GET /v1/accounts/{account}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Account {
+    /// The account id (its ed25519 key), hex.
+    pub account: String,
+    /// The bank that registered it.
+    pub bank: String,
+    /// Its next nonce.
+    pub nonce: u64,
+    /// What it holds, one entry per asset (zero balances are not stored).
+    pub balances: Vec<Amount>,
+    /// What it owes on its credit lines, one entry per asset drawn.
+    pub owed: Vec<Amount>,
+    /// Its trust rating (null if the rating version is unknown).
+    pub rating: Option<u16>,
+}
+
+// ---------------------------------------------------------------- escrows
+
+/// An escrow's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EscrowStatus {
+    /// Holding the money, undisputed.
+    Open,
+    /// Holding the money, awaiting the arbiter.
+    Disputed,
+    /// Paid out; holds nothing.
+    Settled,
+}
+
+/// How an escrow settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SettledBy {
+    /// The buyer released it.
+    ReleasedByBuyer,
+    /// The seller refunded it.
+    RefundedBySeller,
+    /// Its confirm deadline passed undisputed.
+    AutoReleased,
+    /// The arbiter split it.
+    ResolvedByArbiter,
+    /// Its arbiter deadline passed unresolved.
+    AutoRefunded,
+}
+
+wire_names!(EscrowStatus {
+    Open => "open",
+    Disputed => "disputed",
+    Settled => "settled",
+});
+
+wire_names!(SettledBy {
+    ReleasedByBuyer => "released_by_buyer",
+    RefundedBySeller => "refunded_by_seller",
+    AutoReleased => "auto_released",
+    ResolvedByArbiter => "resolved_by_arbiter",
+    AutoRefunded => "auto_refunded",
+});
+
+impl SettledBy {
+    /// The ledger's settlement kind.
+    pub fn new(how: ledger::state::escrow::SettledBy) -> SettledBy {
+        use ledger::state::escrow::SettledBy as S;
+        match how {
+            S::ReleasedByBuyer => SettledBy::ReleasedByBuyer,
+            S::RefundedBySeller => SettledBy::RefundedBySeller,
+            S::AutoReleased => SettledBy::AutoReleased,
+            S::ResolvedByArbiter => SettledBy::ResolvedByArbiter,
+            S::AutoRefunded => SettledBy::AutoRefunded,
+        }
+    }
+}
+
+/// `GET /v1/escrows/{id}`: an escrow by the id of its opening transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Escrow {
+    /// The opening transaction's id, hex.
+    pub id: String,
+    /// The buyer, hex.
+    pub buyer: String,
+    /// The seller, hex.
+    pub seller: String,
+    /// What was put in.
+    pub value: Amount,
+    /// What it holds now.
+    pub held: Amount,
+    /// The arbitrating bank.
+    pub arbiter: String,
+    /// The order reference, hex.
+    pub reference: String,
+    /// The height it opened at.
+    pub opened_at: u64,
+    /// The last height the buyer may release or either party dispute.
+    pub confirm_deadline: u64,
+    /// The last height the arbiter may resolve.
+    pub arbiter_deadline: u64,
+    /// Open, disputed or settled.
+    pub status: EscrowStatus,
+    /// Who disputed it and when (null if undisputed).
+    pub dispute: Option<Dispute>,
+    /// How it settled (null until settled).
+    pub settlement: Option<Settlement>,
+}
+
+/// A dispute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Dispute {
+    /// The disputing party, hex.
+    pub by: String,
+    /// The height.
+    pub at: u64,
+}
+
+/// A settlement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Settlement {
+    /// The height.
+    pub at: u64,
+    /// How.
+    pub how: SettledBy,
+    /// Paid to the seller.
+    pub to_seller: Amount,
+    /// Paid back to the buyer.
+    pub to_buyer: Amount,
+}
+
+impl Escrow {
+    /// The escrow `id`; `decimals` are its asset's (`None` if unknown).
+    pub fn new(
+        id: &Hash,
+        escrow: &ledger::state::escrow::EscrowState,
+        decimals: Option<u8>,
+    ) -> Escrow {
+        use ledger::state::escrow::EscrowStatus as S;
+        let money = |value: ledger::Amount| Amount::new(&escrow.asset, value, decimals);
+        let (status, settlement) = match &escrow.status {
+            S::Open => (EscrowStatus::Open, None),
+            S::Disputed => (EscrowStatus::Disputed, None),
+            S::Settled(settlement) => (
+                EscrowStatus::Settled,
+                Some(Settlement {
+                    at: settlement.at,
+                    how: SettledBy::new(settlement.how),
+                    to_seller: money(settlement.to_seller),
+                    to_buyer: money(settlement.to_buyer),
+                }),
+            ),
+        };
+        Escrow {
+            id: id.to_hex(),
+            buyer: escrow.buyer.to_hex(),
+            seller: escrow.seller.to_hex(),
+            value: money(escrow.amount),
+            held: money(escrow.held()),
+            arbiter: escrow.arbiter.as_str().to_owned(),
+            reference: escrow.reference.to_hex(),
+            opened_at: escrow.opened_at,
+            confirm_deadline: escrow.confirm_deadline,
+            arbiter_deadline: escrow.arbiter_deadline,
+            status,
+            dispute: escrow.dispute.as_ref().map(|d| Dispute {
+                by: d.by.to_hex(),
+                at: d.at,
+            }),
+            settlement,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- credit
+
+/// `GET /v1/credit/{account}`: credit record, trust rating and lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Credit {
+    /// The account, hex.
+    pub account: String,
+    /// Its bank.
+    pub bank: String,
+    /// Its trust rating (null if the rating version is unknown).
+    pub rating: Option<u16>,
+    /// The rating formula in force (genesis `credit.rating_version`).
+    pub rating_version: u16,
+    /// The least rating that unlocks a line's full limit.
+    pub min_rating: u16,
+    /// The record the rating is computed from.
+    pub record: CreditRecord,
+    /// Its credit lines, one per asset.
+    pub lines: Vec<CreditLine>,
+}
+
+/// One credit line, with its usable limit and headroom now (`available` is
+/// what the limit allows; a draw also needs the lending treasury to hold
+/// the money).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreditLine {
+    /// The line's asset.
+    pub asset: String,
+    /// The granted limit.
+    pub limit: Amount,
+    /// The limit the rating allows now.
+    pub usable: Amount,
+    /// What is drawn.
+    pub drawn: Amount,
+    /// What may still be drawn.
+    pub available: Amount,
+    /// What is overdue.
+    pub overdue: Amount,
+    /// Blocks a draw may stay open.
+    pub period_blocks: u64,
+    /// The height it was granted at.
+    pub granted_at: u64,
+    /// The open debt (null when nothing is drawn).
+    pub debt: Option<Debt>,
+}
+
+/// An open debt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Debt {
+    /// The height of the first draw.
+    pub since: u64,
+    /// The height it falls due.
+    pub due: u64,
+    /// Whether it is past due.
+    pub overdue: bool,
+}
+
+/// An account's credit record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreditRecord {
+    /// Payments sent, per asset.
+    pub payments_sent: Vec<PaymentTally>,
+    /// Payments received, per asset.
+    pub payments_received: Vec<PaymentTally>,
+    /// Escrows by how they ended.
+    pub escrows: EscrowTally,
+    /// Credit drawn, repaid and gone overdue, per asset.
+    pub credit: Vec<CreditTally>,
+    /// Debts repaid by their due height.
+    pub repaid_on_time: u64,
+    /// Debts that went overdue.
+    pub overdue_events: u64,
+    /// Debts overdue now.
+    pub overdue_open: u64,
+    /// The latest attestation of each bank.
+    pub attestations: Vec<Attestation>,
+    /// How many banks attest positively and negatively.
+    pub attesting_banks: AttestingBanks,
+    /// Attestations ever filed.
+    pub attestations_filed: u64,
+}
+
+/// Payments of one asset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PaymentTally {
+    /// The asset.
+    pub asset: String,
+    /// How many.
+    pub count: u64,
+    /// How much in all.
+    pub volume: Amount,
+}
+
+/// Escrows by outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EscrowTally {
+    /// Released to the seller.
+    pub completed: u64,
+    /// Refunded to the buyer.
+    pub refunded: u64,
+    /// Disputed.
+    pub disputed: u64,
+    /// Disputes won.
+    pub won: u64,
+    /// Disputes lost.
+    pub lost: u64,
+}
+
+/// Credit of one asset over the account's life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreditTally {
+    /// The asset.
+    pub asset: String,
+    /// Drawn in all.
+    pub drawn: Amount,
+    /// Repaid in all.
+    pub repaid: Amount,
+    /// Gone overdue in all.
+    pub overdue: Amount,
+}
+
+/// A bank's attestation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attestation {
+    /// The attesting bank.
+    pub bank: String,
+    /// Good or bad.
+    pub positive: bool,
+    /// What it is about.
+    pub category: String,
+    /// The evidence reference, hex.
+    pub reference: String,
+    /// The height.
+    pub at: u64,
+}
+
+/// Counts of attesting banks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AttestingBanks {
+    /// Banks whose latest attestation is positive.
+    pub positive: u64,
+    /// Banks whose latest attestation is negative.
+    pub negative: u64,
+}
+
+/// The rating of a record under the parameters in force (`None` if the
+/// version is unknown to this node, which genesis validation rules out).
+pub fn rating_of(
+    record: &ledger::state::credit::CreditRecord,
+    params: &CreditParams,
+) -> Option<u16> {
+    rating(record, params.rating_version)
+}
+
+impl CreditLine {
+    /// The line of `asset` under `params` at `rating`.
+    pub fn new(
+        asset: &AssetCode,
+        line: &ledger::state::credit::CreditLine,
+        params: &CreditParams,
+        rating: u16,
+        decimals: Option<u8>,
+    ) -> CreditLine {
+        let money = |value: ledger::Amount| Amount::new(asset, value, decimals);
+        let usable = line.usable(params, asset, rating);
+        CreditLine {
+            asset: asset.as_str().to_owned(),
+            limit: money(line.limit),
+            usable: money(usable),
+            drawn: money(line.drawn),
+            available: money(ledger::Amount(usable.0.saturating_sub(line.drawn.0))),
+            overdue: money(line.overdue()),
+            period_blocks: line.period_blocks,
+            granted_at: line.granted_at,
+            debt: line.debt.map(|debt| Debt {
+                since: debt.since,
+                due: debt.due,
+                overdue: debt.overdue,
+            }),
+        }
+    }
+}
+
+impl CreditRecord {
+    /// A ledger credit record; `decimals` tells each asset's.
+    pub fn new(
+        record: &ledger::state::credit::CreditRecord,
+        decimals: &dyn Fn(&AssetCode) -> Option<u8>,
+    ) -> CreditRecord {
+        let money = |asset: &AssetCode, value| Amount::new(asset, value, decimals(asset));
+        let tallies =
+            |tallies: &std::collections::BTreeMap<AssetCode, ledger::state::credit::Tally>| {
+                tallies
+                    .iter()
+                    .map(|(asset, tally)| PaymentTally {
+                        asset: asset.as_str().to_owned(),
+                        count: tally.count,
+                        volume: money(asset, tally.volume),
+                    })
+                    .collect()
+            };
+        let (positive, negative) = record.attesting_banks();
+        CreditRecord {
+            payments_sent: tallies(&record.sent),
+            payments_received: tallies(&record.received),
+            escrows: EscrowTally {
+                completed: record.escrows.completed,
+                refunded: record.escrows.refunded,
+                disputed: record.escrows.disputed,
+                won: record.escrows.won,
+                lost: record.escrows.lost,
+            },
+            credit: record
+                .credit
+                .iter()
+                .map(|(asset, tally)| CreditTally {
+                    asset: asset.as_str().to_owned(),
+                    drawn: money(asset, tally.drawn),
+                    repaid: money(asset, tally.repaid),
+                    overdue: money(asset, tally.overdue),
+                })
+                .collect(),
+            repaid_on_time: record.repaid_on_time,
+            overdue_events: record.overdue_events,
+            overdue_open: record.overdue_open,
+            attestations: record
+                .attestations
+                .iter()
+                .map(|(bank, a)| Attestation {
+                    bank: bank.as_str().to_owned(),
+                    positive: a.positive,
+                    category: a.category.as_str().to_owned(),
+                    reference: a.reference.to_hex(),
+                    at: a.at,
+                })
+                .collect(),
+            attesting_banks: AttestingBanks { positive, negative },
+            attestations_filed: record.attestations_filed,
+        }
+    }
+}
+
+impl Credit {
+    /// `/v1/credit/{account}` of `account` under `params`.
+    pub fn new(
+        id: &AccountId,
+        account: &ledger::state::AccountState,
+        params: &ledger::state::Params,
+        decimals: &dyn Fn(&AssetCode) -> Option<u8>,
+    ) -> Credit {
+        let rating = rating_of(&account.record, &params.credit);
+        Credit {
+            account: id.to_hex(),
+            bank: account.bank.as_str().to_owned(),
+            rating,
+            rating_version: params.credit.rating_version,
+            min_rating: params.credit.min_rating,
+            record: CreditRecord::new(&account.record, decimals),
+            lines: account
+                .lines
+                .iter()
+                .map(|(asset, line)| {
+                    CreditLine::new(
+                        asset,
+                        line,
+                        &params.credit,
+                        rating.unwrap_or(0),
+                        decimals(asset),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- blocks
+
+/// `GET /v1/blocks/{height}` and `/v1/blocks/latest`: a header, its
+/// transactions and (when stored) their receipts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Block {
+    /// Its height.
+    pub height: u64,
+    /// Its hash, hex.
+    pub hash: String,
+    /// The previous block's hash, hex.
+    pub previous_hash: String,
+    /// The proposing validator's key, hex.
+    pub proposer: String,
+    /// The proposer's clock, informative only.
+    pub timestamp_ms: u64,
+    /// The transactions' Merkle root, hex.
+    pub tx_root: String,
+    /// The state root after the block, hex.
+    pub state_root: String,
+    /// The receipts' root, hex.
+    pub receipts_root: String,
+    /// The validator set's hash, hex.
+    pub validator_set_hash: String,
+    /// Its transactions, in order.
+    pub transactions: Vec<Transaction>,
+    /// Their receipts, in the same order (absent if not stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipts: Option<Vec<Receipt>>,
+}
+
+/// `GET /v1/blocks/{height}/receipts`: a block's receipts alone, each with
+/// its transaction id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BlockReceipts {
+    /// The block's height.
+    pub height: u64,
+    /// Its receipts, each with `tx_id`.
+    pub receipts: Vec<Receipt>,
+}
+
+/// `GET /v1/blocks/{height}/certificate`: the commit certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Certificate {
+    /// The height.
+    pub height: u64,
+    /// The deciding round.
+    pub round: u32,
+    /// The certified block's hash, hex.
+    pub block_hash: String,
+    /// The precommits.
+    pub votes: Vec<Vote>,
+}
+
+/// One precommit of a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Vote {
+    /// The validator's key, hex.
+    pub validator: String,
+    /// Its signature, hex.
+    pub signature: String,
+}
+
+/// The query of `GET /v1/chain`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ChainQuery {
+    /// First height.
+    pub from: u64,
+    /// How many blocks (capped at [`CHAIN_BLOCKS_MAX`]).
+    pub count: Option<u64>,
+}
+
+/// `GET /v1/chain`: committed blocks with their certificates as canonical
+/// bytes, for auditors who verify everything themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChainPage {
+    /// The node's height when it answered.
+    pub tip: u64,
+    /// Consecutive blocks from `from` (empty past the tip).
+    pub blocks: Vec<ChainBlock>,
+}
+
+/// One block of a [`ChainPage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChainBlock {
+    /// Its height.
+    pub height: u64,
+    /// The block's canonical bytes, hex.
+    pub block: String,
+    /// The certificate's canonical bytes, hex.
+    pub certificate: String,
+}
+
+/// The query of `GET /v1/transactions/{hash}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct WaitQuery {
+    /// Wait up to this long for a final state (capped by the node's
+    /// `api_wait_ms_max`).
+    pub wait_ms: Option<u64>,
+}
+
+/// `GET /v1/proofs/transactions/{hash}`: an inclusion proof of a committed
+/// transaction with the certified header, bytes as hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TransactionProof {
+    /// The block's height.
+    pub height: u64,
+    /// The transaction's position in it.
+    pub index: u32,
+    /// The transaction's wire bytes, hex.
+    pub transaction: String,
+    /// The block header's canonical bytes, hex.
+    pub header: String,
+    /// The certificate's canonical bytes, hex.
+    pub certificate: String,
+    /// The node's receipt (certified by the header's receipts root, which
+    /// this proof does not open).
+    pub receipt: Receipt,
+    /// The Merkle path to the header's transaction root.
+    pub proof: MerklePath,
+}
+
+/// A Merkle inclusion path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MerklePath {
+    /// The leaf's position.
+    pub index: u32,
+    /// How many leaves the tree has.
+    pub leaf_count: u32,
+    /// Sibling hashes from the leaf up, hex.
+    pub siblings: Vec<String>,
+}
+
+impl MerklePath {
+    /// The ledger's proof.
+    pub fn new(proof: &ledger::merkle::InclusionProof) -> MerklePath {
+        MerklePath {
+            index: proof.index,
+            leaf_count: proof.leaf_count,
+            siblings: proof.siblings.iter().map(Hash::to_hex).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_written_as_serde_writes_them_and_parse_back() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+            let back: ErrorCode = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, code);
+        }
+        assert_eq!(ErrorCode::parse("no_such_code"), None);
+    }
+
+    #[test]
+    fn every_error_code_is_listed_once() {
+        // `as_str` and `http_status` are exhaustive matches, so a new code
+        // cannot compile without a name and a status; here ALL must hold
+        // each name once (a copied line shows up as a duplicate).
+        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+    }
+
+    #[test]
+    fn display_names_are_the_wire_names() {
+        fn same<T: Serialize + std::fmt::Display>(values: &[T]) {
+            for value in values {
+                let json = serde_json::to_string(value).unwrap();
+                assert_eq!(json, format!("\"{value}\""));
+            }
+        }
+        same(&[
+            TxState::Unknown,
+            TxState::Pending,
+            TxState::Committed,
+            TxState::Rejected,
+        ]);
+        same(&[Outcome::Applied, Outcome::Rejected]);
+        same(&[
+            EscrowStatus::Open,
+            EscrowStatus::Disputed,
+            EscrowStatus::Settled,
+        ]);
+        same(&[
+            SettledBy::ReleasedByBuyer,
+            SettledBy::RefundedBySeller,
+            SettledBy::AutoReleased,
+            SettledBy::ResolvedByArbiter,
+            SettledBy::AutoRefunded,
+        ]);
+        // And the ledger's own names (what the API wrote before the DTOs).
+        use ledger::state::escrow::SettledBy as S;
+        for how in [
+            S::ReleasedByBuyer,
+            S::RefundedBySeller,
+            S::AutoReleased,
+            S::ResolvedByArbiter,
+            S::AutoRefunded,
+        ] {
+            assert_eq!(SettledBy::new(how).as_str(), how.name());
+        }
+    }
+
+    #[test]
+    fn statuses_follow_the_documented_classes() {
+        assert_eq!(ErrorCode::UnknownSender.http_status(), 422);
+        assert_eq!(ErrorCode::NoncePending.http_status(), 409);
+        assert_eq!(ErrorCode::BatchTooLarge.http_status(), 413);
+        assert_eq!(ErrorCode::UnknownBlock.http_status(), 404);
+        assert_eq!(ErrorCode::MempoolFull.http_status(), 503);
+    }
+
+    #[test]
+    fn receipt_fields_that_do_not_apply_are_absent() {
+        let status = TransactionStatus::bare(&Hash([1; 32]), TxState::Pending);
+        let json = serde_json::to_value(&status).unwrap();
+        let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["hash", "status"]);
+        let back: TransactionStatus = serde_json::from_value(json).unwrap();
+        assert_eq!(back, status);
+    }
+
+    #[test]
+    fn batch_results_are_told_apart_by_their_fields() {
+        let results: Vec<BatchResult> = serde_json::from_str(
+            r#"[{"hash": "ab"}, {"error": {"code": "bad_signature", "message": "m"}}]"#,
+        )
+        .unwrap();
+        assert_eq!(results[0], BatchResult::Accepted { hash: "ab".into() });
+        assert!(matches!(
+            &results[1],
+            BatchResult::Refused { error } if error.code == ErrorCode::BadSignature
+        ));
+    }
+
+    #[test]
+    fn bodies_are_tagged_by_the_ledgers_kind() {
+        let body = Body::EscrowRelease { escrow: "e".into() };
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["kind"], body.kind());
+        assert_eq!(json["escrow"], "e");
+    }
+}

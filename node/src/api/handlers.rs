@@ -1,0 +1,745 @@
+//! One handler per route (feature `server`): parse the request, read the
+//! store or ask the driver, answer a [`dto`] type. Each carries its OpenAPI
+//! annotation; the routes themselves are listed in `router::routes`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use tokio::sync::oneshot;
+
+use clearhouse_ledger::block::Block;
+use clearhouse_ledger::state::AccountState;
+use clearhouse_ledger::{AccountId, Amount, AssetCode, ChainId, Hash, SignedTransaction};
+
+use super::batch::{WIRE_BATCH_MEDIA_TYPE, WireBatchError, split_wire_batch};
+use super::dto::{self, CHAIN_BLOCKS_MAX, ErrorCode, TxState};
+use super::router::{ApiDoc, ApiError, ApiState, admit_error, internal};
+use crate::driver::Command;
+use crate::mempool::{AdmitError, Verified, on_all_cores};
+use crate::metrics::CheckSource;
+
+/// `GET /v1/status`.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "node",
+    responses((status = 200, description = "The node, its chain and its tip", body = dto::NodeStatus))
+)]
+pub(super) async fn status(State(state): State<ApiState>) -> Json<dto::NodeStatus> {
+    let status = state.status.borrow().clone();
+    Json(dto::NodeStatus {
+        chain_id: state.chain_id.to_hex(),
+        node: state.name.clone(),
+        role: state.role,
+        height: status.height,
+        latest_block_hash: status.block_hash.to_hex(),
+        state_root: status.state_root.to_hex(),
+        round: status.round,
+        validators: state
+            .validators
+            .validators()
+            .iter()
+            .map(|v| dto::Validator {
+                member: v.member.as_str().to_owned(),
+                key: v.key.to_hex(),
+                voting_power: v.voting_power,
+            })
+            .collect(),
+        peers: status.peers.iter().map(|p| hex::encode(p.0)).collect(),
+        mempool_size: u64::try_from(status.mempool_size).unwrap_or(u64::MAX),
+    })
+}
+
+/// `POST /v1/transactions`: one signed transaction.
+#[utoipa::path(
+    post,
+    path = "/v1/transactions",
+    tag = "transactions",
+    request_body = dto::SubmitRequest,
+    responses(
+        (status = 202, description = "Admitted to the mempool, or already there", body = dto::TransactionStatus),
+        (status = 200, description = "Seen before and final", body = dto::TransactionStatus),
+        (status = 400, description = "Malformed body or transaction", body = dto::ErrorBody),
+        (status = 409, description = "Nonce used or pending", body = dto::ErrorBody),
+        (status = 413, description = "Body too large", body = dto::ErrorBody),
+        (status = 422, description = "Well formed but not acceptable", body = dto::ErrorBody),
+        (status = 503, description = "Mempool full or node stopping", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn submit(
+    State(state): State<ApiState>,
+    body: Result<Json<dto::SubmitRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<dto::TransactionStatus>), ApiError> {
+    let Json(body) = body?;
+    let bytes = decode_hex(&body.transaction)?;
+    let id = SignedTransaction::decode(&bytes)
+        .ok()
+        .and_then(|tx| tx.id().ok());
+    let mut results = send_to_driver(&state, vec![bytes]).await?;
+    match results.pop() {
+        Some(Ok(hash)) => Ok((
+            StatusCode::ACCEPTED,
+            Json(dto::TransactionStatus::bare(&hash, TxState::Pending)),
+        )),
+        Some(Err(error)) => match existing_outcome(&state, id, &error).await? {
+            Some(answer) => Ok(answer),
+            None => Err(admit_error(&error)),
+        },
+        None => Err(internal("no result from the driver")),
+    }
+}
+
+/// `POST /v1/transactions/batch`: JSON, or the binary body of
+/// [`super::batch`] under its media type.
+#[utoipa::path(
+    post,
+    path = "/v1/transactions/batch",
+    tag = "transactions",
+    request_body(
+        description = "JSON (`{\"transactions\": [hex]}`), or `application/octet-stream`: each transaction's wire bytes after its length as a 4-byte little-endian integer",
+        content(
+            (dto::BatchRequest = "application/json"),
+            (Vec<u8> = "application/octet-stream"),
+        )
+    ),
+    responses(
+        (status = 202, description = "One result per transaction, in order", body = dto::BatchAnswer),
+        (status = 400, description = "Malformed body", body = dto::ErrorBody),
+        (status = 413, description = "Body or batch too large", body = dto::ErrorBody),
+        (status = 503, description = "Node stopping", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn submit_batch(
+    State(state): State<ApiState>,
+    request: Request,
+) -> Result<(StatusCode, Json<dto::BatchAnswer>), ApiError> {
+    let most = state.limits.api_batch_txs_max;
+    let transactions = if is_wire_batch(&request) {
+        let body = Bytes::from_request(request, &state).await?;
+        split_wire_batch(&body, most)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect()
+    } else {
+        let Json(body) = Json::<dto::BatchRequest>::from_request(request, &state).await?;
+        if body.transactions.len() > most {
+            return Err(WireBatchError::TooMany { most }.into());
+        }
+        body.transactions
+            .iter()
+            .map(|t| decode_hex(t))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let results = send_to_driver(&state, transactions).await?;
+    let results = results
+        .iter()
+        .map(|result| match result {
+            Ok(hash) => dto::BatchResult::Accepted {
+                hash: hash.to_hex(),
+            },
+            Err(error) => dto::BatchResult::Refused {
+                error: admit_error(error).detail(),
+            },
+        })
+        .collect();
+    Ok((StatusCode::ACCEPTED, Json(dto::BatchAnswer { results })))
+}
+
+/// `GET /v1/transactions/{hash}`, waiting up to `wait_ms` for a final state.
+#[utoipa::path(
+    get,
+    path = "/v1/transactions/{hash}",
+    tag = "transactions",
+    params(("hash" = String, Path, description = "The transaction id, hex"), dto::WaitQuery),
+    responses(
+        (status = 200, description = "Unknown, pending, committed or rejected", body = dto::TransactionStatus),
+        (status = 400, description = "Bad hash or query", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn transaction(
+    State(state): State<ApiState>,
+    Path(hash): Path<String>,
+    query: Result<Query<dto::WaitQuery>, QueryRejection>,
+) -> Result<Json<dto::TransactionStatus>, ApiError> {
+    let Query(query) = query.map_err(bad_query)?;
+    let id = parse_hash(&hash)?;
+    let wait = Duration::from_millis(query.wait_ms.unwrap_or(0).min(state.limits.api_wait_ms_max));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut heights = state.status.clone();
+    let mut seen_height = heights.borrow().height;
+    loop {
+        let (answer, is_final) = transaction_status(&state, &id).await?;
+        if is_final || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(answer));
+        }
+        // Sleep until the next commit (or the deadline).
+        loop {
+            match tokio::time::timeout_at(deadline, heights.changed()).await {
+                Ok(Ok(())) => {
+                    let height = heights.borrow().height;
+                    if height != seen_height {
+                        seen_height = height;
+                        break;
+                    }
+                }
+                // The deadline passed, or the driver stopped: answer now.
+                Ok(Err(_)) | Err(_) => return Ok(Json(answer)),
+            }
+        }
+    }
+}
+
+/// `GET /v1/accounts/{account}`.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account}",
+    tag = "state",
+    params(("account" = String, Path, description = "The account id, hex")),
+    responses(
+        (status = 200, description = "The account", body = dto::Account),
+        (status = 400, description = "Bad account id", body = dto::ErrorBody),
+        (status = 404, description = "Not registered", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn account(
+    State(state): State<ApiState>,
+    Path(account): Path<String>,
+) -> Result<Json<dto::Account>, ApiError> {
+    let id = AccountId::from_hex(&account).map_err(bad_account)?;
+    let found = registered(&state, &id)?;
+    let params = state.store.params().map_err(internal)?;
+    Ok(Json(dto::Account {
+        account: id.to_hex(),
+        bank: found.bank.as_str().to_owned(),
+        nonce: found.nonce,
+        balances: found
+            .balances
+            .iter()
+            .map(|(asset, amount)| amount_of(&state, asset, *amount))
+            .collect(),
+        owed: found
+            .lines
+            .iter()
+            .filter(|(_, line)| !line.drawn.is_zero())
+            .map(|(asset, line)| amount_of(&state, asset, line.drawn))
+            .collect(),
+        rating: dto::rating_of(&found.record, &params.credit),
+    }))
+}
+
+/// `GET /v1/escrows/{id}`: an escrow by the id of its opening transaction.
+#[utoipa::path(
+    get,
+    path = "/v1/escrows/{id}",
+    tag = "state",
+    params(("id" = String, Path, description = "The opening transaction's id, hex")),
+    responses(
+        (status = 200, description = "The escrow", body = dto::Escrow),
+        (status = 400, description = "Bad id", body = dto::ErrorBody),
+        (status = 404, description = "No such escrow", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn escrow(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<dto::Escrow>, ApiError> {
+    let id = parse_hash(&id)?;
+    let found = state
+        .store
+        .escrow(&id)
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownEscrow, format!("no escrow {id}")))?;
+    Ok(Json(dto::Escrow::new(
+        &id,
+        &found,
+        decimals(&state, &found.asset),
+    )))
+}
+
+/// `GET /v1/credit/{account}`: credit record, trust rating and lines.
+#[utoipa::path(
+    get,
+    path = "/v1/credit/{account}",
+    tag = "state",
+    params(("account" = String, Path, description = "The account id, hex")),
+    responses(
+        (status = 200, description = "Record, rating and lines", body = dto::Credit),
+        (status = 400, description = "Bad account id", body = dto::ErrorBody),
+        (status = 404, description = "Not registered", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn credit(
+    State(state): State<ApiState>,
+    Path(account): Path<String>,
+) -> Result<Json<dto::Credit>, ApiError> {
+    let id = AccountId::from_hex(&account).map_err(bad_account)?;
+    let found = registered(&state, &id)?;
+    let params = state.store.params().map_err(internal)?;
+    let decimals = |asset: &AssetCode| decimals(&state, asset);
+    Ok(Json(dto::Credit::new(&id, &found, &params, &decimals)))
+}
+
+/// `GET /v1/blocks/latest`.
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/latest",
+    tag = "blocks",
+    responses(
+        (status = 200, description = "The latest stored block with its receipts", body = dto::Block),
+        (status = 404, description = "No block yet (`no_blocks`)", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn latest_block(
+    State(state): State<ApiState>,
+) -> Result<Json<dto::Block>, ApiError> {
+    let tip = state.store.tip().map_err(internal)?;
+    if tip.height == 0 {
+        return Err(ApiError::new(
+            ErrorCode::NoBlocks,
+            "no block has been committed yet",
+        ));
+    }
+    block_with_receipts(&state, tip.height).map(Json)
+}
+
+/// `GET /v1/blocks/{height}`.
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/{height}",
+    tag = "blocks",
+    params(("height" = u64, Path, description = "The block's height")),
+    responses(
+        (status = 200, description = "The block with its receipts", body = dto::Block),
+        (status = 400, description = "Bad height", body = dto::ErrorBody),
+        (status = 404, description = "No such block", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn block(
+    State(state): State<ApiState>,
+    Path(height): Path<String>,
+) -> Result<Json<dto::Block>, ApiError> {
+    block_with_receipts(&state, parse_height(&height)?).map(Json)
+}
+
+/// `GET /v1/blocks/{height}/receipts`: a block's receipts alone, each with
+/// its transaction id: what a client following commits needs, without
+/// decoding and rendering the block.
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/{height}/receipts",
+    tag = "blocks",
+    params(("height" = u64, Path, description = "The block's height")),
+    responses(
+        (status = 200, description = "The block's receipts", body = dto::BlockReceipts),
+        (status = 400, description = "Bad height", body = dto::ErrorBody),
+        (status = 404, description = "No such block", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn block_receipts(
+    State(state): State<ApiState>,
+    Path(height): Path<String>,
+) -> Result<Json<dto::BlockReceipts>, ApiError> {
+    let height = parse_height(&height)?;
+    let receipts = state
+        .store
+        .receipts(height)
+        .map_err(internal)?
+        .ok_or_else(|| no_block(height))?;
+    Ok(Json(dto::BlockReceipts {
+        height,
+        receipts: receipts.iter().map(dto::Receipt::with_tx_id).collect(),
+    }))
+}
+
+/// `GET /v1/blocks/{height}/certificate`.
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/{height}/certificate",
+    tag = "blocks",
+    params(("height" = u64, Path, description = "The block's height")),
+    responses(
+        (status = 200, description = "The block's commit certificate", body = dto::Certificate),
+        (status = 400, description = "Bad height", body = dto::ErrorBody),
+        (status = 404, description = "No such block", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn certificate(
+    State(state): State<ApiState>,
+    Path(height): Path<String>,
+) -> Result<Json<dto::Certificate>, ApiError> {
+    let height = parse_height(&height)?;
+    let certificate = state
+        .store
+        .certificate(height)
+        .map_err(internal)?
+        .ok_or_else(|| no_block(height))?;
+    Ok(Json(dto::Certificate {
+        height: certificate.height,
+        round: certificate.round,
+        block_hash: certificate.block_hash.to_hex(),
+        votes: certificate
+            .votes
+            .iter()
+            .map(|v| dto::Vote {
+                validator: v.validator.to_hex(),
+                signature: v.signature.to_hex(),
+            })
+            .collect(),
+    }))
+}
+
+/// `GET /v1/chain`: committed blocks with their certificates as canonical
+/// bytes (hex), for auditors who verify everything themselves.
+#[utoipa::path(
+    get,
+    path = "/v1/chain",
+    tag = "blocks",
+    params(dto::ChainQuery),
+    responses(
+        (status = 200, description = "Up to `count` blocks from `from`", body = dto::ChainPage),
+        (status = 400, description = "Bad query", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn chain(
+    State(state): State<ApiState>,
+    query: Result<Query<dto::ChainQuery>, QueryRejection>,
+) -> Result<Json<dto::ChainPage>, ApiError> {
+    let Query(query) = query.map_err(bad_query)?;
+    let tip = state.store.tip().map_err(internal)?.height;
+    let count = query
+        .count
+        .unwrap_or(CHAIN_BLOCKS_MAX)
+        .min(CHAIN_BLOCKS_MAX);
+    let mut blocks = Vec::new();
+    for height in query.from.max(1)..query.from.max(1).saturating_add(count) {
+        if height > tip {
+            break;
+        }
+        let block = state
+            .store
+            .block(height)
+            .map_err(internal)?
+            .ok_or_else(|| no_block(height))?;
+        let certificate = state
+            .store
+            .certificate(height)
+            .map_err(internal)?
+            .ok_or_else(|| no_block(height))?;
+        blocks.push(dto::ChainBlock {
+            height,
+            block: hex::encode(block.encode().map_err(internal)?),
+            certificate: hex::encode(
+                clearhouse_ledger::codec::encode(&certificate).map_err(internal)?,
+            ),
+        });
+    }
+    Ok(Json(dto::ChainPage { tip, blocks }))
+}
+
+/// `GET /v1/proofs/transactions/{hash}`: an inclusion proof of a committed
+/// transaction, with the certified header.
+#[utoipa::path(
+    get,
+    path = "/v1/proofs/transactions/{hash}",
+    tag = "blocks",
+    params(("hash" = String, Path, description = "The transaction id, hex")),
+    responses(
+        (status = 200, description = "The proof", body = dto::TransactionProof),
+        (status = 400, description = "Bad hash", body = dto::ErrorBody),
+        (status = 404, description = "Not committed", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn transaction_proof(
+    State(state): State<ApiState>,
+    Path(hash): Path<String>,
+) -> Result<Json<dto::TransactionProof>, ApiError> {
+    let id = parse_hash(&hash)?;
+    let found = state
+        .store
+        .transaction(&id)
+        .map_err(internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownTransaction,
+                format!("transaction {id} is not committed"),
+            )
+        })?;
+    let block = state
+        .store
+        .block(found.height)
+        .map_err(internal)?
+        .ok_or_else(|| no_block(found.height))?;
+    let certificate = state
+        .store
+        .certificate(found.height)
+        .map_err(internal)?
+        .ok_or_else(|| no_block(found.height))?;
+    let ids = block
+        .transactions
+        .iter()
+        .map(|tx| tx.id())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    let proof = clearhouse_ledger::merkle::prove(&ids, found.index as usize)
+        .ok_or_else(|| internal("transaction index out of range"))?;
+    Ok(Json(dto::TransactionProof {
+        height: found.height,
+        index: found.index,
+        transaction: hex::encode(found.transaction.encode().map_err(internal)?),
+        header: hex::encode(clearhouse_ledger::codec::encode(&block.header).map_err(internal)?),
+        certificate: hex::encode(clearhouse_ledger::codec::encode(&certificate).map_err(internal)?),
+        receipt: dto::Receipt::new(&found.receipt),
+        proof: dto::MerklePath::new(&proof),
+    }))
+}
+
+/// `GET /v1/openapi.json`: this API's OpenAPI document.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "node",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json", body = Object))
+)]
+pub(super) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(<ApiDoc as utoipa::OpenApi>::openapi())
+}
+
+/// `GET /metrics`: Prometheus text.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "node",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String))
+)]
+pub(super) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn parse_hash(text: &str) -> Result<Hash, ApiError> {
+    Hash::from_hex(text).map_err(|e| ApiError::new(ErrorCode::BadHash, e.to_string()))
+}
+
+fn parse_height(text: &str) -> Result<u64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::new(ErrorCode::BadHeight, format!("{text:?} is not a height")))
+}
+
+fn bad_account(error: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::BadAccount, error.to_string())
+}
+
+fn bad_query(rejection: QueryRejection) -> ApiError {
+    ApiError::new(ErrorCode::BadQuery, rejection.body_text())
+}
+
+fn no_block(height: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::UnknownBlock,
+        format!("no block at height {height}"),
+    )
+}
+
+fn decode_hex(text: &str) -> Result<Vec<u8>, ApiError> {
+    hex::decode(text).map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedTransaction,
+            format!("transaction is not hex: {e}"),
+        )
+    })
+}
+
+fn registered(state: &ApiState, id: &AccountId) -> Result<AccountState, ApiError> {
+    state.store.account(id).map_err(internal)?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnknownAccount,
+            format!("account {id} is not registered"),
+        )
+    })
+}
+
+fn is_wire_batch(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media_type| {
+            media_type
+                .trim()
+                .eq_ignore_ascii_case(WIRE_BATCH_MEDIA_TYPE)
+        })
+}
+
+/// Decodes and checks the signatures of wire transactions off the async
+/// threads (on the blocking pool, the batch split over the cores), so the
+/// driver's admission is left with the cheap state checks.
+async fn verify_off_loop(
+    chain_id: ChainId,
+    transactions: Vec<Vec<u8>>,
+) -> Vec<Result<Verified, AdmitError>> {
+    // The check task panicked or was cancelled: its share is unreadable.
+    let failed = || {
+        Err(AdmitError::State(
+            clearhouse_ledger::state::ViewError::Storage("signature check task failed".into()),
+        ))
+    };
+    let count = transactions.len();
+    tokio::task::spawn_blocking(move || {
+        on_all_cores(
+            transactions,
+            |chunk| Verified::decode_and_check_batch(&chunk, &chain_id),
+            failed,
+        )
+    })
+    .await
+    .unwrap_or_else(|_| (0..count).map(|_| failed()).collect())
+}
+
+async fn send_to_driver(
+    state: &ApiState,
+    transactions: Vec<Vec<u8>>,
+) -> Result<Vec<Result<Hash, AdmitError>>, ApiError> {
+    state
+        .metrics
+        .add_signature_checks(CheckSource::Api, transactions.len());
+    let transactions = verify_off_loop(state.chain_id, transactions).await;
+    let stopping = || ApiError::new(ErrorCode::ShuttingDown, "the node is stopping");
+    let (reply, answer) = oneshot::channel();
+    state
+        .commands
+        .send(Command::Submit {
+            transactions,
+            reply,
+        })
+        .await
+        .map_err(|_| stopping())?;
+    answer.await.map_err(|_| stopping())
+}
+
+/// Resubmitting a transaction returns its existing outcome: pending (202)
+/// or final (200), instead of an error, so a client may resend the same
+/// bytes until it sees a final state.
+async fn existing_outcome(
+    state: &ApiState,
+    id: Option<Hash>,
+    error: &AdmitError,
+) -> Result<Option<(StatusCode, Json<dto::TransactionStatus>)>, ApiError> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    match error {
+        AdmitError::Duplicate(_) => Ok(Some((
+            StatusCode::ACCEPTED,
+            Json(dto::TransactionStatus::bare(&id, TxState::Pending)),
+        ))),
+        AdmitError::StaleNonce { .. } | AdmitError::Expired { .. } => {
+            let (answer, is_final) = transaction_status(state, &id).await?;
+            Ok(is_final.then_some((StatusCode::OK, Json(answer))))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Where transaction `id` stands, and whether that is final.
+async fn transaction_status(
+    state: &ApiState,
+    id: &Hash,
+) -> Result<(dto::TransactionStatus, bool), ApiError> {
+    if let Some(found) = state.store.transaction(id).map_err(internal)? {
+        let is_final = found.receipt.outcome.is_final();
+        let answer = dto::TransactionStatus::committed(
+            id,
+            found.height,
+            found.index,
+            dto::Receipt::new(&found.receipt),
+            transaction_of(state, &found.transaction),
+        );
+        if is_final || !pending(state, id).await? {
+            return Ok((answer, is_final));
+        }
+    }
+    let status = if pending(state, id).await? {
+        TxState::Pending
+    } else {
+        TxState::Unknown
+    };
+    Ok((dto::TransactionStatus::bare(id, status), false))
+}
+
+async fn pending(state: &ApiState, id: &Hash) -> Result<bool, ApiError> {
+    let (reply, answer) = oneshot::channel();
+    if state
+        .commands
+        .send(Command::IsPending { id: *id, reply })
+        .await
+        .is_err()
+    {
+        return Ok(false);
+    }
+    Ok(answer.await.unwrap_or(false))
+}
+
+fn decimals(state: &ApiState, asset: &AssetCode) -> Option<u8> {
+    state.store.asset(asset).ok().flatten().map(|a| a.decimals)
+}
+
+fn amount_of(state: &ApiState, asset: &AssetCode, amount: Amount) -> dto::Amount {
+    dto::Amount::new(asset, amount, decimals(state, asset))
+}
+
+fn transaction_of(state: &ApiState, signed: &SignedTransaction) -> dto::Transaction {
+    dto::Transaction::new(
+        signed,
+        &|asset, amount| amount_of(state, asset, amount),
+        &|escrow| state.store.escrow(escrow).ok().flatten().map(|e| e.asset),
+    )
+}
+
+fn block_with_receipts(state: &ApiState, height: u64) -> Result<dto::Block, ApiError> {
+    let block = state
+        .store
+        .block(height)
+        .map_err(internal)?
+        .ok_or_else(|| no_block(height))?;
+    let receipts = state
+        .store
+        .receipts(height)
+        .map_err(internal)?
+        .map(|receipts| receipts.iter().map(dto::Receipt::new).collect());
+    block_of(state, &block, receipts)
+}
+
+fn block_of(
+    state: &ApiState,
+    block: &Block,
+    receipts: Option<Vec<dto::Receipt>>,
+) -> Result<dto::Block, ApiError> {
+    let header = &block.header;
+    Ok(dto::Block {
+        height: header.height,
+        hash: block.hash().map_err(internal)?.to_hex(),
+        previous_hash: header.previous_hash.to_hex(),
+        proposer: header.proposer.to_hex(),
+        timestamp_ms: header.timestamp_ms,
+        tx_root: header.tx_root.to_hex(),
+        state_root: header.state_root.to_hex(),
+        receipts_root: header.receipts_root.to_hex(),
+        validator_set_hash: header.validator_set_hash.to_hex(),
+        transactions: block
+            .transactions
+            .iter()
+            .map(|t| transaction_of(state, t))
+            .collect(),
+        receipts,
+    })
+}

@@ -1,0 +1,293 @@
+//! The router, the error type and the OpenAPI document (feature `server`).
+//!
+//! Every route is listed once, in [`routes`]; [`ApiDoc`] lists the same
+//! handlers for the document, and a test holds the two lists equal, so a
+//! route cannot be served undocumented. An error is an [`ErrorCode`] and a
+//! message; its HTTP status comes from [`ErrorCode::http_status`], the one
+//! place that pairs them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use axum::{Json, Router};
+use tokio::sync::{mpsc, watch};
+
+use clearhouse_ledger::ChainId;
+use clearhouse_ledger::store::Store;
+use clearhouse_ledger::tx::TxError;
+use clearhouse_ledger::validators::ValidatorSet;
+
+use super::batch::WireBatchError;
+use super::dto::{self, ErrorCode};
+use super::handlers;
+use crate::config::{Limits, Role};
+use crate::driver::{Command, Status};
+use crate::mempool::AdmitError;
+use crate::metrics::Metrics;
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The node's name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// The chain.
+    pub chain_id: ChainId,
+    /// Reads.
+    pub store: Store,
+    /// The validators.
+    pub validators: ValidatorSet,
+    /// Commands to the driver.
+    pub commands: mpsc::Sender<Command>,
+    /// The driver's status.
+    pub status: watch::Receiver<Status>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Bounds.
+    pub limits: Limits,
+}
+
+/// Every route the API serves, with its handler: the one list the router
+/// is built from (and that the OpenAPI test compares with [`ApiDoc`]).
+pub fn routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
+    vec![
+        ("/v1/status", get(handlers::status)),
+        ("/v1/transactions", post(handlers::submit)),
+        ("/v1/transactions/batch", post(handlers::submit_batch)),
+        ("/v1/transactions/{hash}", get(handlers::transaction)),
+        ("/v1/accounts/{account}", get(handlers::account)),
+        ("/v1/escrows/{id}", get(handlers::escrow)),
+        ("/v1/credit/{account}", get(handlers::credit)),
+        ("/v1/blocks/latest", get(handlers::latest_block)),
+        ("/v1/blocks/{height}", get(handlers::block)),
+        (
+            "/v1/blocks/{height}/certificate",
+            get(handlers::certificate),
+        ),
+        (
+            "/v1/blocks/{height}/receipts",
+            get(handlers::block_receipts),
+        ),
+        ("/v1/chain", get(handlers::chain)),
+        (
+            "/v1/proofs/transactions/{hash}",
+            get(handlers::transaction_proof),
+        ),
+        ("/v1/openapi.json", get(handlers::openapi)),
+        ("/metrics", get(handlers::metrics)),
+    ]
+}
+
+/// The router.
+pub fn router(state: ApiState) -> Router {
+    let body_limit = state.limits.api_body_bytes_max;
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, route)| {
+            router.route(path, route)
+        })
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Serves the API until `shutdown` flips.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.changed().await;
+        })
+        .await
+}
+
+/// The address the API listens on, once bound.
+pub type ApiAddress = SocketAddr;
+
+/// The API's OpenAPI document, generated from the handlers' annotations
+/// and the [`dto`] types (`GET /v1/openapi.json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Clearhouse node API",
+        description = "A Clearhouse node's HTTP API. Errors are `{\"error\": {\"code\", \"message\"}}` with the status their code implies; hashes, keys and bytes are hex; amounts are strings."
+    ),
+    paths(
+        handlers::status,
+        handlers::submit,
+        handlers::submit_batch,
+        handlers::transaction,
+        handlers::account,
+        handlers::escrow,
+        handlers::credit,
+        handlers::latest_block,
+        handlers::block,
+        handlers::certificate,
+        handlers::block_receipts,
+        handlers::chain,
+        handlers::transaction_proof,
+        handlers::openapi,
+        handlers::metrics,
+    ),
+    components(schemas(dto::ErrorCode, dto::ErrorBody))
+)]
+pub struct ApiDoc;
+
+/// An API error: a stable code and a human message.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+}
+
+impl ApiError {
+    /// An error with `code`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Its code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The `{"code", "message"}` part (a batch result carries it alone).
+    pub fn detail(self) -> dto::ErrorDetail {
+        dto::ErrorDetail {
+            code: self.code,
+            message: self.message,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = dto::ErrorBody {
+            error: self.detail(),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// A body extractor's rejection: `body_too_large` for a 413, or `otherwise`.
+fn body_rejection(status: StatusCode, text: String, otherwise: ErrorCode) -> ApiError {
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ErrorCode::BodyTooLarge
+    } else {
+        otherwise
+    };
+    ApiError::new(code, text)
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        body_rejection(
+            rejection.status(),
+            rejection.body_text(),
+            ErrorCode::MalformedJson,
+        )
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> ApiError {
+        body_rejection(
+            rejection.status(),
+            rejection.body_text(),
+            ErrorCode::UnreadableBody,
+        )
+    }
+}
+
+impl From<WireBatchError> for ApiError {
+    fn from(error: WireBatchError) -> ApiError {
+        let code = match error {
+            WireBatchError::TooMany { .. } => ErrorCode::BatchTooLarge,
+            WireBatchError::CutLength { .. }
+            | WireBatchError::CutTransaction { .. }
+            | WireBatchError::TooLong { .. } => ErrorCode::MalformedBatch,
+        };
+        ApiError::new(code, error.to_string())
+    }
+}
+
+/// The node's own failure.
+pub(super) fn internal(error: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::Internal, error.to_string())
+}
+
+/// The code of a refused transaction.
+pub fn admit_error(error: &AdmitError) -> ApiError {
+    let code = match error {
+        AdmitError::Invalid(TxError::Codec(_)) => ErrorCode::MalformedTransaction,
+        AdmitError::Invalid(TxError::WrongChain { .. }) => ErrorCode::WrongChain,
+        AdmitError::Invalid(TxError::Signature(_)) => ErrorCode::BadSignature,
+        AdmitError::Duplicate(_) => ErrorCode::Duplicate,
+        AdmitError::Expired { .. } => ErrorCode::Expired,
+        AdmitError::UnknownSender(_) => ErrorCode::UnknownSender,
+        AdmitError::StaleNonce { .. } => ErrorCode::NonceUsed,
+        AdmitError::NonceTooFarAhead { .. } => ErrorCode::NonceTooFarAhead,
+        AdmitError::NonceTaken(_) => ErrorCode::NoncePending,
+        AdmitError::Full => ErrorCode::MempoolFull,
+        AdmitError::State(_) => ErrorCode::Internal,
+    };
+    ApiError::new(code, error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use utoipa::OpenApi;
+
+    use super::*;
+
+    #[test]
+    fn every_served_route_is_in_the_openapi_document_and_nothing_else() {
+        let served: BTreeSet<String> = routes()
+            .into_iter()
+            .map(|(path, _)| path.to_owned())
+            .collect();
+        let documented: BTreeSet<String> = ApiDoc::openapi().paths.paths.into_keys().collect();
+        assert_eq!(served, documented);
+    }
+
+    #[test]
+    fn the_document_names_every_error_code() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let codes = &document["components"]["schemas"]["ErrorCode"]["enum"];
+        let codes: BTreeSet<&str> = codes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let expected: BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(codes, expected);
+    }
+
+    #[test]
+    fn every_error_code_has_a_valid_http_status() {
+        for code in ErrorCode::ALL {
+            let status = StatusCode::from_u16(code.http_status()).unwrap();
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{code}"
+            );
+        }
+    }
+}
