@@ -29,8 +29,8 @@ pub mod metrics;
 #[cfg(feature = "server")]
 pub mod network;
 pub mod peer;
-pub mod wal;
 pub mod sim;
+pub mod wal;
 pub mod wire;
 
 #[cfg(feature = "server")]

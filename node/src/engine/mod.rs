@@ -476,6 +476,8 @@ pub struct Engine {
     gossip_jobs: usize,
     verified: HashMap<Hash, Verified>,
     checking: HashSet<Hash>,
+    /// Why the last proposal this node refused was invalid (for traces).
+    last_refusal: Option<String>,
 }
 
 fn consensus_kind(kind: VoteKind) -> consensus::VoteKind {
@@ -604,6 +606,7 @@ impl Engine {
             gossip_jobs: 0,
             verified: HashMap::new(),
             checking: HashSet::new(),
+            last_refusal: None,
         })
     }
 
@@ -681,7 +684,7 @@ impl Engine {
     /// A one-line summary of the engine's state, for traces.
     pub fn summary(&self) -> String {
         format!(
-            "height {} round {} step {:?} timers {:?} inputs {} outputs {} idle {} running {} mempool {} pending {:?} sync {:?}/{} waiting {:?} deferred {}",
+            "height {} round {} step {:?} timers {:?} inputs {} outputs {} idle {} running {} mempool {} pending {:?} sync {:?}/{} waiting {:?} deferred {} refused {:?}",
             self.machine.height().0,
             self.machine.round().0,
             self.machine.step(),
@@ -699,6 +702,7 @@ impl Engine {
             self.sync_in_flight,
             self.waiting,
             self.deferred.len(),
+            self.last_refusal,
         )
     }
 
@@ -1290,6 +1294,7 @@ impl Engine {
             }),
             Err(error) => {
                 tracing::warn!(%error, hash = %check.hash, height = check.height, "proposed block is invalid");
+                self.last_refusal = Some(format!("height {}: {error}", check.height));
                 self.finish_check(false)
             }
         }
@@ -1605,6 +1610,14 @@ impl Engine {
                 self.mempool
                     .admit_verified(verified, &view_of(&self.store, &self.pending))
             });
+            if let Err(AdmitError::Duplicate(id)) = &result
+                && let Some(tx) = self.mempool.get(id)
+            {
+                // A client resubmitting what this node holds has not seen
+                // it committed: the first gossip may have been lost, so
+                // send it again (the pool still holds it only once).
+                admitted.push(tx.clone());
+            }
             if let Ok(id) = &result {
                 if self.submit_times.len() < SUBMIT_TIMES_MAX {
                     self.submit_times.insert(*id, self.now);

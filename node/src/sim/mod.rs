@@ -103,8 +103,13 @@ pub struct SimReport {
     pub seed: u64,
     /// The scenario the seed chose, in words.
     pub scenario: String,
-    /// Every violated promise (empty: the run passed).
+    /// Every violated safety promise (agreement, validity, no double
+    /// sign, the lock, persist then speak, no fatal error on an honest
+    /// node). Empty: safe.
     pub violations: Vec<String>,
+    /// Liveness failures: payments not committed everywhere within the
+    /// bound after the faults stopped, or honest nodes at different heights.
+    pub liveness: Vec<String>,
     /// The height every honest node reached.
     pub height: u64,
     /// Payments committed.
@@ -206,6 +211,11 @@ enum Slot {
     Precommit,
 }
 
+/// (signer, height, round, step) of a signed message.
+type SignedSlot = (ValidatorKey, u64, u32, Slot);
+/// What was signed there: the value and, for a proposal, its valid round.
+type Signed = (Option<Hash>, Option<u32>);
+
 struct World {
     config: SimConfig,
     rng: Rng,
@@ -233,7 +243,7 @@ struct World {
     /// Height -> block hash, as committed by honest nodes.
     chain: BTreeMap<u64, Hash>,
     /// (signer, height, round, slot) -> what it signed.
-    signed: BTreeMap<(ValidatorKey, u64, u32, Slot), (Option<Hash>, Option<u32>)>,
+    signed: BTreeMap<SignedSlot, Signed>,
     /// Every proposal seen published: (height, round, value) -> valid rounds.
     proposals: BTreeMap<(u64, u32, Hash), BTreeSet<Option<u32>>>,
     /// Every prevote published: (height, round, value) -> signers.
@@ -244,6 +254,7 @@ struct World {
     scenario: String,
     next_token: u64,
     violations: Vec<String>,
+    liveness: Vec<String>,
     digest: sha2_state::Digest,
     trace: Vec<String>,
 }
@@ -473,6 +484,7 @@ impl World {
             sync_tokens: BTreeMap::new(),
             next_token: 0,
             violations: Vec::new(),
+            liveness: Vec::new(),
             scenario: String::new(),
             digest: sha2_state::Digest::default(),
             trace: Vec::new(),
@@ -545,6 +557,12 @@ impl World {
         if self.violations.len() < 20 {
             self.violations.push(line);
         }
+    }
+
+    fn liveness_failure(&mut self, what: String) {
+        let line = format!("LIVENESS at {} ms: {what}", self.now);
+        self.note(line.clone());
+        self.liveness.push(line);
     }
 
     fn engine_config(&self, node: usize) -> EngineConfig {
@@ -1306,8 +1324,8 @@ impl World {
             .filter(|p| !self.committed.contains(&p.id))
             .count();
         if missing > 0 {
-            self.violation(format!(
-                "liveness: {missing} of {} payments not committed {LIVENESS_BOUND_MS} ms after the faults stopped",
+            self.liveness_failure(format!(
+                "{missing} of {} payments not committed {LIVENESS_BOUND_MS} ms after the faults stopped",
                 self.payments.len()
             ));
         }
@@ -1407,8 +1425,7 @@ impl World {
             let lock = self
                 .signed
                 .range((key, height, 0, Slot::Proposal)..(key, height, round, Slot::Proposal))
-                .filter(|((_, _, _, s), (v, _))| *s == Slot::Precommit && v.is_some())
-                .last()
+                .rfind(|((_, _, _, s), (v, _))| *s == Slot::Precommit && v.is_some())
                 .map(|((_, _, r, _), (v, _))| (*r, *v));
             let Some((locked_round, Some(x))) = lock else {
                 continue;
@@ -1447,6 +1464,7 @@ impl World {
             seed: self.config.seed,
             scenario: self.scenario.clone(),
             violations: self.violations,
+            liveness: self.liveness,
             height,
             committed: self.committed.len(),
             submitted: self.payments.len(),
@@ -1466,6 +1484,31 @@ fn event_kind(event: &Event) -> String {
         Event::Tick => "tick".into(),
         Event::PeerConnected(_) => "peer connected".into(),
         Event::PeerDisconnected(_) => "peer disconnected".into(),
+        Event::Gossip {
+            topic: Topic::Consensus,
+            data,
+            ..
+        } => match ConsensusGossip::decode(data) {
+            Ok(gossip) => match gossip.message {
+                ConsensusMessage::Proposal(p) => format!(
+                    "proposal h{} r{} vr{:?} from {} ({} txs)",
+                    p.height,
+                    p.round,
+                    p.valid_round,
+                    hex_short(&p.proposer.0),
+                    p.block.transactions.len()
+                ),
+                ConsensusMessage::Vote(v) => format!(
+                    "{:?} h{} r{} for {} from {}",
+                    v.kind,
+                    v.height,
+                    v.round,
+                    v.block_hash.map_or("nil".into(), |h| hex_short(&h.0)),
+                    hex_short(&v.validator.0)
+                ),
+            },
+            Err(_) => "undecodable consensus gossip".into(),
+        },
         Event::Gossip { topic, id, .. } => format!("gossip {topic:?} {}", hex_short(&id.0)),
         Event::SyncRequest { .. } => "sync request".into(),
         Event::SyncAnswer { response, .. } => match response {

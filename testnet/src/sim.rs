@@ -1,0 +1,183 @@
+//! `clearhouse-testnet sim`: runs the whole-node simulator
+//! ([`clearhouse_node::sim`]) over a range of seeds on every core, and
+//! prints per seed the heights decided, payments committed and the trace
+//! digest, then the totals. A seed with a violation prints the command that
+//! replays it alone with its trace.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use clearhouse_node::engine::Mutants;
+use clearhouse_node::sim::{SimConfig, SimReport, run};
+
+/// What `sim` was asked to do.
+#[derive(Debug, Clone)]
+pub struct SimArgs {
+    /// How many seeds.
+    pub seeds: u64,
+    /// The first seed.
+    pub from_seed: u64,
+    /// Validators per run (4 to 10).
+    pub validators: usize,
+    /// A mutant to run instead of the real engine.
+    pub mutant: Option<String>,
+    /// Print one JSON object per seed and a summary object.
+    pub json: bool,
+    /// Print the trace of every seed (use with `--seeds 1`).
+    pub trace: bool,
+}
+
+/// The totals of a run of seeds.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct SimSummary {
+    /// Seeds run.
+    pub seeds: u64,
+    /// Seeds with a safety violation.
+    pub unsafe_seeds: Vec<u64>,
+    /// Seeds that missed the liveness bound.
+    pub not_live_seeds: Vec<u64>,
+    /// Heights decided, summed over seeds.
+    pub heights: u64,
+    /// Payments committed, summed over seeds.
+    pub committed: u64,
+    /// Wall time, seconds.
+    pub wall_seconds: f64,
+}
+
+/// Runs the seeds; `Err` names an unknown mutant.
+pub fn run_seeds(args: &SimArgs) -> Result<SimSummary, String> {
+    let mutants = match &args.mutant {
+        None => Mutants::default(),
+        Some(name) => Mutants::named(name).ok_or_else(|| {
+            format!(
+                "unknown mutant {name:?}; one of {}",
+                Mutants::NAMES.join(", ")
+            )
+        })?,
+    };
+    let started = Instant::now();
+    let next = AtomicU64::new(args.from_seed);
+    let end = args.from_seed.saturating_add(args.seeds);
+    let summary = Mutex::new(SimSummary::default());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..cores {
+            scope.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                    if seed >= end {
+                        break;
+                    }
+                    let mut config = SimConfig::new(seed, args.validators);
+                    config.mutants = mutants;
+                    config.trace = args.trace;
+                    let report = run(&config);
+                    print_report(args, &report);
+                    let mut summary = summary.lock().unwrap_or_else(|e| e.into_inner());
+                    summary.seeds += 1;
+                    summary.heights += report.height;
+                    summary.committed += report.committed as u64;
+                    if !report.violations.is_empty() {
+                        summary.unsafe_seeds.push(seed);
+                    }
+                    if !report.liveness.is_empty() {
+                        summary.not_live_seeds.push(seed);
+                    }
+                }
+            });
+        }
+    });
+    let mut summary = summary.into_inner().unwrap_or_else(|e| e.into_inner());
+    summary.unsafe_seeds.sort_unstable();
+    summary.not_live_seeds.sort_unstable();
+    summary.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn replay_command(args: &SimArgs, seed: u64) -> String {
+    let mutant = args
+        .mutant
+        .as_ref()
+        .map(|m| format!(" --mutant {m}"))
+        .unwrap_or_default();
+    format!(
+        "clearhouse-testnet sim --seeds 1 --from-seed {seed} --validators {}{mutant} --trace",
+        args.validators
+    )
+}
+
+/// Writes to stdout, ignoring a closed pipe (`| head` must not panic).
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.write_all(b"\n");
+}
+
+fn print_report(args: &SimArgs, report: &SimReport) {
+    if args.trace {
+        for line in &report.trace {
+            say(line);
+        }
+    }
+    if args.json {
+        let line = serde_json::json!({
+            "seed": report.seed,
+            "scenario": report.scenario,
+            "violations": report.violations,
+            "liveness": report.liveness,
+            "height": report.height,
+            "committed": report.committed,
+            "submitted": report.submitted,
+            "digest": report.digest.to_hex(),
+        });
+        say(&line.to_string());
+        return;
+    }
+    let verdict = match (report.violations.is_empty(), report.liveness.is_empty()) {
+        (true, true) => "ok",
+        (true, false) => "NOT LIVE",
+        (false, _) => "UNSAFE",
+    };
+    say(&format!(
+        "seed {:>6}  {verdict:<8}  height {:>4}  committed {:>3}/{:<3}  digest {}",
+        report.seed,
+        report.height,
+        report.committed,
+        report.submitted,
+        report.digest.to_hex()
+    ));
+    if verdict != "ok" {
+        say(&format!("    scenario: {}", report.scenario));
+        for line in report.violations.iter().chain(&report.liveness) {
+            say(&format!("    {line}"));
+        }
+        say(&format!(
+            "    replay: {}",
+            replay_command(args, report.seed)
+        ));
+    }
+}
+
+/// Prints the totals.
+pub fn print_summary(args: &SimArgs, summary: &SimSummary) {
+    if args.json {
+        say(&serde_json::json!({ "summary": summary }).to_string());
+        return;
+    }
+    say(&format!(
+        "{} seeds ({} validators{}) in {:.1} s: {} unsafe, {} missed the liveness bound; {} heights decided, {} payments committed",
+        summary.seeds,
+        args.validators,
+        args.mutant
+            .as_ref()
+            .map(|m| format!(", mutant {m}"))
+            .unwrap_or_default(),
+        summary.wall_seconds,
+        summary.unsafe_seeds.len(),
+        summary.not_live_seeds.len(),
+        summary.heights,
+        summary.committed,
+    ));
+}
