@@ -343,6 +343,14 @@ impl<'a> Prepared<'a> {
                 }
             }
             match self.client.submit(&transaction) {
+                // With an automatic nonce this is meant as a new payment:
+                // identical bytes already final mean an identical earlier
+                // payment committed between the check above and the submit
+                // (its nonce is used), not that this one did.
+                Ok(Submitted::Final(_)) if may_retry => {
+                    nonce = self.account_nonce()?;
+                    pending_ahead = 0;
+                }
                 Ok(Submitted::Final(status)) => break (transaction, hash, Some(*status)),
                 Ok(Submitted::Pending) => break (transaction, hash, None),
                 Err(error) if error.is(ErrorCode::NoncePending) && may_retry => {

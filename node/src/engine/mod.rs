@@ -684,10 +684,16 @@ impl Engine {
     /// A one-line summary of the engine's state, for traces.
     pub fn summary(&self) -> String {
         format!(
-            "height {} round {} step {:?} timers {:?} inputs {} outputs {} idle {} running {} mempool {} pending {:?} sync {:?}/{} waiting {:?} deferred {} refused {:?}",
+            "height {} round {} step {:?} locked {:?} valid {:?} timers {:?} inputs {} outputs {} idle {} running {} mempool {} pending {:?} sync {:?}/{} waiting {:?} deferred {} refused {:?}",
             self.machine.height().0,
             self.machine.round().0,
             self.machine.step(),
+            self.machine
+                .locked()
+                .map(|(r, v)| (r.0, v.to_hex()[..8].to_owned())),
+            self.machine
+                .valid()
+                .map(|(r, v)| (r.0, v.to_hex()[..8].to_owned())),
             self.timers
                 .keys()
                 .next()
