@@ -606,3 +606,100 @@ fn the_next_height_executes_identically_on_an_overlay_of_the_decided_block() {
     assert_eq!(store.tip().unwrap().height, 4);
     store.check_state().unwrap();
 }
+
+/// The in-memory twin the whole-node simulator runs on answers every read
+/// the engine makes exactly as the sled store does, block after block of a
+/// seeded random chain (transfers, replays, escrows with deadlines).
+#[test]
+fn the_memory_store_answers_every_read_like_the_sled_store() {
+    use clearhouse_ledger::store::ChainStore;
+    use clearhouse_ledger::store::memory::MemoryStore;
+    use clearhouse_ledger::{Amount, Body, Hash, MemberId};
+
+    let f = Fixture::new(4, 6);
+    let sled = Store::temporary(&f.genesis).unwrap();
+    let memory = MemoryStore::new(&f.genesis).unwrap();
+    let mut nonces = [0u64; 6];
+    let mut rng = 0x5eed_u64;
+    let mut next = |bound: u64| {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (rng >> 33) % bound
+    };
+    let same = |sled: &Store, memory: &MemoryStore, height: u64| {
+        assert_eq!(
+            sled.chain_tip().unwrap(),
+            memory.chain_tip().unwrap(),
+            "tip at {height}"
+        );
+        assert_eq!(
+            ChainStore::root(sled).unwrap(),
+            memory.root().unwrap(),
+            "root at {height}"
+        );
+        assert_eq!(
+            ChainStore::next_deadline(sled).unwrap(),
+            memory.next_deadline().unwrap(),
+            "deadline at {height}"
+        );
+        assert_eq!(
+            sled.state_entries().unwrap(),
+            memory.state_entries(),
+            "state at {height}"
+        );
+        for h in 0..=height + 1 {
+            assert_eq!(sled.block_at(h).unwrap(), memory.block_at(h).unwrap());
+            assert_eq!(
+                sled.certificate_at(h).unwrap(),
+                memory.certificate_at(h).unwrap()
+            );
+        }
+    };
+    same(&sled, &memory, 0);
+    for height in 1..=30u64 {
+        let mut txs = Vec::new();
+        for _ in 0..next(6) {
+            let from = usize::try_from(next(6)).unwrap();
+            let to = f.accounts[(from + 1) % 6].account();
+            let tx = if next(4) == 0 {
+                let deadline = height + 1 + next(4);
+                f.sign(
+                    &f.accounts[from],
+                    nonces[from],
+                    Body::EscrowOpen {
+                        seller: to,
+                        asset: f.asset(0),
+                        amount: Amount(u128::from(1 + next(100))),
+                        arbiter: MemberId::new("bank-2").unwrap(),
+                        confirm_deadline: deadline,
+                        arbiter_deadline: deadline + 2,
+                        reference: Hash([7; 32]),
+                    },
+                )
+            } else {
+                f.transfer(
+                    &f.accounts[from],
+                    nonces[from],
+                    to,
+                    0,
+                    u128::from(1 + next(500)),
+                )
+            };
+            // Now and then a replay of the same nonce, rejected in its receipt.
+            if next(5) != 0 {
+                nonces[from] += 1;
+            }
+            txs.push(tx);
+        }
+        let outcome = f.propose(&sled, txs.clone());
+        let twin = f.propose(&memory, txs);
+        assert_eq!(outcome.block_hash, twin.block_hash, "block at {height}");
+        let certificate = f.certify(&outcome);
+        sled.commit(&outcome, &certificate).unwrap();
+        memory.commit(&twin, &certificate).unwrap();
+        same(&sled, &memory, height);
+        // The same refusal of a block that does not extend the tip.
+        assert!(memory.commit(&twin, &certificate).is_err());
+    }
+}
