@@ -452,6 +452,12 @@ impl<V: Value, S: Signature> Machine<V, S> {
         self.phase == Phase::Running
     }
 
+    /// The power of the prevotes for `value` (`None`: nil) at `round` of
+    /// the current height, as the rules read it (for hosts' traces).
+    pub fn prevote_power(&self, round: Round, value: Option<&V>) -> u64 {
+        self.log.power_for(round, VoteKind::Prevote, value)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config

@@ -478,6 +478,8 @@ pub struct Engine {
     checking: HashSet<Hash>,
     /// Why the last proposal this node refused was invalid (for traces).
     last_refusal: Option<String>,
+    /// The last validity answers given, for traces.
+    answers: VecDeque<(u64, String, bool)>,
 }
 
 fn consensus_kind(kind: VoteKind) -> consensus::VoteKind {
@@ -607,6 +609,7 @@ impl Engine {
             verified: HashMap::new(),
             checking: HashSet::new(),
             last_refusal: None,
+            answers: VecDeque::new(),
         })
     }
 
@@ -684,7 +687,7 @@ impl Engine {
     /// A one-line summary of the engine's state, for traces.
     pub fn summary(&self) -> String {
         format!(
-            "height {} round {} step {:?} locked {:?} valid {:?} timers {:?} inputs {} outputs {} idle {} running {} mempool {} pending {:?} sync {:?}/{} waiting {:?} deferred {} refused {:?}",
+            "height {} round {} step {:?} locked {:?} valid {:?} timers {:?} inputs {} outputs {} idle {} running {} mempool {} pending {:?} sync {:?}/{} waiting {:?} deferred {} refused {:?} answers {:?} r0 prevote power {:?}",
             self.machine.height().0,
             self.machine.round().0,
             self.machine.step(),
@@ -709,6 +712,22 @@ impl Engine {
             self.waiting,
             self.deferred.len(),
             self.last_refusal,
+            self.answers,
+            {
+                let mut powers: Vec<(String, u64)> = self
+                    .proposals
+                    .iter()
+                    .filter(|(_, b)| b.header.height == self.machine.height().0)
+                    .map(|(h, _)| {
+                        (
+                            h.to_hex()[..8].to_owned(),
+                            self.machine.prevote_power(Round(0), Some(h)),
+                        )
+                    })
+                    .collect();
+                powers.sort();
+                powers
+            },
         )
     }
 
@@ -959,6 +978,16 @@ impl Engine {
             }
             Output::CheckValidity { height, value } => {
                 tracing::debug!(target: "timeline", height = height.0, "check start");
+                if let Some(previous) = self.check {
+                    // One check at a time: the engine waits while one runs.
+                    return Err(EngineError::Invariant {
+                        height: height.0,
+                        reason: format!(
+                            "a validity check of {} began while the check of {} was unanswered",
+                            value, previous.hash
+                        ),
+                    });
+                }
                 self.check = Some(Check {
                     height: height.0,
                     hash: value,
@@ -1309,6 +1338,11 @@ impl Engine {
     fn finish_check(&mut self, valid: bool) -> Result<(), EngineError> {
         if let Some(check) = self.check.take() {
             tracing::debug!(target: "timeline", height = check.height, "check end");
+            if self.answers.len() >= 4 {
+                self.answers.pop_front();
+            }
+            self.answers
+                .push_back((check.height, check.hash.to_hex()[..8].to_owned(), valid));
             self.waiting = None;
             self.inputs.push_back(Input::ValidityChecked {
                 height: Height(check.height),
