@@ -458,6 +458,14 @@ impl<V: Value, S: Signature> Machine<V, S> {
         self.log.power_for(round, VoteKind::Prevote, value)
     }
 
+    /// The first proposal of `round` at the current height (what L22 and
+    /// L28 act on): its value and valid round, for hosts' traces.
+    pub fn proposal_at(&self, round: Round) -> Option<(V, Option<Round>)> {
+        self.log
+            .proposal(round)
+            .map(|p| (p.value.clone(), p.valid_round))
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config

@@ -116,11 +116,17 @@ impl SignedProposal {
         })
     }
 
-    /// Checks the signature and that the block is this proposal's (height
-    /// and proposer); returns the block hash.
+    /// Checks the signature and that the block is this proposal's: its
+    /// height, and — for a fresh proposal (no valid round) — its proposer.
+    /// A re-proposal (`valid_round` set, the paper's L15-16) carries the
+    /// valid value, which another validator may have built in an earlier
+    /// round: refusing it left a locked network unable to re-propose its
+    /// value, and no round could decide (the whole-node simulator found it).
+    /// Returns the block hash.
     pub fn verify(&self, chain_id: &ChainId) -> Result<Hash, WireError> {
         let header = &self.block.header;
-        if header.height != self.height || header.proposer != self.proposer {
+        let own_block = self.valid_round.is_some() || header.proposer == self.proposer;
+        if header.height != self.height || !own_block {
             return Err(WireError::BlockMismatch {
                 height: self.height,
                 block_height: header.height,

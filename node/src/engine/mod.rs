@@ -687,9 +687,15 @@ impl Engine {
     /// A one-line summary of the engine's state, for traces.
     pub fn summary(&self) -> String {
         format!(
-            "height {} round {} step {:?} locked {:?} valid {:?} timers {:?} inputs {} outputs {} idle {} running {} mempool {} pending {:?} sync {:?}/{} waiting {:?} deferred {} refused {:?} answers {:?} r0 prevote power {:?}",
+            "height {} round {} proposal {:?} next {:?} step {:?} locked {:?} valid {:?} timers {:?} inputs {} outputs {} idle {} running {} mempool {} pending {:?} sync {:?}/{} waiting {:?} deferred {} refused {:?} answers {:?} r0 prevote power {:?}",
             self.machine.height().0,
             self.machine.round().0,
+            self.machine
+                .proposal_at(self.machine.round())
+                .map(|(v, vr)| (v.to_hex()[..8].to_owned(), vr.map(|r| r.0))),
+            self.machine
+                .proposal_at(Round(self.machine.round().0 + 1))
+                .map(|(v, vr)| (v.to_hex()[..8].to_owned(), vr.map(|r| r.0))),
             self.machine.step(),
             self.machine
                 .locked()
@@ -1020,13 +1026,12 @@ impl Engine {
         let wire = match &message {
             consensus::Message::Proposal(p) => {
                 let Some(block) = self.proposals.get(&p.value).cloned() else {
-                    return Err(EngineError::Invariant {
-                        height: p.height.0,
-                        reason: format!(
-                            "asked to propose block {} this node does not hold",
-                            p.value
-                        ),
-                    });
+                    // A valid value restored from our own precommit after a
+                    // crash, whose block's record was not in the WAL (it
+                    // arrived while the height had not started): nothing is
+                    // signed, the round times out, another proposer moves on.
+                    tracing::warn!(value = %p.value, "cannot re-propose a block this node does not hold");
+                    return Ok(());
                 };
                 let proposal = SignedProposal::sign(
                     &self.chain_id,

@@ -621,7 +621,14 @@ impl World {
         let wal = self.nodes[node].wal[..self.nodes[node].wal_synced].to_vec();
         self.nodes[node].wal = wal.clone();
         self.nodes[node].guard = PersistGuard::recovered(&wal);
-        self.note(format!("node {node} boots with {} WAL records", wal.len()));
+        let validator = self.nodes[node]
+            .signer
+            .map(|seed| hex_short(&Keypair::from_seed(&seed).account().0))
+            .unwrap_or_else(|| "observer".into());
+        self.note(format!(
+            "node {node} ({validator}) boots with {} WAL records",
+            wal.len()
+        ));
         self.feed(node, Event::Start { wal });
         for peer in 0..self.nodes.len() {
             if peer != node && self.connected(node, peer) && self.nodes[peer].engine.is_some() {
@@ -822,11 +829,13 @@ impl World {
         let up: Vec<usize> = (0..self.nodes.len())
             .filter(|n| self.nodes[*n].engine.is_some() && self.nodes[*n].honest)
             .collect();
+        // A client whose submission finds no node up tries again with the
+        // next resubmission round, as `--wait` does.
+        self.submitted.insert(index);
         if up.is_empty() {
             return;
         }
         let node = up[usize::try_from(self.rng.below(up.len() as u64)).unwrap_or(0)];
-        self.submitted.insert(index);
         let tx = self.payments[index].tx.clone();
         let len = tx.encode().map(|b| b.len()).unwrap_or(usize::MAX);
         let checked = Verified::check(tx, len, &self.chain_id);
@@ -1324,6 +1333,44 @@ impl World {
             .filter(|p| !self.committed.contains(&p.id))
             .count();
         if missing > 0 {
+            // Why, for the first few: the payment's nonce next to its
+            // sender's next nonce on the first honest node, and where it is
+            // pending.
+            let store = self
+                .nodes
+                .iter()
+                .find(|n| n.honest)
+                .map(|n| n.store.clone());
+            let mut lines = Vec::new();
+            for payment in self
+                .payments
+                .iter()
+                .filter(|p| !self.committed.contains(&p.id))
+                .take(3)
+            {
+                let next = store.as_ref().and_then(|s| {
+                    state::read::<state::AccountState>(
+                        &**s,
+                        &state::StateKey::Account(payment.tx.tx.sender),
+                    )
+                    .ok()
+                    .flatten()
+                    .map(|a| a.nonce)
+                });
+                let holders: Vec<usize> = (0..self.nodes.len())
+                    .filter(|n| {
+                        self.nodes[*n]
+                            .engine
+                            .as_ref()
+                            .is_some_and(|e| e.mempool().contains(&payment.id))
+                    })
+                    .collect();
+                lines.push(format!(
+                    "{} nonce {} (sender's next {next:?}) pending at nodes {holders:?}",
+                    payment.id, payment.tx.tx.nonce
+                ));
+            }
+            self.note(format!("stuck: {lines:?}"));
             self.liveness_failure(format!(
                 "{missing} of {} payments not committed {LIVENESS_BOUND_MS} ms after the faults stopped",
                 self.payments.len()
@@ -1337,9 +1384,7 @@ impl World {
             .map(|(i, n)| (i, n.store.chain_tip().map(|t| t.height).unwrap_or(0)))
             .collect();
         if heights.windows(2).any(|w| w[0].1 != w[1].1) {
-            self.violation(format!(
-                "liveness: honest nodes end at different heights {heights:?}"
-            ));
+            self.liveness_failure(format!("honest nodes end at different heights {heights:?}"));
         }
         // Validity: re-execute the longest honest chain from genesis.
         if let Some(&(node, _)) = heights.iter().max_by_key(|(_, h)| *h) {
