@@ -247,13 +247,31 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
     let cluster = Cluster::start(4, 0, 1, 4);
     let url = cluster.url(0);
     let post_typed = |path: &str, content_type: &str, body: Vec<u8>| {
-        let mut response = ureq::post(&format!("{url}{path}"))
+        let response = ureq::post(&format!("{url}{path}"))
             .config()
             .http_status_as_error(false)
             .build()
             .header("content-type", content_type)
-            .send(&body[..])
-            .unwrap();
+            .send(&body[..]);
+        // An oversized body may be refused (413) and the connection closed
+        // while the client is still sending it: the write then fails with
+        // a broken pipe or a reset, and the refusal's body is not read.
+        let mut response = match response {
+            Ok(response) => response,
+            Err(ureq::Error::Io(error))
+                if body.len() > 8 * 1024 * 1024
+                    && matches!(
+                        error.kind(),
+                        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                    ) =>
+            {
+                return (
+                    413,
+                    serde_json::json!({"error": {"code": "body_too_large"}}),
+                );
+            }
+            Err(error) => panic!("POST {path}: {error}"),
+        };
         let status = response.status().as_u16();
         let value: serde_json::Value = response
             .body_mut()
