@@ -480,12 +480,7 @@ impl Driver {
                 } => {
                     let chain_id = self.chain_id;
                     self.verifying.spawn_blocking(move || {
-                        let check = |chunk: Vec<_>| {
-                            Verified::check_batch(chunk, &chain_id)
-                                .into_iter()
-                                .map(Result::ok)
-                                .collect::<Vec<_>>()
-                        };
+                        let check = |chunk| Verified::check_batch_passed(chunk, &chain_id);
                         let results = if all_cores {
                             on_all_cores(transactions, check, || None)
                         } else {

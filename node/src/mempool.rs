@@ -149,6 +149,19 @@ impl Verified {
             .collect()
     }
 
+    /// [`Verified::check_batch`] keeping only the verdict: `None` for each
+    /// transaction that does not verify (what the engine's signature jobs
+    /// answer).
+    pub fn check_batch_passed(
+        items: Vec<(SignedTransaction, usize)>,
+        chain_id: &ChainId,
+    ) -> Vec<Option<Verified>> {
+        Verified::check_batch(items, chain_id)
+            .into_iter()
+            .map(Result::ok)
+            .collect()
+    }
+
     /// Decodes wire bytes (at most [`TX_BYTES_MAX`]) and checks the result.
     pub fn decode_and_check(bytes: &[u8], chain_id: &ChainId) -> Result<Verified, AdmitError> {
         let tx = SignedTransaction::decode(bytes)?;

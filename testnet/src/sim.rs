@@ -11,20 +11,28 @@ use std::time::Instant;
 use clearhouse_node::engine::Mutants;
 use clearhouse_node::sim::{SimConfig, SimReport, run};
 
-/// What `sim` was asked to do.
-#[derive(Debug, Clone)]
+/// What `sim` was asked to do (the `clearhouse-testnet sim` flags).
+#[derive(Debug, Clone, clap::Args)]
 pub struct SimArgs {
-    /// How many seeds.
+    /// How many seeds to run (in parallel on every core).
+    #[arg(long, default_value_t = 100)]
     pub seeds: u64,
     /// The first seed.
+    #[arg(long, default_value_t = 0)]
     pub from_seed: u64,
     /// Validators per run (4 to 10).
+    #[arg(long, default_value_t = 4)]
     pub validators: usize,
-    /// A mutant to run instead of the real engine.
+    /// Run a deliberately broken engine instead: skip-wal-sync,
+    /// count-duplicate-votes, accept-unchecked-sync,
+    /// forget-lock-on-restart.
+    #[arg(long)]
     pub mutant: Option<String>,
-    /// Print one JSON object per seed and a summary object.
+    /// One JSON object per seed, then a summary object.
+    #[arg(long)]
     pub json: bool,
-    /// Print the trace of every seed (use with `--seeds 1`).
+    /// Print each seed's readable trace (use with --seeds 1).
+    #[arg(long)]
     pub trace: bool,
 }
 

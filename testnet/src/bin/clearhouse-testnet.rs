@@ -23,28 +23,7 @@ enum Commands {
     /// Run the whole-node simulator: real engines over a seeded network
     /// with faults, crashes and a Byzantine validator; checks agreement,
     /// validity, no double sign, the lock and liveness on every seed.
-    Sim {
-        /// How many seeds to run (in parallel on every core).
-        #[arg(long, default_value_t = 100)]
-        seeds: u64,
-        /// The first seed.
-        #[arg(long, default_value_t = 0)]
-        from_seed: u64,
-        /// Validators per run (4 to 10).
-        #[arg(long, default_value_t = 4)]
-        validators: usize,
-        /// Run a deliberately broken engine instead: skip-wal-sync,
-        /// count-duplicate-votes, accept-unchecked-sync,
-        /// forget-lock-on-restart.
-        #[arg(long)]
-        mutant: Option<String>,
-        /// One JSON object per seed, then a summary object.
-        #[arg(long)]
-        json: bool,
-        /// Print each seed's readable trace (use with --seeds 1).
-        #[arg(long)]
-        trace: bool,
-    },
+    Sim(clearhouse_testnet::sim::SimArgs),
     /// Start a local network (fresh keys and genesis unless DIR already holds one).
     Up {
         /// Number of validators (one demo bank each, 1 to 10).
@@ -110,22 +89,7 @@ enum Commands {
 fn main() -> ExitCode {
     let args = Args::parse();
     match args.command {
-        Commands::Sim {
-            seeds,
-            from_seed,
-            validators,
-            mutant,
-            json,
-            trace,
-        } => {
-            let args = clearhouse_testnet::sim::SimArgs {
-                seeds,
-                from_seed,
-                validators,
-                mutant,
-                json,
-                trace,
-            };
+        Commands::Sim(args) => {
             match clearhouse_testnet::sim::run_seeds(&args) {
                 Ok(summary) => {
                     clearhouse_testnet::sim::print_summary(&args, &summary);
