@@ -643,8 +643,17 @@ async fn existing_outcome(
             Json(dto::TransactionStatus::bare(&id, TxState::Pending)),
         ))),
         AdmitError::StaleNonce { .. } | AdmitError::Expired { .. } => {
+            // The same bytes, final: their outcome. Still on their way to
+            // the store (the nonce moved with the decided block before the
+            // block landed): pending, as a resubmission of held bytes is.
             let (answer, is_final) = transaction_status(state, &id).await?;
-            Ok(is_final.then_some((StatusCode::OK, Json(answer))))
+            Ok(if is_final {
+                Some((StatusCode::OK, Json(answer)))
+            } else if answer.status == TxState::Pending {
+                Some((StatusCode::ACCEPTED, Json(answer)))
+            } else {
+                None
+            })
         }
         _ => Ok(None),
     }
