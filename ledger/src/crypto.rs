@@ -143,7 +143,90 @@ pub fn check_public_key(key: &[u8; 32]) -> Result<VerifyingKey, CryptoError> {
 /// that [`check_public_key`] accepts. The parsed key comes from
 /// [`KeyCache`] if a signature under it verified recently.
 pub fn verify(key: &[u8; 32], message: &[u8], signature: &Signature) -> Result<(), CryptoError> {
-    KEYS.verify(key, message, signature)
+    let Some(memo_key) = memo::key(key, message, signature) else {
+        return KEYS.verify(key, message, signature);
+    };
+    if let Some(verdict) = memo::get(&memo_key) {
+        return verdict;
+    }
+    let verdict = KEYS.verify(key, message, signature);
+    memo::put(memo_key, verdict.clone());
+    verdict
+}
+
+/// Runs `run` with this thread remembering every signature verdict it
+/// reaches through [`verify`] and [`verify_batch`], and forgetting them
+/// all when `run` returns.
+///
+/// For simulations that run every node of a network on one thread: each
+/// node checks each signature, and the verdict is a pure function of the
+/// key, message and signature bytes, so one real check per distinct triple
+/// answers exactly what the nodes' own checks would (bad signatures
+/// included: their refusal is remembered as well). Nothing else turns
+/// this on; a node never runs with it.
+pub fn with_verdict_memo<R>(run: impl FnOnce() -> R) -> R {
+    struct Off(bool);
+    impl Drop for Off {
+        fn drop(&mut self) {
+            if !self.0 {
+                memo::VERDICTS.with(|verdicts| *verdicts.borrow_mut() = None);
+            }
+        }
+    }
+    let was_on = memo::VERDICTS.with(|verdicts| {
+        let mut verdicts = verdicts.borrow_mut();
+        let was_on = verdicts.is_some();
+        verdicts.get_or_insert_with(HashMap::new);
+        was_on
+    });
+    let _off = Off(was_on);
+    run()
+}
+
+/// How many verdicts this thread's memo of [`with_verdict_memo`] holds,
+/// or `None` when the memo is off.
+pub fn verdicts_remembered() -> Option<usize> {
+    memo::VERDICTS.with(|verdicts| verdicts.borrow().as_ref().map(HashMap::len))
+}
+
+/// The thread's verdict memo of [`with_verdict_memo`].
+mod memo {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use super::{CryptoError, Signature, sha256};
+    use crate::ids::Hash;
+
+    /// Verdicts held before the memo starts over (about 100 bytes each).
+    const VERDICTS_MAX: usize = 1 << 20;
+
+    thread_local! {
+        pub(super) static VERDICTS: RefCell<Option<HashMap<Hash, Result<(), CryptoError>>>> =
+            const { RefCell::new(None) };
+    }
+
+    /// The memo's key for a check, or `None` when the memo is off (so a
+    /// node pays no hashing for it).
+    pub(super) fn key(key: &[u8; 32], message: &[u8], signature: &Signature) -> Option<Hash> {
+        VERDICTS
+            .with(|verdicts| verdicts.borrow().is_some())
+            .then(|| sha256(&[key, &signature.0, message]))
+    }
+
+    pub(super) fn get(key: &Hash) -> Option<Result<(), CryptoError>> {
+        VERDICTS.with(|verdicts| verdicts.borrow().as_ref()?.get(key).cloned())
+    }
+
+    pub(super) fn put(key: Hash, verdict: Result<(), CryptoError>) {
+        VERDICTS.with(|verdicts| {
+            if let Some(verdicts) = verdicts.borrow_mut().as_mut() {
+                if verdicts.len() >= VERDICTS_MAX {
+                    verdicts.clear();
+                }
+                verdicts.insert(key, verdict);
+            }
+        });
+    }
 }
 
 /// One signature to check: the signer's key bytes, the message and the
@@ -164,7 +247,32 @@ pub struct SignatureCheck<'a> {
 /// Payments arrive in batches (an API batch, a gossip batch, a proposal's
 /// unknown payments), and each batch is checked through here.
 pub fn verify_batch(checks: &[SignatureCheck<'_>]) -> Vec<Result<(), CryptoError>> {
-    KEYS.verify_batch(checks)
+    let keys: Vec<Option<Hash>> = checks
+        .iter()
+        .map(|check| memo::key(check.key, check.message, check.signature))
+        .collect();
+    if keys.iter().all(Option::is_none) {
+        return KEYS.verify_batch(checks);
+    }
+    // The memo is on: check only what it does not hold.
+    let mut results: Vec<Option<Result<(), CryptoError>>> = keys
+        .iter()
+        .map(|key| key.as_ref().and_then(memo::get))
+        .collect();
+    let unknown: Vec<usize> = (0..checks.len())
+        .filter(|index| results[*index].is_none())
+        .collect();
+    let fresh = KEYS.verify_batch(&unknown.iter().map(|i| checks[*i]).collect::<Vec<_>>());
+    for (index, verdict) in unknown.into_iter().zip(fresh) {
+        if let Some(key) = keys[index] {
+            memo::put(key, verdict.clone());
+        }
+        results[index] = Some(verdict);
+    }
+    results
+        .into_iter()
+        .map(|verdict| verdict.unwrap_or(Err(CryptoError::BadSignature)))
+        .collect()
 }
 
 /// The process' cache of parsed public keys, shared by every thread.

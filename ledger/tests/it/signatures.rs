@@ -6,7 +6,8 @@
 //! Deterministic: every "random" value is a hash of a counter.
 
 use clearhouse_ledger::crypto::{
-    CryptoError, KeyCache, Keypair, Signature, SignatureCheck, check_public_key, verify_batch,
+    CryptoError, KeyCache, Keypair, Signature, SignatureCheck, check_public_key,
+    verdicts_remembered, verify, verify_batch, with_verdict_memo,
 };
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::traits::{Identity, IsIdentity};
@@ -328,6 +329,69 @@ fn the_batch_check_answers_what_verify_strict_answers() {
             .collect();
         assert_eq!(again, expected, "batches of {size}, keys held");
     }
+}
+
+#[test]
+fn the_verdict_memo_answers_what_the_checks_answer_and_ends_with_its_run() {
+    let mut draws = Draws(2_000_000);
+    let mut cases = cases(&mut draws);
+    let expected: Vec<_> = cases
+        .iter()
+        .map(|case| reference(&case.key, &case.message, &case.signature))
+        .collect();
+    assert!(expected.iter().any(Result::is_ok) && expected.iter().any(Result::is_err));
+    assert_eq!(verdicts_remembered(), None, "the memo is off outside a run");
+    let held = with_verdict_memo(|| {
+        // Single checks first: each verdict is reached and remembered,
+        // refusals included, and asked again answers the same.
+        for _ in 0..2 {
+            for (case, verdict) in cases.iter().zip(&expected) {
+                assert_eq!(&verify(&case.key, &case.message, &case.signature), verdict);
+            }
+        }
+        let held = verdicts_remembered().expect("the memo is on inside a run");
+        assert!(held > 0 && held <= cases.len());
+        // Batches that mix remembered triples with new ones (a tampered
+        // message under a remembered key and signature is a new triple).
+        let mut expected = expected.clone();
+        let fresh = Signature([9; 64]);
+        let extra = Keypair::from_seed(&[43; 32]);
+        let extra_message = draws.message();
+        let extra_signature = extra.sign(&extra_message);
+        let extra_key = extra.account().0;
+        for size in [1usize, 3, 64] {
+            for index in (1..cases.len()).rev() {
+                let other = draws.below(index as u64 + 1) as usize;
+                cases.swap(index, other);
+                expected.swap(index, other);
+            }
+            let mut all = checks(&cases);
+            let mut want = expected.clone();
+            all.push(SignatureCheck {
+                key: &extra_key,
+                message: &extra_message,
+                signature: &extra_signature,
+            });
+            want.push(Ok(()));
+            all.push(SignatureCheck {
+                key: &extra_key,
+                message: &extra_message,
+                signature: &fresh,
+            });
+            want.push(Err(CryptoError::BadSignature));
+            let answered: Vec<_> = all.chunks(size).flat_map(verify_batch).collect();
+            assert_eq!(answered, want, "batches of {size} under the memo");
+        }
+        verdicts_remembered().unwrap()
+    });
+    assert!(held > 0);
+    assert_eq!(verdicts_remembered(), None, "the memo ends with its run");
+    // Nested runs keep the outer memo on.
+    with_verdict_memo(|| {
+        with_verdict_memo(|| ());
+        assert!(verdicts_remembered().is_some());
+    });
+    assert_eq!(verdicts_remembered(), None);
 }
 
 #[test]

@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use clearhouse_ledger::certificate::{CommitCertificate, VoteKind};
-use clearhouse_ledger::crypto::{Keypair, sha256};
+use clearhouse_ledger::crypto::{self, Keypair, sha256};
 use clearhouse_ledger::genesis::{AccountEntry, AssetEntry, Genesis, GenesisFile, MemberEntry};
 use clearhouse_ledger::state::{self, Signatures};
 use clearhouse_ledger::store::ChainStore;
@@ -282,11 +282,15 @@ fn key_of(label: &str, seed: u64) -> Keypair {
     Keypair::from_seed(&seed_of(label, seed))
 }
 
-/// Runs one seed.
+/// Runs one seed. Its nodes share one memo of signature verdicts
+/// ([`crypto::with_verdict_memo`]): each distinct signature is checked
+/// once per seed rather than once per node, with the same answers.
 pub fn run(config: &SimConfig) -> SimReport {
-    let mut world = World::new(config.clone());
-    world.run();
-    world.report()
+    crypto::with_verdict_memo(|| {
+        let mut world = World::new(config.clone());
+        world.run();
+        world.report()
+    })
 }
 
 /// The genesis of a simulated chain: one bank per validator, each issuing
