@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{self, BLOCK_BYTES_MAX, CodecError};
 use crate::crypto::{sha256, tag};
 use crate::ids::{ChainId, Hash};
+use crate::merkle;
 use crate::tx::SignedTransaction;
 use crate::validators::ValidatorKey;
 
@@ -25,6 +26,12 @@ pub struct BlockHeader {
     pub timestamp_ms: u64,
     /// Merkle root of the transaction ids ([`crate::merkle`]).
     pub tx_root: Hash,
+    /// Merkle root of the SHA-256 of each transaction's 64 signature bytes,
+    /// in block order ([`signatures_root`]). A transaction id leaves the
+    /// signature out, so without this root two blocks differing in one
+    /// signature would share a hash, and a validity verdict about one
+    /// would be taken for the other.
+    pub signatures_root: Hash,
     /// State root after executing this block ([`crate::state::commitment`]).
     pub state_root: Hash,
     /// Merkle root of the hashes of this block's receipts, in order.
@@ -64,4 +71,64 @@ impl Block {
     pub fn hash(&self) -> Result<Hash, CodecError> {
         self.header.hash()
     }
+
+    /// Checks that the transactions are exactly those the header commits
+    /// to (its transaction root and signatures root), so that the block
+    /// hash names this body and no other. Cheap (one hash per transaction
+    /// and two trees, no signature check): run it on any block from a
+    /// peer before anything is concluded about its hash. Returns the
+    /// transaction ids in block order.
+    pub fn check_body(&self) -> Result<Vec<Hash>, BodyError> {
+        let ids = self
+            .transactions
+            .iter()
+            .map(SignedTransaction::id)
+            .collect::<Result<Vec<_>, _>>()?;
+        let tx_root = merkle::root(&ids);
+        if tx_root != self.header.tx_root {
+            return Err(BodyError::Mismatch {
+                what: "transaction root",
+                header: self.header.tx_root,
+                computed: tx_root,
+            });
+        }
+        let signatures = signatures_root(&self.transactions);
+        if signatures != self.header.signatures_root {
+            return Err(BodyError::Mismatch {
+                what: "signatures root",
+                header: self.header.signatures_root,
+                computed: signatures,
+            });
+        }
+        Ok(ids)
+    }
+}
+
+/// The header's [`BlockHeader::signatures_root`] for these transactions:
+/// the Merkle tree of [`crate::merkle`] over `SHA-256(signature)` per
+/// transaction, in order.
+pub fn signatures_root(transactions: &[SignedTransaction]) -> Hash {
+    let leaves: Vec<Hash> = transactions
+        .iter()
+        .map(|tx| sha256(&[&tx.signature.0]))
+        .collect();
+    merkle::root(&leaves)
+}
+
+/// Why a block's transactions are not the ones its header commits to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// A transaction does not encode.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// A root recomputed from the transactions differs from the header's.
+    #[error("{what} mismatch: the header says {header}, the transactions give {computed}")]
+    Mismatch {
+        /// Which root.
+        what: &'static str,
+        /// The header's value.
+        header: Hash,
+        /// The value the transactions give.
+        computed: Hash,
+    },
 }

@@ -1,4 +1,5 @@
-//! The Merkle tree over a block's transaction ids, and inclusion proofs.
+//! The Merkle tree over a block's transaction ids (and, in the same
+//! construction, over its signatures' hashes), and inclusion proofs.
 //!
 //! Construction (the auditor's reference):
 //! - leaf: `SHA-256(0x00 ‖ transaction id)`

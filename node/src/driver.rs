@@ -34,9 +34,10 @@ use crate::config::{Limits, Timeouts};
 use crate::engine::{
     Effect, Engine, EngineConfig, EngineError, Event, Millis, Mutants, PersistGuard, Unpersisted,
 };
-use crate::mempool::{AdmitError, Mempool, Verified, on_all_cores};
+use crate::mempool::{AdmitError, Mempool};
 use crate::metrics::{Metrics, Phase};
 use crate::network::{NetworkClient, NetworkEvent, Responder, Topic};
+use crate::verify::{Verified, job_verdicts};
 use crate::wal::{Wal, WalRecord};
 use crate::wire::{SyncRequest, SyncResponse};
 
@@ -480,13 +481,7 @@ impl Driver {
                 } => {
                     let chain_id = self.chain_id;
                     self.verifying.spawn_blocking(move || {
-                        let check = |chunk| Verified::check_batch_passed(chunk, &chain_id);
-                        let results = if all_cores {
-                            on_all_cores(transactions, check, || None)
-                        } else {
-                            check(transactions)
-                        };
-                        (job, results)
+                        (job, job_verdicts(transactions, &chain_id, all_cores))
                     });
                 }
                 Effect::SyncRequest { peer, request } => self.sync_request(peer, request),

@@ -10,7 +10,8 @@
 //! [`sim`] (the seeded whole-node simulator over real engines), [`config`]
 //! (TOML), [`keyfile`], [`mempool`] (plain struct), [`wal`] (persist, then
 //! speak), [`wire`] (what travels between nodes), [`peer`] (peer and gossip
-//! ids shared by the engine and the network), [`network`] (the only libp2p
+//! ids shared by the engine and the network), [`verify`] (every signature
+//! check: batches, the cores, the verified cache), [`network`] (the only libp2p
 //! code), [`api`] (the only HTTP code; its `dto` and `batch` shapes are
 //! compiled without the `server` feature, for clients), [`metrics`].
 #![cfg_attr(
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod network;
 pub mod peer;
 pub mod sim;
+pub mod verify;
 pub mod wal;
 pub mod wire;
 

@@ -20,209 +20,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use clearhouse_ledger::codec::{CodecError, TX_BYTES_MAX};
+use clearhouse_ledger::codec::TX_BYTES_MAX;
 use clearhouse_ledger::state::{
     AccountState, BlockOutcome, StateKey, StateView, Tip, ViewError, read,
 };
 use clearhouse_ledger::tx::TxError;
-use clearhouse_ledger::{AccountId, ChainId, Hash, SignedTransaction};
+use clearhouse_ledger::{AccountId, Hash, SignedTransaction};
 
-/// Fewer items than this are checked on the calling thread: splitting
-/// them would cost more than it saves.
-const SPLIT_ITEMS_MIN: usize = 64;
-
-/// Runs `check` on the items split into one chunk per core (scoped
-/// threads; the caller waits), and returns the results in item order.
-/// `check` answers a whole chunk, one result per item, so that a chunk's
-/// signatures are checked together ([`Verified::check_batch`]). The
-/// signature checks of a batch go through here, from the API and from the
-/// driver. A chunk whose thread panicked, or whose answer has the wrong
-/// length, gets `fallback()` for each of its items.
-pub fn on_all_cores<T: Send, R: Send>(
-    items: Vec<T>,
-    check: impl Fn(Vec<T>) -> Vec<R> + Sync,
-    fallback: impl Fn() -> R,
-) -> Vec<R> {
-    let cores = cores();
-    let whole = |answer: Option<Vec<R>>, len: usize| match answer {
-        Some(answer) if answer.len() == len => answer,
-        _ => (0..len).map(|_| fallback()).collect(),
-    };
-    if items.len() < SPLIT_ITEMS_MIN || cores < 2 {
-        let len = items.len();
-        return whole(Some(check(items)), len);
-    }
-    let chunk = items.len().div_ceil(cores);
-    let mut chunks: Vec<Vec<T>> = Vec::new();
-    let mut rest = items;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        chunks.push(rest);
-        rest = tail;
-    }
-    chunks.push(rest);
-    let check = &check;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| (chunk.len(), scope.spawn(move || check(chunk))))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|(len, handle)| whole(handle.join().ok(), len))
-            .collect()
-    })
-}
-
-/// The cores this process may use, asked once: `available_parallelism`
-/// reads the cgroup files on every call, and every checked batch asks.
-fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
-/// A transaction whose chain id and `verify_strict` signature were checked,
-/// with its id and wire size. Made only by [`Verified::check`] and
-/// [`Verified::check_batch`], so holding one proves the check ran: the
-/// driver checks signatures off its loop (on the blocking pool, several at
-/// once) and admits the result cheaply.
-#[derive(Debug, Clone)]
-pub struct Verified {
-    tx: SignedTransaction,
-    id: Hash,
-    chain_id: ChainId,
-    wire_bytes: usize,
-}
-
-impl Verified {
-    /// Checks a transaction's chain id and signature (the expensive part of
-    /// admission; pure, so it may run on any thread).
-    pub fn check(
-        tx: SignedTransaction,
-        wire_bytes: usize,
-        chain_id: &ChainId,
-    ) -> Result<Verified, AdmitError> {
-        if wire_bytes > TX_BYTES_MAX {
-            return Err(too_long(wire_bytes));
-        }
-        let id = tx.verify(chain_id)?;
-        Ok(Verified {
-            tx,
-            id,
-            chain_id: *chain_id,
-            wire_bytes,
-        })
-    }
-
-    /// What [`Verified::check`] answers for each transaction (with its
-    /// wire size), in order, the signatures checked together
-    /// ([`SignedTransaction::verify_batch`]).
-    pub fn check_batch(
-        items: Vec<(SignedTransaction, usize)>,
-        chain_id: &ChainId,
-    ) -> Vec<Result<Verified, AdmitError>> {
-        // The size limit first, as `check` does: an oversized one is
-        // refused without its signature being looked at.
-        let fits = |wire_bytes: usize| wire_bytes <= TX_BYTES_MAX;
-        let mut ids = SignedTransaction::verify_batch(
-            items
-                .iter()
-                .filter(|(_, wire_bytes)| fits(*wire_bytes))
-                .map(|(tx, _)| tx),
-            chain_id,
-        )
-        .into_iter();
-        items
-            .into_iter()
-            .map(|(tx, wire_bytes)| {
-                if !fits(wire_bytes) {
-                    return Err(too_long(wire_bytes));
-                }
-                let id = ids.next().unwrap_or(Err(lost_verdict()))?;
-                Ok(Verified {
-                    tx,
-                    id,
-                    chain_id: *chain_id,
-                    wire_bytes,
-                })
-            })
-            .collect()
-    }
-
-    /// [`Verified::check_batch`] keeping only the verdict: `None` for each
-    /// transaction that does not verify (what the engine's signature jobs
-    /// answer).
-    pub fn check_batch_passed(
-        items: Vec<(SignedTransaction, usize)>,
-        chain_id: &ChainId,
-    ) -> Vec<Option<Verified>> {
-        Verified::check_batch(items, chain_id)
-            .into_iter()
-            .map(Result::ok)
-            .collect()
-    }
-
-    /// Decodes wire bytes (at most [`TX_BYTES_MAX`]) and checks the result.
-    pub fn decode_and_check(bytes: &[u8], chain_id: &ChainId) -> Result<Verified, AdmitError> {
-        let tx = SignedTransaction::decode(bytes)?;
-        Verified::check(tx, bytes.len(), chain_id)
-    }
-
-    /// What [`Verified::decode_and_check`] answers for each of `wire`, in
-    /// order, the signatures checked together.
-    pub fn decode_and_check_batch(
-        wire: &[Vec<u8>],
-        chain_id: &ChainId,
-    ) -> Vec<Result<Verified, AdmitError>> {
-        let mut decoded = Vec::with_capacity(wire.len());
-        let mut undecodable: Vec<Option<TxError>> = Vec::with_capacity(wire.len());
-        for bytes in wire {
-            match SignedTransaction::decode(bytes) {
-                Ok(tx) => {
-                    decoded.push((tx, bytes.len()));
-                    undecodable.push(None);
-                }
-                Err(error) => undecodable.push(Some(error)),
-            }
-        }
-        let mut checked = Verified::check_batch(decoded, chain_id).into_iter();
-        undecodable
-            .into_iter()
-            .map(|error| match error {
-                Some(error) => Err(error.into()),
-                None => checked.next().unwrap_or(Err(lost_verdict().into())),
-            })
-            .collect()
-    }
-
-    /// The transaction id.
-    pub fn id(&self) -> Hash {
-        self.id
-    }
-
-    /// The transaction.
-    pub fn transaction(&self) -> &SignedTransaction {
-        &self.tx
-    }
-
-    /// Its wire size.
-    pub fn wire_bytes(&self) -> usize {
-        self.wire_bytes
-    }
-}
-
-/// A batch check answers once per item, so this is never used; were a
-/// verdict missing, the item is refused, not admitted.
-fn lost_verdict() -> TxError {
-    TxError::Signature(clearhouse_ledger::crypto::CryptoError::BadSignature)
-}
-
-fn too_long(wire_bytes: usize) -> AdmitError {
-    AdmitError::Invalid(TxError::Codec(CodecError::TooLong {
-        len: wire_bytes,
-        limit: TX_BYTES_MAX,
-    }))
-}
+use crate::verify::{Verified, too_long};
 
 /// The mempool's bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -397,12 +202,9 @@ impl Mempool {
         verified: Verified,
         view: &dyn StateView,
     ) -> Result<Hash, AdmitError> {
-        let Verified {
-            tx,
-            id,
-            chain_id,
-            wire_bytes,
-        } = verified;
+        let (id, chain_id, wire_bytes) =
+            (verified.id(), verified.chain_id(), verified.wire_bytes());
+        let tx = verified.into_transaction();
         if chain_id != view.chain_id() {
             return Err(AdmitError::Invalid(TxError::WrongChain {
                 expected: view.chain_id(),

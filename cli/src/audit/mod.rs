@@ -7,7 +7,8 @@
 //! 1. the block decodes (canonically, within its limit) and is the next
 //!    height, for this chain, extending the previous block's hash (the chain
 //!    id for height 1);
-//! 2. the Merkle root of its transaction ids is the header's;
+//! 2. the Merkle roots of its transaction ids and of its signatures'
+//!    hashes are the header's (so the block hash names this exact body);
 //! 3. every transaction's signature verifies (`verify_strict`, this chain);
 //! 4. the certificate names this block and holds valid precommits of
 //!    distinct validators with more than two thirds of the power of the
@@ -31,6 +32,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use clearhouse_ledger::block::signatures_root;
 use clearhouse_ledger::certificate::CommitCertificate;
 use clearhouse_ledger::codec;
 use clearhouse_ledger::genesis::Genesis;
@@ -218,7 +220,7 @@ impl Auditor {
                 ),
             ));
         }
-        // 2. and 3. Transaction root and signatures.
+        // 2. and 3. Transaction and signatures roots, and signatures.
         let mut ids = Vec::with_capacity(block.transactions.len());
         for (index, tx) in block.transactions.iter().enumerate() {
             let id = tx
@@ -233,6 +235,16 @@ impl Auditor {
                 format!(
                     "transaction root {} does not match the header's {}",
                     tx_root, header.tx_root
+                ),
+            ));
+        }
+        let signatures = signatures_root(&block.transactions);
+        if signatures != header.signatures_root {
+            return Err(failed(
+                height,
+                format!(
+                    "signatures root {} does not match the header's {}",
+                    signatures, header.signatures_root
                 ),
             ));
         }

@@ -217,6 +217,7 @@ pub fn block(context: &Context, height: &str) -> Result<(), CliError> {
         .field("proposer", block.proposer.as_str())
         .field("timestamp ms", block.timestamp_ms.to_string())
         .field("tx root", block.tx_root.as_str())
+        .field("signatures root", block.signatures_root.as_str())
         .field("state root", block.state_root.as_str())
         .field("receipts root", block.receipts_root.as_str())
         .field("validator set", block.validator_set_hash.as_str())

@@ -488,6 +488,8 @@ pub struct Execution {
     pub commitment: CommitmentUpdate,
     /// Merkle root of `tx_ids`.
     pub tx_root: Hash,
+    /// The block's [`crate::block::signatures_root`].
+    pub signatures_root: Hash,
     /// Merkle root of the receipts' hashes.
     pub receipts_root: Hash,
 }
@@ -560,6 +562,11 @@ pub fn apply_block(
     let execution = execute(view, header.height, &block.transactions, signatures)?;
     check_root("transaction root", header.tx_root, execution.tx_root)?;
     check_root(
+        "signatures root",
+        header.signatures_root,
+        execution.signatures_root,
+    )?;
+    check_root(
         "receipts root",
         header.receipts_root,
         execution.receipts_root,
@@ -607,6 +614,7 @@ pub fn propose_block(
         proposer,
         timestamp_ms,
         tx_root: execution.tx_root,
+        signatures_root: execution.signatures_root,
         state_root: execution.commitment.root,
         receipts_root: execution.receipts_root,
         validator_set_hash: validators.hash()?,
@@ -679,6 +687,7 @@ pub fn execute(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Execution {
         tx_root: merkle::root(&tx_ids),
+        signatures_root: crate::block::signatures_root(transactions),
         receipts_root: merkle::root(&receipt_hashes),
         tx_ids,
         receipts,

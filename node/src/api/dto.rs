@@ -1321,6 +1321,8 @@ pub struct Block {
     pub timestamp_ms: u64,
     /// The transactions' Merkle root, hex.
     pub tx_root: String,
+    /// The Merkle root of the transactions' signature hashes, hex.
+    pub signatures_root: String,
     /// The state root after the block, hex.
     pub state_root: String,
     /// The receipts' root, hex.

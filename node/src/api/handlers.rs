@@ -14,14 +14,15 @@ use tokio::sync::oneshot;
 
 use clearhouse_ledger::block::Block;
 use clearhouse_ledger::state::AccountState;
-use clearhouse_ledger::{AccountId, Amount, AssetCode, ChainId, Hash, SignedTransaction};
+use clearhouse_ledger::{AccountId, Amount, AssetCode, Hash, SignedTransaction};
 
 use super::batch::{WIRE_BATCH_MEDIA_TYPE, WireBatchError, split_wire_batch};
 use super::dto::{self, CHAIN_BLOCKS_MAX, ErrorCode, TxState};
 use super::router::{ApiDoc, ApiError, ApiState, admit_error, internal};
 use crate::driver::Command;
-use crate::mempool::{AdmitError, Verified, on_all_cores};
+use crate::mempool::AdmitError;
 use crate::metrics::CheckSource;
+use crate::verify::check_wire_off_loop;
 
 /// `GET /v1/status`.
 #[utoipa::path(
@@ -580,31 +581,6 @@ fn is_wire_batch(request: &Request) -> bool {
         })
 }
 
-/// Decodes and checks the signatures of wire transactions off the async
-/// threads (on the blocking pool, the batch split over the cores), so the
-/// driver's admission is left with the cheap state checks.
-async fn verify_off_loop(
-    chain_id: ChainId,
-    transactions: Vec<Vec<u8>>,
-) -> Vec<Result<Verified, AdmitError>> {
-    // The check task panicked or was cancelled: its share is unreadable.
-    let failed = || {
-        Err(AdmitError::State(
-            clearhouse_ledger::state::ViewError::Storage("signature check task failed".into()),
-        ))
-    };
-    let count = transactions.len();
-    tokio::task::spawn_blocking(move || {
-        on_all_cores(
-            transactions,
-            |chunk| Verified::decode_and_check_batch(&chunk, &chain_id),
-            failed,
-        )
-    })
-    .await
-    .unwrap_or_else(|_| (0..count).map(|_| failed()).collect())
-}
-
 async fn send_to_driver(
     state: &ApiState,
     transactions: Vec<Vec<u8>>,
@@ -612,7 +588,7 @@ async fn send_to_driver(
     state
         .metrics
         .add_signature_checks(CheckSource::Api, transactions.len());
-    let transactions = verify_off_loop(state.chain_id, transactions).await;
+    let transactions = check_wire_off_loop(state.chain_id, transactions).await;
     let stopping = || ApiError::new(ErrorCode::ShuttingDown, "the node is stopping");
     let (reply, answer) = oneshot::channel();
     state
@@ -741,6 +717,7 @@ fn block_of(
         proposer: header.proposer.to_hex(),
         timestamp_ms: header.timestamp_ms,
         tx_root: header.tx_root.to_hex(),
+        signatures_root: header.signatures_root.to_hex(),
         state_root: header.state_root.to_hex(),
         receipts_root: header.receipts_root.to_hex(),
         validator_set_hash: header.validator_set_hash.to_hex(),

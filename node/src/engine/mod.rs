@@ -59,9 +59,10 @@ use clearhouse_ledger::validators::{ValidatorKey, ValidatorSet};
 use clearhouse_ledger::{Block, ChainId, Hash, SignedTransaction};
 
 use crate::config::{Limits, Timeouts};
-use crate::mempool::{AdmitError, Mempool, Verified};
+use crate::mempool::{AdmitError, Mempool};
 use crate::metrics::{CheckSource, Metrics};
 use crate::peer::{MessageId, NetworkKey, Topic, Verdict};
+use crate::verify::{Verified, VerifiedCache};
 use crate::wal::{WalRecord, WalRecords};
 use crate::wire::{
     ConsensusGossip, ConsensusMessage, SYNC_BLOCKS_MAX, SignedProposal, SignedVote, SyncRequest,
@@ -474,7 +475,7 @@ pub struct Engine {
     tx_gossip_queue: VecDeque<TxGossip>,
     jobs: BTreeMap<u64, Job>,
     gossip_jobs: usize,
-    verified: HashMap<Hash, Verified>,
+    verified: VerifiedCache,
     checking: HashSet<Hash>,
     /// Why the last proposal this node refused was invalid (for traces).
     last_refusal: Option<String>,
@@ -606,7 +607,7 @@ impl Engine {
             tx_gossip_queue: VecDeque::new(),
             jobs: BTreeMap::new(),
             gossip_jobs: 0,
-            verified: HashMap::new(),
+            verified: VerifiedCache::new(VERIFIED_CACHE_MAX),
             checking: HashSet::new(),
             last_refusal: None,
             answers: VecDeque::new(),
@@ -1158,6 +1159,13 @@ impl Engine {
     /// Keeps a proposal's block if it comes from its round's proposer and
     /// its slot holds fewer than [`BLOCKS_PER_SLOT_MAX`] blocks (more only
     /// from an equivocating proposer). Returns whether the block is held.
+    ///
+    /// The block's transactions must be exactly those its header commits
+    /// to ([`Block::check_body`]), checked by the caller before this: the
+    /// machine's validity answer is about the hash, so a body that the
+    /// hash does not name (a Byzantine re-proposal of a valid value with
+    /// a payment added or a signature changed) must never be held under
+    /// it, or this node would refuse the valid value for the whole height.
     fn remember_proposal(&mut self, message: &ConsensusMessage) -> bool {
         let ConsensusMessage::Proposal(p) = message else {
             return true;
@@ -1283,11 +1291,7 @@ impl Engine {
                 .zip(&ids)
                 .filter(|(tx, id)| {
                     id.is_some_and(|id| {
-                        self.mempool.get(&id) != Some(*tx)
-                            && self
-                                .verified
-                                .get(&id)
-                                .is_none_or(|v| v.transaction() != *tx)
+                        self.mempool.get(&id) != Some(*tx) && !self.verified.holds(&id, tx)
                     })
                 })
                 .map(|(tx, _)| {
@@ -1296,9 +1300,7 @@ impl Engine {
                 })
                 .collect();
             if !unknown.is_empty() {
-                if self.verified.len() + unknown.len() > VERIFIED_CACHE_MAX {
-                    self.verified.clear();
-                }
+                self.verified.make_room(unknown.len());
                 self.metrics
                     .add_signature_checks(CheckSource::Proposal, unknown.len());
                 let job = self.next_job();
@@ -1319,8 +1321,7 @@ impl Engine {
         let mempool = &self.mempool;
         let verified = &self.verified;
         let known = |id: &Hash, tx: &SignedTransaction| {
-            mempool.get(id).is_some_and(|held| held == tx)
-                || verified.get(id).is_some_and(|v| v.transaction() == tx)
+            mempool.get(id).is_some_and(|held| held == tx) || verified.holds(id, tx)
         };
         let view = self.view();
         match state::apply_block(&view, block, Signatures::VerifyUnlessKnown(&known)) {
@@ -1444,7 +1445,7 @@ impl Engine {
                 });
             }
             for id in &outcome.execution.tx_ids {
-                self.verified.remove(id);
+                self.verified.forget(id);
             }
         }
         self.metrics
@@ -1741,9 +1742,7 @@ impl Engine {
             let Ok((tx_id, len)) = tx.id_and_wire_len() else {
                 continue;
             };
-            if let Some(verified) = self.verified.remove(&tx_id)
-                && *verified.transaction() == tx
-            {
+            if let Some(verified) = self.verified.take(&tx_id, &tx) {
                 // Rides along with the job: in `checking` meanwhile, as it
                 // is neither in `verified` nor in the mempool.
                 checked_ids.push(tx_id);
@@ -1788,7 +1787,7 @@ impl Engine {
             }),
             Some(Job::Proposal) => {
                 for verified in results.into_iter().flatten() {
-                    self.verified.insert(verified.id(), verified);
+                    self.verified.insert(verified);
                 }
                 if self.check.is_some_and(|c| c.job == Some(job)) {
                     self.waiting = None;
@@ -1809,7 +1808,14 @@ impl Engine {
                 }
                 let checked: Option<Vec<Verified>> = results.into_iter().collect();
                 let verdict = match checked {
-                    None => Verdict::Reject,
+                    None => {
+                        // The batch is refused; what it carried from the
+                        // cache was verified all the same.
+                        for verified in carried {
+                            self.verified.insert(verified);
+                        }
+                        Verdict::Reject
+                    }
                     Some(mut transactions) => {
                         transactions.extend(carried);
                         let mut new = false;
@@ -1903,6 +1909,15 @@ impl Engine {
         let content = message_id(&message);
         if self.seen.contains(&content) && !self.mutants.count_duplicate_votes {
             return Ok(Verdict::Ignore);
+        }
+        if let ConsensusMessage::Proposal(p) = &message
+            && let Err(error) = p.block.check_body()
+        {
+            // Signed by its proposer, yet its body is not the block its
+            // header names: the proposer's fault, never relayed.
+            tracing::warn!(%error, height = p.height, round = p.round, "proposal body does not match its header");
+            self.last_refusal = Some(format!("height {}: proposal body: {error}", p.height));
+            return Ok(Verdict::Reject);
         }
         if !self.remember_proposal(&message) {
             // Not from its round's proposer, or its slot is full.
@@ -2104,6 +2119,10 @@ impl Engine {
             )));
         }
         let hash = block.hash().map_err(|e| SyncFailure::Peer(e.to_string()))?;
+        // The body first (cheap): the certificate is about the hash only.
+        block
+            .check_body()
+            .map_err(|e| SyncFailure::Peer(e.to_string()))?;
         let checked = if self.mutants.accept_unchecked_sync {
             Ok(())
         } else {

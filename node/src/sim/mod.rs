@@ -34,9 +34,11 @@ mod rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use clearhouse_ledger::block::signatures_root;
 use clearhouse_ledger::certificate::{CommitCertificate, VoteKind};
 use clearhouse_ledger::crypto::{self, Keypair, sha256};
 use clearhouse_ledger::genesis::{AccountEntry, AssetEntry, Genesis, GenesisFile, MemberEntry};
+use clearhouse_ledger::merkle;
 use clearhouse_ledger::state::{self, Signatures};
 use clearhouse_ledger::store::ChainStore;
 use clearhouse_ledger::store::memory::MemoryStore;
@@ -47,9 +49,10 @@ use crate::config::{Limits, Timeouts};
 use crate::engine::{
     Effect, Engine, EngineConfig, Event, Millis, Mutants, PersistGuard, Signer, message_id,
 };
-use crate::mempool::{Mempool, MempoolLimits, Verified};
+use crate::mempool::{Mempool, MempoolLimits};
 use crate::metrics::Metrics;
 use crate::peer::{MessageId, NetworkKey, Topic};
+use crate::verify::{self, Verified};
 use crate::wal::WalRecord;
 use crate::wire::{
     ConsensusGossip, ConsensusMessage, SignedProposal, SignedVote, SyncRequest, SyncResponse,
@@ -995,7 +998,9 @@ impl World {
             Effect::Verify {
                 job, transactions, ..
             } => {
-                let results = Verified::check_batch_passed(transactions, &self.chain_id);
+                // On this thread whatever the job asks: the simulation is
+                // one thread (and so is its verdict memo).
+                let results = verify::job_verdicts(transactions, &self.chain_id, false);
                 let incarnation = self.nodes[node].incarnation;
                 let at = self.now + 1 + self.rng.below(3);
                 self.schedule(
@@ -1169,12 +1174,36 @@ impl World {
         match (self.byzantine, &gossip.message) {
             (Byzantine::BadBlocks, ConsensusMessage::Proposal(p)) => {
                 let mut block = p.block.clone();
-                if self.rng.below(2) == 0 {
-                    block.header.state_root = sha256(&[b"wrong root"]);
-                } else if let Some(first) = self.payments.first() {
+                let bad_payment = self.payments.first().map(|first| {
                     let mut bad = first.tx.clone();
                     bad.signature.0[0] ^= 1;
-                    block.transactions.push(bad);
+                    bad
+                });
+                match (self.rng.below(4), bad_payment) {
+                    // A new block with a wrong state root.
+                    (0, _) | (_, None) => block.header.state_root = sha256(&[b"wrong root"]),
+                    // A new block whose header commits to a badly signed
+                    // payment: refused when executed.
+                    (1, Some(bad)) => {
+                        block.transactions.push(bad);
+                        if let Ok(ids) = block
+                            .transactions
+                            .iter()
+                            .map(SignedTransaction::id)
+                            .collect::<Result<Vec<_>, _>>()
+                        {
+                            block.header.tx_root = merkle::root(&ids);
+                        }
+                        block.header.signatures_root = signatures_root(&block.transactions);
+                    }
+                    // The same header (so the same hash, often a valid
+                    // value being re-proposed) over a body it does not
+                    // commit to: a payment added, or a signature changed.
+                    (2, Some(bad)) => block.transactions.push(bad),
+                    (_, Some(bad)) => match block.transactions.first_mut() {
+                        Some(first) => first.signature.0[0] ^= 1,
+                        None => block.transactions.push(bad),
+                    },
                 }
                 match SignedProposal::sign(&self.chain_id, p.round, p.valid_round, block, &key) {
                     Ok(bad) => {

@@ -11,4 +11,5 @@ mod batch_body;
 mod config;
 mod mempool;
 mod network;
+mod verify;
 mod wal;

@@ -280,7 +280,7 @@ fn cached_nonces_follow_the_state_even_without_an_eviction() {
 /// state checks, but only for the chain it was checked for.
 #[test]
 fn pre_verified_transactions_get_the_same_checks() {
-    use clearhouse_node::mempool::Verified;
+    use clearhouse_node::verify::Verified;
     let (f, state, mut pool) = setup();
     let tx = pay(&f, 0, 0, 5);
     let bytes = tx.encode().unwrap();
@@ -309,84 +309,6 @@ fn pre_verified_transactions_get_the_same_checks() {
         pool.admit_verified(stale, &state),
         Err(AdmitError::NonceTooFarAhead { .. })
     ));
-}
-
-/// A batch (decoded or not, split over the cores or not) answers, item by
-/// item and in order, what checking each alone answers: good ones, a
-/// forged signature, another chain, undecodable and oversized bytes.
-#[test]
-fn a_checked_batch_answers_what_checking_each_alone_answers() {
-    use clearhouse_ledger::codec::TX_BYTES_MAX;
-    use clearhouse_node::mempool::{Verified, on_all_cores};
-    let (f, _state, _pool) = setup();
-    let chain_id = pay(&f, 0, 0, 1).tx.chain_id;
-    let mut wire: Vec<Vec<u8>> = Vec::new();
-    for round in 0..40u64 {
-        let good = pay(&f, (round % 6) as usize, round, 1 + u128::from(round));
-        let mut forged = good.clone();
-        forged.signature.0[(round % 64) as usize] ^= 0x10;
-        let elsewhere = f.transfer(&f.accounts[0], round, f.accounts[1].account(), 0, 3);
-        let mut other_chain = elsewhere.tx.clone();
-        other_chain.chain_id = Hash([round as u8; 32]);
-        let other_chain = other_chain.sign(&f.accounts[0]).unwrap();
-        wire.push(good.encode().unwrap());
-        wire.push(forged.encode().unwrap());
-        wire.push(other_chain.encode().unwrap());
-        match round % 4 {
-            0 => wire.push(vec![0xff; 7]),
-            1 => wire.push(vec![0; TX_BYTES_MAX + 1]),
-            _ => {}
-        }
-    }
-    // The batch first, so that keys new to the process cache go through
-    // the batch's own parsing.
-    let batch: Vec<_> = Verified::decode_and_check_batch(&wire, &chain_id)
-        .into_iter()
-        .map(|answer| answer.map(|v| v.id()))
-        .collect();
-    let alone: Vec<_> = wire
-        .iter()
-        .map(|bytes| Verified::decode_and_check(bytes, &chain_id).map(|v| v.id()))
-        .collect();
-    let good = alone.iter().filter(|answer| answer.is_ok()).count();
-    assert_eq!(good, 40, "the batch must hold good items to tell apart");
-    assert!(
-        alone
-            .iter()
-            .any(|answer| matches!(answer, Err(AdmitError::Invalid(TxError::Signature(_)))))
-    );
-    assert_eq!(batch, alone);
-    let split: Vec<_> = on_all_cores(
-        wire.clone(),
-        |chunk| Verified::decode_and_check_batch(&chunk, &chain_id),
-        || panic!("no chunk fails"),
-    )
-    .into_iter()
-    .map(|answer| answer.map(|v| v.id()))
-    .collect();
-    assert_eq!(split, alone);
-    // The decoded form with wire sizes, as gossip and proposals check it:
-    // an oversized size (here in the middle) is refused before its
-    // signature is looked at, and the answers after it stay in place.
-    let mut decoded: Vec<(SignedTransaction, usize)> = wire
-        .iter()
-        .filter_map(|bytes| Some((SignedTransaction::decode(bytes).ok()?, bytes.len())))
-        .collect();
-    let middle = decoded.len() / 2;
-    decoded.insert(middle, (pay(&f, 2, 0, 1), TX_BYTES_MAX + 1));
-    let one_by_one: Vec<_> = decoded
-        .iter()
-        .map(|(tx, len)| Verified::check(tx.clone(), *len, &chain_id).map(|v| v.id()))
-        .collect();
-    assert!(matches!(
-        one_by_one[middle],
-        Err(AdmitError::Invalid(TxError::Codec(_)))
-    ));
-    let together: Vec<_> = Verified::check_batch(decoded, &chain_id)
-        .into_iter()
-        .map(|answer| answer.map(|v| v.id()))
-        .collect();
-    assert_eq!(together, one_by_one);
 }
 
 /// A view that counts the state entries read through it.
