@@ -267,7 +267,10 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
             {
                 return (
                     413,
-                    serde_json::json!({"error": {"code": "body_too_large"}}),
+                    serde_json::json!({"error": {
+                        "code": "body_too_large",
+                        "message": format!("refused while sending: {error}"),
+                    }}),
                 );
             }
             Err(error) => panic!("POST {path}: {error}"),
