@@ -247,6 +247,11 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
     while let Some(joined) = driver.committing.join_next().await {
         driver.landed(joined)?;
     }
+    // Every committed block is already durable in the history; writing the
+    // state now only spares the next start replaying the last blocks.
+    if let Err(error) = driver.store.flush() {
+        tracing::warn!(%error, "writing the state at shutdown failed; the next start replays it");
+    }
     driver.sync_tasks.shutdown().await;
     driver.verifying.shutdown().await;
     result

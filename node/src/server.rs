@@ -121,6 +121,9 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::Io(format!("{}: {e}", config.data_dir.display())))?;
     let store = Store::open(&config.data_dir.join("store"), &genesis)?;
+    if let Some(repair) = store.repair() {
+        tracing::warn!(%repair, "the store's history ended in a torn record, cut at open");
+    }
 
     let signer = match (config.role, &config.key_file) {
         (Role::Validator, Some(path)) => {

@@ -2,8 +2,9 @@
 //! export it for offline verification, and check inclusion proofs.
 //!
 //! [`verify`] reads blocks with their certificates from a node's API, from a
-//! copy of a node's data folder, or from an export file, and checks, block
-//! by block, stopping at the first failure with its height:
+//! node's data folder (its append-only history, read in place and
+//! read-only), or from an export file, and checks, block by block, stopping
+//! at the first failure with its height:
 //! 1. the block decodes (canonically, within its limit) and is the next
 //!    height, for this chain, extending the previous block's hash (the chain
 //!    id for height 1);

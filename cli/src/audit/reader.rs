@@ -1,4 +1,4 @@
-//! Where an audit reads blocks from: a node's API, a copy of a node's data
+//! Where an audit reads blocks from: a node's API, a node's data
 //! folder, or an export file. Each yields raw canonical bytes; the auditor
 //! decodes and checks them.
 
@@ -143,61 +143,37 @@ impl ChainReader for NodeReader {
     }
 }
 
-/// Reads a copy of a node's store: the original is never opened (a running
-/// node holds its lock, and an audit must not be able to change it).
+/// Reads a node's store folder in place. The history is append-only files
+/// opened read-only, without sled and without the node's lock, so an audit
+/// can run beside a running node and cannot change what it reads: the
+/// reader stops at the last whole record it found when opened.
 pub struct DataDirReader {
-    copy: PathBuf,
     chain: StoredChain,
     next: u64,
     total: u64,
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
-}
-
 impl DataDirReader {
-    /// Copies `dir` (a node's data folder, or its `store` folder) and opens
-    /// the copy.
+    /// Opens `dir` (a node's data folder, or its `store` folder).
     pub fn new(dir: &Path) -> Result<DataDirReader, AuditError> {
         let store = if dir.join("store").is_dir() {
             dir.join("store")
         } else {
             dir.to_path_buf()
         };
-        if !store.join("conf").exists() && !store.join("db").exists() {
+        let is_store = store.join("history").is_dir()
+            || store.join("conf").exists()
+            || store.join("db").exists();
+        if !is_store {
             return Err(AuditError::Source(format!(
                 "{} is not a node's data folder",
                 dir.display()
             )));
         }
-        let copy = std::env::temp_dir().join(format!(
-            "clearhouse-audit-{}-{}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        copy_dir(&store, &copy)
-            .map_err(|e| AuditError::Source(format!("copying {}: {e}", store.display())))?;
-        let chain = match StoredChain::open(&copy) {
-            Ok(chain) => chain,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&copy);
-                return Err(AuditError::Source(format!("{}: {e}", store.display())));
-            }
-        };
+        let chain = StoredChain::open(&store)
+            .map_err(|e| AuditError::Source(format!("{}: {e}", store.display())))?;
         let total = chain.tip_height();
         Ok(DataDirReader {
-            copy,
             chain,
             next: 1,
             total,
@@ -207,17 +183,17 @@ impl DataDirReader {
 
 impl ChainReader for DataDirReader {
     fn next_block(&mut self) -> Result<Option<RawBlock>, AuditError> {
-        let read = |e| AuditError::Source(format!("reading the store copy: {e}"));
+        let read = |e| AuditError::Source(format!("reading the store: {e}"));
+        if self.next > self.total {
+            return Ok(None);
+        }
         let block = self.chain.block(self.next).map_err(read)?;
         let certificate = self.chain.certificate(self.next).map_err(read)?;
         let (Some(block), Some(certificate)) = (block, certificate) else {
-            if self.next <= self.total {
-                return Err(AuditError::Failed {
-                    height: self.next,
-                    what: "the store lacks this block or its certificate".into(),
-                });
-            }
-            return Ok(None);
+            return Err(AuditError::Failed {
+                height: self.next,
+                what: "the store lacks this block or its certificate".into(),
+            });
         };
         self.next += 1;
         Ok(Some(RawBlock { block, certificate }))
@@ -225,12 +201,6 @@ impl ChainReader for DataDirReader {
 
     fn total(&self) -> Option<u64> {
         Some(self.total)
-    }
-}
-
-impl Drop for DataDirReader {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.copy);
     }
 }
 

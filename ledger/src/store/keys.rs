@@ -8,19 +8,15 @@
 
 use crate::ids::Hash;
 
-/// The one sled tree holding every entry (format 3).
+/// The one sled tree holding every entry (formats 3 to 5).
 pub const TREE: &str = "clearhouse";
 
 /// Prefix: metadata (format, chain id, tip, genesis root).
 pub const META: u8 = b'm';
-/// Prefix: blocks by height.
-pub const BLOCK: u8 = b'b';
-/// Prefix: commit certificates by height.
-pub const CERTIFICATE: u8 = b'c';
-/// Prefix: receipt lists by height.
-pub const RECEIPTS: u8 = b'r';
-/// Prefix: the transaction index, by transaction id.
-pub const TX_INDEX: u8 = b't';
+/// Prefix: the transaction index's run files, by window (see
+/// [`run`]). Blocks, certificates and receipts live in the history's
+/// segment files, not in sled.
+pub const RUN: u8 = b'x';
 /// Prefix: state entries, by their encoded [`crate::state::StateKey`].
 pub const STATE: u8 = b's';
 
@@ -28,7 +24,8 @@ pub const STATE: u8 = b's';
 pub const META_FORMAT: &[u8] = b"mformat";
 /// Meta: the chain id (32 bytes).
 pub const META_CHAIN_ID: &[u8] = b"mchain_id";
-/// Meta: the last committed block, see [`tip`].
+/// Meta: the block whose state sled holds, see [`tip`] (the history may
+/// hold later blocks: they are replayed at open).
 pub const META_TIP: &[u8] = b"mtip";
 /// Meta: the state root right after genesis (32 bytes).
 pub const META_GENESIS_ROOT: &[u8] = b"mgenesis_root";
@@ -39,34 +36,24 @@ pub const LEGACY_META_TREE: &str = "meta";
 /// The format key in [`LEGACY_META_TREE`] (u32).
 pub const LEGACY_META_FORMAT: &[u8] = b"format";
 
-/// The block at `height`.
-pub fn block(height: u64) -> [u8; 9] {
-    by_height(BLOCK, height)
-}
-
-/// The certificate of the block at `height`.
-pub fn certificate(height: u64) -> [u8; 9] {
-    by_height(CERTIFICATE, height)
-}
-
-/// The receipts of the block at `height`.
-pub fn receipts(height: u64) -> [u8; 9] {
-    by_height(RECEIPTS, height)
-}
-
-fn by_height(prefix: u8, height: u64) -> [u8; 9] {
-    let mut key = [0u8; 9];
-    key[0] = prefix;
-    key[1..].copy_from_slice(&height.to_be_bytes());
+/// The entry naming the transaction-index run of heights `from..=to`;
+/// its value is the run's level (how many merges made it).
+pub fn run(from: u64, to: u64) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[0] = RUN;
+    key[1..9].copy_from_slice(&from.to_be_bytes());
+    key[9..].copy_from_slice(&to.to_be_bytes());
     key
 }
 
-/// The transaction-index entry of a transaction id.
-pub fn tx(id: &Hash) -> [u8; 33] {
-    let mut key = [0u8; 33];
-    key[0] = TX_INDEX;
-    key[1..].copy_from_slice(&id.0);
-    key
+/// Reads a [`run`] key back: (from, to).
+pub fn parse_run(key: &[u8]) -> Option<(u64, u64)> {
+    if key.len() != 17 || key[0] != RUN {
+        return None;
+    }
+    let from = u64::from_be_bytes(key[1..9].try_into().ok()?);
+    let to = u64::from_be_bytes(key[9..].try_into().ok()?);
+    Some((from, to))
 }
 
 /// A state entry, from the encoded state key. Encoded state keys sort as
@@ -84,9 +71,9 @@ pub fn parse_state(key: &[u8]) -> Option<&[u8]> {
     key.strip_prefix(&[STATE])
 }
 
-/// The value of [`META_TIP`]: the height and hash of the last committed
-/// block (height 0 and the chain id at genesis), in one entry so that one
-/// read gives both.
+/// The value of [`META_TIP`]: the height and hash of the block whose
+/// state sled holds (height 0 and the chain id at genesis), in one entry
+/// so that one read gives both.
 pub fn tip(height: u64, block_hash: &Hash) -> [u8; 40] {
     let mut value = [0u8; 40];
     value[..8].copy_from_slice(&height.to_be_bytes());
@@ -102,24 +89,4 @@ pub fn parse_tip(value: &[u8]) -> Option<(u64, Hash)> {
     let height = u64::from_be_bytes(value[..8].try_into().ok()?);
     let hash = Hash(value[8..].try_into().ok()?);
     Some((height, hash))
-}
-
-/// The value of a transaction-index entry: height, position in the block,
-/// and 1 if that occurrence's outcome is final (0 if not).
-pub fn tx_location(height: u64, index: u32, is_final: bool) -> [u8; 13] {
-    let mut value = [0u8; 13];
-    value[..8].copy_from_slice(&height.to_be_bytes());
-    value[8..12].copy_from_slice(&index.to_be_bytes());
-    value[12] = u8::from(is_final);
-    value
-}
-
-/// Reads a transaction-index value back: (height, position, final).
-pub fn parse_tx_location(value: &[u8]) -> Option<(u64, u32, bool)> {
-    if value.len() != 13 || value[12] > 1 {
-        return None;
-    }
-    let height = u64::from_be_bytes(value[..8].try_into().ok()?);
-    let index = u32::from_be_bytes(value[8..12].try_into().ok()?);
-    Some((height, index, value[12] == 1))
 }

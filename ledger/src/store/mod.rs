@@ -1,19 +1,31 @@
-//! The sled store: the only code that touches disk.
+//! The store: the only code that touches disk.
 //!
-//! One sled `Db` with one tree ([`keys::TREE`]) holding every entry under a
-//! one-byte prefix per kind ([`keys`] builds every key): blocks,
-//! certificates and receipts (height → encoded value), the transaction
-//! index (transaction id → height and position), the state (state key →
-//! value) and meta (format, chain id, tip, genesis root). The state
-//! commitment (see [`crate::state::commitment`]) is derived data and is not
-//! stored: its buckets and inner nodes live in memory with the tip, rebuilt
-//! from the state entries at open and changed by a commit under one lock.
-//! (Format 3 stored the buckets too: a third of a block's sled inserts, on
-//! the critical path of every height.)
+//! A store folder holds two things:
+//! - `history/`: the chain's history in append-only segment files (see
+//!   [`history`]): each committed block with its certificate and receipts
+//!   is one checksummed record, written and synced once. **That record is
+//!   the commit point.** Next to the segments, the transaction index's run
+//!   files (see [`txindex`]).
+//! - `state/`: one sled `Db` with one tree ([`keys::TREE`]) holding a
+//!   bounded set of keys under a one-byte prefix per kind ([`keys`] builds
+//!   every key): the state entries (accounts with their credit records,
+//!   assets, escrows, deadlines, members, parameters), the transaction
+//!   index's run pointers and meta (format, chain id, the height whose state
+//!   sled holds, genesis root). Nothing per payment and nothing that grows
+//!   with the chain goes into sled: values over ~128 KiB and one random key
+//!   per payment are exactly the shapes that made sled 0.34's heap follow
+//!   the chain.
 //!
-//! Invariant: committing a block is one atomic sled batch, then a flush; a
-//! crash at any point leaves the last committed block whole and the state
-//! exactly as of that block.
+//! State writes are held in memory (every entry changed since the last sled
+//! write, answered before sled) and go to sled as one atomic batch every
+//! [`StoreConfig::state_flush_blocks`] blocks, with the height they bring
+//! the state to; sled persists it in its own time, and no commit waits for
+//! a sled flush. At open, the blocks the history holds above that height
+//! are replayed (executed again, their roots checked), so a crash at any
+//! point leaves the last whole record committed and the state exactly as
+//! of that block. The state commitment (see [`crate::state::commitment`])
+//! is derived data: its buckets and inner nodes live in memory, rebuilt
+//! from the state entries at open.
 //!
 //! Why one tree: sled 0.34 applies one tree's `Batch` atomically, also
 //! across a crash. `Tree::apply_batch` (sled-0.34.7 `src/tree.rs`) takes
@@ -24,31 +36,26 @@
 //! `src/pagecache/reservation.rs`). Recovery (`LogIter::next`,
 //! `src/pagecache/iterator.rs`) stops at a manifest whose last LSN lies
 //! beyond the stable end of the log ("cutting recovery short due to torn
-//! batch"), so a torn batch is recovered not at all. A multi-tree
-//! `Transactional::transaction` gets its atomicity from the very same
-//! manifest (`TransactionalTrees::commit`, `src/transaction.rs`), but first
-//! reads the old value of every key it writes and keeps a write set per
-//! tree: the price of more than one tree, which this layout does not pay.
-//! Once any batch has run, every read takes that lock's read side
-//! (`ConcurrencyControl::read`), so a single read sees a batch wholly or
-//! not at all.
+//! batch"), so a torn batch is recovered not at all.
 //!
-//! Reads are not isolated from a concurrent commit beyond that: the node
-//! has a single writer (its driver), which must not run a state transition
-//! on this view while committing.
+//! One writer: commits are serialised by a lock; reads may run beside a
+//! commit and see a block wholly or not at all.
 //!
 //! sled 0.34 has open corruption reports, so [`Store::open`] checks the tip:
 //! the last blocks' hash links, and that the state root rebuilt from the
-//! stored state entries equals the tip header's; [`Store::check_state`] also
-//! recomputes every bucket from the state entries and compares them with
-//! the ones commits kept up to date in memory.
+//! stored state entries (and replayed blocks) equals the tip header's;
+//! [`Store::check_state`] also recomputes every bucket from the state
+//! entries and compares them with the ones commits kept up to date in
+//! memory.
 
+pub mod history;
 pub mod keys;
 pub mod memory;
+pub mod txindex;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::amount::Amount;
 use crate::block::Block;
@@ -59,10 +66,13 @@ use crate::ids::{AccountId, AssetCode, ChainId, Hash};
 use crate::state::commitment::{self, BucketEntry, Buckets, CommitmentTree, CommitmentUpdate};
 use crate::state::escrow::EscrowState;
 use crate::state::{
-    AccountState, AssetState, BlockOutcome, Holding, Member, Outcome, Params, Receipt, StateKey,
-    StateView, Tip, ViewError,
+    AccountState, AssetState, BlockOutcome, Holding, Member, Outcome, Params, Receipt, Signatures,
+    StateKey, StateView, Tip, ViewError,
 };
 use crate::tx::SignedTransaction;
+
+use history::{History, HistoryConfig, Record, Repair};
+use txindex::{Location, Run, TxIndex};
 
 /// The on-disk format this code writes. 2: accounts carry credit lines and
 /// a credit record; escrows and deadlines are state entries. 3: every entry
@@ -70,11 +80,44 @@ use crate::tx::SignedTransaction;
 /// commits as one atomic `apply_batch` instead of a transaction over seven
 /// trees (which read the old value of every key it wrote); the tip is one
 /// entry. 4: the commitment's buckets are no longer stored (they are
-/// rebuilt from the state at open).
-pub const FORMAT_VERSION: u32 = 4;
+/// rebuilt from the state at open). 5: blocks, certificates and receipts
+/// in segment files, the transaction index in run files, the state in
+/// `state/` written every few blocks (and block headers commit to the
+/// payments' signatures).
+pub const FORMAT_VERSION: u32 = 5;
 
 /// How many of the latest blocks [`Store::open`] checks.
 pub const OPEN_CHECK_BLOCKS: u64 = 16;
+
+/// How many runs of one level are merged into one of the next level.
+pub const MERGE_FAN: usize = 8;
+
+/// The highest level a merge makes: a merge holds its inputs in memory
+/// (level 2: 64 runs of [`txindex::RUN_IDS`], ~130 MiB), so deeper merges
+/// wait for a streaming merge.
+pub const MERGE_LEVEL_MAX: u8 = 2;
+
+/// How a store is laid out and how often it writes its state.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreConfig {
+    /// The segment files' roll size.
+    pub history: HistoryConfig,
+    /// Blocks between two sled writes of the state (each one batch); also
+    /// the most blocks a reopen replays.
+    pub state_flush_blocks: u64,
+    /// Transaction ids held in memory before they go out as a run file.
+    pub run_ids: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig {
+            history: HistoryConfig::default(),
+            state_flush_blocks: 16,
+            run_ids: txindex::RUN_IDS,
+        }
+    }
+}
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +125,32 @@ pub enum StoreError {
     /// sled failed.
     #[error("sled: {0}")]
     Sled(#[from] sled::Error),
+    /// A file of the history could not be read or written (a full disk
+    /// included): the store stops committing; nothing already committed is
+    /// lost.
+    #[error("{}: {error}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        error: String,
+    },
+    /// Bytes of the history that do not check out, never served.
+    #[error("damaged history: {} at offset {offset}: {what}", .file.display())]
+    Damaged {
+        /// The file.
+        file: PathBuf,
+        /// Where in it.
+        offset: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// A transaction-index run the state names is not there.
+    #[error("the transaction index run {} is missing", .path.display())]
+    MissingRun {
+        /// Where it should be.
+        path: PathBuf,
+    },
     /// The data directory belongs to another chain.
     #[error("the store holds chain {stored}, the genesis gives {expected}")]
     WrongChain {
@@ -138,6 +207,13 @@ pub enum StoreError {
     View(#[from] ViewError),
 }
 
+pub(crate) fn history_io(path: &Path, error: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.to_path_buf(),
+        error: error.to_string(),
+    }
+}
+
 /// A transaction found by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredTransaction {
@@ -154,19 +230,38 @@ pub struct StoredTransaction {
 /// Per asset: the money held (balances and held escrows) and the recorded supply.
 pub type SupplyAudit = BTreeMap<AssetCode, (Amount, Amount)>;
 
-/// The store. Cloning shares the same database.
+/// The store. Cloning shares the same files.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     chain_id: ChainId,
-    /// Every entry, under the keys of [`keys`].
+    config: StoreConfig,
+    /// The state entries, run pointers and meta, under the keys of [`keys`].
     data: sled::Tree,
+    /// The history's folder (segments and runs).
+    history_dir: PathBuf,
+    history: Arc<RwLock<History>>,
     committed: Arc<RwLock<Committed>>,
+    /// Held for a whole commit: one writer at a time.
+    writer: Arc<Mutex<()>>,
+    /// What opening cut off the history, if anything.
+    repair: Option<Repair>,
+    /// A temporary store's folder, removed when the last clone drops.
+    _temporary: Option<Arc<TemporaryDir>>,
 }
 
-/// What the last commit left in memory. One lock over both, taken by a
-/// commit from its tip check until both follow the batch, so the tip and
-/// the commitment tree always describe the same block.
+/// A folder removed on drop.
+struct TemporaryDir(PathBuf);
+
+impl Drop for TemporaryDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What the commits left in memory. One lock over all of it, taken by a
+/// commit once its record is synced, so the tip, the commitment, the state
+/// not yet in sled and the index always describe the same block.
 struct Committed {
     /// The last committed block: [`Store::tip`] answers from here.
     tip: Tip,
@@ -174,9 +269,34 @@ struct Committed {
     buckets: Buckets,
     /// The commitment's inner nodes.
     commitment: CommitmentTree,
+    /// State writes since the last sled write (`None`: removed), answered
+    /// before sled.
+    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Run pointers to write (or remove) with the next sled write.
+    pending_meta: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Blocks since the last sled write.
+    unflushed: u64,
+    /// The transaction index.
+    index: TxIndex,
+    /// Each run's level, by position in `index.runs`.
+    levels: Vec<u8>,
 }
 
 impl Committed {
+    /// Applies a block's outcome in memory (its record is synced).
+    fn follow_block(&mut self, outcome: &BlockOutcome, located: Vec<(Hash, Location)>) {
+        for (key, value) in &outcome.execution.writes {
+            self.pending.insert(key.clone(), value.clone());
+        }
+        self.follow(&outcome.execution.commitment);
+        self.tip = Tip {
+            height: outcome.block.header.height,
+            block_hash: outcome.block_hash,
+        };
+        self.index.recent.extend(located);
+        self.unflushed += 1;
+    }
+
     /// Applies a commitment update to the buckets and the inner nodes.
     fn follow(&mut self, update: &CommitmentUpdate) {
         self.buckets.apply(update);
@@ -203,7 +323,7 @@ fn hash32(bytes: &[u8], what: &str) -> Result<Hash, ViewError> {
 
 /// What the node's engine reads of a chain store: the state (through
 /// [`StateView`]), the tip, the state root, the next deadline and stored
-/// blocks with their certificates. Implemented by the sled [`Store`] and by
+/// blocks with their certificates. Implemented by the [`Store`] and by
 /// its in-memory twin [`memory::MemoryStore`]; writes are not part of it
 /// (the engine asks its host to commit, as an effect).
 pub trait ChainStore: StateView + Send + Sync {
@@ -241,24 +361,90 @@ impl ChainStore for Store {
     }
 }
 
+/// The sled folder inside a store folder.
+pub fn state_dir(path: &Path) -> PathBuf {
+    path.join("state")
+}
+
+/// The history folder inside a store folder.
+pub fn history_dir(path: &Path) -> PathBuf {
+    path.join("history")
+}
+
+/// Refuses a folder that a build of format 4 or older wrote (sled's own
+/// files right in the store folder), by the format it recorded.
+fn refuse_older_folder(path: &Path) -> Result<(), StoreError> {
+    if !path.join("conf").exists() && !path.join("db").exists() {
+        return Ok(());
+    }
+    let db = open_db(path)?;
+    refuse_older_layout(&db)?;
+    let found = match db
+        .tree_names()
+        .iter()
+        .any(|n| n.as_ref() == keys::TREE.as_bytes())
+    {
+        true => read_format(&db.open_tree(keys::TREE)?, keys::META_FORMAT)?,
+        false => None,
+    };
+    Err(StoreError::Format {
+        found,
+        supported: FORMAT_VERSION,
+    })
+}
+
 impl Store {
     /// Opens (or creates) the store at `path` for the chain of `genesis`.
     /// A new store is initialised with the genesis state; an existing one
-    /// must belong to the same chain and pass the tip checks.
+    /// must belong to the same chain and pass the tip checks, after the
+    /// blocks above its written state are replayed.
     pub fn open(path: &Path, genesis: &Genesis) -> Result<Store, StoreError> {
-        Store::with_db(open_db(path)?, genesis)
+        Store::open_with(path, genesis, StoreConfig::default())
     }
 
-    /// A store in a temporary directory sled deletes when dropped (tests).
+    /// [`Store::open`] with a layout of its own (tests roll small segments).
+    pub fn open_with(
+        path: &Path,
+        genesis: &Genesis,
+        config: StoreConfig,
+    ) -> Result<Store, StoreError> {
+        refuse_older_folder(path)?;
+        std::fs::create_dir_all(path).map_err(|e| history_io(path, e))?;
+        let db = open_db(&state_dir(path))?;
+        Store::with_parts(db, path, genesis, config, None)
+    }
+
+    /// A store in a temporary folder removed when the last clone drops
+    /// (tests).
     pub fn temporary(genesis: &Genesis) -> Result<Store, StoreError> {
-        let db = sled::Config::new().temporary(true).open()?;
-        Store::with_db(db, genesis)
+        let dir = std::env::temp_dir().join(format!(
+            "clearhouse-store-{}-{}",
+            std::process::id(),
+            TEMPORARY.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| history_io(&dir, e))?;
+        let guard = Arc::new(TemporaryDir(dir.clone()));
+        let db = sled::Config::new()
+            .path(state_dir(&dir))
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()?;
+        Store::with_parts(db, &dir, genesis, StoreConfig::default(), Some(guard))
     }
 
-    fn with_db(db: sled::Db, genesis: &Genesis) -> Result<Store, StoreError> {
+    fn with_parts(
+        db: sled::Db,
+        path: &Path,
+        genesis: &Genesis,
+        config: StoreConfig,
+        temporary: Option<Arc<TemporaryDir>>,
+    ) -> Result<Store, StoreError> {
         let chain_id = genesis.chain_id()?;
         refuse_older_layout(&db)?;
-        let store = Store {
+        let history_dir = history_dir(path);
+        let history = History::open(&history_dir, config.history)?;
+        let repair = history.repair().cloned();
+        let mut store = Store {
             data: db.open_tree(keys::TREE)?,
             committed: Arc::new(RwLock::new(Committed {
                 tip: Tip {
@@ -267,12 +453,30 @@ impl Store {
                 },
                 buckets: Buckets::default(),
                 commitment: CommitmentTree::empty(),
+                pending: BTreeMap::new(),
+                pending_meta: Vec::new(),
+                unflushed: 0,
+                index: TxIndex::default(),
+                levels: Vec::new(),
             })),
+            history: Arc::new(RwLock::new(history)),
+            history_dir,
+            writer: Arc::new(Mutex::new(())),
             db,
             chain_id,
+            config,
+            repair,
+            _temporary: temporary,
         };
         match store.data.get(keys::META_CHAIN_ID)? {
-            None => store.initialise(genesis)?,
+            None => {
+                if store.read_history().tip() > 0 {
+                    return Err(StoreError::Corrupt(
+                        "a history without its state: restore `state/` or start empty".into(),
+                    ));
+                }
+                store.initialise(genesis)?;
+            }
             Some(stored) => {
                 check_format(&store.data)?;
                 let stored = hash32(&stored, "meta chain id")?;
@@ -283,9 +487,13 @@ impl Store {
                     });
                 }
                 store.load_committed()?;
+                store.load_runs()?;
+                store.catch_up()?;
                 store.check_tip()?;
             }
         }
+        // The store is whole; a cut torn record is reported once.
+        store.repair = store.repair.take();
         Ok(store)
     }
 
@@ -307,8 +515,9 @@ impl Store {
         Ok(())
     }
 
-    /// Reads the tip and rebuilds the in-memory commitment (buckets, then
-    /// inner nodes) from the state entries: one scan, two hashes per entry.
+    /// Reads the state's height and rebuilds the in-memory commitment
+    /// (buckets, then inner nodes) from the state entries: one scan, two
+    /// hashes per entry.
     fn load_committed(&self) -> Result<(), StoreError> {
         let tip = read_tip(&self.data)?;
         // Streamed: the state is not held twice. A read error stops the
@@ -330,11 +539,101 @@ impl Store {
             return Err(error.into());
         }
         let commitment = CommitmentTree::from_buckets(buckets.hashes());
-        *self.write_committed() = Committed {
-            tip,
-            buckets,
-            commitment,
-        };
+        let mut committed = self.write_committed();
+        committed.tip = tip;
+        committed.buckets = buckets;
+        committed.commitment = commitment;
+        Ok(())
+    }
+
+    /// Opens the runs the state names (a missing one is an error) and
+    /// removes run files it does not name (left by a crash before their
+    /// pointer was written, or merged away).
+    fn load_runs(&self) -> Result<(), StoreError> {
+        let mut runs = Vec::new();
+        let mut levels = Vec::new();
+        for item in self.data.scan_prefix([keys::RUN]) {
+            let (key, value) = item?;
+            let (from, to) = keys::parse_run(&key)
+                .ok_or_else(|| StoreError::Corrupt("a malformed run pointer".into()))?;
+            let expected = runs.last().map_or(1, |r: &Run| r.to + 1);
+            if from != expected || to < from {
+                return Err(StoreError::Corrupt(format!(
+                    "run {from}..={to} does not follow the run before (next height {expected})"
+                )));
+            }
+            runs.push(Run::open(&self.history_dir, from, to)?);
+            levels.push(value.first().copied().unwrap_or(0));
+        }
+        let named: std::collections::BTreeSet<String> =
+            runs.iter().map(|r| Run::file_name(r.from, r.to)).collect();
+        for entry in
+            std::fs::read_dir(&self.history_dir).map_err(|e| history_io(&self.history_dir, e))?
+        {
+            let entry = entry.map_err(|e| history_io(&self.history_dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if (name.ends_with(".txr") && !named.contains(&name)) || name.ends_with(".txr.tmp") {
+                std::fs::remove_file(entry.path()).map_err(|e| history_io(&entry.path(), e))?;
+            }
+        }
+        let mut committed = self.write_committed();
+        committed.index.runs = runs;
+        committed.levels = levels;
+        Ok(())
+    }
+
+    /// Indexes the blocks above the last run that the state already holds,
+    /// then replays the blocks the history holds above the state.
+    fn catch_up(&self) -> Result<(), StoreError> {
+        let state_height = self.tip()?.height;
+        let history_tip = self.read_history().tip();
+        if history_tip < state_height {
+            return Err(StoreError::Corrupt(format!(
+                "the state is at height {state_height}, the history ends at {history_tip}"
+            )));
+        }
+        let from = self.read_committed().index.recent_from();
+        if from > state_height + 1 {
+            return Err(StoreError::Corrupt(format!(
+                "a transaction-index run reaches height {}, the state only {state_height}",
+                from - 1
+            )));
+        }
+        for height in from..=state_height {
+            let (block, receipts) = self.block_and_receipts(height)?;
+            let ids = block
+                .transactions
+                .iter()
+                .map(SignedTransaction::id)
+                .collect::<Result<Vec<_>, _>>()?;
+            let located = self.locate(height, &ids, &receipts)?;
+            self.write_committed().index.recent.extend(located);
+        }
+        for height in state_height + 1..=history_tip {
+            let record = self
+                .read_history()
+                .read(height)?
+                .ok_or_else(|| StoreError::Corrupt(format!("block {height} missing")))?;
+            let block = Block::decode(&record.block)?;
+            let certificate =
+                codec::decode::<CommitCertificate, CERTIFICATE_BYTES_MAX>(&record.certificate)?;
+            // Its certificate was checked before it was first committed.
+            let outcome = crate::state::apply_block(self, &block, Signatures::AlreadyVerified)
+                .map_err(|e| {
+                    StoreError::Corrupt(format!("replaying block {height} at open: {e}"))
+                })?;
+            if certificate.block_hash != outcome.block_hash {
+                return Err(StoreError::Corrupt(format!(
+                    "certificate {height} names another block"
+                )));
+            }
+            let located = self.locate(
+                height,
+                &outcome.execution.tx_ids,
+                &outcome.execution.receipts,
+            )?;
+            self.write_committed().follow_block(&outcome, located);
+        }
         Ok(())
     }
 
@@ -346,13 +645,16 @@ impl Store {
     }
 
     fn write_committed(&self) -> std::sync::RwLockWriteGuard<'_, Committed> {
-        // The tip and the tree are plain values, assigned only after the
-        // batch went through: a panic while the lock is held (inside sled)
-        // leaves them as of the last whole commit, and a poison flag would
-        // protect nothing.
+        // Every field is assigned only once the block's record is synced: a
+        // panic while the lock is held leaves them as of the last whole
+        // commit, and a poison flag would protect nothing.
         self.committed
             .write()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn read_history(&self) -> std::sync::RwLockReadGuard<'_, History> {
+        self.history.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The chain id.
@@ -360,17 +662,36 @@ impl Store {
         self.chain_id
     }
 
+    /// What opening cut off the history (a torn last record), if anything:
+    /// for the node to report.
+    pub fn repair(&self) -> Option<&Repair> {
+        self.repair.as_ref()
+    }
+
+    /// How many segment files the history has.
+    pub fn segment_count(&self) -> usize {
+        self.read_history().segment_count()
+    }
+
+    /// How many transaction-index runs there are, and how many ids wait in
+    /// memory.
+    pub fn index_shape(&self) -> (usize, usize) {
+        let committed = self.read_committed();
+        (committed.index.runs.len(), committed.index.recent.len())
+    }
+
     /// Commits a block outcome (computed by [`crate::state::apply_block`] on
-    /// this store) with its certificate: one atomic sled batch, then a
-    /// flush. An error from sled (the batch or the flush) is fatal for the
-    /// caller: stop using this store and reopen it. The caller has verified
-    /// the certificate's signatures; this checks it names this block and
-    /// that the block extends the tip.
+    /// this store) with its certificate: its record appended to the history
+    /// and synced (the commit point), then the state in memory. An error is
+    /// fatal for the caller: stop using this store and reopen it. The
+    /// caller has verified the certificate's signatures; this checks it
+    /// names this block and that the block extends the tip.
     pub fn commit(
         &self,
         outcome: &BlockOutcome,
         certificate: &CommitCertificate,
     ) -> Result<(), StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let header = &outcome.block.header;
         let tip = self.tip()?;
         if header.height != tip.height.saturating_add(1) || header.previous_hash != tip.block_hash {
@@ -383,77 +704,75 @@ impl Store {
             });
         }
         let height = header.height;
-        let mut batch = sled::Batch::default();
-        batch.insert(&keys::block(height)[..], outcome.block.encode()?);
-        batch.insert(&keys::certificate(height)[..], codec::encode(certificate)?);
-        batch.insert(
-            &keys::receipts(height)[..],
-            codec::encode(&outcome.execution.receipts)?,
-        );
-        self.tx_index_writes(&mut batch, outcome)?;
-        state_writes(&mut batch, &outcome.execution.writes);
-        batch.insert(keys::META_TIP, &keys::tip(height, &outcome.block_hash)[..]);
-        {
+        let located = self.locate(
+            height,
+            &outcome.execution.tx_ids,
+            &outcome.execution.receipts,
+        )?;
+        let record = Record {
+            height,
+            block: outcome.block.encode()?,
+            certificate: codec::encode(certificate)?,
+            receipts: codec::encode(&outcome.execution.receipts)?,
+        };
+        self.history
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .append(&record)?;
+        // Committed. Memory follows before anything can fail, or later roots
+        // would mix new buckets with old inner nodes, and `tip` would name a
+        // block that is no longer the last.
+        let (run_due, flush_due) = {
             let mut committed = self.write_committed();
-            // The batch was built outside the lock: had another commit got in
-            // meanwhile, this block would no longer extend the tip.
-            if committed.tip != tip {
-                return Err(not_next(outcome, committed.tip));
-            }
-            self.data.apply_batch(batch)?;
-            // The batch is visible from here on: the tip and the in-memory
-            // tree must follow it before anything can fail, or later roots
-            // would mix new buckets with old inner nodes, and `tip` would
-            // name a block that is no longer the last.
-            committed.follow(&outcome.execution.commitment);
-            committed.tip = Tip {
-                height,
-                block_hash: outcome.block_hash,
-            };
+            committed.follow_block(outcome, located);
+            (
+                committed.index.recent.len() >= self.config.run_ids,
+                committed.unflushed >= self.config.state_flush_blocks,
+            )
+        };
+        if run_due {
+            self.write_run(height)?;
         }
-        // A flush error leaves the block committed in memory but perhaps not
-        // on disk: callers must treat it as fatal (stop, reopen).
-        self.db.flush()?;
+        if flush_due {
+            self.write_state()?;
+        }
         Ok(())
     }
 
-    /// Adds the index entries of a block to `batch`. One id can occur more
+    /// Where a block's transactions go in the index. One id can occur more
     /// than once in the chain (a replay, or a transaction first included
     /// too early); the index keeps its final occurrence and lets no later
     /// one replace it, so a committed payment never reads back as rejected.
     ///
-    /// Only a rejected occurrence reads the index. An applied one cannot
+    /// Only a rejected occurrence looks the index up. An applied one cannot
     /// follow a final one: applying needs the sender's next nonce and an
     /// unexpired transaction, and every final outcome either used that
     /// nonce up for good (it applied, its body failed after the nonce
     /// advanced, or the nonce was already behind or exhausted) or expired
     /// (heights only grow); nonces never go back, as accounts are never
     /// removed. So an applied occurrence replaces at most a non-final entry,
-    /// and is written without a look, which spares a read per payment.
-    fn tx_index_writes(
+    /// and is written without a look, which spares a lookup per payment.
+    fn locate(
         &self,
-        batch: &mut sled::Batch,
-        outcome: &BlockOutcome,
-    ) -> Result<(), StoreError> {
+        height: u64,
+        tx_ids: &[Hash],
+        receipts: &[Receipt],
+    ) -> Result<Vec<(Hash, Location)>, StoreError> {
+        if tx_ids.len() != receipts.len() {
+            return Err(StoreError::Corrupt(format!(
+                "block {height}: {} transactions, {} receipts",
+                tx_ids.len(),
+                receipts.len()
+            )));
+        }
         // This block's occurrences so far: whether each was final.
         let mut pending: BTreeMap<Hash, bool> = BTreeMap::new();
-        let execution = &outcome.execution;
-        for (index, (tx_id, receipt)) in
-            execution.tx_ids.iter().zip(&execution.receipts).enumerate()
-        {
+        let mut located = Vec::with_capacity(tx_ids.len());
+        for (index, (tx_id, receipt)) in tx_ids.iter().zip(receipts).enumerate() {
             if !matches!(receipt.outcome, Outcome::Applied { .. }) {
                 let existing_final = match pending.get(tx_id) {
                     Some(is_final) => Some(*is_final),
-                    None => match self.data.get(keys::tx(tx_id))? {
-                        None => None,
-                        Some(value) => Some(
-                            keys::parse_tx_location(&value)
-                                .ok_or_else(|| {
-                                    StoreError::Corrupt(format!("tx index entry for {tx_id}"))
-                                })?
-                                .2,
-                        ),
-                    },
+                    None => self.find(tx_id)?.map(|(location, _)| location.is_final),
                 };
                 if existing_final == Some(true) {
                     continue;
@@ -462,18 +781,165 @@ impl Store {
             let index = u32::try_from(index)
                 .map_err(|_| StoreError::Corrupt("more than 2^32 transactions".into()))?;
             let is_final = receipt.outcome.is_final();
-            batch.insert(
-                &keys::tx(tx_id)[..],
-                &keys::tx_location(outcome.block.header.height, index, is_final)[..],
-            );
+            located.push((
+                *tx_id,
+                Location {
+                    height,
+                    index,
+                    is_final,
+                },
+            ));
             pending.insert(*tx_id, is_final);
         }
+        // A later occurrence in the block replaces an earlier one, as in the
+        // map it extends.
+        Ok(located)
+    }
+
+    /// The indexed occurrence of `id`, with its block and receipts when a
+    /// run's candidate had to be read to confirm it.
+    #[allow(clippy::type_complexity)]
+    fn find(
+        &self,
+        id: &Hash,
+    ) -> Result<Option<(Location, Option<(Block, Vec<Receipt>)>)>, StoreError> {
+        let committed = self.read_committed();
+        let mut read = None;
+        let found = committed.index.find(id, |location| {
+            let (block, receipts) = self.block_and_receipts(location.height)?;
+            let matches = match block.transactions.get(location.index as usize) {
+                Some(tx) => tx.id()? == *id,
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "tx index names {}/{}, past the block's end",
+                        location.height, location.index
+                    )));
+                }
+            };
+            if matches {
+                read = Some((block, receipts));
+            }
+            Ok(matches)
+        })?;
+        Ok(found.map(|location| (location, read)))
+    }
+
+    /// Writes the ids in memory as the run of their window (ending at
+    /// `height`), then merges runs of one level once there are
+    /// [`MERGE_FAN`] of them.
+    fn write_run(&self, height: u64) -> Result<(), StoreError> {
+        let (from, entries) = {
+            let committed = self.read_committed();
+            let entries: Vec<(Hash, Location)> = committed
+                .index
+                .recent
+                .iter()
+                .map(|(id, location)| (*id, *location))
+                .collect();
+            (committed.index.recent_from(), entries)
+        };
+        let run = Run::write(&self.history_dir, from, height, entries)?;
+        {
+            let mut committed = self.write_committed();
+            committed.index.runs.push(run);
+            committed.levels.push(0);
+            committed.index.recent.clear();
+            committed
+                .pending_meta
+                .push((keys::run(from, height).to_vec(), Some(vec![0])));
+        }
+        self.merge_runs()
+    }
+
+    fn merge_runs(&self) -> Result<(), StoreError> {
+        loop {
+            let (merged, level, replaced) = {
+                let committed = self.read_committed();
+                let levels = &committed.levels;
+                let Some(&level) = levels.last() else {
+                    return Ok(());
+                };
+                let tail = levels.iter().rev().take_while(|l| **l == level).count();
+                if level >= MERGE_LEVEL_MAX || tail < MERGE_FAN {
+                    return Ok(());
+                }
+                let first = committed.index.runs.len() - MERGE_FAN;
+                let inputs: Vec<&Run> = committed.index.runs[first..].iter().collect();
+                let merged = txindex::merge(&self.history_dir, &inputs)?;
+                let replaced: Vec<(u64, u64, PathBuf)> = inputs
+                    .iter()
+                    .map(|r| (r.from, r.to, r.path().to_path_buf()))
+                    .collect();
+                (merged, level + 1, replaced)
+            };
+            {
+                let mut committed = self.write_committed();
+                let keep = committed.index.runs.len() - MERGE_FAN;
+                committed.index.runs.truncate(keep);
+                committed.levels.truncate(keep);
+                for (from, to, _) in &replaced {
+                    committed
+                        .pending_meta
+                        .push((keys::run(*from, *to).to_vec(), None));
+                }
+                committed.pending_meta.push((
+                    keys::run(merged.from, merged.to).to_vec(),
+                    Some(vec![level]),
+                ));
+                committed.index.runs.push(merged);
+                committed.levels.push(level);
+            }
+            // The merged run's pointer must be durable before its inputs go.
+            self.write_state()?;
+            self.db.flush()?;
+            for (_, _, path) in replaced {
+                std::fs::remove_file(&path).map_err(|e| history_io(&path, e))?;
+            }
+        }
+    }
+
+    /// Writes the state changed since the last write, the run pointers and
+    /// the height they bring sled to, as one atomic sled batch. sled
+    /// persists it on its own schedule: a crash before it does replays
+    /// those blocks at open.
+    fn write_state(&self) -> Result<(), StoreError> {
+        let batch = {
+            let committed = self.read_committed();
+            let mut batch = sled::Batch::default();
+            state_writes(&mut batch, &committed.pending);
+            for (key, value) in &committed.pending_meta {
+                match value {
+                    Some(value) => batch.insert(key.as_slice(), value.as_slice()),
+                    None => batch.remove(key.as_slice()),
+                }
+            }
+            batch.insert(
+                keys::META_TIP,
+                &keys::tip(committed.tip.height, &committed.tip.block_hash)[..],
+            );
+            batch
+        };
+        self.data.apply_batch(batch)?;
+        // One writer: nothing changed what was written meanwhile, and sled
+        // now answers the same for every key.
+        let mut committed = self.write_committed();
+        committed.pending.clear();
+        committed.pending_meta.clear();
+        committed.unflushed = 0;
+        Ok(())
+    }
+
+    /// Writes the state to sled and waits until sled has it on disk (a
+    /// clean shutdown: the next open replays nothing).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.write_state()?;
+        self.db.flush()?;
         Ok(())
     }
 
     /// The last committed block (height 0 and the chain id at genesis),
-    /// from memory: a commit sets it before it returns, under the lock it
-    /// checks the tip with.
+    /// from memory: a commit sets it before it returns.
     pub fn tip(&self) -> Result<Tip, StoreError> {
         Ok(self.read_committed().tip)
     }
@@ -483,45 +949,63 @@ impl Store {
         Ok(commitment::root(self)?)
     }
 
+    /// The record of `height`, if committed.
+    fn record(&self, height: u64) -> Result<Option<Record>, StoreError> {
+        self.read_history().read(height)
+    }
+
+    fn block_and_receipts(&self, height: u64) -> Result<(Block, Vec<Receipt>), StoreError> {
+        let record = self
+            .record(height)?
+            .ok_or_else(|| StoreError::Corrupt(format!("block {height} missing")))?;
+        Ok((
+            codec::decode::<Block, BLOCK_BYTES_MAX>(&record.block)?,
+            codec::decode::<Vec<Receipt>, RECEIPTS_BYTES_MAX>(&record.receipts)?,
+        ))
+    }
+
     /// The block at `height`.
     pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
-        match self.data.get(keys::block(height))? {
+        match self.record(height)? {
             None => Ok(None),
-            Some(bytes) => Ok(Some(codec::decode::<Block, BLOCK_BYTES_MAX>(&bytes)?)),
+            Some(record) => Ok(Some(codec::decode::<Block, BLOCK_BYTES_MAX>(
+                &record.block,
+            )?)),
         }
     }
 
     /// The commit certificate of the block at `height`.
     pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
-        match self.data.get(keys::certificate(height))? {
+        match self.record(height)? {
             None => Ok(None),
-            Some(bytes) => Ok(Some(codec::decode::<
+            Some(record) => Ok(Some(codec::decode::<
                 CommitCertificate,
                 CERTIFICATE_BYTES_MAX,
-            >(&bytes)?)),
+            >(&record.certificate)?)),
         }
     }
 
     /// The receipts of the block at `height`.
     pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
-        match self.data.get(keys::receipts(height))? {
+        match self.record(height)? {
             None => Ok(None),
-            Some(bytes) => Ok(Some(codec::decode::<Vec<Receipt>, RECEIPTS_BYTES_MAX>(
-                &bytes,
+            Some(record) => Ok(Some(codec::decode::<Vec<Receipt>, RECEIPTS_BYTES_MAX>(
+                &record.receipts,
             )?)),
         }
     }
 
     /// A committed transaction with its receipt, by id.
     pub fn transaction(&self, id: &Hash) -> Result<Option<StoredTransaction>, StoreError> {
-        let Some(location) = self.data.get(keys::tx(id))? else {
+        let Some((location, read)) = self.find(id)? else {
             return Ok(None);
         };
-        let (height, index, _) = keys::parse_tx_location(&location)
-            .ok_or_else(|| StoreError::Corrupt(format!("tx index entry for {id}")))?;
+        let Location { height, index, .. } = location;
         let missing = || StoreError::Corrupt(format!("tx {id} indexed at {height}/{index}"));
-        let block = self.block(height)?.ok_or_else(missing)?;
-        let receipts = self.receipts(height)?.ok_or_else(missing)?;
+        let (block, receipts) = match read {
+            Some(read) => read,
+            None => self.block_and_receipts(height)?,
+        };
         let position = usize::try_from(index).map_err(|_| missing())?;
         let transaction = block
             .transactions
@@ -554,23 +1038,44 @@ impl Store {
 
     /// The lowest height with escrow or credit deadlines still to process,
     /// if any: `StateKey::Due` keys encode the height big-endian after the
-    /// variant, so the state entries keep them in height order.
+    /// variant, so the state entries keep them in height order. The first
+    /// one in sled that is not removed in memory, or the first one written
+    /// in memory, whichever is lower.
     pub fn next_deadline(&self) -> Result<Option<u64>, StoreError> {
-        let from = keys::state(&StateKey::Due(0).encode()?);
-        let to = keys::state(&StateKey::Due(u64::MAX).encode()?);
-        match self.data.range(from..=to).next() {
-            None => Ok(None),
-            Some(entry) => {
-                let (key, _) = entry?;
-                let key = keys::parse_state(&key)
-                    .ok_or_else(|| StoreError::Corrupt("a deadline key lacks its prefix".into()))?;
-                match codec::decode::<StateKey, { codec::STATE_KEY_BYTES_MAX }>(key)? {
-                    StateKey::Due(height) => Ok(Some(height)),
-                    other => Err(StoreError::Corrupt(format!(
-                        "{other:?} sorts among the deadlines"
-                    ))),
-                }
+        let from_key = StateKey::Due(0).encode()?;
+        let to_key = StateKey::Due(u64::MAX).encode()?;
+        let committed = self.read_committed();
+        let in_memory = committed
+            .pending
+            .range(from_key.clone()..=to_key.clone())
+            .find(|(_, value)| value.is_some())
+            .map(|(key, _)| key.clone());
+        let mut in_sled = None;
+        for entry in self
+            .data
+            .range(keys::state(&from_key)..=keys::state(&to_key))
+        {
+            let (key, _) = entry?;
+            let key = keys::parse_state(&key)
+                .ok_or_else(|| StoreError::Corrupt("a deadline key lacks its prefix".into()))?;
+            if matches!(committed.pending.get(key), Some(None)) {
+                continue;
             }
+            in_sled = Some(key.to_vec());
+            break;
+        }
+        let first = match (in_memory, in_sled) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match first {
+            None => Ok(None),
+            Some(key) => match codec::decode::<StateKey, { codec::STATE_KEY_BYTES_MAX }>(&key)? {
+                StateKey::Due(height) => Ok(Some(height)),
+                other => Err(StoreError::Corrupt(format!(
+                    "{other:?} sorts among the deadlines"
+                ))),
+            },
         }
     }
 
@@ -584,14 +1089,22 @@ impl Store {
         Ok(crate::state::read_members(self)?)
     }
 
-    /// Every state entry (encoded key, encoded value), in key order.
+    /// Every state entry (encoded key, encoded value), in key order: sled's,
+    /// with the writes not yet in sled over them.
     pub fn state_entries(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {
+        let committed = self.read_committed();
         let mut entries = BTreeMap::new();
         for item in self.data.scan_prefix([keys::STATE]) {
             let (key, value) = item?;
             let key = keys::parse_state(&key)
                 .ok_or_else(|| StoreError::Corrupt("a state key lacks its prefix".into()))?;
             entries.insert(key.to_vec(), value.to_vec());
+        }
+        for (key, value) in &committed.pending {
+            match value {
+                Some(value) => entries.insert(key.clone(), value.clone()),
+                None => entries.remove(key),
+            };
         }
         Ok(entries)
     }
@@ -700,6 +1213,8 @@ impl Store {
     }
 }
 
+static TEMPORARY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// How long [`open_db`] waits for a previous holder's file lock.
 pub const LOCK_WAIT_MS: u64 = 5_000;
 
@@ -733,44 +1248,44 @@ pub fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
 }
 
 /// A store's committed blocks and certificates as the bytes stored, read
-/// without a genesis and without the tip checks: for a reader that decodes
-/// and checks everything itself (the CLI's `audit verify` reads a copy of a
-/// node's store this way).
+/// without a genesis, without sled and without writing: for a reader that
+/// decodes and checks everything itself (the CLI's `audit verify` reads a
+/// node's folder this way, also while the node runs: the history is append
+/// only, and the reader stops at the last whole record it found at open).
 pub struct StoredChain {
-    data: sled::Tree,
-    tip_height: u64,
+    history: History,
 }
 
 impl StoredChain {
-    /// Opens the store at `path`; one in another format is refused.
+    /// Opens the history of the store at `path`; a store of an older
+    /// format is refused.
     pub fn open(path: &Path) -> Result<StoredChain, StoreError> {
-        let db = open_db(path)?;
-        refuse_older_layout(&db)?;
-        let data = db.open_tree(keys::TREE)?;
-        check_format(&data)?;
-        let tip_height = read_tip(&data)?.height;
-        Ok(StoredChain { data, tip_height })
+        refuse_older_folder(path)?;
+        let dir = history_dir(path);
+        if !dir.is_dir() {
+            return Err(StoreError::Corrupt(format!(
+                "{} has no history folder",
+                path.display()
+            )));
+        }
+        Ok(StoredChain {
+            history: History::open_read_only(&dir)?,
+        })
     }
 
     /// The last committed height when opened (0: no block yet).
     pub fn tip_height(&self) -> u64 {
-        self.tip_height
+        self.history.tip()
     }
 
     /// The canonical bytes of the block at `height`.
     pub fn block(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .data
-            .get(keys::block(height))?
-            .map(|bytes| bytes.to_vec()))
+        Ok(self.history.read(height)?.map(|record| record.block))
     }
 
     /// The canonical bytes of the certificate of the block at `height`.
     pub fn certificate(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .data
-            .get(keys::certificate(height))?
-            .map(|bytes| bytes.to_vec()))
+        Ok(self.history.read(height)?.map(|record| record.certificate))
     }
 }
 
@@ -846,6 +1361,9 @@ impl StateView for Store {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ViewError> {
+        if let Some(value) = self.read_committed().pending.get(key) {
+            return Ok(value.clone());
+        }
         Ok(self
             .data
             .get(keys::state(key))

@@ -1,6 +1,9 @@
 //! SIGKILL a process that commits blocks in a loop, at seeded random moments;
 //! after every kill the reopened store holds whole blocks only, every block
-//! the child acknowledged as committed, and conserves every asset.
+//! the child acknowledged as committed, and conserves every asset. The store
+//! is laid out small (segments of 64 KiB, the state written every 3 blocks,
+//! a transaction-index run every 50 ids) so that kills land in segment
+//! rolls, run writes and merges, and reopens replay blocks.
 //!
 //! The child is this same test binary, re-run with `CLEARHOUSE_CRASH_DIR` set
 //! and the ignored test `crash::child_commits_blocks_forever` selected.
@@ -10,13 +13,24 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use clearhouse_ledger::store::Store;
+use clearhouse_ledger::store::history::HistoryConfig;
+use clearhouse_ledger::store::{Store, StoreConfig};
 
 use crate::fixture::{Fixture, assert_conserved};
 
-const KILLS: u32 = 24;
+const KILLS: u32 = 50;
 const SEED: u64 = 0x5eed_c0de;
 const TXS_PER_BLOCK: usize = 40;
+
+fn config() -> StoreConfig {
+    StoreConfig {
+        history: HistoryConfig {
+            segment_bytes: 64 * 1024,
+        },
+        state_flush_blocks: 3,
+        run_ids: 50,
+    }
+}
 
 fn fixture() -> Fixture {
     Fixture::new(3, 12)
@@ -38,7 +52,7 @@ fn child_commits_blocks_forever() {
         return;
     };
     let f = fixture();
-    let store = Store::open(std::path::Path::new(&dir), &f.genesis).unwrap();
+    let store = Store::open_with(std::path::Path::new(&dir), &f.genesis, config()).unwrap();
     loop {
         let height = store.tip().unwrap().height + 1;
         let mut rng = height;
@@ -116,7 +130,7 @@ fn sigkill_at_random_moments_leaves_whole_blocks() {
             }
         }
 
-        let store = Store::open(dir.path(), &f.genesis)
+        let store = Store::open_with(dir.path(), &f.genesis, config())
             .unwrap_or_else(|e| panic!("kill {kill} after {wait_ms} ms: reopen failed: {e}"));
         let tip = store.tip().unwrap();
         assert!(
@@ -158,5 +172,15 @@ fn sigkill_at_random_moments_leaves_whole_blocks() {
         last_tip > 0,
         "the child never committed a block: the test proved nothing"
     );
-    eprintln!("{KILLS} kills, final height {last_tip}, acknowledged {acknowledged}");
+    let store = Store::open_with(dir.path(), &f.genesis, config()).unwrap();
+    let (runs, _) = store.index_shape();
+    assert!(
+        store.segment_count() > 1 && runs > 1,
+        "the chain never rolled a segment ({}) or wrote runs ({runs}): the layout went untested",
+        store.segment_count()
+    );
+    eprintln!(
+        "{KILLS} kills, final height {last_tip}, acknowledged {acknowledged}, {} segments, {runs} runs",
+        store.segment_count()
+    );
 }

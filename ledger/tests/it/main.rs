@@ -13,6 +13,7 @@ mod crash;
 mod escrow_credit;
 mod fixture;
 mod genesis;
+mod history;
 mod properties;
 mod signatures;
 mod store;

@@ -199,7 +199,9 @@ fn damage_to_the_state_is_detected_at_open() {
     // Damage one state entry behind the store's back: the root rebuilt
     // from the state at open no longer matches the tip header.
     {
-        let db = clearhouse_ledger::store::open_db(dir.path()).unwrap();
+        let db =
+            clearhouse_ledger::store::open_db(&clearhouse_ledger::store::state_dir(dir.path()))
+                .unwrap();
         let data = db.open_tree(keys::TREE).unwrap();
         let (key, mut value) = data.scan_prefix([keys::STATE]).next().unwrap().unwrap();
         let mut bytes = value.to_vec();
@@ -375,7 +377,7 @@ fn write_legacy_store(dir: &std::path::Path, f: &Fixture, format: u32) {
 
 #[test]
 fn a_store_of_an_older_format_is_refused_by_its_format_number() {
-    assert_eq!(FORMAT_VERSION, 4);
+    assert_eq!(FORMAT_VERSION, 5);
     let f = Fixture::new(2, 2);
     for format in [1, 2] {
         let dir = tempfile::tempdir().unwrap();
@@ -384,13 +386,13 @@ fn a_store_of_an_older_format_is_refused_by_its_format_number() {
         assert!(
             matches!(
                 error,
-                StoreError::Format { found: Some(found), supported: 4 } if found == format
+                StoreError::Format { found: Some(found), supported: 5 } if found == format
             ),
             "{error}"
         );
         assert_eq!(
             error.to_string(),
-            format!("store format {format}, this build reads format 4")
+            format!("store format {format}, this build reads format 5")
         );
         // Refused again, not initialised beside the old trees.
         assert!(matches!(
@@ -405,29 +407,48 @@ fn a_store_of_an_older_format_is_refused_by_its_format_number() {
 }
 
 #[test]
-fn a_format_3_store_is_refused_too() {
-    // Format 3 had this layout but stored the commitment's buckets, which
-    // this build neither writes nor removes.
+fn a_format_3_or_4_store_is_refused_too() {
+    // Formats 3 and 4 had one sled tree right in the store folder, with
+    // blocks in it.
     let f = Fixture::new(2, 2);
+    for format in [3u32, 4] {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = clearhouse_ledger::store::open_db(dir.path()).unwrap();
+            let data = db.open_tree(keys::TREE).unwrap();
+            data.insert(keys::META_FORMAT, &format.to_be_bytes()[..])
+                .unwrap();
+            db.flush().unwrap();
+        }
+        assert!(matches!(
+            Store::open(dir.path(), &f.genesis),
+            Err(StoreError::Format {
+                found: Some(found),
+                supported: 5
+            }) if found == format
+        ));
+        assert!(matches!(
+            StoredChain::open(dir.path()),
+            Err(StoreError::Format { found: Some(found), .. }) if found == format
+        ));
+    }
+    // A format number in this layout's state that is not this build's.
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path(), &f.genesis).unwrap());
     {
-        let db = clearhouse_ledger::store::open_db(dir.path()).unwrap();
+        let state = clearhouse_ledger::store::state_dir(dir.path());
+        let db = clearhouse_ledger::store::open_db(&state).unwrap();
         let data = db.open_tree(keys::TREE).unwrap();
-        data.insert(keys::META_FORMAT, &3u32.to_be_bytes()[..])
+        data.insert(keys::META_FORMAT, &6u32.to_be_bytes()[..])
             .unwrap();
         db.flush().unwrap();
     }
     assert!(matches!(
         Store::open(dir.path(), &f.genesis),
         Err(StoreError::Format {
-            found: Some(3),
-            supported: 4
+            found: Some(6),
+            supported: 5
         })
-    ));
-    assert!(matches!(
-        StoredChain::open(dir.path()),
-        Err(StoreError::Format { found: Some(3), .. })
     ));
 }
 
@@ -472,14 +493,7 @@ fn the_stored_chain_reads_the_raw_blocks_and_certificates() {
 
 #[test]
 fn every_key_kind_has_its_own_prefix() {
-    let prefixes = [
-        keys::META,
-        keys::BLOCK,
-        keys::CERTIFICATE,
-        keys::RECEIPTS,
-        keys::TX_INDEX,
-        keys::STATE,
-    ];
+    let prefixes = [keys::META, keys::RUN, keys::STATE];
     let distinct: std::collections::BTreeSet<u8> = prefixes.iter().copied().collect();
     assert_eq!(distinct.len(), prefixes.len());
     for meta in [
@@ -490,17 +504,12 @@ fn every_key_kind_has_its_own_prefix() {
     ] {
         assert_eq!(meta[0], keys::META);
     }
-    assert_eq!(keys::block(7)[0], keys::BLOCK);
-    assert_eq!(keys::certificate(7)[0], keys::CERTIFICATE);
-    assert_eq!(keys::receipts(7)[0], keys::RECEIPTS);
-    assert_eq!(
-        keys::tx(&clearhouse_ledger::Hash([9; 32]))[0],
-        keys::TX_INDEX
-    );
+    assert_eq!(keys::run(1, 7)[0], keys::RUN);
+    assert_eq!(keys::parse_run(&keys::run(3, 9)), Some((3, 9)));
     assert_eq!(keys::state(b"x")[0], keys::STATE);
     assert_eq!(keys::parse_state(&keys::state(b"xy")), Some(&b"xy"[..]));
-    // Heights sort as numbers within a kind.
-    assert!(keys::block(255) < keys::block(256));
+    // Runs sort by height within their kind.
+    assert!(keys::run(255, 300) < keys::run(301, 400));
     let hash = clearhouse_ledger::Hash([3; 32]);
     assert_eq!(keys::parse_tip(&keys::tip(42, &hash)), Some((42, hash)));
 }

@@ -1,0 +1,303 @@
+//! The transaction index with nothing per payment in sled: the ids of the
+//! latest blocks in a bounded map in memory (rebuilt from the history at
+//! open), and each finished window of blocks as one sorted, immutable run
+//! file that one small sled entry points to (see [`super::keys::run`]).
+//!
+//! A run file (`<from>-<to>.txr`, heights of the window):
+//!
+//! ```text
+//! magic "CHX1" | entry count u64 BE | entries | checksum 8 bytes
+//! entry = id prefix u64 BE (the id's first 8 bytes) | height u64 BE
+//!       | position u32 BE | final u8 (1: the occurrence's outcome is final)
+//! ```
+//!
+//! Entries sort by (prefix, height, position); the checksum is the first 8
+//! bytes of SHA-256 over the entries. A prefix is not an id: a lookup
+//! confirms each candidate against the block it names (and so two ids
+//! sharing a prefix are told apart).
+//!
+//! Which occurrence is indexed (one id can occur more than once: a replay,
+//! or a transaction first included too early): the final one, and no later
+//! occurrence after it; else the latest. The store writes no occurrence
+//! after a final one (see `Store::commit`), so the newest entry of an id
+//! is always the answer: lookups check the map, then the runs newest first.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::ids::Hash;
+
+use super::StoreError;
+use super::history::{be_u32, be_u64};
+
+/// Bytes of one run entry.
+pub const ENTRY_BYTES: usize = 21;
+const HEADER_BYTES: u64 = 12;
+const MAGIC: [u8; 4] = *b"CHX1";
+/// The default number of ids in memory before they go out as a run.
+pub const RUN_IDS: usize = 100_000;
+
+/// Where an occurrence of a transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// The block height.
+    pub height: u64,
+    /// The position in the block.
+    pub index: u32,
+    /// Whether that occurrence's outcome is final.
+    pub is_final: bool,
+}
+
+/// A run: the ids of blocks `from..=to`.
+#[derive(Debug)]
+pub struct Run {
+    /// The first height it covers.
+    pub from: u64,
+    /// The last height it covers.
+    pub to: u64,
+    path: PathBuf,
+    file: File,
+    count: u64,
+}
+
+impl Run {
+    /// The run's file name.
+    pub fn file_name(from: u64, to: u64) -> String {
+        format!("{from:020}-{to:020}.txr")
+    }
+
+    /// Opens a run the store's meta names; a missing or malformed file is a
+    /// typed error.
+    pub fn open(dir: &Path, from: u64, to: u64) -> Result<Run, StoreError> {
+        let path = dir.join(Run::file_name(from, to));
+        let file = File::open(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                StoreError::MissingRun { path: path.clone() }
+            } else {
+                super::history_io(&path, e)
+            }
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|e| super::history_io(&path, e))?
+            .len();
+        let mut header = [0u8; 12];
+        if len < HEADER_BYTES + 8 {
+            return Err(run_damaged(&path, 0, "shorter than a run's header"));
+        }
+        file.read_exact_at(&mut header, 0)
+            .map_err(|e| super::history_io(&path, e))?;
+        if header[..4] != MAGIC {
+            return Err(run_damaged(&path, 0, "no run magic"));
+        }
+        let count = be_u64(&header[4..12]);
+        if HEADER_BYTES + count * ENTRY_BYTES as u64 + 8 != len {
+            return Err(run_damaged(
+                &path,
+                4,
+                "an entry count that does not match its size",
+            ));
+        }
+        Ok(Run {
+            from,
+            to,
+            path,
+            file,
+            count,
+        })
+    }
+
+    /// Writes a run of `entries` (sorted here) and syncs it.
+    pub fn write(
+        dir: &Path,
+        from: u64,
+        to: u64,
+        entries: Vec<(Hash, Location)>,
+    ) -> Result<Run, StoreError> {
+        let mut entries: Vec<(u64, Location)> = entries
+            .into_iter()
+            .map(|(id, l)| (prefix(&id), l))
+            .collect();
+        entries.sort_unstable_by_key(|(p, l)| (*p, l.height, l.index));
+        write_sorted(dir, from, to, &entries)
+    }
+
+    fn entry(&self, i: u64) -> Result<(u64, Location), StoreError> {
+        let mut bytes = [0u8; ENTRY_BYTES];
+        self.file
+            .read_exact_at(&mut bytes, HEADER_BYTES + i * ENTRY_BYTES as u64)
+            .map_err(|e| super::history_io(&self.path, e))?;
+        let prefix = be_u64(&bytes[..8]);
+        let height = be_u64(&bytes[8..16]);
+        let index = be_u32(&bytes[16..20]);
+        if bytes[20] > 1 || height < self.from || height > self.to {
+            return Err(run_damaged(
+                &self.path,
+                HEADER_BYTES + i * ENTRY_BYTES as u64,
+                "an entry outside its run",
+            ));
+        }
+        Ok((
+            prefix,
+            Location {
+                height,
+                index,
+                is_final: bytes[20] == 1,
+            },
+        ))
+    }
+
+    /// The locations whose prefix is `id`'s, newest first.
+    fn candidates(&self, id: &Hash) -> Result<Vec<Location>, StoreError> {
+        let wanted = prefix(id);
+        let (mut lo, mut hi) = (0u64, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.entry(mid)?.0 < wanted {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut found = Vec::new();
+        let mut i = lo;
+        while i < self.count {
+            let (p, location) = self.entry(i)?;
+            if p != wanted {
+                break;
+            }
+            found.push(location);
+            i += 1;
+        }
+        found.reverse();
+        Ok(found)
+    }
+
+    /// Every entry in order, checked against the run's checksum.
+    fn entries(&self) -> Result<Vec<(u64, Location)>, StoreError> {
+        let count = usize::try_from(self.count)
+            .map_err(|_| run_damaged(&self.path, 4, "more entries than memory"))?;
+        let mut bytes = vec![0u8; count * ENTRY_BYTES + 8];
+        self.file
+            .read_exact_at(&mut bytes, HEADER_BYTES)
+            .map_err(|e| super::history_io(&self.path, e))?;
+        let (body, sum) = bytes.split_at(bytes.len() - 8);
+        if Sha256::digest(body)[..8] != *sum {
+            return Err(run_damaged(&self.path, HEADER_BYTES, "checksum mismatch"));
+        }
+        (0..self.count).map(|i| self.entry(i)).collect()
+    }
+
+    /// The run's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn run_damaged(path: &Path, offset: u64, what: &str) -> StoreError {
+    StoreError::Damaged {
+        file: path.to_path_buf(),
+        offset,
+        what: what.into(),
+    }
+}
+
+fn prefix(id: &Hash) -> u64 {
+    be_u64(&id.0[..8])
+}
+
+fn encode_entry(prefix: u64, location: &Location) -> [u8; ENTRY_BYTES] {
+    let mut entry = [0u8; ENTRY_BYTES];
+    entry[..8].copy_from_slice(&prefix.to_be_bytes());
+    entry[8..16].copy_from_slice(&location.height.to_be_bytes());
+    entry[16..20].copy_from_slice(&location.index.to_be_bytes());
+    entry[20] = u8::from(location.is_final);
+    entry
+}
+
+/// Merges runs covering adjacent windows (oldest first) into one run
+/// covering them all, checking each input's checksum.
+pub fn merge(dir: &Path, runs: &[&Run]) -> Result<Run, StoreError> {
+    let from = runs.first().map_or(0, |r| r.from);
+    let to = runs.last().map_or(0, |r| r.to);
+    let mut all = Vec::new();
+    for run in runs {
+        all.extend(run.entries()?);
+    }
+    all.sort_unstable_by_key(|(p, l)| (*p, l.height, l.index));
+    write_sorted(dir, from, to, &all)
+}
+
+/// Writes sorted entries as the run of `from..=to`, synced (file and
+/// folder) before it is opened.
+fn write_sorted(
+    dir: &Path,
+    from: u64,
+    to: u64,
+    entries: &[(u64, Location)],
+) -> Result<Run, StoreError> {
+    let path = dir.join(Run::file_name(from, to));
+    let tmp = path.with_extension("txr.tmp");
+    let io = |e| super::history_io(&tmp, e);
+    let file = File::create(&tmp).map_err(io)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut sum = Sha256::new();
+    out.write_all(&MAGIC).map_err(io)?;
+    out.write_all(&(entries.len() as u64).to_be_bytes())
+        .map_err(io)?;
+    for (p, location) in entries {
+        let entry = encode_entry(*p, location);
+        sum.update(entry);
+        out.write_all(&entry).map_err(io)?;
+    }
+    out.write_all(&sum.finalize()[..8]).map_err(io)?;
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(|e| super::history_io(&path, e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| super::history_io(dir, e))?;
+    Run::open(dir, from, to)
+}
+
+/// The index: recent ids in memory, older ones in runs.
+#[derive(Debug, Default)]
+pub struct TxIndex {
+    /// Ids of blocks above the last run, each at its indexed occurrence.
+    pub recent: HashMap<Hash, Location>,
+    /// Runs, oldest first, each covering the heights after the one before.
+    pub runs: Vec<Run>,
+}
+
+impl TxIndex {
+    /// The first height the recent map covers.
+    pub fn recent_from(&self) -> u64 {
+        self.runs.last().map_or(1, |r| r.to + 1)
+    }
+
+    /// The indexed occurrence of `id`: the map, then each run newest first;
+    /// `confirm(location)` says whether the transaction at a candidate
+    /// location is `id` (a run holds only the id's prefix).
+    pub fn find(
+        &self,
+        id: &Hash,
+        mut confirm: impl FnMut(&Location) -> Result<bool, StoreError>,
+    ) -> Result<Option<Location>, StoreError> {
+        if let Some(location) = self.recent.get(id) {
+            return Ok(Some(*location));
+        }
+        for run in self.runs.iter().rev() {
+            for location in run.candidates(id)? {
+                if confirm(&location)? {
+                    return Ok(Some(location));
+                }
+            }
+        }
+        Ok(None)
+    }
+}

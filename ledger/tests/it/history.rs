@@ -1,0 +1,310 @@
+//! The store's history (segment files) and transaction index (run files):
+//! replay at open, rolls, runs and merges across reopens, and each kind of
+//! damage reported as what it is.
+
+use std::path::{Path, PathBuf};
+
+use clearhouse_ledger::store::history::HistoryConfig;
+use clearhouse_ledger::store::{Store, StoreConfig, StoreError, StoredChain, history_dir};
+
+use crate::fixture::{Fixture, assert_conserved};
+
+/// Small everything: a segment per few blocks, the state written every 4
+/// blocks, a run every 6 ids (so 8 runs, and a merge, every ~48 ids).
+fn small() -> StoreConfig {
+    StoreConfig {
+        history: HistoryConfig {
+            segment_bytes: 4 * 1024,
+        },
+        state_flush_blocks: 4,
+        run_ids: 6,
+    }
+}
+
+/// Commits `blocks` blocks of `per_block` transfers (distinct senders),
+/// returning every transaction id with its height.
+fn commit_blocks(
+    f: &Fixture,
+    store: &Store,
+    blocks: usize,
+    per_block: usize,
+) -> Vec<(clearhouse_ledger::Hash, u64)> {
+    let mut ids = Vec::new();
+    for _ in 0..blocks {
+        let height = store.tip().unwrap().height + 1;
+        let mut txs = Vec::new();
+        for i in 0..per_block {
+            let from = &f.accounts[(height as usize * 7 + i) % f.accounts.len()];
+            if txs
+                .iter()
+                .any(|t: &clearhouse_ledger::tx::SignedTransaction| t.tx.sender == from.account())
+            {
+                continue;
+            }
+            let to = f.accounts[(height as usize + i + 1) % f.accounts.len()].account();
+            let nonce = store.account(&from.account()).unwrap().unwrap().nonce;
+            txs.push(f.transfer(from, nonce, to, 0, 1 + height as u128));
+        }
+        for tx in &txs {
+            ids.push((tx.id().unwrap(), height));
+        }
+        let outcome = f.propose(store, txs);
+        store.commit(&outcome, &f.certify(&outcome)).unwrap();
+    }
+    ids
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(history_dir(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    found.sort();
+    found
+}
+
+fn flip_byte(path: &Path, offset: u64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[offset as usize] ^= 0x40;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn blocks_above_the_written_state_are_replayed_at_open() {
+    let f = Fixture::new(3, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        state_flush_blocks: 1000,
+        ..small()
+    };
+    let (tip, root, entries, ids) = {
+        let store = Store::open_with(dir.path(), &f.genesis, config).unwrap();
+        let ids = commit_blocks(&f, &store, 25, 5);
+        (
+            store.tip().unwrap(),
+            store.state_root().unwrap(),
+            store.state_entries().unwrap(),
+            ids,
+        )
+    };
+    // Nothing of those 25 blocks reached sled: the reopen replays them all.
+    let store = Store::open_with(dir.path(), &f.genesis, config).unwrap();
+    assert_eq!(store.tip().unwrap(), tip);
+    assert_eq!(store.state_root().unwrap(), root);
+    assert_eq!(store.state_entries().unwrap(), entries);
+    store.check_state().unwrap();
+    assert_conserved(&entries);
+    for (id, height) in &ids {
+        assert_eq!(store.transaction(id).unwrap().unwrap().height, *height);
+    }
+    // And it goes on committing where it was.
+    commit_blocks(&f, &store, 3, 5);
+    assert_eq!(store.tip().unwrap().height, tip.height + 3);
+}
+
+#[test]
+fn rolls_runs_and_merges_answer_every_transaction_across_reopens() {
+    let f = Fixture::new(3, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+        ids.extend(commit_blocks(&f, &store, 40, 5));
+        for (id, height) in &ids {
+            let found = store.transaction(id).unwrap().unwrap();
+            assert_eq!(found.height, *height);
+            assert_eq!(found.transaction.id().unwrap(), *id);
+        }
+    }
+    let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+    let (runs, recent) = store.index_shape();
+    assert!(
+        store.segment_count() > 3,
+        "{} segments",
+        store.segment_count()
+    );
+    // 600 ids at 6 per run would be ~100 runs unmerged.
+    assert!(runs > 1 && runs < 30, "{runs} runs");
+    assert!(recent < 6 + 5, "{recent} ids in memory");
+    for (id, height) in &ids {
+        assert_eq!(store.transaction(id).unwrap().unwrap().height, *height);
+    }
+    assert!(
+        store
+            .transaction(&clearhouse_ledger::Hash([0xab; 32]))
+            .unwrap()
+            .is_none()
+    );
+    // Only the runs the state names remain on disk.
+    let run_files = std::fs::read_dir(history_dir(dir.path()))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "txr")
+        })
+        .count();
+    assert_eq!(run_files, runs);
+}
+
+#[test]
+fn a_torn_last_record_is_cut_and_reported() {
+    let f = Fixture::new(2, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::default();
+    {
+        let store = Store::open_with(dir.path(), &f.genesis, config).unwrap();
+        commit_blocks(&f, &store, 5, 3);
+    }
+    let last = segments(dir.path()).pop().unwrap();
+    let len = std::fs::metadata(&last).unwrap().len();
+    // A crash in the middle of appending block 5.
+    let file = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
+    file.set_len(len - 10).unwrap();
+    drop(file);
+    let store = Store::open_with(dir.path(), &f.genesis, config).unwrap();
+    assert_eq!(store.tip().unwrap().height, 4);
+    let repair = store.repair().expect("the cut is reported");
+    assert_eq!(repair.file, last);
+    assert!(repair.offset < len - 10);
+    assert_eq!(std::fs::metadata(&last).unwrap().len(), repair.offset);
+    store.check_state().unwrap();
+    // Height 5 commits again on top.
+    commit_blocks(&f, &store, 1, 3);
+    assert_eq!(store.tip().unwrap().height, 5);
+    drop(store);
+    let store = Store::open_with(dir.path(), &f.genesis, config).unwrap();
+    assert!(store.repair().is_none());
+    assert_eq!(store.tip().unwrap().height, 5);
+}
+
+#[test]
+fn garbage_after_the_last_record_is_cut_too() {
+    let f = Fixture::new(2, 4);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &f.genesis).unwrap();
+        commit_blocks(&f, &store, 3, 3);
+    }
+    let last = segments(dir.path()).pop().unwrap();
+    let mut bytes = std::fs::read(&last).unwrap();
+    bytes.extend_from_slice(&[0u8; 300]);
+    std::fs::write(&last, bytes).unwrap();
+    let store = Store::open(dir.path(), &f.genesis).unwrap();
+    assert_eq!(store.tip().unwrap().height, 3);
+    assert!(store.repair().is_some());
+}
+
+#[test]
+fn damage_inside_the_last_segment_is_an_error_not_a_cut() {
+    let f = Fixture::new(2, 4);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &f.genesis).unwrap();
+        commit_blocks(&f, &store, 4, 3);
+    }
+    let last = segments(dir.path()).pop().unwrap();
+    let len = std::fs::metadata(&last).unwrap().len();
+    // A byte of the first record's payload: whole records follow it.
+    flip_byte(&last, 40);
+    match Store::open(dir.path(), &f.genesis) {
+        Err(StoreError::Damaged { file, offset, .. }) => {
+            assert_eq!(file, last);
+            assert_eq!(offset, 0);
+        }
+        other => panic!("expected a damaged history, got {other:?}"),
+    }
+    assert!(matches!(
+        StoredChain::open(dir.path()),
+        Err(StoreError::Damaged { .. })
+    ));
+    // Nothing was cut.
+    assert_eq!(std::fs::metadata(&last).unwrap().len(), len);
+}
+
+#[test]
+fn damage_in_a_closed_segment_is_never_served() {
+    let f = Fixture::new(2, 4);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+        commit_blocks(&f, &store, 30, 3);
+    }
+    let first = segments(dir.path()).remove(0);
+    flip_byte(&first, 40);
+    // The open checks only the latest blocks: it succeeds, and block 1 is
+    // refused when read, naming the file and the offset.
+    let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+    match store.block(1) {
+        Err(StoreError::Damaged { file, offset, what }) => {
+            assert_eq!(file, first);
+            assert_eq!(offset, 0);
+            assert!(what.contains("checksum"), "{what}");
+        }
+        other => panic!("expected a damaged record, got {other:?}"),
+    }
+    let chain = StoredChain::open(dir.path()).unwrap();
+    assert!(matches!(chain.block(1), Err(StoreError::Damaged { .. })));
+}
+
+#[test]
+fn a_closed_segment_without_its_index_gets_it_back() {
+    let f = Fixture::new(2, 4);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+        commit_blocks(&f, &store, 20, 3);
+    }
+    let first = segments(dir.path()).remove(0);
+    let index = first.with_extension("idx");
+    std::fs::remove_file(&index).unwrap();
+    let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+    assert!(index.exists());
+    for height in 1..=20 {
+        assert_eq!(store.block(height).unwrap().unwrap().header.height, height);
+    }
+}
+
+#[test]
+fn a_missing_run_file_is_a_typed_error() {
+    let f = Fixture::new(2, 4);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+        commit_blocks(&f, &store, 12, 3);
+        store.flush().unwrap();
+    }
+    let run = std::fs::read_dir(history_dir(dir.path()))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "txr"))
+        .expect("a run file");
+    std::fs::remove_file(&run).unwrap();
+    match Store::open_with(dir.path(), &f.genesis, small()) {
+        Err(StoreError::MissingRun { path }) => assert_eq!(path, run),
+        other => panic!("expected a missing run, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_auditor_reads_the_history_without_sled_while_the_store_is_open() {
+    let f = Fixture::new(2, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+    commit_blocks(&f, &store, 10, 3);
+    let chain = StoredChain::open(dir.path()).unwrap();
+    assert_eq!(chain.tip_height(), 10);
+    for height in 1..=10 {
+        assert_eq!(
+            chain.block(height).unwrap().unwrap(),
+            store.block(height).unwrap().unwrap().encode().unwrap()
+        );
+    }
+    // Later commits do not disturb what it opened.
+    commit_blocks(&f, &store, 2, 3);
+    assert_eq!(chain.tip_height(), 10);
+    assert!(chain.block(11).unwrap().is_none());
+}
