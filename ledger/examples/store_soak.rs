@@ -1,0 +1,164 @@
+//! Store soak: commits `--payments N` transfers in blocks of `--block B`
+//! over `--accounts A` accounts (account i pays account i + 1, a ring, so
+//! balances stay put and the chain can run for as long as asked) on a store
+//! in a temporary folder with its production layout, and prints one JSON
+//! line every `--every K` payments: the payments so far, the process's
+//! resident memory, the store's size on disk and the ledger's own work per
+//! payment over the last step (executing the block and committing it;
+//! signing the payments is the load generator's, not counted, and
+//! signatures are not checked: a node checks them before a block reaches
+//! the ledger). Memory that grows with `payments` rather than with
+//! `accounts` is a leak of chain history into memory.
+//!
+//! ```text
+//! cargo run --release -p clearhouse-ledger --example store_soak -- \
+//!     --payments 3000000 --accounts 100000
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+use std::time::{Duration, Instant};
+
+use clearhouse_ledger::state::{Signatures, propose_block};
+use clearhouse_ledger::store::Store;
+use clearhouse_ledger::testing::Fixture;
+use clearhouse_ledger::validators::ValidatorKey;
+use clearhouse_ledger::{Amount, Body, Transaction};
+
+struct Args {
+    payments: u64,
+    accounts: usize,
+    block: usize,
+    every: u64,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        payments: 3_000_000,
+        accounts: 1_000,
+        block: 2_000,
+        every: 500_000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value: u64 = it
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{flag} needs a number"));
+        match flag.as_str() {
+            "--payments" => args.payments = value,
+            "--accounts" => args.accounts = usize::try_from(value).unwrap(),
+            "--block" => args.block = usize::try_from(value).unwrap(),
+            "--every" => args.every = value,
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    assert!(args.accounts >= 2 && args.block >= 1);
+    args
+}
+
+fn main() {
+    let args = args();
+    let f = Fixture::new(4, args.accounts);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &f.genesis).unwrap();
+    let proposer = ValidatorKey(f.validators[0].account().0);
+    let chain_id = f.chain_id();
+    // EUR moves free in the fixture: the ring can run forever.
+    let asset = f.asset(2);
+    let mut nonces = vec![0u64; args.accounts];
+    let mut next_sender = 0usize;
+    let mut done = 0u64;
+    let mut height = 0u64;
+    let mut step_work = Duration::ZERO;
+    let mut step_payments = 0u64;
+    let mut next_report = args.every;
+    let started = Instant::now();
+    while done < args.payments {
+        let n = usize::try_from((args.payments - done).min(args.block as u64)).unwrap();
+        // At most one payment per sender per block: the nonces follow.
+        let n = n.min(args.accounts);
+        let txs: Vec<_> = (0..n)
+            .map(|_| {
+                let i = next_sender;
+                next_sender = (next_sender + 1) % args.accounts;
+                let sender = &f.accounts[i];
+                let nonce = nonces[i];
+                nonces[i] += 1;
+                Transaction {
+                    chain_id,
+                    sender: sender.account(),
+                    nonce,
+                    fee: Amount(u128::MAX),
+                    expiry_height: u64::MAX,
+                    body: Body::Transfer {
+                        to: f.accounts[(i + 1) % args.accounts].account(),
+                        asset: asset.clone(),
+                        amount: Amount(1),
+                    },
+                }
+                .sign(sender)
+                .unwrap()
+            })
+            .collect();
+        height += 1;
+        let work = Instant::now();
+        let outcome = propose_block(
+            &store,
+            txs,
+            proposer,
+            1_763_700_000_000 + height * 1000,
+            Signatures::AlreadyVerified,
+        )
+        .unwrap();
+        assert_eq!(outcome.execution.receipts.len(), n, "a payment was refused");
+        let certificate = f.certify(&outcome);
+        store.commit(&outcome, &certificate).unwrap();
+        step_work += work.elapsed();
+        done += n as u64;
+        step_payments += n as u64;
+        if done >= next_report || done == args.payments {
+            next_report += args.every;
+            println!(
+                "{{\"payments\":{done},\"height\":{height},\"rss_mib\":{:.1},\"disk_mib\":{:.1},\"segments\":{},\"us_per_payment\":{:.1},\"wall_s\":{:.1}}}",
+                rss_kib() as f64 / 1024.0,
+                disk_bytes(dir.path()) as f64 / (1024.0 * 1024.0),
+                store.segment_count(),
+                step_work.as_secs_f64() * 1e6 / step_payments as f64,
+                started.elapsed().as_secs_f64(),
+            );
+            step_work = Duration::ZERO;
+            step_payments = 0;
+        }
+    }
+    let audit = store.supply_audit().unwrap();
+    for (asset, (sum, supply)) in audit {
+        assert_eq!(sum, supply, "{asset} not conserved");
+    }
+}
+
+/// This process's resident memory in KiB (0 where `/proc` is missing).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("VmRSS:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+fn disk_bytes(path: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => disk_bytes(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
