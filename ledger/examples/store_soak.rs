@@ -58,8 +58,17 @@ fn args() -> Args {
 fn main() {
     let args = args();
     let f = Fixture::new(4, args.accounts);
+    let rss_fixture = rss_kib();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &f.genesis).unwrap();
+    // What the load generator holds (keys, genesis) and what the store holds
+    // after writing the genesis state: the baseline of every line after.
+    println!(
+        "{{\"accounts\":{},\"rss_mib_fixture\":{:.1},\"rss_mib_open\":{:.1}}}",
+        args.accounts,
+        rss_fixture as f64 / 1024.0,
+        rss_kib() as f64 / 1024.0,
+    );
     let proposer = ValidatorKey(f.validators[0].account().0);
     let chain_id = f.chain_id();
     // EUR moves free in the fixture: the ring can run forever.
@@ -109,8 +118,11 @@ fn main() {
             Signatures::AlreadyVerified,
         )
         .unwrap();
+        step_work += work.elapsed();
         assert_eq!(outcome.execution.receipts.len(), n, "a payment was refused");
+        // Certifying is the load generator's (it signs votes).
         let certificate = f.certify(&outcome);
+        let work = Instant::now();
         store.commit(&outcome, &certificate).unwrap();
         step_work += work.elapsed();
         done += n as u64;

@@ -92,10 +92,11 @@ pub const OPEN_CHECK_BLOCKS: u64 = 16;
 /// How many runs of one level are merged into one of the next level.
 pub const MERGE_FAN: usize = 8;
 
-/// The highest level a merge makes: a merge holds its inputs in memory
-/// (level 2: 64 runs of [`txindex::RUN_IDS`], ~130 MiB), so deeper merges
-/// wait for a streaming merge.
-pub const MERGE_LEVEL_MAX: u8 = 2;
+/// The highest level a merge makes. Merges stream (a buffer per input) and
+/// run beside the commits on a thread of their own, so depth costs disk
+/// bandwidth, not memory or commit latency: level 6 is 8^6 runs of
+/// [`txindex::RUN_IDS`] (26 billion ids), beyond any chain's life.
+pub const MERGE_LEVEL_MAX: u8 = 6;
 
 /// How a store is laid out and how often it writes its state.
 #[derive(Debug, Clone, Copy)]
@@ -244,10 +245,22 @@ pub struct Store {
     committed: Arc<RwLock<Committed>>,
     /// Held for a whole commit: one writer at a time.
     writer: Arc<Mutex<()>>,
+    /// The run merge in flight, if any (one at a time).
+    merging: Arc<Mutex<Option<MergeJob>>>,
     /// What opening cut off the history, if anything.
     repair: Option<Repair>,
     /// A temporary store's folder, removed when the last clone drops.
     _temporary: Option<Arc<TemporaryDir>>,
+}
+
+/// A merge of runs on its own thread: the inputs are immutable files, so
+/// commits and lookups go on using them until the merged run replaces them.
+struct MergeJob {
+    /// The inputs' windows, oldest first, as they sat in the index.
+    inputs: Vec<(u64, u64)>,
+    /// The merged run's level.
+    level: u8,
+    handle: std::thread::JoinHandle<Result<Run, StoreError>>,
 }
 
 /// A folder removed on drop.
@@ -462,6 +475,7 @@ impl Store {
             history: Arc::new(RwLock::new(history)),
             history_dir,
             writer: Arc::new(Mutex::new(())),
+            merging: Arc::new(Mutex::new(None)),
             db,
             chain_id,
             config,
@@ -733,6 +747,8 @@ impl Store {
         if run_due {
             self.write_run(height)?;
         }
+        // Installs a merge that finished meanwhile, or starts one now due.
+        self.merge_runs(false)?;
         if flush_due {
             self.write_state()?;
         }
@@ -825,8 +841,7 @@ impl Store {
     }
 
     /// Writes the ids in memory as the run of their window (ending at
-    /// `height`), then merges runs of one level once there are
-    /// [`MERGE_FAN`] of them.
+    /// `height`).
     fn write_run(&self, height: u64) -> Result<(), StoreError> {
         let (from, entries) = {
             let committed = self.read_committed();
@@ -848,54 +863,125 @@ impl Store {
                 .pending_meta
                 .push((keys::run(from, height).to_vec(), Some(vec![0])));
         }
-        self.merge_runs()
+        Ok(())
     }
 
-    fn merge_runs(&self) -> Result<(), StoreError> {
+    /// Installs a finished merge and starts the next one that is due;
+    /// with `wait`, until no merge is due or in flight (a clean shutdown).
+    /// A merge takes [`MERGE_FAN`] adjacent runs of one level below
+    /// [`MERGE_LEVEL_MAX`], the newest such group's oldest ones, so levels
+    /// never increase from older runs to newer ones.
+    fn merge_runs(&self, wait: bool) -> Result<(), StoreError> {
+        let mut merging = self.merging.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            let (merged, level, replaced) = {
-                let committed = self.read_committed();
-                let levels = &committed.levels;
-                let Some(&level) = levels.last() else {
-                    return Ok(());
-                };
-                let tail = levels.iter().rev().take_while(|l| **l == level).count();
-                if level >= MERGE_LEVEL_MAX || tail < MERGE_FAN {
+            if let Some(job) = merging.take() {
+                if !wait && !job.handle.is_finished() {
+                    *merging = Some(job);
                     return Ok(());
                 }
-                let first = committed.index.runs.len() - MERGE_FAN;
-                let inputs: Vec<&Run> = committed.index.runs[first..].iter().collect();
-                let merged = txindex::merge(&self.history_dir, &inputs)?;
-                let replaced: Vec<(u64, u64, PathBuf)> = inputs
-                    .iter()
-                    .map(|r| (r.from, r.to, r.path().to_path_buf()))
-                    .collect();
-                (merged, level + 1, replaced)
-            };
-            {
-                let mut committed = self.write_committed();
-                let keep = committed.index.runs.len() - MERGE_FAN;
-                committed.index.runs.truncate(keep);
-                committed.levels.truncate(keep);
-                for (from, to, _) in &replaced {
-                    committed
-                        .pending_meta
-                        .push((keys::run(*from, *to).to_vec(), None));
-                }
-                committed.pending_meta.push((
-                    keys::run(merged.from, merged.to).to_vec(),
-                    Some(vec![level]),
-                ));
-                committed.index.runs.push(merged);
-                committed.levels.push(level);
+                let merged = job.handle.join().map_err(|_| {
+                    StoreError::Corrupt("the thread merging index runs panicked".into())
+                })??;
+                self.install_merge(&job.inputs, job.level, merged)?;
             }
-            // The merged run's pointer must be durable before its inputs go.
-            self.write_state()?;
-            self.db.flush()?;
-            for (_, _, path) in replaced {
-                std::fs::remove_file(&path).map_err(|e| history_io(&path, e))?;
+            let Some((inputs, level)) = self.merge_due() else {
+                return Ok(());
+            };
+            let runs = inputs
+                .iter()
+                .map(|(from, to)| Run::open(&self.history_dir, *from, *to))
+                .collect::<Result<Vec<_>, _>>()?;
+            let dir = self.history_dir.clone();
+            let handle = std::thread::Builder::new()
+                .name("clearhouse-txindex-merge".into())
+                .spawn(move || txindex::merge(&dir, &runs))
+                .map_err(|e| history_io(&self.history_dir, e))?;
+            *merging = Some(MergeJob {
+                inputs,
+                level,
+                handle,
+            });
+            if !wait {
+                return Ok(());
             }
         }
+    }
+
+    /// The runs a merge should take next, with the merged run's level.
+    fn merge_due(&self) -> Option<(Vec<(u64, u64)>, u8)> {
+        let committed = self.read_committed();
+        let levels = &committed.levels;
+        let mut end = levels.len();
+        while end > 0 {
+            let level = levels[end - 1];
+            let start = levels[..end]
+                .iter()
+                .rposition(|l| *l != level)
+                .map_or(0, |i| i + 1);
+            if level < MERGE_LEVEL_MAX && end - start >= MERGE_FAN {
+                let inputs = committed.index.runs[start..start + MERGE_FAN]
+                    .iter()
+                    .map(|r| (r.from, r.to))
+                    .collect();
+                return Some((inputs, level + 1));
+            }
+            end = start;
+        }
+        None
+    }
+
+    /// Puts a merged run in place of its inputs: the pointers change in one
+    /// sled batch, made durable before the inputs' files are removed (a
+    /// crash in between leaves files no pointer names, removed at open).
+    fn install_merge(
+        &self,
+        inputs: &[(u64, u64)],
+        level: u8,
+        merged: Run,
+    ) -> Result<(), StoreError> {
+        let mut removed = Vec::new();
+        {
+            let mut committed = self.write_committed();
+            let at = committed
+                .index
+                .runs
+                .iter()
+                .position(|r| (r.from, r.to) == inputs[0])
+                .filter(|at| {
+                    committed.index.runs[*at..]
+                        .iter()
+                        .map(|r| (r.from, r.to))
+                        .take(inputs.len())
+                        .eq(inputs.iter().copied())
+                })
+                .ok_or_else(|| {
+                    StoreError::Corrupt("a merge's inputs left the index while it ran".into())
+                })?;
+            let replaced: Vec<Run> = committed
+                .index
+                .runs
+                .splice(at..at + inputs.len(), std::iter::once(merged))
+                .collect();
+            committed
+                .levels
+                .splice(at..at + inputs.len(), std::iter::once(level));
+            for run in replaced {
+                committed
+                    .pending_meta
+                    .push((keys::run(run.from, run.to).to_vec(), None));
+                removed.push(run.path().to_path_buf());
+            }
+            let (from, to) = (inputs[0].0, inputs[inputs.len() - 1].1);
+            committed
+                .pending_meta
+                .push((keys::run(from, to).to_vec(), Some(vec![level])));
+        }
+        self.write_state()?;
+        self.db.flush()?;
+        for path in removed {
+            std::fs::remove_file(&path).map_err(|e| history_io(&path, e))?;
+        }
+        Ok(())
     }
 
     /// Writes the state changed since the last write, the run pointers and
@@ -933,6 +1019,7 @@ impl Store {
     /// clean shutdown: the next open replays nothing).
     pub fn flush(&self) -> Result<(), StoreError> {
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.merge_runs(true)?;
         self.write_state()?;
         self.db.flush()?;
         Ok(())

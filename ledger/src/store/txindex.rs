@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -123,24 +123,31 @@ impl Run {
             .into_iter()
             .map(|(id, l)| (prefix(&id), l))
             .collect();
-        entries.sort_unstable_by_key(|(p, l)| (*p, l.height, l.index));
-        write_sorted(dir, from, to, &entries)
+        entries.sort_unstable_by_key(order);
+        let mut entries = entries.into_iter();
+        write_sorted(dir, from, to, entries.len() as u64, || Ok(entries.next()))
     }
 
     fn entry(&self, i: u64) -> Result<(u64, Location), StoreError> {
         let mut bytes = [0u8; ENTRY_BYTES];
+        let offset = HEADER_BYTES + i * ENTRY_BYTES as u64;
         self.file
-            .read_exact_at(&mut bytes, HEADER_BYTES + i * ENTRY_BYTES as u64)
+            .read_exact_at(&mut bytes, offset)
             .map_err(|e| super::history_io(&self.path, e))?;
+        self.decode_entry(&bytes, offset)
+    }
+
+    /// One entry's bytes, checked to lie inside the run's window.
+    fn decode_entry(
+        &self,
+        bytes: &[u8; ENTRY_BYTES],
+        offset: u64,
+    ) -> Result<(u64, Location), StoreError> {
         let prefix = be_u64(&bytes[..8]);
         let height = be_u64(&bytes[8..16]);
         let index = be_u32(&bytes[16..20]);
         if bytes[20] > 1 || height < self.from || height > self.to {
-            return Err(run_damaged(
-                &self.path,
-                HEADER_BYTES + i * ENTRY_BYTES as u64,
-                "an entry outside its run",
-            ));
+            return Err(run_damaged(&self.path, offset, "an entry outside its run"));
         }
         Ok((
             prefix,
@@ -178,21 +185,6 @@ impl Run {
         Ok(found)
     }
 
-    /// Every entry in order, checked against the run's checksum.
-    fn entries(&self) -> Result<Vec<(u64, Location)>, StoreError> {
-        let count = usize::try_from(self.count)
-            .map_err(|_| run_damaged(&self.path, 4, "more entries than memory"))?;
-        let mut bytes = vec![0u8; count * ENTRY_BYTES + 8];
-        self.file
-            .read_exact_at(&mut bytes, HEADER_BYTES)
-            .map_err(|e| super::history_io(&self.path, e))?;
-        let (body, sum) = bytes.split_at(bytes.len() - 8);
-        if Sha256::digest(body)[..8] != *sum {
-            return Err(run_damaged(&self.path, HEADER_BYTES, "checksum mismatch"));
-        }
-        (0..self.count).map(|i| self.entry(i)).collect()
-    }
-
     /// The run's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -220,49 +212,168 @@ fn encode_entry(prefix: u64, location: &Location) -> [u8; ENTRY_BYTES] {
     entry
 }
 
-/// Merges runs covering adjacent windows (oldest first) into one run
-/// covering them all, checking each input's checksum.
-pub fn merge(dir: &Path, runs: &[&Run]) -> Result<Run, StoreError> {
-    let from = runs.first().map_or(0, |r| r.from);
-    let to = runs.last().map_or(0, |r| r.to);
-    let mut all = Vec::new();
-    for run in runs {
-        all.extend(run.entries()?);
-    }
-    all.sort_unstable_by_key(|(p, l)| (*p, l.height, l.index));
-    write_sorted(dir, from, to, &all)
+/// Reads one run's entries in order, front to back, checking its checksum
+/// when the last entry has been read.
+struct Cursor<'r> {
+    run: &'r Run,
+    reader: BufReader<File>,
+    sum: Sha256,
+    next: u64,
+    head: Option<(u64, Location)>,
 }
 
-/// Writes sorted entries as the run of `from..=to`, synced (file and
-/// folder) before it is opened.
+impl<'r> Cursor<'r> {
+    fn new(run: &'r Run) -> Result<Cursor<'r>, StoreError> {
+        let io = |e| super::history_io(&run.path, e);
+        let mut file = run.file.try_clone().map_err(io)?;
+        file.seek(SeekFrom::Start(HEADER_BYTES)).map_err(io)?;
+        let mut cursor = Cursor {
+            run,
+            reader: BufReader::with_capacity(MERGE_BUFFER_BYTES, file),
+            sum: Sha256::new(),
+            next: 0,
+            head: None,
+        };
+        cursor.advance()?;
+        Ok(cursor)
+    }
+
+    /// Moves `head` to the next entry (`None` after the last, once the
+    /// checksum matched).
+    fn advance(&mut self) -> Result<(), StoreError> {
+        let io = |e| super::history_io(&self.run.path, e);
+        if self.next == self.run.count {
+            self.head = None;
+            let mut sum = [0u8; 8];
+            self.reader.read_exact(&mut sum).map_err(io)?;
+            if self.sum.clone().finalize()[..8] != sum {
+                return Err(run_damaged(
+                    &self.run.path,
+                    HEADER_BYTES,
+                    "checksum mismatch",
+                ));
+            }
+            // Read once: a second call finds `next` past the count.
+            self.next += 1;
+            return Ok(());
+        }
+        if self.next > self.run.count {
+            return Ok(());
+        }
+        let mut bytes = [0u8; ENTRY_BYTES];
+        self.reader.read_exact(&mut bytes).map_err(io)?;
+        self.sum.update(bytes);
+        let offset = HEADER_BYTES + self.next * ENTRY_BYTES as u64;
+        let entry = self.run.decode_entry(&bytes, offset)?;
+        if let Some(previous) = self.head
+            && order(&previous) > order(&entry)
+        {
+            return Err(run_damaged(&self.run.path, offset, "entries out of order"));
+        }
+        self.head = Some(entry);
+        self.next += 1;
+        Ok(())
+    }
+}
+
+fn order((prefix, l): &(u64, Location)) -> (u64, u64, u32) {
+    (*prefix, l.height, l.index)
+}
+
+/// Bytes each merge input and the output buffer.
+const MERGE_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Merges runs covering adjacent windows (oldest first) into one run
+/// covering them all, streaming: memory stays at a buffer per input,
+/// however large the runs. Each input's checksum is checked as it ends,
+/// before the output is renamed into place.
+pub fn merge(dir: &Path, runs: &[Run]) -> Result<Run, StoreError> {
+    let from = runs.first().map_or(0, |r| r.from);
+    let to = runs.last().map_or(0, |r| r.to);
+    for pair in runs.windows(2) {
+        if pair[1].from != pair[0].to + 1 {
+            return Err(StoreError::Corrupt(format!(
+                "runs {}..={} and {}..={} are not adjacent",
+                pair[0].from, pair[0].to, pair[1].from, pair[1].to
+            )));
+        }
+    }
+    let count = runs.iter().map(|r| r.count).sum();
+    let mut cursors = runs
+        .iter()
+        .map(Cursor::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    write_sorted(dir, from, to, count, || {
+        // A handful of inputs: the smallest head by a scan.
+        let mut best: Option<usize> = None;
+        for (i, cursor) in cursors.iter().enumerate() {
+            if let Some(head) = &cursor.head
+                && best
+                    .and_then(|b| cursors[b].head.as_ref())
+                    .is_none_or(|current| order(head) < order(current))
+            {
+                best = Some(i);
+            }
+        }
+        let Some(best) = best else { return Ok(None) };
+        let cursor = &mut cursors[best];
+        let head = cursor.head;
+        cursor.advance()?;
+        Ok(head)
+    })
+}
+
+/// Writes `count` sorted entries, taken from `next` until it answers
+/// `None`, as the run of `from..=to`, synced (file and folder) before it is
+/// opened. On any error the partial file is removed.
 fn write_sorted(
     dir: &Path,
     from: u64,
     to: u64,
-    entries: &[(u64, Location)],
+    count: u64,
+    next: impl FnMut() -> Result<Option<(u64, Location)>, StoreError>,
 ) -> Result<Run, StoreError> {
     let path = dir.join(Run::file_name(from, to));
     let tmp = path.with_extension("txr.tmp");
-    let io = |e| super::history_io(&tmp, e);
-    let file = File::create(&tmp).map_err(io)?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    let mut sum = Sha256::new();
-    out.write_all(&MAGIC).map_err(io)?;
-    out.write_all(&(entries.len() as u64).to_be_bytes())
-        .map_err(io)?;
-    for (p, location) in entries {
-        let entry = encode_entry(*p, location);
-        sum.update(entry);
-        out.write_all(&entry).map_err(io)?;
+    let written = write_tmp(&tmp, count, next);
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(error);
     }
-    out.write_all(&sum.finalize()[..8]).map_err(io)?;
-    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-    file.sync_all().map_err(io)?;
     std::fs::rename(&tmp, &path).map_err(|e| super::history_io(&path, e))?;
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| super::history_io(dir, e))?;
     Run::open(dir, from, to)
+}
+
+fn write_tmp(
+    tmp: &Path,
+    count: u64,
+    mut next: impl FnMut() -> Result<Option<(u64, Location)>, StoreError>,
+) -> Result<(), StoreError> {
+    let io = |e| super::history_io(tmp, e);
+    let file = File::create(tmp).map_err(io)?;
+    let mut out = BufWriter::with_capacity(MERGE_BUFFER_BYTES, file);
+    let mut sum = Sha256::new();
+    out.write_all(&MAGIC).map_err(io)?;
+    out.write_all(&count.to_be_bytes()).map_err(io)?;
+    let mut written = 0u64;
+    while let Some((p, location)) = next()? {
+        let entry = encode_entry(p, &location);
+        sum.update(entry);
+        out.write_all(&entry).map_err(io)?;
+        written += 1;
+    }
+    if written != count {
+        return Err(StoreError::Corrupt(format!(
+            "a run of {count} entries got {written}"
+        )));
+    }
+    out.write_all(&sum.finalize()[..8]).map_err(io)?;
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    Ok(())
 }
 
 /// The index: recent ids in memory, older ones in runs.

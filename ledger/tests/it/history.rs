@@ -308,3 +308,73 @@ fn an_auditor_reads_the_history_without_sled_while_the_store_is_open() {
     assert_eq!(chain.tip_height(), 10);
     assert!(chain.block(11).unwrap().is_none());
 }
+
+fn runs(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(history_dir(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txr"))
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn a_bit_flipped_in_a_run_fails_the_merge_that_reads_it_and_nothing_replaces_it() {
+    let f = Fixture::new(2, 4);
+    let dir = tempfile::tempdir().unwrap();
+    // Six ids a run, three a block: a run every two blocks, so seven runs
+    // after fourteen blocks, one short of a merge.
+    {
+        let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+        commit_blocks(&f, &store, 14, 3);
+        store.flush().unwrap();
+    }
+    let before = runs(dir.path());
+    assert_eq!(before.len(), 7, "{before:?}");
+    // The first entry's position byte (12-byte header, then prefix 8,
+    // height 8, position 4): in range and in order, so only the checksum
+    // can see it.
+    flip_byte(&before[0], 12 + 19);
+    let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+    commit_blocks(&f, &store, 2, 3);
+    match store.flush() {
+        Err(StoreError::Damaged { file, what, .. }) => {
+            assert_eq!(file, before[0]);
+            assert!(what.contains("checksum"), "{what}");
+        }
+        other => panic!("expected the damaged run, got {other:?}"),
+    }
+    // The damaged run and its neighbours stay; no merged run was renamed
+    // into place and no partial file is left.
+    let after = runs(dir.path());
+    assert!(after.starts_with(&before), "{after:?}");
+    assert!(
+        !std::fs::read_dir(history_dir(dir.path()))
+            .unwrap()
+            .any(|e| e.unwrap().path().to_string_lossy().ends_with(".tmp"))
+    );
+}
+
+#[test]
+fn merges_run_beside_commits_and_a_flush_finishes_them() {
+    let f = Fixture::new(3, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+    let ids = commit_blocks(&f, &store, 400, 5);
+    store.flush().unwrap();
+    // 2,000 ids at 6 a run: 333 runs unmerged; merged 8 into 1 per level,
+    // what is left is fewer than 8 of each level.
+    let (count, _) = store.index_shape();
+    assert!(count < 8 * 4, "{count} runs");
+    assert_eq!(runs(dir.path()).len(), count, "files no pointer names");
+    for (id, height) in &ids {
+        assert_eq!(store.transaction(id).unwrap().unwrap().height, *height);
+    }
+    drop(store);
+    let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+    assert_eq!(store.index_shape().0, count);
+    for (id, height) in ids.iter().step_by(7) {
+        assert_eq!(store.transaction(id).unwrap().unwrap().height, *height);
+    }
+}
