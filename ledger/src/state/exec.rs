@@ -9,6 +9,7 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,8 +23,9 @@ use crate::tx::{Body, SignedTransaction};
 use super::credit::{AttestationEntry, CreditLine, rating};
 use super::escrow::{Dispute, EscrowState, EscrowStatus, SettledBy, Settlement};
 use super::{
-    AccountState, AssetState, BlockError, DUE_ITEMS_MAX, DueItem, Member, Outcome, Params,
-    RejectReason, StateKey, StateView, ViewError, read, read_members,
+    AccountState, AssetState, BlockError, DUE_ITEMS_MAX, Decoded, DueItem, Member, Outcome, Params,
+    RejectReason, StateKey, StateView, ViewError, Writes, decode_value, encode_key, read,
+    read_members,
 };
 
 /// A key type of one kind of state entry.
@@ -50,7 +52,53 @@ impl TableKey for Hash {
     }
 }
 
-/// The entries of one kind read or written by the block so far.
+/// A value kind that views may hold decoded ([`Decoded`]).
+pub(super) trait Shared: Sized {
+    /// The value as a decoded entry.
+    fn share(value: Arc<Self>) -> Decoded;
+    /// The value of a decoded entry of this kind.
+    fn shared(decoded: &Decoded) -> Option<&Arc<Self>>;
+}
+
+impl Shared for AccountState {
+    fn share(value: Arc<Self>) -> Decoded {
+        Decoded::Account(value)
+    }
+    fn shared(decoded: &Decoded) -> Option<&Arc<Self>> {
+        match decoded {
+            Decoded::Account(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+impl Shared for AssetState {
+    fn share(value: Arc<Self>) -> Decoded {
+        Decoded::Asset(value)
+    }
+    fn shared(decoded: &Decoded) -> Option<&Arc<Self>> {
+        match decoded {
+            Decoded::Asset(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+impl Shared for EscrowState {
+    fn share(value: Arc<Self>) -> Decoded {
+        Decoded::Escrow(value)
+    }
+    fn shared(decoded: &Decoded) -> Option<&Arc<Self>> {
+        match decoded {
+            Decoded::Escrow(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// The entries of one kind read or written by the block so far. Values are
+/// shared with the view they came from (and with the step's undo copy):
+/// the first change in a step copies the value, a read copies nothing.
 pub(super) struct Table<K, V> {
     /// Every key the block read or wrote, with its value and undo state.
     cache: BTreeMap<K, Slot<V>>,
@@ -60,16 +108,18 @@ pub(super) struct Table<K, V> {
 
 /// One cached entry.
 struct Slot<V> {
+    /// The encoded key.
+    key: Vec<u8>,
     /// The value as the block left it (`None`: absent).
-    value: Option<V>,
+    value: Option<Arc<V>>,
     /// Whether the block wrote it (it is then part of the block's writes,
     /// even when a rolled-back step restored its value).
     dirty: bool,
     /// The value before the current step, if the step wrote it.
-    before: Option<Option<V>>,
+    before: Option<Option<Arc<V>>>,
 }
 
-impl<K: TableKey, V: Clone + Serialize + DeserializeOwned> Table<K, V> {
+impl<K: TableKey, V: Clone + Serialize + DeserializeOwned + Shared> Table<K, V> {
     fn new() -> Table<K, V> {
         Table {
             cache: BTreeMap::new(),
@@ -92,8 +142,24 @@ impl<K: TableKey, V: Clone + Serialize + DeserializeOwned> Table<K, V> {
         Ok(match cache.entry(key.clone()) {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {
-                let value: Option<V> = read(view, &key.state_key())?;
+                let state_key = key.state_key();
+                let encoded = encode_key(&state_key)?;
+                let value = match view.decoded(&encoded) {
+                    Some(decoded) => match V::shared(&decoded) {
+                        Some(value) => Some(Arc::clone(value)),
+                        None => {
+                            return Err(ViewError::Corrupt(format!(
+                                "{state_key:?}: the view holds another kind of value"
+                            )));
+                        }
+                    },
+                    None => match view.get(&encoded)? {
+                        Some(bytes) => Some(Arc::new(decode_value(&state_key, &bytes)?)),
+                        None => None,
+                    },
+                };
                 entry.insert(Slot {
+                    key: encoded,
                     value,
                     dirty: false,
                     before: None,
@@ -104,7 +170,7 @@ impl<K: TableKey, V: Clone + Serialize + DeserializeOwned> Table<K, V> {
 
     /// The current value.
     fn get(&mut self, view: &dyn StateView, key: &K) -> Result<Option<&V>, ViewError> {
-        Ok(self.slot(view, key)?.value.as_ref())
+        Ok(self.slot(view, key)?.value.as_deref())
     }
 
     /// The current value for changing (recorded for undo and writing).
@@ -118,7 +184,7 @@ impl<K: TableKey, V: Clone + Serialize + DeserializeOwned> Table<K, V> {
             self.step.push(key.clone());
         }
         slot.dirty = true;
-        Ok(slot.value.as_mut())
+        Ok(slot.value.as_mut().map(Arc::make_mut))
     }
 
     /// The current value for a change no step will undo or check (a
@@ -132,13 +198,13 @@ impl<K: TableKey, V: Clone + Serialize + DeserializeOwned> Table<K, V> {
         if slot.value.is_some() {
             slot.dirty = true;
         }
-        Ok(slot.value.as_mut())
+        Ok(slot.value.as_mut().map(Arc::make_mut))
     }
 
     /// Sets (or with `None` deletes) a value.
     fn put(&mut self, view: &dyn StateView, key: K, value: Option<V>) -> Result<(), ViewError> {
         let slot = Self::load(&mut self.cache, view, &key)?;
-        let previous = std::mem::replace(&mut slot.value, value);
+        let previous = std::mem::replace(&mut slot.value, value.map(Arc::new));
         slot.dirty = true;
         if slot.before.is_none() {
             slot.before = Some(previous);
@@ -171,20 +237,28 @@ impl<K: TableKey, V: Clone + Serialize + DeserializeOwned> Table<K, V> {
         self.step.iter().filter_map(|key| {
             let slot = self.cache.get(key)?;
             let before = slot.before.as_ref()?;
-            Some((key, before.as_ref(), slot.value.as_ref()))
+            Some((key, before.as_deref(), slot.value.as_deref()))
         })
     }
 
-    fn writes(&self, out: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Result<(), BlockError> {
-        for (key, slot) in &self.cache {
-            if !slot.dirty {
-                continue;
+    /// Encodes the entries the block wrote into `out`, and hands every
+    /// present entry it read or wrote, decoded, to `decoded`.
+    fn writes(
+        self,
+        out: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        decoded: &mut BTreeMap<Vec<u8>, Decoded>,
+    ) -> Result<(), BlockError> {
+        for slot in self.cache.into_values() {
+            if slot.dirty {
+                let value = match &slot.value {
+                    Some(value) => Some(codec::encode(&**value)?),
+                    None => None,
+                };
+                out.insert(slot.key.clone(), value);
             }
-            let value = match &slot.value {
-                Some(value) => Some(codec::encode(value)?),
-                None => None,
-            };
-            out.insert(key.state_key().encode()?, value);
+            if let Some(value) = slot.value {
+                decoded.insert(slot.key, V::share(value));
+            }
         }
         Ok(())
     }
@@ -1338,13 +1412,16 @@ impl<'v> Exec<'v> {
         }
     }
 
-    /// Every entry the block wrote, encoded.
-    pub(super) fn into_writes(self) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, BlockError> {
+    /// Every entry the block wrote, encoded, and every present account,
+    /// asset and escrow entry it read or wrote, decoded (as the block left
+    /// them).
+    pub(super) fn into_writes(self) -> Result<Writes, BlockError> {
         let mut writes = BTreeMap::new();
-        self.accounts.writes(&mut writes)?;
-        self.assets.writes(&mut writes)?;
-        self.escrows.writes(&mut writes)?;
+        let mut decoded = BTreeMap::new();
+        self.accounts.writes(&mut writes, &mut decoded)?;
+        self.assets.writes(&mut writes, &mut decoded)?;
+        self.escrows.writes(&mut writes, &mut decoded)?;
         self.due.writes(&mut writes)?;
-        Ok(writes)
+        Ok((writes, decoded))
     }
 }

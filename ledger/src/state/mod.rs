@@ -45,6 +45,7 @@ mod reject;
 pub use reject::RejectReason;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -249,7 +250,32 @@ pub trait StateView {
     fn bucket(&self, bucket: u16) -> Result<Vec<BucketEntry>, ViewError>;
     /// A commitment inner node, `None` when it equals its level's empty hash.
     fn node(&self, level: u8, index: u32) -> Result<Option<Hash>, ViewError>;
+    /// The value under an encoded key, decoded, if the view holds it so:
+    /// always equal to decoding [`StateView::get`]; `None` says only that
+    /// the caller must decode (a miss, or a kind the view does not keep).
+    fn decoded(&self, _key: &[u8]) -> Option<Decoded> {
+        None
+    }
 }
+
+/// A state value decoded once and shared: what execution reads instead of
+/// decoding bytes, and what a block hands the store along with its writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// An [`AccountState`].
+    Account(Arc<AccountState>),
+    /// An [`AssetState`].
+    Asset(Arc<AssetState>),
+    /// An [`escrow::EscrowState`].
+    Escrow(Arc<escrow::EscrowState>),
+}
+
+/// A block's state writes (encoded key to encoded value, `None` deletes)
+/// and the decoded entries it leaves (see [`Execution::decoded`]).
+pub(crate) type Writes = (
+    BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    BTreeMap<Vec<u8>, Decoded>,
+);
 
 /// Reads and decodes a typed state value.
 pub fn read<T: Serialize + serde::de::DeserializeOwned>(
@@ -484,6 +510,11 @@ pub struct Execution {
     pub receipts: Vec<Receipt>,
     /// Every state write: encoded key to encoded value (`None` deletes).
     pub writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Every present account, asset and escrow entry the block read or
+    /// wrote, decoded, as the block leaves it: equal to decoding the
+    /// written bytes, or (for an entry it only read) the parent's bytes.
+    /// Views keep these so the next blocks need not decode them.
+    pub decoded: BTreeMap<Vec<u8>, Decoded>,
     /// The commitment's new buckets, nodes and root.
     pub commitment: CommitmentUpdate,
     /// Merkle root of `tx_ids`.
@@ -679,7 +710,7 @@ pub fn execute(
             outcome,
         });
     }
-    let writes = exec.into_writes()?;
+    let (writes, decoded) = exec.into_writes()?;
     let commitment = commitment::update(view, &writes)?;
     let receipt_hashes = receipts
         .iter()
@@ -692,6 +723,7 @@ pub fn execute(
         tx_ids,
         receipts,
         writes,
+        decoded,
         commitment,
     })
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::ids::{ChainId, Hash};
 
 use super::commitment::BucketEntry;
-use super::{BlockOutcome, StateView, Tip, ViewError};
+use super::{BlockOutcome, Decoded, StateView, Tip, ViewError};
 
 /// A decided block's outcome, indexed for reading.
 #[derive(Debug, Clone)]
@@ -124,5 +124,20 @@ impl StateView for Overlay<'_> {
             return Ok(*node);
         }
         self.base.node(level, index)
+    }
+
+    fn decoded(&self, key: &[u8]) -> Option<Decoded> {
+        if let Some(decided) = self.decided {
+            let execution = &decided.outcome.execution;
+            if let Some(decoded) = execution.decoded.get(key) {
+                return Some(decoded.clone());
+            }
+            // Written without a decoded copy (removed): what `base` holds
+            // is the old value.
+            if execution.writes.contains_key(key) {
+                return None;
+            }
+        }
+        self.base.decoded(key)
     }
 }

@@ -48,6 +48,7 @@
 //! entries and compares them with the ones commits kept up to date in
 //! memory.
 
+mod decoded;
 pub mod history;
 pub mod keys;
 pub mod memory;
@@ -66,11 +67,12 @@ use crate::ids::{AccountId, AssetCode, ChainId, Hash};
 use crate::state::commitment::{self, BucketEntry, Buckets, CommitmentTree, CommitmentUpdate};
 use crate::state::escrow::EscrowState;
 use crate::state::{
-    AccountState, AssetState, BlockOutcome, Holding, Member, Outcome, Params, Receipt, Signatures,
-    StateKey, StateView, Tip, ViewError,
+    AccountState, AssetState, BlockOutcome, Decoded, Holding, Member, Outcome, Params, Receipt,
+    Signatures, StateKey, StateView, Tip, ViewError,
 };
 use crate::tx::SignedTransaction;
 
+use decoded::DecodedCache;
 use history::{History, HistoryConfig, Record, Repair};
 use txindex::{Location, Run, TxIndex};
 
@@ -108,7 +110,14 @@ pub struct StoreConfig {
     pub state_flush_blocks: u64,
     /// Transaction ids held in memory before they go out as a run file.
     pub run_ids: usize,
+    /// Decoded account, asset and escrow entries kept in memory beside
+    /// their bytes, so execution does not decode them (0: none).
+    pub decoded_entries: usize,
 }
+
+/// The default bound on decoded entries: every account of a busy bank's
+/// working set (about 400 bytes each, so some 25 MiB when full).
+pub const DECODED_ENTRIES: usize = 65_536;
 
 impl Default for StoreConfig {
     fn default() -> StoreConfig {
@@ -116,6 +125,7 @@ impl Default for StoreConfig {
             history: HistoryConfig::default(),
             state_flush_blocks: 16,
             run_ids: txindex::RUN_IDS,
+            decoded_entries: DECODED_ENTRIES,
         }
     }
 }
@@ -293,6 +303,8 @@ struct Committed {
     index: TxIndex,
     /// Each run's level, by position in `index.runs`.
     levels: Vec<u8>,
+    /// Decoded entries, consistent with `pending` and sled.
+    decoded: DecodedCache,
 }
 
 impl Committed {
@@ -301,6 +313,8 @@ impl Committed {
         for (key, value) in &outcome.execution.writes {
             self.pending.insert(key.clone(), value.clone());
         }
+        self.decoded
+            .follow(&outcome.execution.writes, &outcome.execution.decoded);
         self.follow(&outcome.execution.commitment);
         self.tip = Tip {
             height: outcome.block.header.height,
@@ -471,6 +485,7 @@ impl Store {
                 unflushed: 0,
                 index: TxIndex::default(),
                 levels: Vec::new(),
+                decoded: DecodedCache::new(config.decoded_entries),
             })),
             history: Arc::new(RwLock::new(history)),
             history_dir,
@@ -674,6 +689,12 @@ impl Store {
     /// The chain id.
     pub fn chain_id(&self) -> ChainId {
         self.chain_id
+    }
+
+    /// How many decoded entries the store holds (at most
+    /// [`StoreConfig::decoded_entries`]).
+    pub fn decoded_len(&self) -> usize {
+        self.read_committed().decoded.len()
     }
 
     /// What opening cut off the history (a torn last record), if anything:
@@ -1464,5 +1485,9 @@ impl StateView for Store {
 
     fn node(&self, level: u8, index: u32) -> Result<Option<Hash>, ViewError> {
         Ok(self.read_committed().commitment.node(level, index))
+    }
+
+    fn decoded(&self, key: &[u8]) -> Option<Decoded> {
+        self.read_committed().decoded.get(key)
     }
 }

@@ -29,6 +29,7 @@ fn config() -> StoreConfig {
         },
         state_flush_blocks: 3,
         run_ids: 50,
+        decoded_entries: 16,
     }
 }
 

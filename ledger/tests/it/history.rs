@@ -18,6 +18,7 @@ fn small() -> StoreConfig {
         },
         state_flush_blocks: 4,
         run_ids: 6,
+        decoded_entries: 8,
     }
 }
 
@@ -126,7 +127,11 @@ fn rolls_runs_and_merges_answer_every_transaction_across_reopens() {
     );
     // 600 ids at 6 per run would be ~100 runs unmerged.
     assert!(runs > 1 && runs < 30, "{runs} runs");
-    assert!(recent < 6 + 5, "{recent} ids in memory");
+    // A run's pointer is durable with the next state write (every 4 blocks,
+    // or when a background merge installs), and each store above was
+    // dropped without a flush: a reopen rebuilds at most a run's worth
+    // plus 4 blocks of 5 ids.
+    assert!(recent < 6 + 4 * 5, "{recent} ids in memory");
     for (id, height) in &ids {
         assert_eq!(store.transaction(id).unwrap().unwrap().height, *height);
     }
@@ -377,4 +382,56 @@ fn merges_run_beside_commits_and_a_flush_finishes_them() {
     for (id, height) in ids.iter().step_by(7) {
         assert_eq!(store.transaction(id).unwrap().unwrap().height, *height);
     }
+}
+
+#[test]
+fn decoded_entries_equal_their_bytes_stay_bounded_and_change_no_outcome() {
+    use clearhouse_ledger::state::{Decoded, StateKey, StateView};
+    let f = Fixture::new(3, 24);
+    let (cached_dir, plain_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // 40 entries (24 accounts and the assets): a generation ages every 20
+    // inserts, about every other block, so entries both outlive blocks
+    // that change them and come and go.
+    let cached_config = StoreConfig {
+        decoded_entries: 40,
+        ..small()
+    };
+    let cached = Store::open_with(cached_dir.path(), &f.genesis, cached_config).unwrap();
+    let plain_config = StoreConfig {
+        decoded_entries: 0,
+        ..small()
+    };
+    let plain = Store::open_with(plain_dir.path(), &f.genesis, plain_config).unwrap();
+    let mut hits = 0;
+    for round in 0..12 {
+        commit_blocks(&f, &cached, 3, 6);
+        commit_blocks(&f, &plain, 3, 6);
+        assert_eq!(cached.tip().unwrap(), plain.tip().unwrap(), "round {round}");
+        assert_eq!(cached.state_root().unwrap(), plain.state_root().unwrap());
+        assert!(cached.decoded_len() <= 40, "{} kept", cached.decoded_len());
+        assert_eq!(plain.decoded_len(), 0);
+        for account in &f.accounts {
+            let key = StateKey::Account(account.account()).encode().unwrap();
+            if let Some(decoded) = cached.decoded(&key) {
+                hits += 1;
+                let Decoded::Account(state) = decoded else {
+                    panic!("an account key holds another kind");
+                };
+                assert_eq!(
+                    Some(&*state),
+                    cached.account(&account.account()).unwrap().as_ref()
+                );
+                assert_eq!(cached.get(&key).unwrap(), plain.get(&key).unwrap());
+            }
+        }
+    }
+    assert!(hits > 0, "the cache never held an account");
+    // Reopened, the state is the same and the cache starts empty.
+    let root = cached.state_root().unwrap();
+    drop(cached);
+    let reopened = Store::open_with(cached_dir.path(), &f.genesis, cached_config).unwrap();
+    assert_eq!(reopened.state_root().unwrap(), root);
+    commit_blocks(&f, &reopened, 2, 6);
+    commit_blocks(&f, &plain, 2, 6);
+    assert_eq!(reopened.state_root().unwrap(), plain.state_root().unwrap());
 }
