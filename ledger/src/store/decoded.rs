@@ -57,6 +57,12 @@ impl DecodedCache {
             return;
         }
         for (key, value) in decoded {
+            // Most keys are in the current generation: replaced in place,
+            // without a new key.
+            if let Some(slot) = self.current.get_mut(key) {
+                *slot = value.clone();
+                continue;
+            }
             if self.current.len() >= self.generation {
                 self.previous = std::mem::take(&mut self.current);
             }

@@ -247,6 +247,11 @@ pub struct History {
     /// The last height held (0: none).
     tip: u64,
     repair: Option<Repair>,
+    /// Why appending stopped: after a failed write or sync (a full disk)
+    /// nothing more is appended until the store is reopened, which scans
+    /// the tail again. What the page cache holds after a failed sync is
+    /// not known, so a retry on the same file is never safe.
+    failed: Option<String>,
 }
 
 fn damaged(path: &Path, offset: u64, what: impl Into<String>) -> StoreError {
@@ -311,6 +316,7 @@ impl History {
             len: 0,
             tip: 0,
             repair: None,
+            failed: None,
         };
         let last = firsts.len().saturating_sub(1);
         for (i, first) in firsts.iter().copied().enumerate() {
@@ -516,6 +522,23 @@ impl History {
                 record.height, self.tip
             )));
         }
+        if let Some(failed) = &self.failed {
+            return Err(StoreError::Io {
+                path: self.dir.clone(),
+                error: format!(
+                    "appending stopped after an earlier failure ({failed}); \
+                     reopen the store once the cause is fixed"
+                ),
+            });
+        }
+        let appended = self.try_append(record);
+        if let Err(error) = &appended {
+            self.failed = Some(error.to_string());
+        }
+        appended
+    }
+
+    fn try_append(&mut self, record: &Record) -> Result<(), StoreError> {
         if self.len >= self.config.segment_bytes {
             self.roll()?;
         }
@@ -529,10 +552,16 @@ impl History {
             .writer
             .as_mut()
             .ok_or_else(|| StoreError::Corrupt("history opened read-only".into()))?;
-        writer
-            .write_all(&bytes)
-            .and_then(|()| writer.sync_data())
-            .map_err(|e| io(&segment.path, e))?;
+        if let Err(error) = writer.write_all(&bytes).and_then(|()| writer.sync_data()) {
+            // Take back what part of the record went out, so the file ends
+            // at the last whole record even before a reopen looks at it
+            // (if this fails too, the reopen cuts the torn tail).
+            let _ = writer
+                .set_len(self.len)
+                .and_then(|()| writer.seek(SeekFrom::Start(self.len)).map(|_| ()))
+                .and_then(|()| writer.sync_data());
+            return Err(io(&segment.path, error));
+        }
         // The open segment keeps its offsets (only a roll takes them).
         segment.offsets.get_or_insert_with(Vec::new).push(self.len);
         segment.count += 1;

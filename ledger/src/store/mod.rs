@@ -311,7 +311,12 @@ impl Committed {
     /// Applies a block's outcome in memory (its record is synced).
     fn follow_block(&mut self, outcome: &BlockOutcome, located: Vec<(Hash, Location)>) {
         for (key, value) in &outcome.execution.writes {
-            self.pending.insert(key.clone(), value.clone());
+            match self.pending.get_mut(key) {
+                Some(slot) => slot.clone_from(value),
+                None => {
+                    self.pending.insert(key.clone(), value.clone());
+                }
+            }
         }
         self.decoded
             .follow(&outcome.execution.writes, &outcome.execution.decoded);

@@ -10,6 +10,7 @@
 
 mod bad_input;
 mod crash;
+mod disk_full;
 mod escrow_credit;
 mod fixture;
 mod genesis;
