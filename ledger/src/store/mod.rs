@@ -115,6 +115,9 @@ pub struct StoreConfig {
     pub decoded_entries: usize,
 }
 
+/// State entries per sled batch when a store writes its genesis state.
+const GENESIS_BATCH_ENTRIES: usize = 4096;
+
 /// The default bound on decoded entries: every account of a busy bank's
 /// working set (about 400 bytes each, so some 25 MiB when full).
 pub const DECODED_ENTRIES: usize = 65_536;
@@ -534,13 +537,32 @@ impl Store {
     fn initialise(&self, genesis: &Genesis) -> Result<(), StoreError> {
         let writes = genesis.initial_writes()?;
         let update = commitment::update(self, &writes)?;
+        // What an earlier initialisation left before it was cut off.
+        self.data.clear()?;
+        // In batches: sled holds a whole batch in memory several times
+        // over while it applies it (100,000 accounts in one batch peaked
+        // at 580 MiB of heap, resident for the node's life).
+        for chunk in writes
+            .iter()
+            .collect::<Vec<_>>()
+            .chunks(GENESIS_BATCH_ENTRIES)
+        {
+            let mut batch = sled::Batch::default();
+            for (key, value) in chunk {
+                if let Some(value) = value {
+                    batch.insert(keys::state(key), value.as_slice());
+                }
+            }
+            self.data.apply_batch(batch)?;
+        }
+        self.db.flush()?;
         let mut batch = sled::Batch::default();
-        state_writes(&mut batch, &writes);
         batch.insert(keys::META_FORMAT, &FORMAT_VERSION.to_be_bytes()[..]);
         batch.insert(keys::META_TIP, &keys::tip(0, &self.chain_id)[..]);
         batch.insert(keys::META_GENESIS_ROOT, &update.root.0[..]);
-        // A store with a chain id is a fully initialised store: the batch is
-        // atomic, so the chain id arrives with everything else or not at all.
+        // A store with a chain id is a fully initialised store: the chain
+        // id arrives in the last batch, after the state entries are
+        // durable, or the next open starts the initialisation over.
         batch.insert(keys::META_CHAIN_ID, &self.chain_id.0[..]);
         self.data.apply_batch(batch)?;
         // The tip is already the genesis one.

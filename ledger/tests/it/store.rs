@@ -712,3 +712,29 @@ fn the_memory_store_answers_every_read_like_the_sled_store() {
         assert!(memory.commit(&twin, &certificate).is_err());
     }
 }
+
+#[test]
+fn an_initialisation_cut_off_before_its_chain_id_starts_over_with_nothing_left() {
+    let first = Fixture::new(3, 40);
+    let second = Fixture::new(2, 5);
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), &first.genesis).unwrap());
+    // As if the process died after the state batches and before the last
+    // one: state entries on disk, no chain id.
+    {
+        let db = sled::open(clearhouse_ledger::store::state_dir(dir.path())).unwrap();
+        let tree = db.open_tree(clearhouse_ledger::store::keys::TREE).unwrap();
+        tree.remove(clearhouse_ledger::store::keys::META_CHAIN_ID)
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path(), &second.genesis).unwrap();
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = Store::open(fresh_dir.path(), &second.genesis).unwrap();
+    assert_eq!(
+        store.state_entries().unwrap(),
+        fresh.state_entries().unwrap()
+    );
+    assert_eq!(store.state_root().unwrap(), fresh.state_root().unwrap());
+    store.check_state().unwrap();
+}
