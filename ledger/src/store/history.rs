@@ -320,6 +320,12 @@ impl History {
         };
         let last = firsts.len().saturating_sub(1);
         for (i, first) in firsts.iter().copied().enumerate() {
+            // The first segment starts the history: at height 1, or at the
+            // height of the snapshot the store was started from (the store
+            // checks which it expects).
+            if i == 0 {
+                history.tip = first.saturating_sub(1);
+            }
             let expected = history.tip + 1;
             if first != expected {
                 return Err(damaged(
@@ -496,6 +502,32 @@ impl History {
         Ok(())
     }
 
+    /// Starts an empty history at `first` (a store started from a snapshot
+    /// of height `first`, whose record is the first appended).
+    pub fn create_at(dir: &Path, config: HistoryConfig, first: u64) -> Result<History, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        if std::fs::read_dir(dir)
+            .map_err(|e| io(dir, e))?
+            .next()
+            .is_some()
+        {
+            return Err(StoreError::Corrupt(format!(
+                "{} is not empty: a history starts only in an empty folder",
+                dir.display()
+            )));
+        }
+        let mut history = History::load(dir, config, false)?;
+        history.tip = first.saturating_sub(1);
+        history.start_segment(first.max(1))?;
+        Ok(history)
+    }
+
+    /// The lowest height held, or that the next append holds (1, or the
+    /// height of the snapshot the store was started from).
+    pub fn first(&self) -> u64 {
+        self.segments.first().map_or(1, |s| s.first)
+    }
+
     /// The highest height held (0: none).
     pub fn tip(&self) -> u64 {
         self.tip
@@ -586,7 +618,7 @@ impl History {
 
     /// The record of `height`, checked, or `None` above the tip.
     pub fn read(&self, height: u64) -> Result<Option<Record>, StoreError> {
-        if height == 0 || height > self.tip {
+        if height == 0 || height > self.tip || height < self.first() {
             return Ok(None);
         }
         let at = self.segments.partition_point(|s| s.first <= height) - 1;

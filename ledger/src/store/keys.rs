@@ -29,6 +29,9 @@ pub const META_CHAIN_ID: &[u8] = b"mchain_id";
 pub const META_TIP: &[u8] = b"mtip";
 /// Meta: the state root right after genesis (32 bytes).
 pub const META_GENESIS_ROOT: &[u8] = b"mgenesis_root";
+/// Meta: the lowest height the history holds, when above 1 (a store
+/// started from a snapshot of that height; u64 BE).
+pub const META_BASE: &[u8] = b"mbase";
 
 /// Formats 1 and 2 kept one sled tree per kind; this one held the format.
 /// Read only to refuse such a store by its format number.

@@ -383,12 +383,15 @@ pub struct TxIndex {
     pub recent: HashMap<Hash, Location>,
     /// Runs, oldest first, each covering the heights after the one before.
     pub runs: Vec<Run>,
+    /// The first height the history holds (0 or 1: from genesis; above,
+    /// the height of the snapshot the store started from).
+    pub base: u64,
 }
 
 impl TxIndex {
     /// The first height the recent map covers.
     pub fn recent_from(&self) -> u64 {
-        self.runs.last().map_or(1, |r| r.to + 1)
+        self.runs.last().map_or(self.base.max(1), |r| r.to + 1)
     }
 
     /// The indexed occurrence of `id`: the map, then each run newest first;

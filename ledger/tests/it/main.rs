@@ -17,5 +17,6 @@ mod genesis;
 mod history;
 mod properties;
 mod signatures;
+mod snapshot;
 mod store;
 mod vectors;
