@@ -80,6 +80,36 @@ pub enum Command {
     /// Verify the chain from genesis, export it, check inclusion proofs.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Fetch and check snapshots: the state at a certified height, to start
+    /// a new node from (`clearhouse-node --from-snapshot FILE`).
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+}
+
+/// `clearhouse snapshot …`.
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Download the node's snapshot at its tip and check it against the
+    /// genesis (certificate and state root) before keeping it.
+    Fetch {
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The genesis file [default: ./clearhouse-testnet/genesis.toml]
+        #[arg(long, value_name = "FILE")]
+        genesis: Option<PathBuf>,
+    },
+    /// Check a snapshot file against the genesis: its checksum, that its
+    /// certificate carries a quorum of the validator set for its block,
+    /// and that its state hashes to that block's state root.
+    Verify {
+        /// The snapshot file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The genesis file [default: ./clearhouse-testnet/genesis.toml]
+        #[arg(long, value_name = "FILE")]
+        genesis: Option<PathBuf>,
+    },
 }
 
 /// `clearhouse keys …`.

@@ -30,6 +30,12 @@ pub const WAIT_MS_PER_POLL: u64 = 5_000;
 /// Most bytes of one JSON answer (a full block can be large).
 pub const ANSWER_BYTES_MAX: u64 = 256 * 1024 * 1024;
 
+/// How long a snapshot download may take.
+pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Most bytes of a snapshot download.
+pub const SNAPSHOT_BYTES_MAX: u64 = 64 * 1024 * 1024 * 1024;
+
 /// A failed request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
@@ -85,7 +91,7 @@ impl From<ClientError> for CliError {
     /// The default mapping: unreachable → 3; by the node's error code, what
     /// does not exist → 5, malformed input → 2, a refused transaction → 4,
     /// the node's trouble → 1. An error without a code known to this build
-    /// falls back on its HTTP status the same way (404 → 5, 400 → 2, other
+    /// falls back on its HTTP status the same way (404 or 410 → 5, 400 → 2, other
     /// 4xx → 4, anything else → 1).
     fn from(error: ClientError) -> CliError {
         match &error {
@@ -102,7 +108,7 @@ impl From<ClientError> for CliError {
                 ExitClass::Internal => CliError::Internal(error.to_string()),
             },
             ClientError::Http {
-                status: 404,
+                status: 404 | 410,
                 message,
                 ..
             } => CliError::NotFound(message.clone()),
@@ -135,7 +141,8 @@ fn exit_class(code: ErrorCode) -> ExitClass {
         | ErrorCode::UnknownEscrow
         | ErrorCode::UnknownBlock
         | ErrorCode::NoBlocks
-        | ErrorCode::UnknownTransaction => ExitClass::NotFound,
+        | ErrorCode::UnknownTransaction
+        | ErrorCode::NotHeld => ExitClass::NotFound,
         ErrorCode::MalformedJson
         | ErrorCode::UnreadableBody
         | ErrorCode::MalformedTransaction
@@ -154,9 +161,10 @@ fn exit_class(code: ErrorCode) -> ExitClass {
         | ErrorCode::Expired
         | ErrorCode::UnknownSender
         | ErrorCode::NonceTooFarAhead => ExitClass::Rejected,
-        ErrorCode::MempoolFull | ErrorCode::ShuttingDown | ErrorCode::Internal => {
-            ExitClass::Internal
-        }
+        ErrorCode::MempoolFull
+        | ErrorCode::ShuttingDown
+        | ErrorCode::SnapshotBusy
+        | ErrorCode::Internal => ExitClass::Internal,
     }
 }
 
@@ -288,6 +296,39 @@ impl Client {
         }
     }
 
+    /// `GET /v1/snapshot` into `out`, streamed (a snapshot is as large as
+    /// the state); the number of bytes written. Allowed
+    /// [`SNAPSHOT_TIMEOUT`], not the usual request timeout.
+    pub fn snapshot_to(&self, out: &mut impl std::io::Write) -> Result<u64, ClientError> {
+        let url = format!("{}/v1/snapshot", self.base_url);
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(SNAPSHOT_TIMEOUT))
+            .build()
+            .new_agent();
+        let mut response = agent
+            .get(&url)
+            .call()
+            .map_err(|e| transport_error(&url, e))?;
+        if response.status().as_u16() != 200 {
+            return answer::<serde_json::Value>(&url, response).and_then(|(status, _)| {
+                Err(ClientError::Malformed {
+                    url: url.clone(),
+                    reason: format!("HTTP {status} without a snapshot"),
+                })
+            });
+        }
+        let mut reader = response
+            .body_mut()
+            .with_config()
+            .limit(SNAPSHOT_BYTES_MAX)
+            .reader();
+        std::io::copy(&mut reader, out).map_err(|e| ClientError::Unreachable {
+            url: url.clone(),
+            reason: format!("the snapshot download broke off: {e}"),
+        })
+    }
+
     /// `POST path` with a JSON body: the status and answer of a 2xx.
     pub fn post<B: Serialize, T: DeserializeOwned>(
         &self,
@@ -386,7 +427,7 @@ mod tests {
         // node error exits the same whether or not this build knows it.
         for code in ErrorCode::ALL {
             let expected = match code.http_status() {
-                404 => ExitClass::NotFound,
+                404 | 410 => ExitClass::NotFound,
                 400 => ExitClass::Usage,
                 401..500 => ExitClass::Rejected,
                 _ => ExitClass::Internal,

@@ -38,4 +38,4 @@ pub mod wire;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
-pub use server::{NodeHandle, StartError, start};
+pub use server::{NodeHandle, StartError, import_snapshot, start};

@@ -1,6 +1,7 @@
 //! Starting and stopping a node (feature `server`).
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
@@ -8,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use clearhouse_consensus::ValidatorIndex;
 use clearhouse_ledger::genesis::Genesis;
-use clearhouse_ledger::store::Store;
+use clearhouse_ledger::store::{Store, StoreConfig};
 use clearhouse_ledger::validators::ValidatorKey;
 
 use crate::config::{NodeConfig, Role};
@@ -109,6 +110,32 @@ fn parse_network_key(text: &str) -> Result<NetworkKey, StartError> {
     hex::decode_to_slice(text, &mut key)
         .map_err(|_| StartError::Config(format!("{text:?} is not a 64-hex-digit network key")))?;
     Ok(NetworkKey(key))
+}
+
+/// Starts the store of the node configured by `config` from the snapshot
+/// file at `snapshot` (checked against the configured genesis: its
+/// certificate and its state root), before [`start`]. Refused when the
+/// data directory already holds a store: a snapshot never replaces a
+/// store's history. Returns the snapshot's height.
+pub fn import_snapshot(config: &NodeConfig, snapshot: &Path) -> Result<u64, StartError> {
+    let genesis_text = std::fs::read_to_string(&config.genesis_file)
+        .map_err(|e| StartError::Io(format!("{}: {e}", config.genesis_file.display())))?;
+    let genesis = Genesis::from_toml(&genesis_text)?;
+    let file = std::fs::File::open(snapshot)
+        .map_err(|e| StartError::Io(format!("{}: {e}", snapshot.display())))?;
+    let snapshot = clearhouse_ledger::store::snapshot::Snapshot::read_from(file)
+        .map_err(clearhouse_ledger::store::StoreError::from)?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::Io(format!("{}: {e}", config.data_dir.display())))?;
+    let store = Store::import(
+        &config.data_dir.join("store"),
+        &genesis,
+        &snapshot,
+        StoreConfig::default(),
+    )?;
+    let height = store.tip()?.height;
+    store.flush()?;
+    Ok(height)
 }
 
 /// Starts a node.
@@ -215,6 +242,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
         status: status_rx.clone(),
         metrics: metrics.clone(),
         limits: limits.clone(),
+        snapshots: Arc::new(tokio::sync::Semaphore::new(1)),
     };
     let api = tokio::spawn(api::serve(listener, api_state, shutdown.clone()));
     let driver = tokio::spawn(driver::run(DriverParts {

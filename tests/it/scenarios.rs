@@ -240,6 +240,74 @@ fn a_late_observer_syncs_the_full_chain() {
     cluster.shutdown_and_check_stores();
 }
 
+/// A new observer started from a validator's snapshot instead of from
+/// genesis: it holds the same state at once, syncs the blocks above the
+/// snapshot, serves what it holds and says `not_held` (410) for the
+/// blocks below; a data directory that already holds a store is refused.
+#[test]
+fn an_observer_started_from_a_snapshot_serves_the_same_state() {
+    let mut cluster = Cluster::start(4, 1, 2, 5);
+    let ids = load(&cluster, &[0, 1, 2, 3], 0, 3);
+    wait_committed(&cluster, 0, &ids);
+    let mut response = ureq::get(&format!("{}/v1/snapshot", cluster.url(0)))
+        .call()
+        .unwrap();
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(1 << 30)
+        .read_to_vec()
+        .unwrap();
+    let snapshot = clearhouse_ledger::store::snapshot::Snapshot::read_from(&bytes[..]).unwrap();
+    snapshot.verify(&cluster.testnet.genesis).unwrap();
+    let height = snapshot.height;
+    assert!(height >= 1);
+    let file = cluster.testnet.nodes[4]
+        .config
+        .data_dir
+        .with_extension("chsnap");
+    std::fs::write(&file, &bytes).unwrap();
+
+    // A validator's folder already holds a store: refused, untouched.
+    let refused = clearhouse_node::import_snapshot(&cluster.testnet.nodes[0].config, &file);
+    assert!(
+        matches!(
+            refused,
+            Err(clearhouse_node::StartError::Store(
+                clearhouse_ledger::store::StoreError::NotEmpty { .. }
+            ))
+        ),
+        "{refused:?}"
+    );
+
+    let observer = 4;
+    let imported =
+        clearhouse_node::import_snapshot(&cluster.testnet.nodes[observer].config, &file).unwrap();
+    assert_eq!(imported, height);
+    std::fs::remove_file(&file).unwrap();
+    cluster.start_node(observer);
+    wait_same_tip(&cluster);
+    assert_eq!(cluster.status(observer).role, Role::Observer);
+    // The same accounts as the validator's.
+    for key in &cluster.keys {
+        let path = format!("/v1/accounts/{}", key.account().to_hex());
+        assert_eq!(cluster.get(observer, &path), cluster.get(0, &path));
+    }
+    // The snapshot's block it holds; the ones below it does not.
+    let at = cluster.get(observer, &format!("/v1/blocks/{height}"));
+    assert_eq!(at["height"], height, "{at}");
+    if height > 1 {
+        let below = cluster.get(observer, &format!("/v1/blocks/{}", height - 1));
+        assert_eq!(below["error"]["code"], "not_held", "{below}");
+    }
+    // It follows new blocks and serves their transactions.
+    let more = load(&cluster, &[1], 3, 1);
+    wait_committed(&cluster, observer, &more);
+    wait_same_tip(&cluster);
+    let heights = cluster.shutdown_and_check_stores();
+    assert_eq!(heights.len(), 5, "every node's store checked: {heights:?}");
+}
+
 /// Bad input on the API: each a 4xx with a JSON error; the node keeps
 /// serving and committing.
 #[test]

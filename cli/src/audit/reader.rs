@@ -172,6 +172,14 @@ impl DataDirReader {
         }
         let chain = StoredChain::open(&store)
             .map_err(|e| AuditError::Source(format!("{}: {e}", store.display())))?;
+        let first = chain.first_height();
+        if first > 1 {
+            return Err(AuditError::Source(format!(
+                "{} started from a snapshot at height {first} and does not hold the blocks \
+                 below it: verify the folder (or the API) of a node that holds the whole chain",
+                store.display()
+            )));
+        }
         let total = chain.tip_height();
         Ok(DataDirReader {
             chain,

@@ -1,5 +1,5 @@
 //! What each command does: [`run`] dispatches a parsed [`Cli`] to
-//! [`keys`], [`transaction`], [`query`] or [`audit`].
+//! [`keys`], [`transaction`], [`query`], [`audit`] or [`snapshot`].
 //!
 //! Commands print their result to stdout (a table, or JSON with `--json`)
 //! and return a [`CliError`] for `main` to print and exit with. A command
@@ -11,6 +11,7 @@ pub mod credit;
 pub mod escrow;
 pub mod keys;
 pub mod query;
+pub mod snapshot;
 pub mod transaction;
 
 use crate::cli::{AccountCommand, BlockCommand, Cli, Command, TxCommand};
@@ -63,6 +64,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Block(BlockCommand::Show { height }) => query::block(&context, &height),
         Command::Status => query::status(&context),
         Command::Audit(command) => audit::run(&context, command),
+        Command::Snapshot(command) => snapshot::run(&context, command),
     }
 }
 

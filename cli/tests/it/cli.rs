@@ -512,3 +512,113 @@ fn audit_commands_are_wired_to_the_node() {
     net.clearhouse(&["audit", "verify", "--genesis", "missing.toml"])
         .expect(2);
 }
+
+#[test]
+fn snapshot_fetch_and_verify_check_what_the_node_sends() {
+    let net = Net::start(1, 17);
+    let genesis = net.genesis();
+    // No block yet: nothing to snapshot (exit 5), and no file is left.
+    let out = net.elsewhere.join("tip.chsnap");
+    let out_text = out.display().to_string();
+    net.clearhouse(&[
+        "snapshot",
+        "fetch",
+        "--out",
+        &out_text,
+        "--genesis",
+        &genesis,
+    ])
+    .expect(5);
+    assert!(!out.exists());
+    // Two blocks, so the snapshot is above block 1.
+    for _ in 0..2 {
+        net.clearhouse(&[
+            "transfer",
+            "--key",
+            &net.key(0),
+            "--to",
+            &net.account(1),
+            "--amount",
+            "5.00 CNY",
+            "--wait",
+        ])
+        .expect(0);
+    }
+    let fetched = net
+        .clearhouse(&[
+            "--json",
+            "snapshot",
+            "fetch",
+            "--out",
+            &out_text,
+            "--genesis",
+            &genesis,
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(fetched["verified"], true);
+    assert!(fetched["height"].as_u64().unwrap() >= 2, "{fetched}");
+    assert!(!net.elsewhere.join("tip.chsnap.part").exists());
+    let verified = net
+        .clearhouse(&[
+            "--json",
+            "snapshot",
+            "verify",
+            &out_text,
+            "--genesis",
+            &genesis,
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(verified["state_root"], fetched["state_root"]);
+
+    // A damaged copy is an audit failure (exit 6); a missing file, usage.
+    let mut bytes = std::fs::read(&out).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    let damaged = net.elsewhere.join("damaged.chsnap");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let run = net.clearhouse(&[
+        "snapshot",
+        "verify",
+        &damaged.display().to_string(),
+        "--genesis",
+        &genesis,
+    ]);
+    run.expect(6);
+    assert!(run.stderr.contains("checksum"), "{run:#?}");
+    net.clearhouse(&[
+        "snapshot",
+        "verify",
+        "missing.chsnap",
+        "--genesis",
+        &genesis,
+    ])
+    .expect(2);
+
+    // A store started from it holds the chain from there only: `audit
+    // verify --data-dir` says so instead of failing at block 1.
+    let snapshot =
+        clearhouse_ledger::store::snapshot::Snapshot::read_from(&std::fs::read(&out).unwrap()[..])
+            .unwrap();
+    let folder = net.elsewhere.join("imported");
+    drop(
+        clearhouse_ledger::store::Store::import(
+            &folder.join("store"),
+            &net.testnet.genesis,
+            &snapshot,
+            clearhouse_ledger::store::StoreConfig::default(),
+        )
+        .unwrap(),
+    );
+    let run = net.clearhouse(&[
+        "audit",
+        "verify",
+        "--genesis",
+        &genesis,
+        "--data-dir",
+        &folder.display().to_string(),
+    ]);
+    run.expect(1);
+    assert!(run.stderr.contains("started from a snapshot"), "{run:#?}");
+}

@@ -88,6 +88,9 @@ pub enum ErrorCode {
     NoBlocks,
     /// 404: the transaction is not committed.
     UnknownTransaction,
+    /// 410: the block is committed but this node does not hold it (it
+    /// started from a snapshot above it): ask a node that holds the chain.
+    NotHeld,
     /// 409: the transaction is already in the mempool.
     Duplicate,
     /// 409: the sender's nonce is already used by a committed transaction.
@@ -112,13 +115,15 @@ pub enum ErrorCode {
     MempoolFull,
     /// 503: the node is stopping.
     ShuttingDown,
+    /// 503: the node is already writing a snapshot for another caller.
+    SnapshotBusy,
     /// 500: the node's own failure.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnreadableBody,
         ErrorCode::MalformedTransaction,
@@ -133,6 +138,7 @@ impl ErrorCode {
         ErrorCode::UnknownBlock,
         ErrorCode::NoBlocks,
         ErrorCode::UnknownTransaction,
+        ErrorCode::NotHeld,
         ErrorCode::Duplicate,
         ErrorCode::NonceUsed,
         ErrorCode::NoncePending,
@@ -145,6 +151,7 @@ impl ErrorCode {
         ErrorCode::NonceTooFarAhead,
         ErrorCode::MempoolFull,
         ErrorCode::ShuttingDown,
+        ErrorCode::SnapshotBusy,
         ErrorCode::Internal,
     ];
 
@@ -168,6 +175,7 @@ impl ErrorCode {
             | ErrorCode::UnknownBlock
             | ErrorCode::NoBlocks
             | ErrorCode::UnknownTransaction => 404,
+            ErrorCode::NotHeld => 410,
             ErrorCode::Duplicate | ErrorCode::NonceUsed | ErrorCode::NoncePending => 409,
             ErrorCode::BodyTooLarge | ErrorCode::BatchTooLarge => 413,
             ErrorCode::WrongChain
@@ -175,7 +183,7 @@ impl ErrorCode {
             | ErrorCode::Expired
             | ErrorCode::UnknownSender
             | ErrorCode::NonceTooFarAhead => 422,
-            ErrorCode::MempoolFull | ErrorCode::ShuttingDown => 503,
+            ErrorCode::MempoolFull | ErrorCode::ShuttingDown | ErrorCode::SnapshotBusy => 503,
             ErrorCode::Internal => 500,
         }
     }
@@ -197,6 +205,7 @@ impl ErrorCode {
             ErrorCode::UnknownBlock => "unknown_block",
             ErrorCode::NoBlocks => "no_blocks",
             ErrorCode::UnknownTransaction => "unknown_transaction",
+            ErrorCode::NotHeld => "not_held",
             ErrorCode::Duplicate => "duplicate",
             ErrorCode::NonceUsed => "nonce_used",
             ErrorCode::NoncePending => "nonce_pending",
@@ -209,6 +218,7 @@ impl ErrorCode {
             ErrorCode::NonceTooFarAhead => "nonce_too_far_ahead",
             ErrorCode::MempoolFull => "mempool_full",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::SnapshotBusy => "snapshot_busy",
             ErrorCode::Internal => "internal",
         }
     }

@@ -350,7 +350,7 @@ pub(super) async fn block_receipts(
         .store
         .receipts(height)
         .map_err(internal)?
-        .ok_or_else(|| no_block(height))?;
+        .ok_or_else(|| no_block(&state, height))?;
     Ok(Json(dto::BlockReceipts {
         height,
         receipts: receipts.iter().map(dto::Receipt::with_tx_id).collect(),
@@ -378,7 +378,7 @@ pub(super) async fn certificate(
         .store
         .certificate(height)
         .map_err(internal)?
-        .ok_or_else(|| no_block(height))?;
+        .ok_or_else(|| no_block(&state, height))?;
     Ok(Json(dto::Certificate {
         height: certificate.height,
         round: certificate.round,
@@ -425,12 +425,12 @@ pub(super) async fn chain(
             .store
             .block(height)
             .map_err(internal)?
-            .ok_or_else(|| no_block(height))?;
+            .ok_or_else(|| no_block(&state, height))?;
         let certificate = state
             .store
             .certificate(height)
             .map_err(internal)?
-            .ok_or_else(|| no_block(height))?;
+            .ok_or_else(|| no_block(&state, height))?;
         blocks.push(dto::ChainBlock {
             height,
             block: hex::encode(block.encode().map_err(internal)?),
@@ -474,12 +474,12 @@ pub(super) async fn transaction_proof(
         .store
         .block(found.height)
         .map_err(internal)?
-        .ok_or_else(|| no_block(found.height))?;
+        .ok_or_else(|| no_block(&state, found.height))?;
     let certificate = state
         .store
         .certificate(found.height)
         .map_err(internal)?
-        .ok_or_else(|| no_block(found.height))?;
+        .ok_or_else(|| no_block(&state, found.height))?;
     let ids = block
         .transactions
         .iter()
@@ -497,6 +497,56 @@ pub(super) async fn transaction_proof(
         receipt: dto::Receipt::new(&found.receipt),
         proof: dto::MerklePath::new(&proof),
     }))
+}
+
+/// `GET /v1/snapshot`: the state at the tip with the tip's block,
+/// certificate and receipts, in the snapshot format of
+/// `clearhouse_ledger::store::snapshot` (a new node starts from it with
+/// `clearhouse-node --from-snapshot`, after checking the certificate and
+/// the state root itself). One snapshot is written at a time; commits wait
+/// for the state scan. Under the access-control issue this becomes a
+/// member-only read.
+#[utoipa::path(
+    get,
+    path = "/v1/snapshot",
+    tag = "blocks",
+    responses(
+        (status = 200, description = "The snapshot's bytes", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "No block yet (`no_blocks`)", body = dto::ErrorBody),
+        (status = 503, description = "Another snapshot is being written (`snapshot_busy`)", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn snapshot(State(state): State<ApiState>) -> Result<impl IntoResponse, ApiError> {
+    let Ok(_permit) = state.snapshots.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            ErrorCode::SnapshotBusy,
+            "this node is writing a snapshot for another caller; try again shortly",
+        ));
+    };
+    if state.store.tip().map_err(internal)?.height == 0 {
+        return Err(ApiError::new(
+            ErrorCode::NoBlocks,
+            "no block has been committed yet: a new node starts from the genesis",
+        ));
+    }
+    let store = state.store.clone();
+    let (height, bytes) = tokio::task::spawn_blocking(move || {
+        let snapshot = store.snapshot().map_err(internal)?;
+        let bytes = snapshot.to_bytes().map_err(internal)?;
+        Ok::<_, ApiError>((snapshot.height, bytes))
+    })
+    .await
+    .map_err(internal)??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"snapshot-{height}.chsnap\""),
+            ),
+        ],
+        bytes,
+    ))
 }
 
 /// `GET /v1/openapi.json`: this API's OpenAPI document.
@@ -543,7 +593,19 @@ fn bad_query(rejection: QueryRejection) -> ApiError {
     ApiError::new(ErrorCode::BadQuery, rejection.body_text())
 }
 
-fn no_block(height: u64) -> ApiError {
+/// A block the store does not give: below the first one it holds (a node
+/// started from a snapshot) it is `not_held`, else it does not exist.
+fn no_block(state: &ApiState, height: u64) -> ApiError {
+    let first = state.store.first_height();
+    if (1..first).contains(&height) {
+        return ApiError::new(
+            ErrorCode::NotHeld,
+            format!(
+                "this node holds the chain from height {first} (it started from a snapshot): \
+                 ask a node that holds the whole chain for block {height}"
+            ),
+        );
+    }
     ApiError::new(
         ErrorCode::UnknownBlock,
         format!("no block at height {height}"),
@@ -695,7 +757,7 @@ fn block_with_receipts(state: &ApiState, height: u64) -> Result<dto::Block, ApiE
         .store
         .block(height)
         .map_err(internal)?
-        .ok_or_else(|| no_block(height))?;
+        .ok_or_else(|| no_block(state, height))?;
     let receipts = state
         .store
         .receipts(height)

@@ -51,6 +51,8 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     /// Bounds.
     pub limits: Limits,
+    /// One snapshot written at a time (a permit each).
+    pub snapshots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Every route the API serves, with its handler: the one list the router
@@ -79,6 +81,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
             "/v1/proofs/transactions/{hash}",
             get(handlers::transaction_proof),
         ),
+        ("/v1/snapshot", get(handlers::snapshot)),
         ("/v1/openapi.json", get(handlers::openapi)),
         ("/metrics", get(handlers::metrics)),
     ]
@@ -135,6 +138,7 @@ pub type ApiAddress = SocketAddr;
         handlers::block_receipts,
         handlers::chain,
         handlers::transaction_proof,
+        handlers::snapshot,
         handlers::openapi,
         handlers::metrics,
     ),
