@@ -10,9 +10,13 @@
 //! the ledger). Memory that grows with `payments` rather than with
 //! `accounts` is a leak of chain history into memory.
 //!
+//! With `--snapshot 1` it then takes a snapshot of the store and starts a
+//! second store from it, printing how long each step took (what a new node
+//! spends before it can serve, besides downloading the file).
+//!
 //! ```text
 //! cargo run --release -p clearhouse-ledger --example store_soak -- \
-//!     --payments 3000000 --accounts 100000
+//!     --payments 3000000 --accounts 100000 [--snapshot 1]
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 use std::time::{Duration, Instant};
@@ -28,6 +32,7 @@ struct Args {
     accounts: usize,
     block: usize,
     every: u64,
+    snapshot: bool,
 }
 
 fn args() -> Args {
@@ -36,6 +41,7 @@ fn args() -> Args {
         accounts: 1_000,
         block: 2_000,
         every: 500_000,
+        snapshot: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -48,6 +54,7 @@ fn args() -> Args {
             "--accounts" => args.accounts = usize::try_from(value).unwrap(),
             "--block" => args.block = usize::try_from(value).unwrap(),
             "--every" => args.every = value,
+            "--snapshot" => args.snapshot = value != 0,
             other => panic!("unknown flag {other}"),
         }
     }
@@ -141,10 +148,64 @@ fn main() {
             step_payments = 0;
         }
     }
+    if args.snapshot {
+        snapshot_figures(&f, &store);
+    }
     let audit = store.supply_audit().unwrap();
     for (asset, (sum, supply)) in audit {
         assert_eq!(sum, supply, "{asset} not conserved");
     }
+}
+
+/// Takes a snapshot of `store`, writes it to a file, reads and verifies it
+/// and starts a second store from it, timing each step.
+fn snapshot_figures(f: &Fixture, store: &Store) {
+    use clearhouse_ledger::store::StoreConfig;
+    use clearhouse_ledger::store::snapshot::Snapshot;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tip.chsnap");
+    let t = Instant::now();
+    let snapshot = store.snapshot().unwrap();
+    let take = t.elapsed();
+    let t = Instant::now();
+    snapshot
+        .write_to(std::fs::File::create(&file).unwrap())
+        .unwrap();
+    let write = t.elapsed();
+    drop(snapshot);
+    let t = Instant::now();
+    let read = Snapshot::read_from(std::fs::File::open(&file).unwrap()).unwrap();
+    let read_time = t.elapsed();
+    let t = Instant::now();
+    read.verify(&f.genesis).unwrap();
+    let verify = t.elapsed();
+    let t = Instant::now();
+    let imported = Store::import(
+        &dir.path().join("store"),
+        &f.genesis,
+        &read,
+        StoreConfig::default(),
+    )
+    .unwrap();
+    let import = t.elapsed();
+    assert_eq!(imported.state_root().unwrap(), store.state_root().unwrap());
+    drop(imported);
+    let t = Instant::now();
+    let reopened = Store::open(&dir.path().join("store"), &f.genesis).unwrap();
+    let reopen = t.elapsed();
+    println!(
+        "{{\"snapshot_height\":{},\"entries\":{},\"bytes_mib\":{:.1},\"take_s\":{:.2},\"write_s\":{:.2},\"read_s\":{:.2},\"verify_s\":{:.2},\"import_s\":{:.2},\"reopen_s\":{:.2}}}",
+        read.height,
+        read.entries.len(),
+        std::fs::metadata(&file).unwrap().len() as f64 / (1024.0 * 1024.0),
+        take.as_secs_f64(),
+        write.as_secs_f64(),
+        read_time.as_secs_f64(),
+        verify.as_secs_f64(),
+        import.as_secs_f64(),
+        reopen.as_secs_f64(),
+    );
+    drop(reopened);
 }
 
 /// This process's resident memory in KiB (0 where `/proc` is missing).
