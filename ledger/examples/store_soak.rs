@@ -10,13 +10,14 @@
 //! the ledger). Memory that grows with `payments` rather than with
 //! `accounts` is a leak of chain history into memory.
 //!
-//! With `--snapshot 1` it then takes a snapshot of the store and starts a
+//! With `--keep K` the store prunes, keeping at least the latest K blocks
+//! (the disk figure then stays bounded). With `--snapshot 1` it then takes a snapshot of the store and starts a
 //! second store from it, printing how long each step took (what a new node
 //! spends before it can serve, besides downloading the file).
 //!
 //! ```text
 //! cargo run --release -p clearhouse-ledger --example store_soak -- \
-//!     --payments 3000000 --accounts 100000 [--snapshot 1]
+//!     --payments 3000000 --accounts 100000 [--keep 1000] [--snapshot 1]
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 use std::time::{Duration, Instant};
@@ -33,6 +34,7 @@ struct Args {
     block: usize,
     every: u64,
     snapshot: bool,
+    keep: Option<u64>,
 }
 
 fn args() -> Args {
@@ -42,6 +44,7 @@ fn args() -> Args {
         block: 2_000,
         every: 500_000,
         snapshot: false,
+        keep: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -55,6 +58,7 @@ fn args() -> Args {
             "--block" => args.block = usize::try_from(value).unwrap(),
             "--every" => args.every = value,
             "--snapshot" => args.snapshot = value != 0,
+            "--keep" => args.keep = Some(value),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -67,7 +71,15 @@ fn main() {
     let f = Fixture::new(4, args.accounts);
     let rss_fixture = rss_kib();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &f.genesis).unwrap();
+    let store = Store::open_with(
+        dir.path(),
+        &f.genesis,
+        clearhouse_ledger::store::StoreConfig {
+            keep_blocks: args.keep,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     // What the load generator holds (keys, genesis) and what the store holds
     // after writing the genesis state: the baseline of every line after.
     println!(
@@ -137,10 +149,11 @@ fn main() {
         if done >= next_report || done == args.payments {
             next_report += args.every;
             println!(
-                "{{\"payments\":{done},\"height\":{height},\"rss_mib\":{:.1},\"disk_mib\":{:.1},\"segments\":{},\"us_per_payment\":{:.1},\"wall_s\":{:.1}}}",
+                "{{\"payments\":{done},\"height\":{height},\"rss_mib\":{:.1},\"disk_mib\":{:.1},\"segments\":{},\"first_height\":{},\"us_per_payment\":{:.1},\"wall_s\":{:.1}}}",
                 rss_kib() as f64 / 1024.0,
                 disk_bytes(dir.path()) as f64 / (1024.0 * 1024.0),
                 store.segment_count(),
+                store.first_height(),
                 step_work.as_secs_f64() * 1e6 / step_payments as f64,
                 started.elapsed().as_secs_f64(),
             );

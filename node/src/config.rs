@@ -129,6 +129,13 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     /// The HTTP API address.
     pub api: SocketAddr,
+    /// Keep only about this many of the latest blocks on disk, removing
+    /// the oldest history segments as the chain grows (absent: keep the
+    /// whole chain, an archival node). A pruning node serves state, the
+    /// latest blocks and snapshots; peers far behind and auditors need an
+    /// archival node. At least `clearhouse_ledger::store::KEEP_BLOCKS_MIN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_blocks: Option<u64>,
     /// Peers to dial.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
@@ -210,6 +217,14 @@ impl NodeConfig {
     pub fn check(&self) -> Result<(), String> {
         if self.role == Role::Validator && self.key_file.is_none() {
             return Err("a validator needs key_file".into());
+        }
+        if let Some(keep) = self.keep_blocks {
+            let min = clearhouse_ledger::store::KEEP_BLOCKS_MIN;
+            if keep < min {
+                return Err(format!(
+                    "keep_blocks is {keep}, at least {min} blocks are kept"
+                ));
+            }
         }
         let limits = &self.limits;
         if limits.block_txs_max == 0 || limits.block_bytes_max == 0 || limits.mempool_txs_max == 0 {

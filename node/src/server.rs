@@ -147,7 +147,14 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
     let validators = genesis.validator_set()?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::Io(format!("{}: {e}", config.data_dir.display())))?;
-    let store = Store::open(&config.data_dir.join("store"), &genesis)?;
+    let store = Store::open_with(
+        &config.data_dir.join("store"),
+        &genesis,
+        StoreConfig {
+            keep_blocks: config.keep_blocks,
+            ..StoreConfig::default()
+        },
+    )?;
     if let Some(repair) = store.repair() {
         tracing::warn!(%repair, "the store's history ended in a torn record, cut at open");
     }

@@ -383,6 +383,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
             network_key_file,
             listen,
             api: free_address()?,
+            keep_blocks: None,
             peers,
             observers,
             limits: spec.limits.clone(),

@@ -175,8 +175,8 @@ impl DataDirReader {
         let first = chain.first_height();
         if first > 1 {
             return Err(AuditError::Source(format!(
-                "{} started from a snapshot at height {first} and does not hold the blocks \
-                 below it: verify the folder (or the API) of a node that holds the whole chain",
+                "{} holds the chain from height {first} only (it started from a snapshot \
+                 or prunes old blocks): verify the folder (or the API) of an archival node",
                 store.display()
             )));
         }

@@ -620,5 +620,8 @@ fn snapshot_fetch_and_verify_check_what_the_node_sends() {
         &folder.display().to_string(),
     ]);
     run.expect(1);
-    assert!(run.stderr.contains("started from a snapshot"), "{run:#?}");
+    assert!(
+        run.stderr.contains("holds the chain from height"),
+        "{run:#?}"
+    );
 }

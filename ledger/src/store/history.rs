@@ -522,6 +522,44 @@ impl History {
         Ok(history)
     }
 
+    /// The first height that would remain if every closed segment wholly
+    /// below `height` were removed (the open segment always stays).
+    pub fn prunable_first(&self, height: u64) -> u64 {
+        let mut first = self.first();
+        for next in self.segments.iter().skip(1) {
+            if next.first > height {
+                break;
+            }
+            first = next.first;
+        }
+        first
+    }
+
+    /// Removes the closed segments (with their index files) wholly below
+    /// `first`, which must be the first height of a segment held.
+    pub fn remove_below(&mut self, first: u64) -> Result<(), StoreError> {
+        if first <= self.first() {
+            return Ok(());
+        }
+        let keep = self.segments.partition_point(|s| s.first < first);
+        if self.segments.get(keep).is_none_or(|s| s.first != first) {
+            return Err(StoreError::Corrupt(format!(
+                "history pruning below {first}, which no segment starts at"
+            )));
+        }
+        for segment in &self.segments[..keep] {
+            for path in [segment.path.clone(), segment.index_path()] {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io(&path, e)),
+                }
+            }
+        }
+        self.segments.drain(..keep);
+        sync_dir(&self.dir)
+    }
+
     /// The lowest height held, or that the next append holds (1, or the
     /// height of the snapshot the store was started from).
     pub fn first(&self) -> u64 {

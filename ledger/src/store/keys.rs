@@ -32,6 +32,9 @@ pub const META_GENESIS_ROOT: &[u8] = b"mgenesis_root";
 /// Meta: the lowest height the history holds, when above 1 (a store
 /// started from a snapshot of that height; u64 BE).
 pub const META_BASE: &[u8] = b"mbase";
+/// Meta: the lowest height the history still holds after pruning (u64 BE;
+/// absent: the base). The transaction index still starts at the base.
+pub const META_PRUNED: &[u8] = b"mpruned";
 
 /// Formats 1 and 2 kept one sled tree per kind; this one held the format.
 /// Read only to refuse such a store by its format number.

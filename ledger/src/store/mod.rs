@@ -115,7 +115,16 @@ pub struct StoreConfig {
     /// Decoded account, asset and escrow entries kept in memory beside
     /// their bytes, so execution does not decode them (0: none).
     pub decoded_entries: usize,
+    /// Keep at least this many of the latest blocks and remove closed
+    /// segments wholly below them (`None`: keep the whole chain, an
+    /// archival node). A pruned node serves state, the latest blocks and
+    /// snapshots; the blocks it removed come from an archival node.
+    /// At least [`KEEP_BLOCKS_MIN`].
+    pub keep_blocks: Option<u64>,
 }
+
+/// The fewest blocks a pruning store keeps: the ones its open checks.
+pub const KEEP_BLOCKS_MIN: u64 = OPEN_CHECK_BLOCKS;
 
 /// State entries per sled batch when a store writes its genesis state.
 const GENESIS_BATCH_ENTRIES: usize = 4096;
@@ -131,6 +140,7 @@ impl Default for StoreConfig {
             state_flush_blocks: 16,
             run_ids: txindex::RUN_IDS,
             decoded_entries: DECODED_ENTRIES,
+            keep_blocks: None,
         }
     }
 }
@@ -618,21 +628,32 @@ impl Store {
     /// from a snapshot) and checks that the history starts there: a
     /// missing first segment is damage, not a shorter chain.
     fn load_base(&self) -> Result<(), StoreError> {
-        let base = match self.data.get(keys::META_BASE)? {
-            Some(bytes) => u64::from_be_bytes(
-                bytes
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("a malformed history base".into()))?,
-            ),
-            None => 1,
+        let height = |key: &[u8], what: &str| -> Result<Option<u64>, StoreError> {
+            self.data
+                .get(key)?
+                .map(|bytes| {
+                    <[u8; 8]>::try_from(bytes.as_ref())
+                        .map(u64::from_be_bytes)
+                        .map_err(|_| StoreError::Corrupt(format!("a malformed {what}")))
+                })
+                .transpose()
         };
+        let base = height(keys::META_BASE, "history base")?.unwrap_or(1);
+        let pruned = height(keys::META_PRUNED, "pruning height")?.unwrap_or(base);
+        if pruned > base && self.read_history().first() < pruned {
+            // A prune recorded in sled whose file removals a crash cut
+            // short: finish it.
+            self.history
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove_below(pruned)?;
+        }
         let first = self.read_history().first();
-        if first != base {
+        if first != pruned {
             return Err(StoreError::Damaged {
                 file: self.history_dir.clone(),
                 offset: 0,
-                what: format!("the history starts at height {first}, the state says {base}"),
+                what: format!("the history starts at height {first}, the state says {pruned}"),
             });
         }
         self.write_committed().index.base = base;
@@ -645,11 +666,13 @@ impl Store {
     fn load_runs(&self) -> Result<(), StoreError> {
         let mut runs = Vec::new();
         let mut levels = Vec::new();
+        // The index starts where the store began (pruning keeps it whole).
+        let index_base = self.read_committed().index.base.max(1);
         for item in self.data.scan_prefix([keys::RUN]) {
             let (key, value) = item?;
             let (from, to) = keys::parse_run(&key)
                 .ok_or_else(|| StoreError::Corrupt("a malformed run pointer".into()))?;
-            let expected = runs.last().map_or(self.first_height(), |r: &Run| r.to + 1);
+            let expected = runs.last().map_or(index_base, |r: &Run| r.to + 1);
             if from != expected || to < from {
                 return Err(StoreError::Corrupt(format!(
                     "run {from}..={to} does not follow the run before (next height {expected})"
@@ -842,8 +865,44 @@ impl Store {
         self.merge_runs(false)?;
         if flush_due {
             self.write_state()?;
+            self.prune()?;
         }
         Ok(())
+    }
+
+    /// With [`StoreConfig::keep_blocks`], removes the closed segments whose
+    /// blocks all lie more than that many blocks below the tip, and below
+    /// the first height the transaction index replays at open (run after a
+    /// state write, so nothing a reopen replays goes). The new first height
+    /// is made durable in sled before any file goes; a crash between the
+    /// two is finished at the next open.
+    fn prune(&self) -> Result<(), StoreError> {
+        let Some(keep) = self.config.keep_blocks else {
+            return Ok(());
+        };
+        let (tip, recent_from) = {
+            let committed = self.read_committed();
+            (committed.tip.height, committed.index.recent_from())
+        };
+        let limit = tip
+            .saturating_sub(keep.max(KEEP_BLOCKS_MIN))
+            .saturating_add(1)
+            .min(recent_from);
+        let first = self.read_history().prunable_first(limit);
+        if first <= self.first_height() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        batch.insert(keys::META_PRUNED, &first.to_be_bytes()[..]);
+        self.data.apply_batch(batch)?;
+        self.db.flush()?;
+        // Readers confirming an index entry against its block hold the
+        // committed lock: none sees a block go from under it.
+        let _committed = self.write_committed();
+        self.history
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove_below(first)
     }
 
     /// Where a block's transactions go in the index. One id can occur more
@@ -913,6 +972,10 @@ impl Store {
         let committed = self.read_committed();
         let mut read = None;
         let found = committed.index.find(id, |location| {
+            if location.height < self.first_height() {
+                // Pruned: this node no longer holds the block.
+                return Ok(false);
+            }
             let (block, receipts) = self.block_and_receipts(location.height)?;
             let matches = match block.transactions.get(location.index as usize) {
                 Some(tx) => tx.id()? == *id,
@@ -1173,7 +1236,9 @@ impl Store {
         }
     }
 
-    /// A committed transaction with its receipt, by id.
+    /// A committed transaction with its receipt, by id (`None` also for
+    /// one in a block this store does not hold: below its snapshot, or
+    /// pruned).
     pub fn transaction(&self, id: &Hash) -> Result<Option<StoredTransaction>, StoreError> {
         let Some((location, read)) = self.find(id)? else {
             return Ok(None);
@@ -1182,7 +1247,13 @@ impl Store {
         let missing = || StoreError::Corrupt(format!("tx {id} indexed at {height}/{index}"));
         let (block, receipts) = match read {
             Some(read) => read,
-            None => self.block_and_receipts(height)?,
+            // Found in memory, in a block pruned meanwhile.
+            None if height < self.first_height() => return Ok(None),
+            None => match self.block_and_receipts(height) {
+                Ok(read) => read,
+                Err(_) if height < self.first_height() => return Ok(None),
+                Err(error) => return Err(error),
+            },
         };
         let position = usize::try_from(index).map_err(|_| missing())?;
         let transaction = block

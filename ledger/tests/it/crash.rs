@@ -3,7 +3,9 @@
 //! the child acknowledged as committed, and conserves every asset. The store
 //! is laid out small (segments of 64 KiB, the state written every 3 blocks,
 //! a transaction-index run every 50 ids) so that kills land in segment
-//! rolls, run writes and merges, and reopens replay blocks.
+//! rolls, run writes and merges, and reopens replay blocks. It prunes
+//! segments more than 40 blocks below the tip, so kills land in prunes
+//! too: the first height held only grows, and never leaves fewer blocks.
 //!
 //! The child is this same test binary, re-run with `CLEARHOUSE_CRASH_DIR` set
 //! and the ignored test `crash::child_commits_blocks_forever` selected.
@@ -21,6 +23,8 @@ use crate::fixture::{Fixture, assert_conserved};
 const KILLS: u32 = 50;
 const SEED: u64 = 0x5eed_c0de;
 const TXS_PER_BLOCK: usize = 40;
+/// The store prunes: kills land in prunes too (a few blocks a segment).
+const KEEP_BLOCKS: u64 = 40;
 
 fn config() -> StoreConfig {
     StoreConfig {
@@ -30,6 +34,7 @@ fn config() -> StoreConfig {
         state_flush_blocks: 3,
         run_ids: 50,
         decoded_entries: 16,
+        keep_blocks: Some(KEEP_BLOCKS),
     }
 }
 
@@ -84,6 +89,8 @@ fn sigkill_at_random_moments_leaves_whole_blocks() {
     let mut rng = SEED;
     let mut acknowledged = 0u64;
     let mut last_tip = 0u64;
+    let mut last_first = 1u64;
+    let mut pruned = 1u64;
     for kill in 0..KILLS {
         let mut child = Command::new(&exe)
             .args([
@@ -145,9 +152,18 @@ fn sigkill_at_random_moments_leaves_whole_blocks() {
             tip.height
         );
         last_tip = tip.height;
-        // Whole blocks only: every height up to the tip has its block,
-        // certificate and receipts; nothing lies beyond the tip.
-        for height in 1..=tip.height {
+        let first = store.first_height();
+        assert!(first >= last_first, "kill {kill}: pruned blocks came back");
+        assert!(
+            tip.height + 1 - first >= KEEP_BLOCKS.min(tip.height),
+            "kill {kill}: holds {first}..={}, fewer than {KEEP_BLOCKS}",
+            tip.height
+        );
+        last_first = first;
+        pruned = pruned.max(first);
+        // Whole blocks only: every height held up to the tip has its
+        // block, certificate and receipts; nothing lies beyond the tip.
+        for height in first..=tip.height {
             let block = store.block(height).unwrap().expect("block");
             assert!(store.certificate(height).unwrap().is_some());
             let receipts = store.receipts(height).unwrap().expect("receipts");
@@ -172,6 +188,10 @@ fn sigkill_at_random_moments_leaves_whole_blocks() {
     assert!(
         last_tip > 0,
         "the child never committed a block: the test proved nothing"
+    );
+    assert!(
+        pruned > 1,
+        "nothing was ever pruned: the prunes went untested"
     );
     let store = Store::open_with(dir.path(), &f.genesis, config()).unwrap();
     let (runs, _) = store.index_shape();

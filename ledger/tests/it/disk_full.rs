@@ -28,6 +28,7 @@ fn config() -> StoreConfig {
         state_flush_blocks: 100_000,
         run_ids: 1_000_000,
         decoded_entries: 1024,
+        keep_blocks: None,
     }
 }
 

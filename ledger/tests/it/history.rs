@@ -19,6 +19,7 @@ fn small() -> StoreConfig {
         state_flush_blocks: 4,
         run_ids: 6,
         decoded_entries: 8,
+        keep_blocks: None,
     }
 }
 
@@ -434,4 +435,121 @@ fn decoded_entries_equal_their_bytes_stay_bounded_and_change_no_outcome() {
     commit_blocks(&f, &reopened, 2, 6);
     commit_blocks(&f, &plain, 2, 6);
     assert_eq!(reopened.state_root().unwrap(), plain.state_root().unwrap());
+}
+
+/// A pruning store beside an archival twin fed the same blocks: the same
+/// state and tip throughout; the pruned one holds at least the kept
+/// blocks, none of the removed segments, answers the payments it holds and
+/// none it removed, and reopens as pruned.
+#[test]
+fn a_pruning_store_keeps_the_latest_blocks_and_the_same_state() {
+    let f = Fixture::new(3, 12);
+    let (pruned_dir, archival_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let keep = 20;
+    let config = StoreConfig {
+        keep_blocks: Some(keep),
+        ..small()
+    };
+    let pruned = Store::open_with(pruned_dir.path(), &f.genesis, config).unwrap();
+    let archival = Store::open_with(archival_dir.path(), &f.genesis, small()).unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let before = ids.len();
+        ids.extend(commit_blocks(&f, &archival, 4, 4));
+        for height in archival.tip().unwrap().height - 3..=archival.tip().unwrap().height {
+            let block = archival.block(height).unwrap().unwrap();
+            let outcome = clearhouse_ledger::state::apply_block(
+                &pruned,
+                &block,
+                clearhouse_ledger::state::Signatures::Verify,
+            )
+            .unwrap();
+            pruned
+                .commit(&outcome, &archival.certificate(height).unwrap().unwrap())
+                .unwrap();
+        }
+        assert!(ids.len() > before);
+        assert_eq!(pruned.tip().unwrap(), archival.tip().unwrap());
+        assert_eq!(pruned.state_root().unwrap(), archival.state_root().unwrap());
+        let (tip, first) = (pruned.tip().unwrap().height, pruned.first_height());
+        assert!(
+            tip + 1 - first >= keep.min(tip),
+            "{first}..={tip} keeps fewer than {keep}"
+        );
+    }
+    let tip = pruned.tip().unwrap().height;
+    let first = pruned.first_height();
+    assert!(first > 1, "nothing was pruned over {tip} blocks");
+    assert!(segments(pruned_dir.path()).len() < segments(archival_dir.path()).len());
+    assert_eq!(pruned.block(first - 1).unwrap(), None);
+    assert_eq!(pruned.block(first).unwrap(), archival.block(first).unwrap());
+    for (id, height) in &ids {
+        let found = pruned.transaction(id).unwrap();
+        if *height >= first {
+            assert_eq!(found.unwrap().height, *height);
+        } else {
+            assert_eq!(found, None, "a payment of pruned block {height}");
+        }
+    }
+    pruned.check_state().unwrap();
+    drop(pruned);
+    let reopened = Store::open_with(pruned_dir.path(), &f.genesis, config).unwrap();
+    assert_eq!(reopened.first_height(), first);
+    assert_eq!(
+        reopened.state_root().unwrap(),
+        archival.state_root().unwrap()
+    );
+    reopened.check_state().unwrap();
+    // The audit reader says what the folder lacks.
+    assert_eq!(
+        StoredChain::open(pruned_dir.path()).unwrap().first_height(),
+        first
+    );
+}
+
+/// A prune recorded in sled whose file removals a crash cut short is
+/// finished at the next open; a recorded first height that no segment
+/// starts at is a refusal, not a guess.
+#[test]
+fn an_interrupted_prune_is_finished_at_open() {
+    let f = Fixture::new(3, 12);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+        commit_blocks(&f, &store, 40, 4);
+        store.flush().unwrap();
+    }
+    let all = segments(dir.path());
+    assert!(all.len() >= 3, "{all:?}");
+    let boundary: u64 = all[2]
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let record = |value: u64| {
+        let db =
+            clearhouse_ledger::store::open_db(&clearhouse_ledger::store::state_dir(dir.path()))
+                .unwrap();
+        db.open_tree(clearhouse_ledger::store::keys::TREE)
+            .unwrap()
+            .insert(
+                clearhouse_ledger::store::keys::META_PRUNED,
+                &value.to_be_bytes()[..],
+            )
+            .unwrap();
+        db.flush().unwrap();
+    };
+    record(boundary + 1);
+    assert!(matches!(
+        Store::open_with(dir.path(), &f.genesis, small()),
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(segments(dir.path()), all, "a refused prune removes nothing");
+    record(boundary);
+    let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+    assert_eq!(store.first_height(), boundary);
+    assert_eq!(segments(dir.path()), all[2..].to_vec());
+    store.check_state().unwrap();
 }

@@ -98,7 +98,7 @@ fn a_store_started_from_a_snapshot_holds_the_same_state_and_goes_on_committing()
 }
 
 #[test]
-fn an_imported_store_reopens_after_many_blocks_and_small_segments() {
+fn an_imported_store_reopens_after_many_blocks_small_segments_and_pruning() {
     let f = Fixture::new(2, 4);
     let source_dir = tempfile::tempdir().unwrap();
     let source = chain(&f, source_dir.path(), 3);
@@ -109,11 +109,12 @@ fn an_imported_store_reopens_after_many_blocks_and_small_segments() {
         },
         state_flush_blocks: 3,
         run_ids: 8,
+        keep_blocks: Some(16),
         ..StoreConfig::default()
     };
     let target_dir = tempfile::tempdir().unwrap();
     let imported = Store::import(target_dir.path(), &f.genesis, &snapshot, config).unwrap();
-    for nonce in 3..20 {
+    for nonce in 3..60 {
         commit_on(&f, &[&source, &imported], nonce);
     }
     imported.flush().unwrap();
@@ -123,10 +124,17 @@ fn an_imported_store_reopens_after_many_blocks_and_small_segments() {
     let reopened = Store::open_with(target_dir.path(), &f.genesis, config).unwrap();
     assert_eq!(reopened.tip().unwrap(), source.tip().unwrap());
     assert_eq!(reopened.state_root().unwrap(), source.state_root().unwrap());
+    // It pruned above its snapshot too, and answers what it still holds.
+    let first = reopened.first_height();
+    assert!(first > 3, "nothing pruned");
     for height in 3..=source.tip().unwrap().height {
         for tx in source.block(height).unwrap().unwrap().transactions {
-            let found = reopened.transaction(&tx.id().unwrap()).unwrap().unwrap();
-            assert_eq!(found.height, height);
+            let found = reopened.transaction(&tx.id().unwrap()).unwrap();
+            if height >= first {
+                assert_eq!(found.unwrap().height, height);
+            } else {
+                assert_eq!(found, None);
+            }
         }
     }
 }

@@ -89,7 +89,7 @@ pub enum ErrorCode {
     /// 404: the transaction is not committed.
     UnknownTransaction,
     /// 410: the block is committed but this node does not hold it (it
-    /// started from a snapshot above it): ask a node that holds the chain.
+    /// started from a snapshot above it, or pruned it): ask an archival node.
     NotHeld,
     /// 409: the transaction is already in the mempool.
     Duplicate,

@@ -594,15 +594,16 @@ fn bad_query(rejection: QueryRejection) -> ApiError {
 }
 
 /// A block the store does not give: below the first one it holds (a node
-/// started from a snapshot) it is `not_held`, else it does not exist.
+/// started from a snapshot, or pruning) it is `not_held`, else it does not
+/// exist.
 fn no_block(state: &ApiState, height: u64) -> ApiError {
     let first = state.store.first_height();
     if (1..first).contains(&height) {
         return ApiError::new(
             ErrorCode::NotHeld,
             format!(
-                "this node holds the chain from height {first} (it started from a snapshot): \
-                 ask a node that holds the whole chain for block {height}"
+                "this node holds the chain from height {first} (it started from a snapshot \
+                 or prunes old blocks): ask an archival node for block {height}"
             ),
         );
     }
