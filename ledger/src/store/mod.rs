@@ -561,22 +561,12 @@ impl Store {
         let update = commitment::update(self, &writes)?;
         // What an earlier initialisation left before it was cut off.
         self.data.clear()?;
-        // In batches: sled holds a whole batch in memory several times
-        // over while it applies it (100,000 accounts in one batch peaked
-        // at 580 MiB of heap, resident for the node's life).
-        for chunk in writes
-            .iter()
-            .collect::<Vec<_>>()
-            .chunks(GENESIS_BATCH_ENTRIES)
-        {
-            let mut batch = sled::Batch::default();
-            for (key, value) in chunk {
-                if let Some(value) = value {
-                    batch.insert(keys::state(key), value.as_slice());
-                }
-            }
-            self.data.apply_batch(batch)?;
-        }
+        write_entries(
+            &self.data,
+            writes
+                .iter()
+                .filter_map(|(key, value)| Some((key, value.as_ref()?))),
+        )?;
         self.db.flush()?;
         let mut batch = sled::Batch::default();
         batch.insert(keys::META_FORMAT, &FORMAT_VERSION.to_be_bytes()[..]);
@@ -1341,7 +1331,15 @@ impl Store {
     /// Every state entry (encoded key, encoded value), in key order: sled's,
     /// with the writes not yet in sled over them.
     pub fn state_entries(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {
-        let committed = self.read_committed();
+        self.entries_under(&self.read_committed())
+    }
+
+    /// [`Store::state_entries`] with the committed lock already held, so
+    /// the entries and whatever else the caller reads describe one block.
+    fn entries_under(
+        &self,
+        committed: &Committed,
+    ) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {
         let mut entries = BTreeMap::new();
         for item in self.data.scan_prefix([keys::STATE]) {
             let (key, value) = item?;
@@ -1371,19 +1369,7 @@ impl Store {
                 "no block committed yet: a new node starts from the genesis".into(),
             ));
         }
-        let mut entries = BTreeMap::new();
-        for item in self.data.scan_prefix([keys::STATE]) {
-            let (key, value) = item?;
-            let key = keys::parse_state(&key)
-                .ok_or_else(|| StoreError::Corrupt("a state key lacks its prefix".into()))?;
-            entries.insert(key.to_vec(), value.to_vec());
-        }
-        for (key, value) in &committed.pending {
-            match value {
-                Some(value) => entries.insert(key.clone(), value.clone()),
-                None => entries.remove(key),
-            };
-        }
+        let entries = self.entries_under(&committed)?;
         drop(committed);
         let record = self
             .read_history()
@@ -1439,14 +1425,7 @@ impl Store {
             })?;
             let db = open_db(&state_dir(&staging))?;
             let data = db.open_tree(keys::TREE)?;
-            let entries: Vec<_> = snapshot.entries.iter().collect();
-            for chunk in entries.chunks(GENESIS_BATCH_ENTRIES) {
-                let mut batch = sled::Batch::default();
-                for (key, value) in chunk {
-                    batch.insert(keys::state(key), value.as_slice());
-                }
-                data.apply_batch(batch)?;
-            }
+            write_entries(&data, snapshot.entries.iter())?;
             let genesis_root = commitment::update(
                 &MemoryState::empty(snapshot.chain_id),
                 &genesis.initial_writes()?,
@@ -1707,6 +1686,30 @@ fn not_next(outcome: &BlockOutcome, tip: Tip) -> StoreError {
         tip_height: tip.height,
         tip_hash: tip.block_hash,
     }
+}
+
+/// Writes state entries into a tree being initialised, in sled batches of
+/// [`GENESIS_BATCH_ENTRIES`]: sled holds a whole batch in memory several
+/// times over while it applies it (100,000 accounts in one batch peaked at
+/// 580 MiB of heap, resident for the node's life).
+fn write_entries<'a>(
+    data: &sled::Tree,
+    entries: impl Iterator<Item = (&'a Vec<u8>, &'a Vec<u8>)>,
+) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    let mut held = 0;
+    for (key, value) in entries {
+        batch.insert(keys::state(key), value.as_slice());
+        held += 1;
+        if held == GENESIS_BATCH_ENTRIES {
+            data.apply_batch(std::mem::take(&mut batch))?;
+            held = 0;
+        }
+    }
+    if held > 0 {
+        data.apply_batch(batch)?;
+    }
+    Ok(())
 }
 
 /// Adds state writes (`None`: a removal) to `batch`.
