@@ -59,6 +59,7 @@ fn chain(accounts: usize) -> Chain {
                 network_key: key(&format!("net-{i}")).account().to_hex(),
                 voting_power: 1,
                 treasury: key(&format!("treasury-{i}")).account().to_hex(),
+                api_key: None,
             })
             .collect(),
         assets: vec![AssetEntry {
@@ -82,6 +83,8 @@ fn chain(accounts: usize) -> Chain {
         }],
         escrow: None,
         credit: None,
+        auditors: Vec::new(),
+        regulators: Vec::new(),
     };
     Chain {
         genesis: file.validate().unwrap(),

@@ -12,6 +12,17 @@
 //! network_key = "…64 hex…"      # ed25519 public key of its libp2p identity
 //! voting_power = 10
 //! treasury = "…64 hex…"         # the bank's own account (created automatically)
+//! api_key = "…64 hex…"          # optional: its back office's API request key
+//!
+//! [[auditors]]                  # optional: read everything through the API
+//! id = "audit-1"
+//! name = "Audit Firm"
+//! key = "…64 hex…"              # its API request key
+//!
+//! [[regulators]]                # optional: read everything, compliance actions
+//! id = "regulator"
+//! name = "Regulator"
+//! key = "…64 hex…"
 //!
 //! [[assets]]
 //! code = "CNY"
@@ -56,7 +67,8 @@ use crate::state::credit::{CreditParams, RATING_MAX, RATING_VERSIONS};
 use crate::state::escrow::EscrowParams;
 use crate::state::memory::MemoryState;
 use crate::state::{
-    AccountState, AssetState, FeeRule, Member, Params, StateKey, ViewError, commitment,
+    AccountState, AssetState, FeeRule, Member, Overseer, OverseerRole, Params, StateKey, ViewError,
+    commitment,
 };
 use crate::validators::{ValidatorKey, ValidatorSet, ValidatorSetError};
 
@@ -91,6 +103,24 @@ pub struct GenesisFile {
     /// Credit parameters (defaults, and no credit offered, when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credit: Option<CreditEntry>,
+    /// Auditors: read everything through the API.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auditors: Vec<OverseerEntry>,
+    /// Regulators: read everything, and take compliance actions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regulators: Vec<OverseerEntry>,
+}
+
+/// An `[[auditors]]` or `[[regulators]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverseerEntry {
+    /// Its id (a-z, 0-9, '-'), distinct from every member's.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Its API request public key, hex.
+    pub key: String,
 }
 
 /// The `[escrow]` table.
@@ -142,6 +172,10 @@ pub struct MemberEntry {
     pub voting_power: u64,
     /// Treasury account public key, hex.
     pub treasury: String,
+    /// The back office's API request public key, hex (absent: the bank
+    /// cannot call the API as a bank).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
 }
 
 /// An `[[assets]]` table.
@@ -196,6 +230,8 @@ pub struct Genesis {
     pub accounts: BTreeMap<AccountId, AccountState>,
     /// Chain parameters.
     pub params: Params,
+    /// Auditors, then regulators, in file order.
+    pub overseers: Vec<Overseer>,
 }
 
 /// Why a genesis file is refused.
@@ -304,6 +340,14 @@ pub enum GenesisError {
     /// A display name longer than [`MEMBER_NAME_BYTES_MAX`].
     #[error("member {0}: name longer than {MEMBER_NAME_BYTES_MAX} bytes")]
     NameTooLong(String),
+    /// An API request key that is also an account, or another party's key.
+    #[error("{field}: key {key} is already an account or another party's key")]
+    KeyReused {
+        /// Where.
+        field: String,
+        /// The key, hex.
+        key: String,
+    },
     /// An opening state value too large to store.
     #[error("opening state value of {0} bytes exceeds the state value limit")]
     StateValueTooLarge(usize),
@@ -413,6 +457,14 @@ impl GenesisFile {
             )?;
             insert_unique(&mut keys, network_key, "network key", &entry.network_key)?;
             insert_unique(&mut treasuries, treasury, "treasury", &entry.treasury)?;
+            let api_key = match &entry.api_key {
+                Some(text) => {
+                    let key = parse_key(field("api_key"), text)?;
+                    insert_unique(&mut keys, key, "key", text)?;
+                    Some(key)
+                }
+                None => None,
+            };
             members.push(Member {
                 id,
                 name: entry.name.clone(),
@@ -420,7 +472,31 @@ impl GenesisFile {
                 network_key,
                 voting_power: entry.voting_power,
                 treasury: AccountId(treasury),
+                api_key,
             });
+        }
+        let mut overseers = Vec::new();
+        let roles = [
+            ("auditors", OverseerRole::Auditor, &self.auditors),
+            ("regulators", OverseerRole::Regulator, &self.regulators),
+        ];
+        for (table, role, entries) in roles {
+            for (index, entry) in entries.iter().enumerate() {
+                let field = |name: &str| format!("{table}[{index}].{name}");
+                let id = MemberId::new(&entry.id).map_err(id_err(field("id")))?;
+                if entry.name.len() > MEMBER_NAME_BYTES_MAX {
+                    return Err(GenesisError::NameTooLong(entry.id.clone()));
+                }
+                let api_key = parse_key(field("key"), &entry.key)?;
+                insert_unique(&mut ids, id.clone(), "member or overseer id", &entry.id)?;
+                insert_unique(&mut keys, api_key, "key", &entry.key)?;
+                overseers.push(Overseer {
+                    id,
+                    name: entry.name.clone(),
+                    role,
+                    api_key,
+                });
+            }
         }
         // Zero power, duplicate keys and overflow, with the set's own checks.
         crate::state::validator_set(&members)?;
@@ -430,7 +506,7 @@ impl GenesisFile {
             let code = AssetCode::new(&entry.code).map_err(id_err("assets.code".into()))?;
             let issuer = MemberId::new(&entry.issuer)
                 .map_err(id_err(format!("assets[{}].issuer", entry.code)))?;
-            if !ids.contains(&issuer) {
+            if !members.iter().any(|m| m.id == issuer) {
                 return Err(GenesisError::UnknownIssuer {
                     asset: entry.code.clone(),
                     issuer: entry.issuer.clone(),
@@ -552,7 +628,7 @@ impl GenesisFile {
             let field = format!("accounts[{}]", entry.key);
             let key = AccountId(parse_key(format!("{field}.key"), &entry.key)?);
             let bank = MemberId::new(&entry.bank).map_err(id_err(format!("{field}.bank")))?;
-            if !ids.contains(&bank) {
+            if !members.iter().any(|m| m.id == bank) {
                 return Err(GenesisError::UnknownBank {
                     account: entry.key.clone(),
                     bank: entry.bank.clone(),
@@ -604,6 +680,26 @@ impl GenesisFile {
                 state.supply = supply;
             }
         }
+        // A request key names one caller: never an account as well.
+        for (field, key) in members
+            .iter()
+            .filter_map(|m| {
+                m.api_key
+                    .map(|key| (format!("members[{}].api_key", m.id), key))
+            })
+            .chain(
+                overseers
+                    .iter()
+                    .map(|o| (format!("{}.key", o.id), o.api_key)),
+            )
+        {
+            if accounts.contains_key(&AccountId(key)) {
+                return Err(GenesisError::KeyReused {
+                    field,
+                    key: hex::encode(key),
+                });
+            }
+        }
         let genesis = Genesis {
             chain_name: self.chain_name.clone(),
             genesis_time_ms: self.genesis_time_ms,
@@ -611,6 +707,7 @@ impl GenesisFile {
             assets,
             accounts,
             params,
+            overseers,
         };
         // Every opening value must be readable back under the state limit.
         for value in genesis.initial_writes()?.into_values().flatten() {
@@ -648,6 +745,10 @@ impl Genesis {
         writes.insert(
             StateKey::Params.encode()?,
             Some(codec::encode(&self.params)?),
+        );
+        writes.insert(
+            StateKey::Overseers.encode()?,
+            Some(codec::encode(&self.overseers)?),
         );
         for (code, state) in &self.assets {
             writes.insert(

@@ -16,7 +16,7 @@ use crate::certificate::CommitCertificate;
 use crate::crypto::{Keypair, sha256};
 use crate::genesis::{
     AccountEntry, AssetEntry, CreditCapEntry, CreditEntry, EscrowEntry, FeeEntry, Genesis,
-    GenesisFile, MemberEntry,
+    GenesisFile, MemberEntry, OverseerEntry,
 };
 use crate::state::{BlockOutcome, Signatures, StateView, propose_block};
 use crate::validators::ValidatorKey;
@@ -61,6 +61,7 @@ impl Fixture {
                 network_key: key(&format!("network-{i}")).account().to_hex(),
                 voting_power: 10,
                 treasury: treasuries[i].account().to_hex(),
+                api_key: Some(Fixture::api_key(i).account().to_hex()),
             })
             .collect();
         let assets = (0..banks)
@@ -141,6 +142,16 @@ impl Fixture {
                     })
                     .collect(),
             }),
+            auditors: vec![OverseerEntry {
+                id: "auditor".into(),
+                name: "Test Auditor".into(),
+                key: Fixture::auditor().account().to_hex(),
+            }],
+            regulators: vec![OverseerEntry {
+                id: "regulator".into(),
+                name: "Test Regulator".into(),
+                key: Fixture::regulator().account().to_hex(),
+            }],
         };
         let genesis = file.validate().expect("fixture genesis is valid");
         Fixture {
@@ -150,6 +161,21 @@ impl Fixture {
             treasuries,
             accounts: customers,
         }
+    }
+
+    /// Bank `i`'s API request key.
+    pub fn api_key(i: usize) -> Keypair {
+        key(&format!("api-{i}"))
+    }
+
+    /// The auditor's API request key.
+    pub fn auditor() -> Keypair {
+        key("auditor")
+    }
+
+    /// The regulator's API request key.
+    pub fn regulator() -> Keypair {
+        key("regulator")
     }
 
     pub fn chain_id(&self) -> crate::ChainId {
@@ -250,7 +276,7 @@ pub fn balances_per_asset(
                     slot.0 = slot.0.checked_add(escrow.amount.0).unwrap();
                 }
             }
-            StateKey::Members | StateKey::Params | StateKey::Due(_) => {}
+            StateKey::Members | StateKey::Params | StateKey::Due(_) | StateKey::Overseers => {}
         }
     }
     out

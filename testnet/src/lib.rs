@@ -21,7 +21,7 @@ use clearhouse_ledger::AccountId;
 use clearhouse_ledger::crypto::{Keypair, sha256};
 use clearhouse_ledger::genesis::{
     AccountEntry, AssetEntry, CreditCapEntry, CreditEntry, EscrowEntry, FeeEntry, Genesis,
-    GenesisFile, MemberEntry,
+    GenesisFile, MemberEntry, OverseerEntry,
 };
 use clearhouse_node::config::{Limits, NodeConfig, PeerConfig, Role, Timeouts};
 use clearhouse_node::keyfile;
@@ -271,6 +271,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
         let (validator, validator_path) = write_key(&format!("{bank}-validator"))?;
         let (network, network_path) = write_key(&format!("{bank}-network"))?;
         let (treasury, treasury_path) = write_key(&format!("{bank}-treasury"))?;
+        let (api, _) = write_key(&format!("{bank}-api"))?;
         members.push(MemberEntry {
             id: bank.clone(),
             name: format!("Demo Bank {i}"),
@@ -278,6 +279,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
             network_key: network.account().to_hex(),
             voting_power: 10,
             treasury: treasury.account().to_hex(),
+            api_key: Some(api.account().to_hex()),
         });
         assets.push(AssetEntry {
             code: code.into(),
@@ -351,6 +353,16 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
         assets,
         accounts: account_entries,
         fees,
+        auditors: vec![OverseerEntry {
+            id: "auditor".into(),
+            name: "Demo Audit Firm".into(),
+            key: write_key("auditor")?.0.account().to_hex(),
+        }],
+        regulators: vec![OverseerEntry {
+            id: "regulator".into(),
+            name: "Demo Regulator".into(),
+            key: write_key("regulator")?.0.account().to_hex(),
+        }],
     };
     let genesis = file.validate()?;
     let genesis_path = dir.join("genesis.toml");

@@ -79,6 +79,8 @@ pub enum StateKey {
     Escrow(Hash),
     /// The deadlines falling at a height: a `Vec<DueItem>` in registration order.
     Due(u64),
+    /// The auditors and regulators, a `Vec<Overseer>` in genesis order.
+    Overseers,
 }
 
 /// Something whose deadline falls at a height, registered under
@@ -187,6 +189,42 @@ pub struct Member {
     /// The bank's own account: signs issue, redeem and registrations, and
     /// receives the fees of the accounts the bank hosts.
     pub treasury: AccountId,
+    /// The ed25519 public key its back office signs API requests with
+    /// (`None`: the bank has no API access as a bank).
+    pub api_key: Option<[u8; 32]>,
+}
+
+/// Someone who reads everything through the API without hosting accounts:
+/// an auditor, or a regulator (who will also take compliance actions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overseer {
+    /// Its stable id (the same alphabet as a member's).
+    pub id: MemberId,
+    /// Display name.
+    pub name: String,
+    /// What it is.
+    pub role: OverseerRole,
+    /// The ed25519 public key it signs API requests with.
+    pub api_key: [u8; 32],
+}
+
+/// An [`Overseer`]'s role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OverseerRole {
+    /// Reads everything.
+    Auditor,
+    /// Reads everything, and takes compliance actions.
+    Regulator,
+}
+
+impl OverseerRole {
+    /// Its lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverseerRole::Auditor => "auditor",
+            OverseerRole::Regulator => "regulator",
+        }
+    }
 }
 
 /// The fee rule of one asset.
@@ -336,7 +374,9 @@ pub fn holding(key: &[u8], value: &[u8]) -> Result<Holding, CodecError> {
             let asset: AssetState = codec::decode::<_, STATE_VALUE_BYTES_MAX>(value)?;
             Holding::Supply(code, asset.supply)
         }
-        StateKey::Members | StateKey::Params | StateKey::Due(_) => Holding::Nothing,
+        StateKey::Members | StateKey::Params | StateKey::Due(_) | StateKey::Overseers => {
+            Holding::Nothing
+        }
     })
 }
 
@@ -344,6 +384,11 @@ pub fn holding(key: &[u8], value: &[u8]) -> Result<Holding, CodecError> {
 pub fn read_members(view: &dyn StateView) -> Result<Vec<Member>, ViewError> {
     read(view, &StateKey::Members)?
         .ok_or_else(|| ViewError::Corrupt("the member list is missing".into()))
+}
+
+/// The auditors and regulators in force (none in a state that lists none).
+pub fn read_overseers(view: &dyn StateView) -> Result<Vec<Overseer>, ViewError> {
+    Ok(read(view, &StateKey::Overseers)?.unwrap_or_default())
 }
 
 /// The validator set in force, from the member list.

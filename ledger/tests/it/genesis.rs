@@ -65,6 +65,49 @@ fn duplicates_are_refused() {
 }
 
 #[test]
+fn api_keys_name_one_caller_each() {
+    // The fixture's genesis lists an auditor and a regulator.
+    let g = file().validate().unwrap();
+    assert_eq!(g.overseers.len(), 2);
+    assert!(g.members.iter().all(|m| m.api_key.is_some()));
+    // An overseer may not take a member's id.
+    let mut f = file();
+    f.auditors[0].id = f.members[0].id.clone();
+    assert!(matches!(
+        refused(f),
+        GenesisError::Duplicate {
+            what: "member or overseer id",
+            ..
+        }
+    ));
+    // Two callers may not share a request key, nor a validator's.
+    let mut f = file();
+    f.regulators[0].key = f.auditors[0].key.clone();
+    assert!(matches!(
+        refused(f),
+        GenesisError::Duplicate { what: "key", .. }
+    ));
+    let mut f = file();
+    f.members[1].api_key = Some(f.members[0].validator_key.clone());
+    assert!(matches!(refused(f), GenesisError::Duplicate { .. }));
+    // A request key is never an account's key as well.
+    let mut f = file();
+    f.members[0].api_key = Some(f.accounts[0].key.clone());
+    assert!(matches!(refused(f), GenesisError::KeyReused { .. }));
+    let mut f = file();
+    f.auditors[0].key = f.members[0].treasury.clone();
+    assert!(matches!(refused(f), GenesisError::KeyReused { .. }));
+    // Absent tables and keys are fine: no overseers, no bank API access.
+    let mut f = file();
+    f.auditors.clear();
+    f.regulators.clear();
+    f.members[0].api_key = None;
+    let g = f.validate().unwrap();
+    assert!(g.overseers.is_empty());
+    assert_eq!(g.members[0].api_key, None);
+}
+
+#[test]
 fn unknown_references_are_refused() {
     let mut f = file();
     f.assets[0].issuer = "bank-9".into();

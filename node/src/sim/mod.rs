@@ -324,6 +324,7 @@ fn genesis(validators: &[Keypair], accounts: &[Keypair], seed: u64) -> Genesis {
                 network_key: key_of(&format!("network-{i}"), seed).account().to_hex(),
                 voting_power: 10,
                 treasury: key_of(&format!("treasury-{i}"), seed).account().to_hex(),
+                api_key: None,
             })
             .collect(),
         accounts: accounts
@@ -344,6 +345,8 @@ fn genesis(validators: &[Keypair], accounts: &[Keypair], seed: u64) -> Genesis {
         fees: Vec::new(),
         escrow: None,
         credit: None,
+        auditors: Vec::new(),
+        regulators: Vec::new(),
     };
     match file.validate() {
         Ok(genesis) => genesis,
