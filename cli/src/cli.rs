@@ -17,6 +17,11 @@ testnet started with default settings (the `api` address in
 ./clearhouse-testnet/bank-0/node.toml). Amounts are typed the human way,
 e.g. \"12.50 CNY\", using the asset's decimals.
 
+Reads of private data are signed requests: --auth-key FILE names the key
+(an account's own, a bank's API key, an auditor's or a regulator's); the
+transaction commands sign with --key unless --auth-key is given. `status`
+says whom the node took the caller to be.
+
 --json prints machine-readable output (documented in cli/README.md) instead
 of aligned tables.";
 
@@ -35,6 +40,12 @@ pub struct Cli {
     /// first node of ./clearhouse-testnet]
     #[arg(long, global = true, env = "CLEARHOUSE_NODE", value_name = "URL")]
     pub node: Option<String>,
+
+    /// Sign every request with this key file: an account's own key (its
+    /// own data), a bank's API key (its customers'), an auditor's or a
+    /// regulator's (everything). Transaction commands default to --key.
+    #[arg(long, global = true, env = "CLEARHOUSE_AUTH_KEY", value_name = "FILE")]
+    pub auth_key: Option<PathBuf>,
 
     /// Print JSON instead of tables.
     #[arg(long, global = true)]

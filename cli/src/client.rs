@@ -12,7 +12,11 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use std::sync::OnceLock;
+
+use clearhouse_ledger::crypto::Keypair;
 use clearhouse_ledger::{AccountId, Hash, SignedTransaction};
+use clearhouse_node::api::auth::RequestSigner;
 use clearhouse_node::api::dto::{
     self, Account, Block, Credit, ErrorCode, Escrow, NodeStatus, TransactionStatus, TxState,
 };
@@ -103,6 +107,13 @@ impl From<ClientError> for CliError {
                 ..
             } => match exit_class(*code) {
                 ExitClass::NotFound => CliError::NotFound(message.clone()),
+                ExitClass::Denied if *code == ErrorCode::Unauthenticated => {
+                    CliError::Denied(format!(
+                        "{error}; sign the request with --auth-key FILE (an account's, a bank's \
+                     API, an auditor's or a regulator's key)"
+                    ))
+                }
+                ExitClass::Denied => CliError::Denied(error.to_string()),
                 ExitClass::Usage => CliError::Usage(error.to_string()),
                 ExitClass::Rejected => CliError::Rejected(error.to_string()),
                 ExitClass::Internal => CliError::Internal(error.to_string()),
@@ -113,6 +124,9 @@ impl From<ClientError> for CliError {
                 ..
             } => CliError::NotFound(message.clone()),
             ClientError::Http { status: 400, .. } => CliError::Usage(error.to_string()),
+            ClientError::Http {
+                status: 401 | 403, ..
+            } => CliError::Denied(error.to_string()),
             ClientError::Http { status, .. } if (400..500).contains(status) => {
                 CliError::Rejected(error.to_string())
             }
@@ -127,6 +141,7 @@ impl From<ClientError> for CliError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ExitClass {
     NotFound,
+    Denied,
     Usage,
     Rejected,
     Internal,
@@ -139,6 +154,7 @@ fn exit_class(code: ErrorCode) -> ExitClass {
         ErrorCode::NotFound
         | ErrorCode::UnknownAccount
         | ErrorCode::UnknownEscrow
+        | ErrorCode::UnknownAsset
         | ErrorCode::UnknownBlock
         | ErrorCode::NoBlocks
         | ErrorCode::UnknownTransaction
@@ -164,7 +180,15 @@ fn exit_class(code: ErrorCode) -> ExitClass {
         ErrorCode::MempoolFull
         | ErrorCode::ShuttingDown
         | ErrorCode::SnapshotBusy
+        | ErrorCode::ReplayCacheFull
         | ErrorCode::Internal => ExitClass::Internal,
+        ErrorCode::Unauthenticated
+        | ErrorCode::BadAuthorization
+        | ErrorCode::BadRequestSignature
+        | ErrorCode::StaleRequest
+        | ErrorCode::ReplayedRequest
+        | ErrorCode::UnknownCaller
+        | ErrorCode::OutOfScope => ExitClass::Denied,
     }
 }
 
@@ -172,6 +196,11 @@ fn exit_class(code: ErrorCode) -> ExitClass {
 pub struct Client {
     base_url: String,
     agent: ureq::Agent,
+    /// The key requests are signed with, if any.
+    key: Option<Keypair>,
+    /// Its signer, made on the first signed request (it needs the node's
+    /// chain id and name, from the public `/v1/status`).
+    signer: OnceLock<RequestSigner>,
 }
 
 /// What a submission answered.
@@ -187,6 +216,12 @@ impl Client {
     /// A client for `base_url` (e.g. `http://127.0.0.1:8000`; `http://` is
     /// assumed when no scheme is given).
     pub fn new(base_url: &str) -> Client {
+        Client::signed(base_url, None)
+    }
+
+    /// A client that signs every request with `key` (see
+    /// `clearhouse_node::api::auth`); unsigned when `None`.
+    pub fn signed(base_url: &str, key: Option<Keypair>) -> Client {
         let trimmed = base_url.trim().trim_end_matches('/');
         let base_url = if trimmed.contains("://") {
             trimmed.to_owned()
@@ -198,7 +233,69 @@ impl Client {
             .timeout_global(Some(REQUEST_TIMEOUT))
             .build()
             .new_agent();
-        Client { base_url, agent }
+        Client {
+            base_url,
+            agent,
+            key,
+            signer: OnceLock::new(),
+        }
+    }
+
+    /// The public key requests are signed with.
+    pub fn auth_key(&self) -> Option<AccountId> {
+        self.key.as_ref().map(Keypair::account)
+    }
+
+    /// The signer, `None` for an unsigned client.
+    fn signer(&self) -> Result<Option<&RequestSigner>, ClientError> {
+        let Some(key) = &self.key else {
+            return Ok(None);
+        };
+        if let Some(signer) = self.signer.get() {
+            return Ok(Some(signer));
+        }
+        let status: NodeStatus = self.send("GET", "/v1/status", None, None)?.1;
+        let chain_id = Hash::from_hex(&status.chain_id).map_err(|e| ClientError::Malformed {
+            url: self.base_url.clone(),
+            reason: format!("status with a bad chain_id: {e}"),
+        })?;
+        let signer = RequestSigner::new(Keypair::from_seed(&key.seed()), chain_id, &status.node);
+        Ok(Some(self.signer.get_or_init(|| signer)))
+    }
+
+    /// One request: `GET` without a body, or `POST` with a JSON one,
+    /// signed when the client has a key.
+    fn send<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        signer: Option<&RequestSigner>,
+    ) -> Result<(u16, T), ClientError> {
+        let url = format!("{}{path}", self.base_url);
+        let authorization =
+            signer.map(|s| s.header(method, path, body.as_deref().unwrap_or_default()));
+        let response = match body {
+            None => {
+                let mut request = self.agent.get(&url);
+                if let Some(value) = &authorization {
+                    request = request.header("authorization", value);
+                }
+                request.call()
+            }
+            Some(bytes) => {
+                let mut request = self
+                    .agent
+                    .post(&url)
+                    .header("content-type", "application/json");
+                if let Some(value) = &authorization {
+                    request = request.header("authorization", value);
+                }
+                request.send(&bytes[..])
+            }
+        }
+        .map_err(|e| transport_error(&url, e))?;
+        answer(&url, response)
     }
 
     /// The base URL requests go to.
@@ -217,6 +314,11 @@ impl Client {
             &format!("/v1/accounts/{}", account.to_hex()),
             ErrorCode::UnknownAccount,
         )
+    }
+
+    /// `GET /v1/assets/{code}`; `None` if there is no such asset.
+    pub fn asset(&self, code: &str) -> Result<Option<dto::Asset>, ClientError> {
+        self.optional(&format!("/v1/assets/{code}"), ErrorCode::UnknownAsset)
     }
 
     /// `GET /v1/escrows/{id}`; `None` if there is no such escrow.
@@ -274,13 +376,8 @@ impl Client {
 
     /// `GET path`, the answer of a 2xx as a `T`.
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let url = format!("{}{path}", self.base_url);
-        let response = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| transport_error(&url, e))?;
-        answer(&url, response).map(|(_, value)| value)
+        let signer = self.signer()?;
+        self.send("GET", path, None, signer).map(|(_, value)| value)
     }
 
     /// `GET path`, `None` when the node answers `missing`.
@@ -306,10 +403,11 @@ impl Client {
             .timeout_global(Some(SNAPSHOT_TIMEOUT))
             .build()
             .new_agent();
-        let mut response = agent
-            .get(&url)
-            .call()
-            .map_err(|e| transport_error(&url, e))?;
+        let mut request = agent.get(&url);
+        if let Some(signer) = self.signer()? {
+            request = request.header("authorization", signer.header("GET", "/v1/snapshot", b""));
+        }
+        let mut response = request.call().map_err(|e| transport_error(&url, e))?;
         if response.status().as_u16() != 200 {
             return answer::<serde_json::Value>(&url, response).and_then(|(status, _)| {
                 Err(ClientError::Malformed {
@@ -335,13 +433,12 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<(u16, T), ClientError> {
-        let url = format!("{}{path}", self.base_url);
-        let response = self
-            .agent
-            .post(&url)
-            .send_json(body)
-            .map_err(|e| transport_error(&url, e))?;
-        answer(&url, response)
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Malformed {
+            url: format!("{}{path}", self.base_url),
+            reason: format!("cannot encode the request: {e}"),
+        })?;
+        let signer = self.signer()?;
+        self.send("POST", path, Some(bytes), signer)
     }
 }
 
@@ -429,6 +526,7 @@ mod tests {
             let expected = match code.http_status() {
                 404 | 410 => ExitClass::NotFound,
                 400 => ExitClass::Usage,
+                401 | 403 => ExitClass::Denied,
                 401..500 => ExitClass::Rejected,
                 _ => ExitClass::Internal,
             };

@@ -23,6 +23,11 @@ pub const EXIT_NOT_FOUND: u8 = 5;
 pub const EXIT_AUDIT_FAILED: u8 = 6;
 /// `--wait` timed out before the transaction reached a final state.
 pub const EXIT_WAIT_TIMED_OUT: u8 = 7;
+/// The node refused the caller: the request was unsigned where a
+/// signature is needed, its signature was bad, stale, replayed or by a key
+/// the chain does not know (HTTP 401), or it asked for what is outside the
+/// caller's scope (HTTP 403).
+pub const EXIT_DENIED: u8 = 8;
 
 /// The exit-code table as shown in `clearhouse --help`.
 pub const EXIT_CODES_HELP: &str = "\
@@ -35,6 +40,7 @@ Exit codes:
   5  not found (unknown account, block or transaction)
   6  audit verification failed
   7  --wait timed out before the transaction was committed or rejected
+  8  refused: not signed, bad or unknown --auth-key (HTTP 401), or outside its scope (HTTP 403)
 Every failure prints exactly one line on stderr: `clearhouse: <message>`.";
 
 /// Why a command failed; each variant has its own exit code.
@@ -61,6 +67,9 @@ pub enum CliError {
     /// Exit 7: `--wait` gave up before a final state.
     #[error("{0}")]
     WaitTimedOut(String),
+    /// Exit 8: the node refused the caller (401 or 403).
+    #[error("{0}")]
+    Denied(String),
 }
 
 impl CliError {
@@ -74,6 +83,7 @@ impl CliError {
             CliError::NotFound(_) => EXIT_NOT_FOUND,
             CliError::AuditFailed(_) => EXIT_AUDIT_FAILED,
             CliError::WaitTimedOut(_) => EXIT_WAIT_TIMED_OUT,
+            CliError::Denied(_) => EXIT_DENIED,
         }
     }
 
@@ -100,11 +110,12 @@ mod tests {
             CliError::NotFound(String::new()),
             CliError::AuditFailed(String::new()),
             CliError::WaitTimedOut(String::new()),
+            CliError::Denied(String::new()),
         ];
         let mut codes: Vec<u8> = errors.iter().map(CliError::exit_code).collect();
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes, vec![1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(codes, vec![1, 2, 3, 4, 5, 6, 7, 8]);
     }
 
     #[test]

@@ -130,6 +130,11 @@ pub struct Metrics {
     /// Gossiped transaction batches ignored because too many waited for a
     /// signature check (overload shedding).
     pub tx_gossip_shed_total: AtomicU64,
+    /// API requests refused 401 (unsigned where a signature is needed, or
+    /// a bad, stale, replayed or unknown signature) since start.
+    pub api_unauthenticated_total: AtomicU64,
+    /// API requests refused 403 (outside the caller's scope) since start.
+    pub api_out_of_scope_total: AtomicU64,
     driver_busy_us: [AtomicU64; Phase::ALL.len()],
     signature_checks: [AtomicU64; CheckSource::ALL.len()],
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_MS.len()],
@@ -250,6 +255,20 @@ impl Metrics {
             "Gossiped transaction batches ignored because too many waited for a signature check.",
             "counter",
             load(&self.tx_gossip_shed_total),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_api_unauthenticated_total",
+            "API requests refused 401: unsigned where a signature is needed, or a bad, stale, replayed or unknown signature.",
+            "counter",
+            load(&self.api_unauthenticated_total),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_api_out_of_scope_total",
+            "API requests refused 403: outside the caller's scope.",
+            "counter",
+            load(&self.api_out_of_scope_total),
         );
         // A counter with one line per label value.
         let labelled = |out: &mut String,

@@ -250,6 +250,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
         metrics: metrics.clone(),
         limits: limits.clone(),
         snapshots: Arc::new(tokio::sync::Semaphore::new(1)),
+        gate: Arc::new(api::access::Gate::new(chain_id, &config.name, &store)?),
     };
     let api = tokio::spawn(api::serve(listener, api_state, shutdown.clone()));
     let driver = tokio::spawn(driver::run(DriverParts {

@@ -36,6 +36,7 @@ use clearhouse_ledger::crypto::Keypair;
 use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, ChainId, Hash, SignedTransaction, Transaction,
 };
+use clearhouse_node::api::auth::RequestSigner;
 use clearhouse_node::api::dto;
 use clearhouse_node::api::{WIRE_BATCH_MEDIA_TYPE, frame_wire_batch};
 use serde::de::DeserializeOwned;
@@ -188,11 +189,12 @@ impl Payers {
 
     /// Reads each payer's next nonce from a node (a network that already
     /// carried payments, e.g. with `--attach`).
-    pub fn fetch_nonces(&mut self, url: &str) -> Result<(), String> {
+    pub fn fetch_nonces(&mut self, target: &Target) -> Result<(), String> {
         let agent = http_agent();
         for (key, nonce) in self.keys.iter().zip(self.nonces.iter_mut()) {
             let account = key.account().to_hex();
-            let answer: dto::Account = get(&agent, &format!("{url}/v1/accounts/{account}"))
+            let answer: dto::Account = target
+                .read(&agent, &format!("/v1/accounts/{account}"))
                 .ok_or_else(|| format!("cannot read account {account}"))?;
             *nonce = answer.nonce;
         }
@@ -252,6 +254,74 @@ pub fn presign(
 ) -> Result<Vec<SignedTransaction>, clearhouse_ledger::codec::CodecError> {
     let keys = keys.iter().map(|k| Keypair::from_seed(&k.seed())).collect();
     Payers::new(chain_id, keys, asset.clone(), hot).sign(count)
+}
+
+/// A node the bench drives, with the keys it signs requests with: its
+/// bank's API key to submit (bank 0's for an observer), the auditor's to
+/// follow commits (which reads every receipt).
+#[derive(Clone)]
+pub struct Target {
+    /// The node's API base URL.
+    pub url: String,
+    submit: RequestSigner,
+    read: RequestSigner,
+}
+
+impl Target {
+    /// A target signing with these keys for node `node` of `chain_id`.
+    pub fn new(
+        url: String,
+        node: &str,
+        chain_id: ChainId,
+        submit_key: Keypair,
+        read_key: Keypair,
+    ) -> Target {
+        Target {
+            url,
+            submit: RequestSigner::new(submit_key, chain_id, node),
+            read: RequestSigner::new(read_key, chain_id, node),
+        }
+    }
+
+    /// Every node of `testnet`, validators then observers.
+    pub fn all(testnet: &crate::Testnet) -> Result<Vec<Target>, String> {
+        let chain_id = testnet.genesis.chain_id().map_err(|e| e.to_string())?;
+        let read = |path: &std::path::Path| {
+            clearhouse_node::keyfile::read(path).map_err(|e| e.to_string())
+        };
+        testnet
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| {
+                let bank = testnet
+                    .bank_api_keys
+                    .get(i)
+                    .or(testnet.bank_api_keys.first())
+                    .ok_or("the testnet has no bank")?;
+                Ok(Target::new(
+                    node.api_url(),
+                    &node.name,
+                    chain_id,
+                    read(bank)?,
+                    read(&testnet.auditor_key)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// `GET path` signed by the reading key, as a `T` (see [`get`]).
+    fn read<T: DeserializeOwned>(&self, agent: &ureq::Agent, path: &str) -> Option<T> {
+        let mut answer = agent
+            .get(&format!("{}{path}", self.url))
+            .header("authorization", self.read.header("GET", path, b""))
+            .call()
+            .ok()?;
+        if !answer.status().is_success() {
+            return None;
+        }
+        answer.body_mut().read_json().ok()
+    }
 }
 
 fn http_agent() -> ureq::Agent {
@@ -399,10 +469,11 @@ fn offer(
     rate: u64,
     duration: Duration,
     batch: usize,
-    urls: &[String],
+    targets: &[Target],
     transactions: &[SignedTransaction],
     drain: Duration,
 ) -> Step {
+    let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
     let agent = http_agent();
     let start_height = height_of(&agent, &urls[0]).unwrap_or(0);
     let total = transactions.len();
@@ -423,7 +494,7 @@ fn offer(
             )
         })
         .collect();
-    let urls_for_submit = urls.to_vec();
+    let urls_for_submit = targets.to_vec();
     let machine_before = MachineCpu::read();
     let started = Instant::now();
     // Submitting threads on one schedule: batch k is due at start +
@@ -437,7 +508,8 @@ fn offer(
         let threads: Vec<_> = (0..count)
             .map(|thread| {
                 let batches = batches.clone();
-                let url = format!("{}/v1/transactions/batch", urls_for_submit[thread % nodes]);
+                let target = urls_for_submit[thread % nodes].clone();
+                let url = format!("{}/v1/transactions/batch", target.url);
                 std::thread::spawn(move || {
                     let agent = http_agent();
                     let mut submitted: Vec<(Hash, Instant)> = Vec::new();
@@ -458,6 +530,14 @@ fn offer(
                                 agent
                                     .post(&url)
                                     .header("content-type", WIRE_BATCH_MEDIA_TYPE)
+                                    .header(
+                                        "authorization",
+                                        target.submit.header(
+                                            "POST",
+                                            "/v1/transactions/batch",
+                                            body,
+                                        ),
+                                    )
                                     .send(body)
                                     .ok()
                             })
@@ -512,9 +592,9 @@ fn offer(
             // height from another node, so no one node carries the
             // observation (a committed block is final on every node).
             let first = usize::try_from(height).unwrap_or(0) % urls.len();
-            let Some(block) = (0..urls.len()).find_map(|k| {
-                let from = &urls[(first + k) % urls.len()];
-                get::<dto::BlockReceipts>(&agent, &format!("{from}/v1/blocks/{height}/receipts"))
+            let Some(block) = (0..targets.len()).find_map(|k| {
+                let from = &targets[(first + k) % targets.len()];
+                from.read::<dto::BlockReceipts>(&agent, &format!("/v1/blocks/{height}/receipts"))
             }) else {
                 height -= 1;
                 break;
@@ -559,16 +639,20 @@ fn offer(
     let heights = urls.iter().map(|url| height_of(&agent, url)).collect();
     // A payment admitted but not seen committed: what every node says of
     // it (pending where, or unknown), for the first few.
-    let uncommitted =
-        submitted
-            .iter()
-            .filter(|(id, _)| !committed_at.contains_key(id))
-            .take(UNCOMMITTED_EXAMPLES_MAX)
-            .map(|(id, _)| {
-                let answers: Vec<Value> = urls
+    let uncommitted = submitted
+        .iter()
+        .filter(|(id, _)| !committed_at.contains_key(id))
+        .take(UNCOMMITTED_EXAMPLES_MAX)
+        .map(|(id, _)| {
+            let answers: Vec<Value> = targets
                 .iter()
-                .map(|url| {
-                    match agent.get(&format!("{url}/v1/transactions/{}", id.to_hex())).call() {
+                .map(|target| {
+                    let path = format!("/v1/transactions/{}", id.to_hex());
+                    match agent
+                        .get(&format!("{}{path}", target.url))
+                        .header("authorization", target.read.header("GET", &path, b""))
+                        .call()
+                    {
                         Ok(mut answer) => json!({
                             "http_status": answer.status().as_u16(),
                             "answer": answer.body_mut().read_json::<Value>().unwrap_or(Value::Null),
@@ -577,9 +661,9 @@ fn offer(
                     }
                 })
                 .collect();
-                json!({"tx_id": id.to_hex(), "nodes": answers})
-            })
-            .collect();
+            json!({"tx_id": id.to_hex(), "nodes": answers})
+        })
+        .collect();
     Step {
         rate,
         duration,
@@ -915,11 +999,12 @@ fn node_lines(table: &mut String, nodes: &[Value]) {
 /// attached). Fails only if the ceiling probe cannot run.
 pub fn run(
     spec: &BenchSpec,
-    urls: &[String],
+    targets: &[Target],
     pids: &[u32],
     transactions: &[SignedTransaction],
     validators: usize,
 ) -> Result<BenchReport, String> {
+    let urls: &[String] = &targets.iter().map(|t| t.url.clone()).collect::<Vec<_>>();
     let mut measured = Ceiling::measure(validators)?;
     let cpu_before = cpu_seconds(pids);
     let counters = Counters::read(urls);
@@ -927,7 +1012,7 @@ pub fn run(
         spec.rate,
         spec.duration,
         spec.batch,
-        urls,
+        targets,
         transactions,
         DRAIN_MAX,
     );
@@ -1063,12 +1148,13 @@ fn wait_drained(urls: &[String], wait: Duration) -> bool {
 /// then bisects. Every step is in the report.
 pub fn find_max(
     search: &SearchSpec,
-    urls: &[String],
+    targets: &[Target],
     pids: &[u32],
     payers: &mut Payers,
     validators: usize,
 ) -> Result<BenchReport, String> {
     use std::fmt::Write;
+    let urls: &[String] = &targets.iter().map(|t| t.url.clone()).collect::<Vec<_>>();
     let mut measured = Ceiling::measure(validators)?;
     let mut steps: Vec<Value> = Vec::new();
     let mut table = String::new();
@@ -1102,7 +1188,7 @@ pub fn find_max(
             rate,
             search.step_duration,
             search.batch,
-            urls,
+            targets,
             &transactions,
             DRAIN_MAX,
         );

@@ -147,6 +147,13 @@ pub struct Testnet {
     pub accounts: Vec<DemoAccount>,
     /// Each bank's treasury key file, in bank order.
     pub treasuries: Vec<PathBuf>,
+    /// Each bank's back-office API key file, in bank order: signs reads
+    /// of its customers' data (`clearhouse --auth-key`).
+    pub bank_api_keys: Vec<PathBuf>,
+    /// The auditor's API key file (reads everything).
+    pub auditor_key: PathBuf,
+    /// The regulator's API key file (reads everything).
+    pub regulator_key: PathBuf,
 }
 
 /// A failure to generate or launch a network.
@@ -266,12 +273,14 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
     let mut validator_files = Vec::new();
     let mut network_files = Vec::new();
     let mut treasuries = Vec::new();
+    let mut bank_api_keys = Vec::new();
     for (i, (code, decimals)) in ASSETS.iter().copied().enumerate().take(spec.validators) {
         let bank = format!("bank-{i}");
         let (validator, validator_path) = write_key(&format!("{bank}-validator"))?;
         let (network, network_path) = write_key(&format!("{bank}-network"))?;
         let (treasury, treasury_path) = write_key(&format!("{bank}-treasury"))?;
-        let (api, _) = write_key(&format!("{bank}-api"))?;
+        let (api, api_path) = write_key(&format!("{bank}-api"))?;
+        bank_api_keys.push(api_path);
         members.push(MemberEntry {
             id: bank.clone(),
             name: format!("Demo Bank {i}"),
@@ -331,6 +340,8 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
                 .collect(),
         });
     }
+    let (auditor, auditor_key) = write_key("auditor")?;
+    let (regulator, regulator_key) = write_key("regulator")?;
     let file = GenesisFile {
         chain_name: "clearhouse-testnet".into(),
         genesis_time_ms: 0,
@@ -356,12 +367,12 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
         auditors: vec![OverseerEntry {
             id: "auditor".into(),
             name: "Demo Audit Firm".into(),
-            key: write_key("auditor")?.0.account().to_hex(),
+            key: auditor.account().to_hex(),
         }],
         regulators: vec![OverseerEntry {
             id: "regulator".into(),
             name: "Demo Regulator".into(),
-            key: write_key("regulator")?.0.account().to_hex(),
+            key: regulator.account().to_hex(),
         }],
     };
     let genesis = file.validate()?;
@@ -455,6 +466,9 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
         nodes,
         accounts,
         treasuries,
+        bank_api_keys,
+        auditor_key,
+        regulator_key,
     })
 }
 

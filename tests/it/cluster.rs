@@ -11,6 +11,7 @@ use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, ChainId, SignedTransaction, Transaction,
 };
 use clearhouse_node::NodeHandle;
+use clearhouse_node::api::auth::RequestSigner;
 use clearhouse_node::api::dto;
 use clearhouse_testnet::{Spec, Testnet, generate};
 use serde_json::Value;
@@ -147,8 +148,81 @@ impl Cluster {
         self.testnet.nodes[i].api_url()
     }
 
+    /// A signer of requests to node `i` with the key in `key_file`.
+    pub fn signer(&self, i: usize, key_file: &std::path::Path) -> RequestSigner {
+        RequestSigner::new(
+            clearhouse_node::keyfile::read(key_file).unwrap(),
+            self.chain_id,
+            &self.testnet.nodes[i].name,
+        )
+    }
+
+    /// The auditor, for node `i`.
+    pub fn auditor(&self, i: usize) -> RequestSigner {
+        self.signer(i, &self.testnet.auditor_key)
+    }
+
+    /// Bank `bank`'s back office, for node `i`.
+    pub fn bank(&self, i: usize, bank: usize) -> RequestSigner {
+        self.signer(i, &self.testnet.bank_api_keys[bank])
+    }
+
+    /// `GET path` on node `i` as the auditor (who reads everything).
     pub fn get(&self, i: usize, path: &str) -> Value {
-        get_json(&format!("{}{}", self.url(i), path))
+        self.get_as(i, path, Some(&self.auditor(i))).1
+    }
+
+    /// `GET path` on node `i`, signed by `signer` (or not): status and body.
+    pub fn get_as(&self, i: usize, path: &str, signer: Option<&RequestSigner>) -> (u16, Value) {
+        let mut request = ureq::get(&format!("{}{path}", self.url(i)))
+            .config()
+            .http_status_as_error(false)
+            .build();
+        if let Some(signer) = signer {
+            request = request.header("authorization", signer.header("GET", path, b""));
+        }
+        let mut response = request.call().unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.body_mut().read_json().unwrap_or(Value::Null),
+        )
+    }
+
+    /// `POST path` on node `i` with a JSON body, as the bank running it
+    /// (bank 0 for an observer).
+    pub fn post(&self, i: usize, path: &str, body: &Value) -> (u16, Value) {
+        let bank = if i < self.testnet.bank_api_keys.len() {
+            i
+        } else {
+            0
+        };
+        self.post_as(i, path, body, Some(&self.bank(i, bank)))
+    }
+
+    /// `POST path` on node `i`, signed by `signer` (or not).
+    pub fn post_as(
+        &self,
+        i: usize,
+        path: &str,
+        body: &Value,
+        signer: Option<&RequestSigner>,
+    ) -> (u16, Value) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let mut request = ureq::post(&format!("{}{path}", self.url(i)))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("content-type", "application/json");
+        if let Some(signer) = signer {
+            request = request.header("authorization", signer.header("POST", path, &bytes));
+        }
+        let mut response = request.send(&bytes[..]).unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.body_mut().read_json().unwrap_or(Value::Null),
+        )
     }
 
     /// Node `i`'s `/metrics` text.
@@ -185,7 +259,7 @@ impl Cluster {
                 .collect(),
         };
         let body = serde_json::to_value(&body).unwrap();
-        let (status, value) = post_json(&format!("{}/v1/transactions/batch", self.url(i)), &body);
+        let (status, value) = self.post(i, "/v1/transactions/batch", &body);
         assert_eq!(status, 202, "{value}");
         let answer: dto::BatchAnswer = serde_json::from_value(value).unwrap();
         assert_eq!(answer.results.len(), txs.len());
@@ -271,28 +345,4 @@ impl Cluster {
         }
         heights
     }
-}
-
-pub fn get_json(url: &str) -> Value {
-    let mut response = ureq::get(url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .unwrap();
-    response.body_mut().read_json().unwrap()
-}
-
-pub fn post_json(url: &str, body: &Value) -> (u16, Value) {
-    let mut response = ureq::post(url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .send_json(body)
-        .unwrap();
-    let status = response.status().as_u16();
-    (
-        status,
-        response.body_mut().read_json().unwrap_or(Value::Null),
-    )
 }

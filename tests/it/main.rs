@@ -8,6 +8,7 @@
     missing_docs
 )]
 
+mod access;
 mod cluster;
 mod scenarios;
 mod testnet;

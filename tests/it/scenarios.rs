@@ -110,6 +110,9 @@ fn four_validators_commit_two_thousand_transfers() {
         genesis,
         &clearhouse_cli::audit::ChainSource::Node {
             url: cluster.url(0),
+            auth: Some(std::sync::Arc::new(
+                clearhouse_node::keyfile::read(&cluster.testnet.auditor_key).unwrap(),
+            )),
         },
         &mut |_, _| {},
     )
@@ -125,8 +128,9 @@ fn four_validators_commit_two_thousand_transfers() {
     )
     .unwrap();
     assert_eq!(from_disk.state_root, from_api.state_root);
-    let proof =
-        clearhouse_cli::audit::proof(genesis, &cluster.url(2), &txs[1_234].id().unwrap()).unwrap();
+    let regulator = clearhouse_node::keyfile::read(&cluster.testnet.regulator_key).unwrap();
+    let node = clearhouse_cli::audit::NodeApi::connect(&cluster.url(2), Some(&regulator)).unwrap();
+    let proof = clearhouse_cli::audit::proof(genesis, &node, &txs[1_234].id().unwrap()).unwrap();
     assert_eq!(proof.outcome, "applied");
     cluster.stop_node(0);
     let heights = cluster.shutdown_and_check_stores();
@@ -250,6 +254,10 @@ fn an_observer_started_from_a_snapshot_serves_the_same_state() {
     let ids = load(&cluster, &[0, 1, 2, 3], 0, 3);
     wait_committed(&cluster, 0, &ids);
     let mut response = ureq::get(&format!("{}/v1/snapshot", cluster.url(0)))
+        .header(
+            "authorization",
+            cluster.bank(0, 1).header("GET", "/v1/snapshot", b""),
+        )
         .call()
         .unwrap();
     let bytes = response
@@ -314,12 +322,14 @@ fn an_observer_started_from_a_snapshot_serves_the_same_state() {
 fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
     let cluster = Cluster::start(4, 0, 1, 4);
     let url = cluster.url(0);
+    let bank = cluster.bank(0, 0);
     let post_typed = |path: &str, content_type: &str, body: Vec<u8>| {
         let response = ureq::post(&format!("{url}{path}"))
             .config()
             .http_status_as_error(false)
             .build()
             .header("content-type", content_type)
+            .header("authorization", bank.header("POST", path, &body))
             .send(&body[..]);
         // An oversized body may be refused (413) and the connection closed
         // while the client is still sending it: the write then fails with
@@ -376,8 +386,9 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
         "malformed_transaction",
     );
     let submit = |tx: &clearhouse_ledger::SignedTransaction| {
-        crate::cluster::post_json(
-            &format!("{url}/v1/transactions"),
+        cluster.post(
+            0,
+            "/v1/transactions",
             &serde_json::json!({"transaction": hex::encode(tx.encode().unwrap())}),
         )
     };
@@ -417,18 +428,11 @@ fn bad_api_input_gets_typed_errors_and_the_node_carries_on() {
         "nonce_used",
     );
     // Unknown things are 404s, bad paths 400s.
-    let (status, value) = {
-        let mut r = ureq::get(&format!("{url}/v1/accounts/{}", "ab".repeat(32)))
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .call()
-            .unwrap();
-        (
-            r.status().as_u16(),
-            r.body_mut().read_json::<serde_json::Value>().unwrap(),
-        )
-    };
+    let (status, value) = cluster.get_as(
+        0,
+        &format!("/v1/accounts/{}", "ab".repeat(32)),
+        Some(&cluster.bank(0, 0)),
+    );
     assert_eq!(
         (status, value["error"]["code"].as_str()),
         (404, Some("unknown_account"))
@@ -712,8 +716,9 @@ fn a_stranger_cannot_join_or_transact() {
     }
     .sign(&outsider)
     .unwrap();
-    let (status, value) = crate::cluster::post_json(
-        &format!("{}/v1/transactions", cluster.url(0)),
+    let (status, value) = cluster.post(
+        0,
+        "/v1/transactions",
         &serde_json::json!({"transaction": hex::encode(crafted.encode().unwrap())}),
     );
     assert_eq!(
@@ -871,7 +876,7 @@ fn catch_up_time_after_a_thousand_blocks() {
 #[test]
 fn bench_smoke() {
     let cluster = Cluster::start(4, 0, 2, 8);
-    let urls: Vec<String> = (0..4).map(|i| cluster.url(i)).collect();
+    let urls = clearhouse_testnet::bench::Target::all(&cluster.testnet).unwrap();
     let asset = clearhouse_ledger::AssetCode::new("CNY").unwrap();
     let transactions =
         clearhouse_testnet::bench::presign(cluster.chain_id, &cluster.keys, &asset, 300, None)

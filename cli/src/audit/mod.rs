@@ -46,7 +46,7 @@ use clearhouse_ledger::{Amount, AssetCode, Block, BlockHeader, Hash, SignedTrans
 use clearhouse_node::api::dto;
 
 use reader::{ChainReader, open_reader};
-pub use reader::{EXPORT_MAGIC, EXPORT_VERSION};
+pub use reader::{EXPORT_MAGIC, EXPORT_VERSION, NodeApi};
 
 /// Where the chain to verify comes from.
 #[derive(Debug, Clone)]
@@ -55,6 +55,9 @@ pub enum ChainSource {
     Node {
         /// Base URL, e.g. `http://127.0.0.1:8000`.
         url: String,
+        /// The key `/v1/chain` requests are signed with (an auditor's or
+        /// a regulator's: the chain is theirs to read whole).
+        auth: Option<std::sync::Arc<clearhouse_ledger::crypto::Keypair>>,
     },
     /// A node's data directory (copied, then read; never modified).
     DataDir(PathBuf),
@@ -98,6 +101,9 @@ pub enum AuditError {
     /// The source could not be read (file, folder, malformed answer).
     #[error("{0}")]
     Source(String),
+    /// The node refused the caller (401 or 403).
+    #[error("{0}")]
+    Denied(String),
 }
 
 fn failed(height: u64, what: impl Into<String>) -> AuditError {
@@ -349,15 +355,13 @@ fn count(
 /// `out` in the export format; returns the number of blocks. The file is
 /// written next to `out` and renamed into place when complete.
 pub fn export(
-    node_url: &str,
+    node: &NodeApi,
     out: &Path,
     progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> Result<u64, AuditError> {
-    let status: dto::NodeStatus =
-        reader::get_json(&format!("{}/v1/status", node_url.trim_end_matches('/')))?;
-    let chain_id = Hash::from_hex(&status.chain_id)
+    let chain_id = Hash::from_hex(&node.status().chain_id)
         .map_err(|e| AuditError::Source(format!("the node's status has a bad chain id: {e}")))?;
-    let mut reader = reader::NodeReader::new(node_url, &chain_id)?;
+    let mut reader = reader::NodeReader::new(node, &chain_id)?;
     let mut writer = ExportWriter::create(out, &chain_id)?;
     let mut blocks = 0;
     while let Some(item) = reader.next_block()? {
@@ -446,16 +450,12 @@ pub struct ProofReport {
 /// The receipt shown is the node's word: the header's receipts root
 /// certifies it, but proving one receipt needs the block's receipts (use
 /// `audit verify` for that).
-pub fn proof(genesis: &Genesis, node_url: &str, tx_hash: &Hash) -> Result<ProofReport, AuditError> {
+pub fn proof(genesis: &Genesis, node: &NodeApi, tx_hash: &Hash) -> Result<ProofReport, AuditError> {
     let chain_id = genesis
         .chain_id()
         .map_err(|e| AuditError::Source(e.to_string()))?;
-    let url = format!(
-        "{}/v1/proofs/transactions/{}",
-        node_url.trim_end_matches('/'),
-        tx_hash.to_hex()
-    );
-    let answer: dto::TransactionProof = reader::get_json(&url)?;
+    let answer: dto::TransactionProof =
+        node.get(&format!("/v1/proofs/transactions/{}", tx_hash.to_hex()))?;
     let bytes = |field: &str, text: &str| -> Result<Vec<u8>, AuditError> {
         hex::decode(text)
             .map_err(|e| AuditError::Source(format!("the proof has no valid {field}: {e}")))

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use clearhouse_ledger::Hash;
 use clearhouse_ledger::codec::{BLOCK_BYTES_MAX, CERTIFICATE_BYTES_MAX};
+use clearhouse_ledger::crypto::Keypair;
 use clearhouse_ledger::store::StoredChain;
+use clearhouse_node::api::auth::RequestSigner;
 use clearhouse_node::api::dto::{self, CHAIN_BLOCKS_MAX};
 use serde::de::DeserializeOwned;
 
@@ -42,23 +44,82 @@ pub fn open_reader(
     chain_id: &Hash,
 ) -> Result<Box<dyn ChainReader>, AuditError> {
     Ok(match source {
-        ChainSource::Node { url } => Box::new(NodeReader::new(url, chain_id)?),
+        ChainSource::Node { url, auth } => Box::new(NodeReader::new(
+            &NodeApi::connect(url, auth.as_deref())?,
+            chain_id,
+        )?),
         ChainSource::DataDir(dir) => Box::new(DataDirReader::new(dir)?),
         ChainSource::File(path) => Box::new(FileReader::new(path, chain_id)?),
     })
 }
 
+/// A node's API as an auditor reads it: requests signed with the
+/// auditor's key when one is given (`/v1/chain` is for auditors and
+/// regulators).
+#[derive(Clone)]
+pub struct NodeApi {
+    base: String,
+    signer: Option<RequestSigner>,
+    status: dto::NodeStatus,
+}
+
+impl NodeApi {
+    /// Reads the node's public status, and signs later requests with
+    /// `key` (for this node and its chain).
+    pub fn connect(url: &str, key: Option<&Keypair>) -> Result<NodeApi, AuditError> {
+        let base = url.trim_end_matches('/').to_owned();
+        let status: dto::NodeStatus = get_json(&base, "/v1/status", None)?;
+        let signer = match key {
+            Some(key) => {
+                let chain_id = Hash::from_hex(&status.chain_id).map_err(|e| {
+                    AuditError::Source(format!("the node's status has a bad chain id: {e}"))
+                })?;
+                Some(RequestSigner::new(
+                    Keypair::from_seed(&key.seed()),
+                    chain_id,
+                    &status.node,
+                ))
+            }
+            None => None,
+        };
+        Ok(NodeApi {
+            base,
+            signer,
+            status,
+        })
+    }
+
+    /// The status read at connection.
+    pub fn status(&self) -> &dto::NodeStatus {
+        &self.status
+    }
+
+    /// GETs `path` (with its query) as a `T`.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, AuditError> {
+        get_json(&self.base, path, self.signer.as_ref())
+    }
+}
+
 /// GETs a node's answer as a `T`, mapping connection failures to
 /// [`AuditError::Unreachable`] and the node's error body to
 /// [`AuditError::Source`] with its message.
-pub fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, AuditError> {
+fn get_json<T: DeserializeOwned>(
+    base: &str,
+    path: &str,
+    signer: Option<&RequestSigner>,
+) -> Result<T, AuditError> {
+    let url = format!("{base}{path}");
+    let url = url.as_str();
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(60)))
         .http_status_as_error(false)
         .build()
         .new_agent();
-    let mut response = agent
-        .get(url)
+    let mut request = agent.get(url);
+    if let Some(signer) = signer {
+        request = request.header("authorization", signer.header("GET", path, b""));
+    }
+    let mut response = request
         .call()
         .map_err(|e| AuditError::Unreachable(format!("{url}: {e}")))?;
     let status = response.status().as_u16();
@@ -69,12 +130,16 @@ pub fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, AuditError> {
         .read_to_string()
         .map_err(|e| AuditError::Source(format!("{url}: unreadable answer: {e}")))?;
     if !(200..300).contains(&status) {
-        return Err(AuditError::Source(
-            match serde_json::from_str::<dto::ErrorBody>(&text) {
-                Ok(body) => format!("the node says: {}", body.error.message),
-                Err(_) => format!("{url}: HTTP {status}"),
-            },
-        ));
+        let body = serde_json::from_str::<dto::ErrorBody>(&text).ok();
+        return Err(match body {
+            Some(body) if matches!(status, 401 | 403) => AuditError::Denied(format!(
+                "the node refuses the request ({}): {}; reading a whole chain from a node \
+                 needs an auditor's or a regulator's key (--auth-key FILE)",
+                body.error.code, body.error.message
+            )),
+            Some(body) => AuditError::Source(format!("the node says: {}", body.error.message)),
+            None => AuditError::Source(format!("{url}: HTTP {status}")),
+        });
     }
     serde_json::from_str(&text)
         .map_err(|e| AuditError::Source(format!("{url}: malformed answer: {e}")))
@@ -82,7 +147,7 @@ pub fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, AuditError> {
 
 /// Pages through `/v1/chain` up to the tip seen at the start.
 pub struct NodeReader {
-    url: String,
+    api: NodeApi,
     next: u64,
     tip: u64,
     buffer: VecDeque<RawBlock>,
@@ -90,18 +155,17 @@ pub struct NodeReader {
 
 impl NodeReader {
     /// Starts at height 1; checks the node serves `chain_id`.
-    pub fn new(url: &str, chain_id: &Hash) -> Result<NodeReader, AuditError> {
-        let url = url.trim_end_matches('/').to_owned();
-        let status: dto::NodeStatus = get_json(&format!("{url}/v1/status"))?;
-        let served = status.chain_id;
-        if served != chain_id.to_hex() {
+    pub fn new(api: &NodeApi, chain_id: &Hash) -> Result<NodeReader, AuditError> {
+        let status = api.status();
+        let served = &status.chain_id;
+        if *served != chain_id.to_hex() {
             return Err(AuditError::Source(format!(
                 "the node serves chain {served}, the genesis gives {chain_id}"
             )));
         }
         let tip = status.height;
         Ok(NodeReader {
-            url,
+            api: api.clone(),
             next: 1,
             tip,
             buffer: VecDeque::new(),
@@ -112,9 +176,9 @@ impl NodeReader {
 impl ChainReader for NodeReader {
     fn next_block(&mut self) -> Result<Option<RawBlock>, AuditError> {
         if self.buffer.is_empty() && self.next <= self.tip {
-            let page: dto::ChainPage = get_json(&format!(
-                "{}/v1/chain?from={}&count={CHAIN_BLOCKS_MAX}",
-                self.url, self.next
+            let page: dto::ChainPage = self.api.get(&format!(
+                "/v1/chain?from={}&count={CHAIN_BLOCKS_MAX}",
+                self.next
             ))?;
             if page.blocks.is_empty() {
                 return Err(AuditError::Failed {

@@ -34,6 +34,7 @@ pub fn run(context: &Context, command: AuditCommand) -> Result<(), CliError> {
                 (None, Some(file)) => ChainSource::File(file),
                 (None, None) => ChainSource::Node {
                     url: context.node_url()?,
+                    auth: context.auth_key()?.map(std::sync::Arc::new),
                 },
             };
             verify(context, &genesis, &source)
@@ -45,14 +46,16 @@ pub fn run(context: &Context, command: AuditCommand) -> Result<(), CliError> {
             let url = context.node_url()?;
             // Only a committed transaction has a proof: say "not found"
             // (exit 5) for anything else, like `tx show`.
-            let status = Client::new(&url).transaction(&hash, 0)?;
+            let status = Client::signed(&url, context.auth_key()?).transaction(&hash, 0)?;
             if !status.status.is_final() {
                 return Err(CliError::NotFound(format!(
                     "transaction {hash} is not committed (the node says {})",
                     status.status
                 )));
             }
-            let report = audit::proof(&genesis, &url, &hash).map_err(audit_error)?;
+            let node =
+                audit::NodeApi::connect(&url, context.auth_key()?.as_ref()).map_err(audit_error)?;
+            let report = audit::proof(&genesis, &node, &hash).map_err(audit_error)?;
             print_proof(context, &report);
             Ok(())
         }
@@ -65,6 +68,7 @@ pub fn audit_error(error: AuditError) -> CliError {
         AuditError::Failed { .. } => CliError::AuditFailed(format!("audit failed at {error}")),
         AuditError::Unreachable(_) => CliError::Unreachable(error.to_string()),
         AuditError::Source(_) => CliError::Internal(error.to_string()),
+        AuditError::Denied(_) => CliError::Denied(error.to_string()),
     }
 }
 
@@ -85,8 +89,9 @@ fn verify(context: &Context, genesis: &Genesis, source: &ChainSource) -> Result<
 
 fn export(context: &Context, out: &Path) -> Result<(), CliError> {
     let url = context.node_url()?;
+    let node = audit::NodeApi::connect(&url, context.auth_key()?.as_ref()).map_err(audit_error)?;
     let progress = Progress::new("exporting");
-    let result = audit::export(&url, out, &mut |done, total| {
+    let result = audit::export(&node, out, &mut |done, total| {
         progress.update(done, total);
     });
     progress.finish();

@@ -23,6 +23,7 @@ pub struct Context {
     /// Print JSON instead of tables.
     pub json: bool,
     node_flag: Option<String>,
+    auth_key: Option<std::path::PathBuf>,
 }
 
 impl Context {
@@ -31,6 +32,7 @@ impl Context {
         Context {
             json: cli.json,
             node_flag: cli.node.clone(),
+            auth_key: cli.auth_key.clone(),
         }
     }
 
@@ -40,9 +42,24 @@ impl Context {
         crate::defaults::node_url(self.node_flag.as_deref())
     }
 
-    /// A client for the node.
+    /// A client for the node, signing with `--auth-key` if given.
     pub fn client(&self) -> Result<Client, CliError> {
-        Ok(Client::new(&self.node_url()?))
+        self.client_or(None)
+    }
+
+    /// A client signing with `--auth-key`, else with `default` (a
+    /// transaction command's `--key`), else unsigned.
+    pub fn client_or(&self, default: Option<&std::path::Path>) -> Result<Client, CliError> {
+        let key = match self.auth_key.as_deref().or(default) {
+            Some(file) => Some(keys::read_key(file)?),
+            None => None,
+        };
+        Ok(Client::signed(&self.node_url()?, key))
+    }
+
+    /// The `--auth-key` key, if given.
+    pub fn auth_key(&self) -> Result<Option<clearhouse_ledger::crypto::Keypair>, CliError> {
+        self.auth_key.as_deref().map(keys::read_key).transpose()
     }
 }
 

@@ -35,7 +35,8 @@ pub fn status(context: &Context) -> Result<(), CliError> {
         .field("state root", status.state_root.as_str())
         .field("round", status.round.to_string())
         .field("mempool", status.mempool_size.to_string())
-        .field("peers", status.peers.len().to_string());
+        .field("peers", status.peers.len().to_string())
+        .field("caller", caller_text(&status.caller));
     let mut validators = Table::with_header(&["validator", "key", "voting power"]);
     for validator in &status.validators {
         validators.row([
@@ -46,6 +47,15 @@ pub fn status(context: &Context) -> Result<(), CliError> {
     }
     print(&format!("{}\n{}", fields.render(), validators.render()));
     Ok(())
+}
+
+/// Whom the node took the caller to be, for people.
+pub fn caller_text(caller: &dto::CallerInfo) -> String {
+    match (caller.role.as_str(), &caller.bank) {
+        ("public" | "", _) => "public (unsigned; pass --auth-key FILE to sign)".to_owned(),
+        (role, Some(bank)) => format!("{role} {} of {bank}", caller.id),
+        (role, None) => format!("{role} {}", caller.id),
+    }
 }
 
 /// `clearhouse account show ACCOUNT`.

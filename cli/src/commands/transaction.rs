@@ -197,7 +197,7 @@ pub(crate) struct Prepared<'a> {
 impl<'a> Prepared<'a> {
     pub(crate) fn new(context: &Context, options: &'a TxOptions) -> Result<Prepared<'a>, CliError> {
         let key = read_key(&options.key)?;
-        let client = context.client()?;
+        let client = context.client_or(Some(&options.key))?;
         let status = client.status()?;
         let chain_id = Hash::from_hex(&status.chain_id)
             .map_err(|e| malformed(&client, &format!("status with a bad chain_id: {e}")))?;
@@ -214,7 +214,8 @@ impl<'a> Prepared<'a> {
     }
 
     /// The decimals of `asset`: from the balances the node reports for the
-    /// sender, then for `other` (the recipient), then from the genesis file
+    /// sender, then for `other` (the recipient, if the caller may read
+    /// it), then from the node's `GET /v1/assets/{code}`, then from the genesis file
     /// (`--genesis` or the local testnet's); exit 2 if none tells.
     pub(crate) fn decimals(
         &self,
@@ -228,14 +229,21 @@ impl<'a> Prepared<'a> {
         {
             return Ok(decimals);
         }
-        if let Some(other) = other
-            && let Some(decimals) = self
-                .client
-                .account(other)?
-                .as_ref()
-                .and_then(|a| balance_decimals(a, asset))
-        {
-            return Ok(decimals);
+        if let Some(other) = other {
+            // The recipient's account is private to it, its bank and the
+            // overseers: outside the caller's scope, ask the genesis.
+            let theirs = match self.client.account(other) {
+                Ok(account) => account,
+                Err(error) if error.is(ErrorCode::OutOfScope) => None,
+                Err(error) => return Err(error.into()),
+            };
+            if let Some(decimals) = theirs.as_ref().and_then(|a| balance_decimals(a, asset)) {
+                return Ok(decimals);
+            }
+        }
+        // The chain's own word, public.
+        if let Some(found) = self.client.asset(asset.as_str())? {
+            return Ok(found.decimals);
         }
         let Some(path) = defaults::genesis_path(self.options.genesis.as_deref()) else {
             return Err(CliError::Usage(format!(

@@ -222,7 +222,8 @@ fn rejected_transactions_exit_4_and_bad_arguments_exit_2() {
     assert_eq!(receipt["reason_code"], "insufficient_funds");
     assert!(run.stderr.contains("rejected"), "{run:?}");
 
-    // A sender the chain does not know: refused by the node (422).
+    // A sender the chain does not know: its key signs no request the node
+    // accepts (401 unknown_caller, exit 8).
     let fresh = net.elsewhere.join("stranger.key");
     let fresh = fresh.to_str().unwrap();
     net.clearhouse(&["keys", "new", "--out", fresh]).expect(0);
@@ -238,8 +239,8 @@ fn rejected_transactions_exit_4_and_bad_arguments_exit_2() {
         &net.genesis(),
         "--wait",
     ]);
-    run.expect(4);
-    assert!(run.stderr.contains("unknown_sender"), "{run:?}");
+    run.expect(8);
+    assert!(run.stderr.contains("unknown_caller"), "{run:?}");
 
     // Bad arguments, each refused before anything is sent.
     let transfer = |amount: &str, to: &str| {
@@ -313,6 +314,7 @@ fn json_shapes_of_status_and_account_are_stable() {
     assert_eq!(
         keys(&status),
         [
+            "caller",
             "chain_id",
             "height",
             "latest_block_hash",
@@ -401,7 +403,15 @@ fn a_treasury_registers_issues_and_redeems_with_the_local_testnet_defaults() {
         "--wait",
     ])
     .expect(0);
-    let account = run(&["--json", "account", "show", &carol]).expect(0).json();
+    // Carol's account is private: unsigned, the node refuses (exit 8, with
+    // the way out in the message); her bank's back office reads it.
+    let refused = run(&["account", "show", &carol]);
+    refused.expect(8);
+    assert!(refused.stderr.contains("--auth-key"), "{refused:?}");
+    let bank = net.bank_api(0);
+    let account = run(&["--json", "--auth-key", &bank, "account", "show", &carol])
+        .expect(0)
+        .json();
     assert_eq!(balance(&account, "CNY"), 5000);
     assert_eq!(account["bank"], "bank-0");
 
@@ -435,9 +445,16 @@ fn a_treasury_registers_issues_and_redeems_with_the_local_testnet_defaults() {
     ])
     .expect(0);
     let before = balance(
-        &run(&["--json", "account", "show", &treasury_id])
-            .expect(0)
-            .json(),
+        &run(&[
+            "--json",
+            "--auth-key",
+            &bank,
+            "account",
+            "show",
+            &treasury_id,
+        ])
+        .expect(0)
+        .json(),
         "CNY",
     );
     run(&[
@@ -445,9 +462,16 @@ fn a_treasury_registers_issues_and_redeems_with_the_local_testnet_defaults() {
     ])
     .expect(0);
     let after = balance(
-        &run(&["--json", "account", "show", &treasury_id])
-            .expect(0)
-            .json(),
+        &run(&[
+            "--json",
+            "--auth-key",
+            &bank,
+            "account",
+            "show",
+            &treasury_id,
+        ])
+        .expect(0)
+        .json(),
         "CNY",
     );
     assert_eq!(after, before - 225);

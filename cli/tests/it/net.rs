@@ -118,12 +118,33 @@ impl Net {
         path_text(&self.testnet.genesis_path)
     }
 
-    /// Runs `clearhouse --node <node 0> ARGS` from a folder without defaults.
+    /// The auditor's API key file.
+    pub fn auditor(&self) -> String {
+        path_text(&self.testnet.auditor_key)
+    }
+
+    /// Bank `i`'s API key file.
+    pub fn bank_api(&self, i: usize) -> String {
+        path_text(&self.testnet.bank_api_keys[i])
+    }
+
+    /// Runs `clearhouse --node <node 0> ARGS` from a folder without
+    /// defaults; a command without `--key` or `--auth-key` reads as the
+    /// auditor (who may read everything).
     pub fn clearhouse(&self, args: &[&str]) -> Run {
         let url = self.url(0);
+        let auditor = self.auditor();
         let mut all = vec!["--node", url.as_str()];
+        if !args.iter().any(|a| *a == "--key" || *a == "--auth-key") {
+            all.extend(["--auth-key", auditor.as_str()]);
+        }
         all.extend_from_slice(args);
-        clearhouse(&self.elsewhere, &all, &[])
+        self.run_unsigned(&all)
+    }
+
+    /// Runs `clearhouse ARGS` from a folder without defaults, as given.
+    pub fn run_unsigned(&self, args: &[&str]) -> Run {
+        clearhouse(&self.elsewhere, args, &[])
     }
 }
 

@@ -1328,6 +1328,11 @@ impl Store {
         Ok(crate::state::read_members(self)?)
     }
 
+    /// The auditors and regulators.
+    pub fn overseers(&self) -> Result<Vec<crate::state::Overseer>, StoreError> {
+        Ok(crate::state::read_overseers(self)?)
+    }
+
     /// Every state entry (encoded key, encoded value), in key order: sled's,
     /// with the writes not yet in sled over them.
     pub fn state_entries(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {

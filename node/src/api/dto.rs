@@ -82,6 +82,8 @@ pub enum ErrorCode {
     UnknownAccount,
     /// 404: no escrow has this id.
     UnknownEscrow,
+    /// 404: no asset has this code.
+    UnknownAsset,
     /// 404: no block at this height.
     UnknownBlock,
     /// 404: no block has been committed yet.
@@ -119,11 +121,30 @@ pub enum ErrorCode {
     SnapshotBusy,
     /// 500: the node's own failure.
     Internal,
+    /// 401: the route needs a signed request and this one carries no
+    /// `authorization` header.
+    Unauthenticated,
+    /// 401: the `authorization` header does not parse (scheme, fields,
+    /// length).
+    BadAuthorization,
+    /// 401: the request's signature does not verify over this request.
+    BadRequestSignature,
+    /// 401: the request's timestamp is outside the node's window.
+    StaleRequest,
+    /// 401: this (key, nonce) was already used within the window.
+    ReplayedRequest,
+    /// 401: the chain knows no bank, auditor, regulator or account with
+    /// this key.
+    UnknownCaller,
+    /// 403: the caller is known but this is outside its scope.
+    OutOfScope,
+    /// 503: the node holds as many recent nonces as it may; try again.
+    ReplayCacheFull,
 }
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 38] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnreadableBody,
         ErrorCode::MalformedTransaction,
@@ -135,6 +156,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::UnknownAccount,
         ErrorCode::UnknownEscrow,
+        ErrorCode::UnknownAsset,
         ErrorCode::UnknownBlock,
         ErrorCode::NoBlocks,
         ErrorCode::UnknownTransaction,
@@ -153,6 +175,14 @@ impl ErrorCode {
         ErrorCode::ShuttingDown,
         ErrorCode::SnapshotBusy,
         ErrorCode::Internal,
+        ErrorCode::Unauthenticated,
+        ErrorCode::BadAuthorization,
+        ErrorCode::BadRequestSignature,
+        ErrorCode::StaleRequest,
+        ErrorCode::ReplayedRequest,
+        ErrorCode::UnknownCaller,
+        ErrorCode::OutOfScope,
+        ErrorCode::ReplayCacheFull,
     ];
 
     /// The HTTP status that comes with this code: 400 malformed input, 404
@@ -172,6 +202,7 @@ impl ErrorCode {
             ErrorCode::NotFound
             | ErrorCode::UnknownAccount
             | ErrorCode::UnknownEscrow
+            | ErrorCode::UnknownAsset
             | ErrorCode::UnknownBlock
             | ErrorCode::NoBlocks
             | ErrorCode::UnknownTransaction => 404,
@@ -183,8 +214,18 @@ impl ErrorCode {
             | ErrorCode::Expired
             | ErrorCode::UnknownSender
             | ErrorCode::NonceTooFarAhead => 422,
-            ErrorCode::MempoolFull | ErrorCode::ShuttingDown | ErrorCode::SnapshotBusy => 503,
+            ErrorCode::MempoolFull
+            | ErrorCode::ShuttingDown
+            | ErrorCode::SnapshotBusy
+            | ErrorCode::ReplayCacheFull => 503,
             ErrorCode::Internal => 500,
+            ErrorCode::Unauthenticated
+            | ErrorCode::BadAuthorization
+            | ErrorCode::BadRequestSignature
+            | ErrorCode::StaleRequest
+            | ErrorCode::ReplayedRequest
+            | ErrorCode::UnknownCaller => 401,
+            ErrorCode::OutOfScope => 403,
         }
     }
 
@@ -202,6 +243,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::UnknownAccount => "unknown_account",
             ErrorCode::UnknownEscrow => "unknown_escrow",
+            ErrorCode::UnknownAsset => "unknown_asset",
             ErrorCode::UnknownBlock => "unknown_block",
             ErrorCode::NoBlocks => "no_blocks",
             ErrorCode::UnknownTransaction => "unknown_transaction",
@@ -220,6 +262,14 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::SnapshotBusy => "snapshot_busy",
             ErrorCode::Internal => "internal",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::BadAuthorization => "bad_authorization",
+            ErrorCode::BadRequestSignature => "bad_request_signature",
+            ErrorCode::StaleRequest => "stale_request",
+            ErrorCode::ReplayedRequest => "replayed_request",
+            ErrorCode::UnknownCaller => "unknown_caller",
+            ErrorCode::OutOfScope => "out_of_scope",
+            ErrorCode::ReplayCacheFull => "replay_cache_full",
         }
     }
 
@@ -282,6 +332,36 @@ pub struct NodeStatus {
     pub peers: Vec<String>,
     /// Transactions waiting in the mempool.
     pub mempool_size: u64,
+    /// Who the node took the request to be (`role` `public` when it was
+    /// not signed).
+    #[serde(default)]
+    pub caller: CallerInfo,
+}
+
+/// Who a request authenticated as.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CallerInfo {
+    /// `public`, `account`, `bank`, `auditor` or `regulator`.
+    pub role: String,
+    /// The account id (hex), bank id or overseer id; empty for `public`.
+    pub id: String,
+    /// For an account, its bank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank: Option<String>,
+}
+
+/// `GET /v1/assets/{code}`: an asset's public facts (its supply is not
+/// among them: it sums every customer's balance).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Asset {
+    /// Its code (`CNY`).
+    pub code: String,
+    /// The member bank that issues it.
+    pub issuer: String,
+    /// Decimal places of its human unit.
+    pub decimals: u8,
 }
 
 /// One validator of the set.
@@ -1339,11 +1419,16 @@ pub struct Block {
     pub receipts_root: String,
     /// The validator set's hash, hex.
     pub validator_set_hash: String,
-    /// Its transactions, in order.
+    /// Its transactions the caller may see, in order (the header commits
+    /// to all of them).
     pub transactions: Vec<Transaction>,
     /// Their receipts, in the same order (absent if not stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipts: Option<Vec<Receipt>>,
+    /// How many of the block's transactions are outside the caller's scope
+    /// and left out.
+    #[serde(default)]
+    pub hidden_transactions: u64,
 }
 
 /// `GET /v1/blocks/{height}/receipts`: a block's receipts alone, each with
@@ -1353,8 +1438,11 @@ pub struct Block {
 pub struct BlockReceipts {
     /// The block's height.
     pub height: u64,
-    /// Its receipts, each with `tx_id`.
+    /// The receipts the caller may see, each with `tx_id`.
     pub receipts: Vec<Receipt>,
+    /// How many receipts are outside the caller's scope and left out.
+    #[serde(default)]
+    pub hidden_transactions: u64,
 }
 
 /// `GET /v1/blocks/{height}/certificate`: the commit certificate.

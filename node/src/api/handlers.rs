@@ -16,6 +16,7 @@ use clearhouse_ledger::block::Block;
 use clearhouse_ledger::state::AccountState;
 use clearhouse_ledger::{AccountId, Amount, AssetCode, Hash, SignedTransaction};
 
+use super::access::{Caller, Parties, parties};
 use super::batch::{WIRE_BATCH_MEDIA_TYPE, WireBatchError, split_wire_batch};
 use super::dto::{self, CHAIN_BLOCKS_MAX, ErrorCode, TxState};
 use super::router::{ApiDoc, ApiError, ApiState, admit_error, internal};
@@ -31,7 +32,7 @@ use crate::verify::check_wire_off_loop;
     tag = "node",
     responses((status = 200, description = "The node, its chain and its tip", body = dto::NodeStatus))
 )]
-pub(super) async fn status(State(state): State<ApiState>) -> Json<dto::NodeStatus> {
+pub(super) async fn status(State(state): State<ApiState>, caller: Caller) -> Json<dto::NodeStatus> {
     let status = state.status.borrow().clone();
     Json(dto::NodeStatus {
         chain_id: state.chain_id.to_hex(),
@@ -53,6 +54,7 @@ pub(super) async fn status(State(state): State<ApiState>) -> Json<dto::NodeStatu
             .collect(),
         peers: status.peers.iter().map(|p| hex::encode(p.0)).collect(),
         mempool_size: u64::try_from(status.mempool_size).unwrap_or(u64::MAX),
+        caller: caller.info(),
     })
 }
 
@@ -74,20 +76,26 @@ pub(super) async fn status(State(state): State<ApiState>) -> Json<dto::NodeStatu
 )]
 pub(super) async fn submit(
     State(state): State<ApiState>,
+    caller: Caller,
     body: Result<Json<dto::SubmitRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<dto::TransactionStatus>), ApiError> {
     let Json(body) = body?;
     let bytes = decode_hex(&body.transaction)?;
-    let id = SignedTransaction::decode(&bytes)
-        .ok()
-        .and_then(|tx| tx.id().ok());
+    let id = match SignedTransaction::decode(&bytes) {
+        Ok(tx) => {
+            may_submit(&caller, &tx)?;
+            tx.id().ok()
+        }
+        // Admission names what is wrong with the bytes.
+        Err(_) => None,
+    };
     let mut results = send_to_driver(&state, vec![bytes]).await?;
     match results.pop() {
         Some(Ok(hash)) => Ok((
             StatusCode::ACCEPTED,
             Json(dto::TransactionStatus::bare(&hash, TxState::Pending)),
         )),
-        Some(Err(error)) => match existing_outcome(&state, id, &error).await? {
+        Some(Err(error)) => match existing_outcome(&state, &caller, id, &error).await? {
             Some(answer) => Ok(answer),
             None => Err(admit_error(&error)),
         },
@@ -117,6 +125,7 @@ pub(super) async fn submit(
 )]
 pub(super) async fn submit_batch(
     State(state): State<ApiState>,
+    caller: Caller,
     request: Request,
 ) -> Result<(StatusCode, Json<dto::BatchAnswer>), ApiError> {
     let most = state.limits.api_batch_txs_max;
@@ -136,19 +145,42 @@ pub(super) async fn submit_batch(
             .map(|t| decode_hex(t))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let results = send_to_driver(&state, transactions).await?;
-    let results = results
-        .iter()
-        .map(|result| match result {
-            Ok(hash) => dto::BatchResult::Accepted {
-                hash: hash.to_hex(),
+    // Each transaction outside the caller's scope is refused on its own;
+    // the others go on.
+    let mut refused: Vec<Option<ApiError>> = Vec::with_capacity(transactions.len());
+    let mut admitted = Vec::with_capacity(transactions.len());
+    for bytes in transactions {
+        let verdict = match SignedTransaction::decode(&bytes) {
+            Ok(tx) => may_submit(&caller, &tx).err(),
+            Err(_) => None,
+        };
+        if verdict.is_none() {
+            admitted.push(bytes);
+        }
+        refused.push(verdict);
+    }
+    let mut results = send_to_driver(&state, admitted).await?.into_iter();
+    let mut answers = Vec::with_capacity(refused.len());
+    for verdict in refused {
+        answers.push(match verdict {
+            Some(error) => dto::BatchResult::Refused {
+                error: error.detail(),
             },
-            Err(error) => dto::BatchResult::Refused {
-                error: admit_error(error).detail(),
+            None => match results.next() {
+                Some(Ok(hash)) => dto::BatchResult::Accepted {
+                    hash: hash.to_hex(),
+                },
+                Some(Err(error)) => dto::BatchResult::Refused {
+                    error: admit_error(&error).detail(),
+                },
+                None => return Err(internal("fewer results than transactions from the driver")),
             },
-        })
-        .collect();
-    Ok((StatusCode::ACCEPTED, Json(dto::BatchAnswer { results })))
+        });
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(dto::BatchAnswer { results: answers }),
+    ))
 }
 
 /// `GET /v1/transactions/{hash}`, waiting up to `wait_ms` for a final state.
@@ -164,6 +196,7 @@ pub(super) async fn submit_batch(
 )]
 pub(super) async fn transaction(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(hash): Path<String>,
     query: Result<Query<dto::WaitQuery>, QueryRejection>,
 ) -> Result<Json<dto::TransactionStatus>, ApiError> {
@@ -174,7 +207,7 @@ pub(super) async fn transaction(
     let mut heights = state.status.clone();
     let mut seen_height = heights.borrow().height;
     loop {
-        let (answer, is_final) = transaction_status(&state, &id).await?;
+        let (answer, is_final) = transaction_status(&state, &caller, &id).await?;
         if is_final || tokio::time::Instant::now() >= deadline {
             return Ok(Json(answer));
         }
@@ -209,10 +242,11 @@ pub(super) async fn transaction(
 )]
 pub(super) async fn account(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(account): Path<String>,
 ) -> Result<Json<dto::Account>, ApiError> {
     let id = AccountId::from_hex(&account).map_err(bad_account)?;
-    let found = registered(&state, &id)?;
+    let found = registered(&state, &caller, &id)?;
     let params = state.store.params().map_err(internal)?;
     Ok(Json(dto::Account {
         account: id.to_hex(),
@@ -233,6 +267,37 @@ pub(super) async fn account(
     }))
 }
 
+/// `GET /v1/assets/{code}`: an asset's issuer and decimals (public: a
+/// client needs them to read and write amounts).
+#[utoipa::path(
+    get,
+    path = "/v1/assets/{code}",
+    tag = "state",
+    params(("code" = String, Path, description = "The asset code, e.g. CNY")),
+    responses(
+        (status = 200, description = "The asset", body = dto::Asset),
+        (status = 400, description = "Bad asset code", body = dto::ErrorBody),
+        (status = 404, description = "No such asset", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn asset(
+    State(state): State<ApiState>,
+    Path(code): Path<String>,
+) -> Result<Json<dto::Asset>, ApiError> {
+    let asset = AssetCode::new(&code)
+        .map_err(|e| ApiError::new(ErrorCode::BadQuery, format!("asset code {code:?}: {e}")))?;
+    let found = state
+        .store
+        .asset(&asset)
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownAsset, format!("no asset {code}")))?;
+    Ok(Json(dto::Asset {
+        code: asset.as_str().to_owned(),
+        issuer: found.issuer.as_str().to_owned(),
+        decimals: found.decimals,
+    }))
+}
+
 /// `GET /v1/escrows/{id}`: an escrow by the id of its opening transaction.
 #[utoipa::path(
     get,
@@ -247,6 +312,7 @@ pub(super) async fn account(
 )]
 pub(super) async fn escrow(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<dto::Escrow>, ApiError> {
     let id = parse_hash(&id)?;
@@ -255,6 +321,20 @@ pub(super) async fn escrow(
         .escrow(&id)
         .map_err(internal)?
         .ok_or_else(|| ApiError::new(ErrorCode::UnknownEscrow, format!("no escrow {id}")))?;
+    if !caller.is_overseer() {
+        let mut escrow_parties = Parties {
+            accounts: vec![found.buyer, found.seller],
+            banks: vec![found.arbiter.clone()],
+        };
+        for account in [found.buyer, found.seller] {
+            if let Some(state) = state.store.account(&account).map_err(internal)? {
+                escrow_parties.banks.push(state.bank);
+            }
+        }
+        if !caller.may_see(&escrow_parties) {
+            return Err(caller.out_of_scope(format!("escrow {id}")));
+        }
+    }
     Ok(Json(dto::Escrow::new(
         &id,
         &found,
@@ -276,10 +356,11 @@ pub(super) async fn escrow(
 )]
 pub(super) async fn credit(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(account): Path<String>,
 ) -> Result<Json<dto::Credit>, ApiError> {
     let id = AccountId::from_hex(&account).map_err(bad_account)?;
-    let found = registered(&state, &id)?;
+    let found = registered(&state, &caller, &id)?;
     let params = state.store.params().map_err(internal)?;
     let decimals = |asset: &AssetCode| decimals(&state, asset);
     Ok(Json(dto::Credit::new(&id, &found, &params, &decimals)))
@@ -297,6 +378,7 @@ pub(super) async fn credit(
 )]
 pub(super) async fn latest_block(
     State(state): State<ApiState>,
+    caller: Caller,
 ) -> Result<Json<dto::Block>, ApiError> {
     let tip = state.store.tip().map_err(internal)?;
     if tip.height == 0 {
@@ -305,7 +387,7 @@ pub(super) async fn latest_block(
             "no block has been committed yet",
         ));
     }
-    block_with_receipts(&state, tip.height).map(Json)
+    block_with_receipts(&state, &caller, tip.height).map(Json)
 }
 
 /// `GET /v1/blocks/{height}`.
@@ -322,9 +404,10 @@ pub(super) async fn latest_block(
 )]
 pub(super) async fn block(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(height): Path<String>,
 ) -> Result<Json<dto::Block>, ApiError> {
-    block_with_receipts(&state, parse_height(&height)?).map(Json)
+    block_with_receipts(&state, &caller, parse_height(&height)?).map(Json)
 }
 
 /// `GET /v1/blocks/{height}/receipts`: a block's receipts alone, each with
@@ -343,6 +426,7 @@ pub(super) async fn block(
 )]
 pub(super) async fn block_receipts(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(height): Path<String>,
 ) -> Result<Json<dto::BlockReceipts>, ApiError> {
     let height = parse_height(&height)?;
@@ -351,9 +435,26 @@ pub(super) async fn block_receipts(
         .receipts(height)
         .map_err(internal)?
         .ok_or_else(|| no_block(&state, height))?;
+    let visible = if caller.is_overseer() {
+        vec![true; receipts.len()]
+    } else {
+        let block = state
+            .store
+            .block(height)
+            .map_err(internal)?
+            .ok_or_else(|| no_block(&state, height))?;
+        visible_to(&state, &caller, &block)?
+    };
+    let shown: Vec<dto::Receipt> = receipts
+        .iter()
+        .zip(&visible)
+        .filter(|(_, shown)| **shown)
+        .map(|(receipt, _)| dto::Receipt::with_tx_id(receipt))
+        .collect();
     Ok(Json(dto::BlockReceipts {
         height,
-        receipts: receipts.iter().map(dto::Receipt::with_tx_id).collect(),
+        hidden_transactions: count(receipts.len() - shown.len()),
+        receipts: shown,
     }))
 }
 
@@ -457,6 +558,7 @@ pub(super) async fn chain(
 )]
 pub(super) async fn transaction_proof(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(hash): Path<String>,
 ) -> Result<Json<dto::TransactionProof>, ApiError> {
     let id = parse_hash(&hash)?;
@@ -470,6 +572,9 @@ pub(super) async fn transaction_proof(
                 format!("transaction {id} is not committed"),
             )
         })?;
+    if !caller.is_overseer() && !caller.may_see(&parties(&state.store, &found.transaction)?) {
+        return Err(caller.out_of_scope(format!("transaction {id}")));
+    }
     let block = state
         .store
         .block(found.height)
@@ -504,8 +609,8 @@ pub(super) async fn transaction_proof(
 /// `clearhouse_ledger::store::snapshot` (a new node starts from it with
 /// `clearhouse-node --from-snapshot`, after checking the certificate and
 /// the state root itself). One snapshot is written at a time; commits wait
-/// for the state scan. Under the access-control issue this becomes a
-/// member-only read.
+/// for the state scan. For member banks, auditors and regulators only (the
+/// state holds every customer's balances).
 #[utoipa::path(
     get,
     path = "/v1/snapshot",
@@ -622,13 +727,52 @@ fn decode_hex(text: &str) -> Result<Vec<u8>, ApiError> {
     })
 }
 
-fn registered(state: &ApiState, id: &AccountId) -> Result<AccountState, ApiError> {
-    state.store.account(id).map_err(internal)?.ok_or_else(|| {
-        ApiError::new(
+/// Account `id` if the caller may read it. Whether a key is registered at
+/// all is for banks and overseers to learn; an account asking about
+/// another key is refused either way.
+fn registered(state: &ApiState, caller: &Caller, id: &AccountId) -> Result<AccountState, ApiError> {
+    let found = state.store.account(id).map_err(internal)?;
+    match found {
+        Some(account) if caller.may_see_account(id, &account.bank) => Ok(account),
+        None if !matches!(caller, Caller::Account { .. }) => Err(ApiError::new(
             ErrorCode::UnknownAccount,
             format!("account {id} is not registered"),
-        )
-    })
+        )),
+        Some(_) | None => Err(caller.out_of_scope(format!("account {id}"))),
+    }
+}
+
+/// Whether `caller` may submit `tx`: an account its own transactions, a
+/// bank any (it relays payments; their own signatures authorise them).
+fn may_submit(caller: &Caller, tx: &SignedTransaction) -> Result<(), ApiError> {
+    let sender = tx.tx.sender;
+    let allowed = match caller {
+        Caller::Account { id, .. } => *id == sender,
+        Caller::Bank(_) => true,
+        Caller::Overseer { .. } | Caller::Public => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(caller.out_of_scope(format!("submitting a transaction sent by {sender}")))
+    }
+}
+
+/// Which of `block`'s transactions `caller` may see.
+fn visible_to(state: &ApiState, caller: &Caller, block: &Block) -> Result<Vec<bool>, ApiError> {
+    block
+        .transactions
+        .iter()
+        .map(|tx| match caller {
+            Caller::Overseer { .. } => Ok(true),
+            Caller::Public => Ok(false),
+            _ => Ok(caller.may_see(&parties(&state.store, tx)?)),
+        })
+        .collect()
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 fn is_wire_batch(request: &Request) -> bool {
@@ -670,6 +814,7 @@ async fn send_to_driver(
 /// bytes until it sees a final state.
 async fn existing_outcome(
     state: &ApiState,
+    caller: &Caller,
     id: Option<Hash>,
     error: &AdmitError,
 ) -> Result<Option<(StatusCode, Json<dto::TransactionStatus>)>, ApiError> {
@@ -685,7 +830,7 @@ async fn existing_outcome(
             // The same bytes, final: their outcome. Still on their way to
             // the store (the nonce moved with the decided block before the
             // block landed): pending, as a resubmission of held bytes is.
-            let (answer, is_final) = transaction_status(state, &id).await?;
+            let (answer, is_final) = transaction_status(state, caller, &id).await?;
             Ok(if is_final {
                 Some((StatusCode::OK, Json(answer)))
             } else if answer.status == TxState::Pending {
@@ -701,9 +846,13 @@ async fn existing_outcome(
 /// Where transaction `id` stands, and whether that is final.
 async fn transaction_status(
     state: &ApiState,
+    caller: &Caller,
     id: &Hash,
 ) -> Result<(dto::TransactionStatus, bool), ApiError> {
     if let Some(found) = state.store.transaction(id).map_err(internal)? {
+        if !caller.is_overseer() && !caller.may_see(&parties(&state.store, &found.transaction)?) {
+            return Err(caller.out_of_scope(format!("transaction {id}")));
+        }
         let is_final = found.receipt.outcome.is_final();
         let answer = dto::TransactionStatus::committed(
             id,
@@ -753,26 +902,46 @@ fn transaction_of(state: &ApiState, signed: &SignedTransaction) -> dto::Transact
     )
 }
 
-fn block_with_receipts(state: &ApiState, height: u64) -> Result<dto::Block, ApiError> {
+fn block_with_receipts(
+    state: &ApiState,
+    caller: &Caller,
+    height: u64,
+) -> Result<dto::Block, ApiError> {
     let block = state
         .store
         .block(height)
         .map_err(internal)?
         .ok_or_else(|| no_block(state, height))?;
+    let visible = visible_to(state, caller, &block)?;
     let receipts = state
         .store
         .receipts(height)
         .map_err(internal)?
-        .map(|receipts| receipts.iter().map(dto::Receipt::new).collect());
-    block_of(state, &block, receipts)
+        .map(|receipts| {
+            receipts
+                .iter()
+                .zip(&visible)
+                .filter(|(_, shown)| **shown)
+                .map(|(receipt, _)| dto::Receipt::new(receipt))
+                .collect()
+        });
+    block_of(state, &block, &visible, receipts)
 }
 
 fn block_of(
     state: &ApiState,
     block: &Block,
+    visible: &[bool],
     receipts: Option<Vec<dto::Receipt>>,
 ) -> Result<dto::Block, ApiError> {
     let header = &block.header;
+    let transactions: Vec<dto::Transaction> = block
+        .transactions
+        .iter()
+        .zip(visible)
+        .filter(|(_, shown)| **shown)
+        .map(|(t, _)| transaction_of(state, t))
+        .collect();
     Ok(dto::Block {
         height: header.height,
         hash: block.hash().map_err(internal)?.to_hex(),
@@ -784,11 +953,8 @@ fn block_of(
         state_root: header.state_root.to_hex(),
         receipts_root: header.receipts_root.to_hex(),
         validator_set_hash: header.validator_set_hash.to_hex(),
-        transactions: block
-            .transactions
-            .iter()
-            .map(|t| transaction_of(state, t))
-            .collect(),
+        hidden_transactions: count(block.transactions.len() - transactions.len()),
+        transactions,
         receipts,
     })
 }

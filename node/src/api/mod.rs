@@ -8,6 +8,10 @@
 //!   in [`routes`]), [`ApiError`] (a [`dto::ErrorCode`] and a message; the
 //!   HTTP status comes from the code), the OpenAPI document ([`ApiDoc`],
 //!   served at `GET /v1/openapi.json`) and [`serve`]. Re-exported here.
+//! - [`auth`] — the signed-request header and its signing bytes, and
+//!   [`auth::RequestSigner`] for clients. Shared.
+//! - [`access`] (feature `server`) — who is calling ([`access::Caller`])
+//!   and what each role may see: the one place the access rules live.
 //! - `handlers` (feature `server`) — one async function per route: parse,
 //!   read the store or ask the driver, convert to a [`dto`] type.
 //!
@@ -17,6 +21,7 @@
 //! outcome (202 pending, 200 final); a transaction id never seen is `200
 //! {"status": "unknown"}`.
 
+pub mod auth;
 pub mod batch;
 pub mod dto;
 
@@ -24,8 +29,12 @@ pub use batch::{WIRE_BATCH_MEDIA_TYPE, WireBatchError, frame_wire_batch, split_w
 pub use dto::{CHAIN_BLOCKS_MAX, ErrorCode, reject_code};
 
 #[cfg(feature = "server")]
+pub mod access;
+#[cfg(feature = "server")]
 mod handlers;
 #[cfg(feature = "server")]
 mod router;
 #[cfg(feature = "server")]
-pub use router::{ApiAddress, ApiDoc, ApiError, ApiState, admit_error, router, routes, serve};
+pub use router::{
+    ApiAddress, ApiDoc, ApiError, ApiState, Route, access_table, admit_error, router, routes, serve,
+};

@@ -22,6 +22,7 @@ use clearhouse_ledger::store::Store;
 use clearhouse_ledger::tx::TxError;
 use clearhouse_ledger::validators::ValidatorSet;
 
+use super::access::{self, Access, Gate, ROLES};
 use super::batch::WireBatchError;
 use super::dto::{self, ErrorCode};
 use super::handlers;
@@ -53,38 +54,113 @@ pub struct ApiState {
     pub limits: Limits,
     /// One snapshot written at a time (a permit each).
     pub snapshots: Arc<tokio::sync::Semaphore>,
+    /// Who may call, and the nonces seen.
+    pub gate: Arc<Gate>,
 }
 
-/// Every route the API serves, with its handler: the one list the router
-/// is built from (and that the OpenAPI test compares with [`ApiDoc`]).
-pub fn routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
+/// One route: its path, its method, who may call it and its handler.
+pub struct Route {
+    /// The path pattern.
+    pub path: &'static str,
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// Who may call it (enforced before the handler).
+    pub access: Access,
+    /// The handler.
+    pub handler: MethodRouter<ApiState>,
+}
+
+fn route(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<ApiState>,
+) -> Route {
+    Route {
+        path,
+        method,
+        access,
+        handler,
+    }
+}
+
+/// Every route the API serves, with who may call it and its handler: the
+/// one list the router is built from (and that the OpenAPI test compares
+/// with [`ApiDoc`], and the README's access table is checked against).
+pub fn routes() -> Vec<Route> {
+    use Access::{Filtered, Members, Overseers, Public, Scoped, Submit};
     vec![
-        ("/v1/status", get(handlers::status)),
-        ("/v1/transactions", post(handlers::submit)),
-        ("/v1/transactions/batch", post(handlers::submit_batch)),
-        ("/v1/transactions/{hash}", get(handlers::transaction)),
-        ("/v1/accounts/{account}", get(handlers::account)),
-        ("/v1/escrows/{id}", get(handlers::escrow)),
-        ("/v1/credit/{account}", get(handlers::credit)),
-        ("/v1/blocks/latest", get(handlers::latest_block)),
-        ("/v1/blocks/{height}", get(handlers::block)),
-        (
+        route("GET", "/v1/status", Public, get(handlers::status)),
+        route("POST", "/v1/transactions", Submit, post(handlers::submit)),
+        route(
+            "POST",
+            "/v1/transactions/batch",
+            Submit,
+            post(handlers::submit_batch),
+        ),
+        route(
+            "GET",
+            "/v1/transactions/{hash}",
+            Scoped,
+            get(handlers::transaction),
+        ),
+        route(
+            "GET",
+            "/v1/accounts/{account}",
+            Scoped,
+            get(handlers::account),
+        ),
+        route("GET", "/v1/assets/{code}", Public, get(handlers::asset)),
+        route("GET", "/v1/escrows/{id}", Scoped, get(handlers::escrow)),
+        route("GET", "/v1/credit/{account}", Scoped, get(handlers::credit)),
+        route(
+            "GET",
+            "/v1/blocks/latest",
+            Filtered,
+            get(handlers::latest_block),
+        ),
+        route("GET", "/v1/blocks/{height}", Filtered, get(handlers::block)),
+        route(
+            "GET",
             "/v1/blocks/{height}/certificate",
+            Public,
             get(handlers::certificate),
         ),
-        (
+        route(
+            "GET",
             "/v1/blocks/{height}/receipts",
+            Filtered,
             get(handlers::block_receipts),
         ),
-        ("/v1/chain", get(handlers::chain)),
-        (
+        route("GET", "/v1/chain", Overseers, get(handlers::chain)),
+        route(
+            "GET",
             "/v1/proofs/transactions/{hash}",
+            Scoped,
             get(handlers::transaction_proof),
         ),
-        ("/v1/snapshot", get(handlers::snapshot)),
-        ("/v1/openapi.json", get(handlers::openapi)),
-        ("/metrics", get(handlers::metrics)),
+        route("GET", "/v1/snapshot", Members, get(handlers::snapshot)),
+        route("GET", "/v1/openapi.json", Public, get(handlers::openapi)),
+        route("GET", "/metrics", Public, get(handlers::metrics)),
     ]
+}
+
+/// The README's access table, from [`routes`]: one row per route, one
+/// column per role in [`access::ROLES`].
+pub fn access_table() -> String {
+    let mut out = format!("| Route | {} |\n|---|", ROLES.join(" | "));
+    out.push_str(&"---|".repeat(ROLES.len()));
+    out.push('\n');
+    for r in routes() {
+        let cells: Vec<&str> = ROLES.iter().map(|role| r.access.grants(role)).collect();
+        out.push_str(&format!(
+            "| `{} {}` | {} |\n",
+            r.method,
+            r.path,
+            cells.join(" | ")
+        ));
+    }
+    out
 }
 
 /// The router.
@@ -92,10 +168,21 @@ pub fn router(state: ApiState) -> Router {
     let body_limit = state.limits.api_body_bytes_max;
     routes()
         .into_iter()
-        .fold(Router::new(), |router, (path, route)| {
-            router.route(path, route)
+        .fold(Router::new(), |router, r| {
+            let access = r.access;
+            router.route(
+                r.path,
+                r.handler
+                    .route_layer(axum::middleware::from_fn(move |request, next| {
+                        access::require(access, request, next)
+                    })),
+            )
         })
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
@@ -130,6 +217,7 @@ pub type ApiAddress = SocketAddr;
         handlers::submit_batch,
         handlers::transaction,
         handlers::account,
+        handlers::asset,
         handlers::escrow,
         handlers::credit,
         handlers::latest_block,
@@ -262,10 +350,7 @@ mod tests {
 
     #[test]
     fn every_served_route_is_in_the_openapi_document_and_nothing_else() {
-        let served: BTreeSet<String> = routes()
-            .into_iter()
-            .map(|(path, _)| path.to_owned())
-            .collect();
+        let served: BTreeSet<String> = routes().iter().map(|r| r.path.to_owned()).collect();
         let documented: BTreeSet<String> = ApiDoc::openapi().paths.paths.into_keys().collect();
         assert_eq!(served, documented);
     }

@@ -294,10 +294,10 @@ fn bench(
         };
         let asset = clearhouse_ledger::AssetCode::new(clearhouse_testnet::ASSETS[0].0)
             .map_err(|e| e.to_string())?;
-        let urls: Vec<String> = testnet.nodes.iter().map(NodeFiles::api_url).collect();
+        let targets = clearhouse_testnet::bench::Target::all(&testnet)?;
         let mut payers = clearhouse_testnet::bench::Payers::new(chain_id, payers, asset, hot);
         if attach.is_some() {
-            payers.fetch_nonces(&urls[0])?;
+            payers.fetch_nonces(&targets[0])?;
         }
         let pids: Vec<u32> = children.iter().map(|(_, c)| c.id()).collect();
         let validators = testnet.genesis.members.len();
@@ -316,7 +316,13 @@ fn bench(
                     spec.duration.as_secs(),
                     payers.len()
                 );
-                clearhouse_testnet::bench::find_max(&search, &urls, &pids, &mut payers, validators)?
+                clearhouse_testnet::bench::find_max(
+                    &search,
+                    &targets,
+                    &pids,
+                    &mut payers,
+                    validators,
+                )?
             }
             Mode::Fixed { segments } => {
                 let count = usize::try_from(spec.rate.saturating_mul(spec.duration.as_secs()))
@@ -332,11 +338,11 @@ fn bench(
                         "segment {segment}: offering {} payments/s for {} s to {} nodes...",
                         spec.rate,
                         spec.duration.as_secs(),
-                        urls.len()
+                        targets.len()
                     );
                     let report = clearhouse_testnet::bench::run(
                         spec,
-                        &urls,
+                        &targets,
                         &pids,
                         &transactions,
                         validators,
@@ -429,6 +435,11 @@ fn reopen(dir: &std::path::Path) -> Result<Testnet, String> {
         treasuries: (0..genesis.members.len())
             .map(|i| keys.join(format!("bank-{i}-treasury.key")))
             .collect(),
+        bank_api_keys: (0..genesis.members.len())
+            .map(|i| keys.join(format!("bank-{i}-api.key")))
+            .collect(),
+        auditor_key: keys.join("auditor.key"),
+        regulator_key: keys.join("regulator.key"),
         genesis,
         nodes,
         accounts,
@@ -545,12 +556,24 @@ fn print_table(testnet: &Testnet) {
         .map(|a| a.account.to_hex())
         .unwrap_or_default();
     let asset = clearhouse_testnet::ASSETS[0].0;
+    let bank_api = testnet
+        .bank_api_keys
+        .first()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let auditor = testnet.auditor_key.display().to_string();
+    println!(
+        "\nWho may read what: an account its own data (--auth-key its key), a bank its customers' \
+         (--auth-key {bank_api}), the auditor and the regulator everything (--auth-key {auditor}, \
+         --auth-key {}). Transaction commands sign with --key.",
+        testnet.regulator_key.display()
+    );
     println!(
         "\nWith the clearhouse CLI (target/release/clearhouse; from this folder it finds the network by itself):"
     );
     println!("  export CLEARHOUSE_NODE={api}");
-    println!("  clearhouse status");
-    println!("  clearhouse account show {account}");
+    println!("  clearhouse status --auth-key {bank_api}");
+    println!("  clearhouse account show {account} --auth-key {key}");
     println!("  clearhouse transfer --key {key} --to {to} --amount \"12.50 {asset}\" --wait");
     println!(
         "  clearhouse escrow open --key {key} --to {to} --amount \"250.00 {asset}\" --arbiter bank-0 --order \"order 1\" --wait"
@@ -558,16 +581,17 @@ fn print_table(testnet: &Testnet) {
     println!(
         "  clearhouse escrow release --key {key} --escrow <hash printed by escrow open> --wait"
     );
-    println!("  clearhouse credit show {account}");
-    println!("  clearhouse block show latest");
+    println!("  clearhouse credit show {account} --auth-key {bank_api}");
+    println!("  clearhouse block show latest --auth-key {auditor}");
     println!(
-        "  clearhouse audit verify --genesis {}",
+        "  clearhouse audit verify --genesis {} --auth-key {auditor}",
         testnet.genesis_path.display()
     );
-    println!("\nOr over HTTP:");
+    println!(
+        "\nOr over HTTP (public routes; private ones need a signed request, see node/README.md):"
+    );
     println!("  curl -s {api}/v1/status");
-    println!("  curl -s {api}/v1/accounts/{account}");
-    println!("  curl -s {api}/v1/credit/{account}");
+    println!("  curl -s {api}/v1/blocks/latest");
     println!("  curl -s {api}/metrics");
     println!(
         "\nLogs: {}/<node>/node.log   Stop: Ctrl-C",
