@@ -127,6 +127,10 @@ impl From<ClientError> for CliError {
             ClientError::Http {
                 status: 401 | 403, ..
             } => CliError::Denied(error.to_string()),
+            // 408 and 429 are the node's trouble, not the request's: try again.
+            ClientError::Http {
+                status: 408 | 429, ..
+            } => CliError::Internal(error.to_string()),
             ClientError::Http { status, .. } if (400..500).contains(status) => {
                 CliError::Rejected(error.to_string())
             }
@@ -181,6 +185,9 @@ fn exit_class(code: ErrorCode) -> ExitClass {
         | ErrorCode::ShuttingDown
         | ErrorCode::SnapshotBusy
         | ErrorCode::ReplayCacheFull
+        | ErrorCode::TooManyConnections
+        | ErrorCode::RateLimited
+        | ErrorCode::RequestTimeout
         | ErrorCode::Internal => ExitClass::Internal,
         ErrorCode::Unauthenticated
         | ErrorCode::BadAuthorization
@@ -527,6 +534,7 @@ mod tests {
                 404 | 410 => ExitClass::NotFound,
                 400 => ExitClass::Usage,
                 401 | 403 => ExitClass::Denied,
+                408 | 429 => ExitClass::Internal,
                 401..500 => ExitClass::Rejected,
                 _ => ExitClass::Internal,
             };

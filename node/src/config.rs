@@ -49,6 +49,20 @@ pub struct Limits {
     pub api_wait_ms_max: u64,
     /// Most transactions gossiped in one batch.
     pub gossip_batch_txs_max: usize,
+    /// Most API connections open at once; one more is answered 503 and
+    /// closed.
+    pub api_connections_max: usize,
+    /// Longest a client may take to send a request's headers (the first
+    /// request's and every later one's on a kept-alive connection) before
+    /// its connection is closed.
+    pub api_header_timeout_ms: u64,
+    /// Longest a client may take to send a request's body: 408 after it.
+    pub api_body_timeout_ms: u64,
+    /// Requests per second one caller may make (a signed caller by its key,
+    /// an unsigned one by its IP address), sustained; `0` for no limit.
+    pub api_caller_requests_per_sec: u32,
+    /// Requests one caller may make at once above its sustained rate.
+    pub api_caller_burst: u32,
 }
 
 impl Default for Limits {
@@ -63,6 +77,11 @@ impl Default for Limits {
             api_batch_txs_max: 10_000,
             api_wait_ms_max: 30_000,
             gossip_batch_txs_max: 2_000,
+            api_connections_max: 1_024,
+            api_header_timeout_ms: 10_000,
+            api_body_timeout_ms: 30_000,
+            api_caller_requests_per_sec: 2_000,
+            api_caller_burst: 4_000,
         }
     }
 }

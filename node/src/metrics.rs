@@ -135,6 +135,17 @@ pub struct Metrics {
     pub api_unauthenticated_total: AtomicU64,
     /// API requests refused 403 (outside the caller's scope) since start.
     pub api_out_of_scope_total: AtomicU64,
+    /// API connections open now.
+    pub api_connections_open: AtomicU64,
+    /// API connections refused since start because `api_connections_max`
+    /// were open.
+    pub api_connections_refused_total: AtomicU64,
+    /// API requests refused 429 (over the caller's request rate) since start.
+    pub api_rate_limited_total: AtomicU64,
+    /// API requests whose body did not arrive within `api_body_timeout_ms`,
+    /// and connections closed for headers slower than
+    /// `api_header_timeout_ms`, since start.
+    pub api_timeouts_total: AtomicU64,
     driver_busy_us: [AtomicU64; Phase::ALL.len()],
     signature_checks: [AtomicU64; CheckSource::ALL.len()],
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_MS.len()],
@@ -269,6 +280,34 @@ impl Metrics {
             "API requests refused 403: outside the caller's scope.",
             "counter",
             load(&self.api_out_of_scope_total),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_api_connections_open",
+            "API connections open now.",
+            "gauge",
+            load(&self.api_connections_open),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_api_connections_refused_total",
+            "API connections refused because api_connections_max were open.",
+            "counter",
+            load(&self.api_connections_refused_total),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_api_rate_limited_total",
+            "API requests refused 429: over the caller's request rate.",
+            "counter",
+            load(&self.api_rate_limited_total),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_api_timeouts_total",
+            "API requests or connections cut off because headers or body arrived too slowly.",
+            "counter",
+            load(&self.api_timeouts_total),
         );
         // A counter with one line per label value.
         let labelled = |out: &mut String,

@@ -251,6 +251,10 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
         limits: limits.clone(),
         snapshots: Arc::new(tokio::sync::Semaphore::new(1)),
         gate: Arc::new(api::access::Gate::new(chain_id, &config.name, &store)?),
+        limiter: Arc::new(api::front::RateLimiter::new(
+            limits.api_caller_requests_per_sec,
+            limits.api_caller_burst,
+        )),
     };
     let api = tokio::spawn(api::serve(listener, api_state, shutdown.clone()));
     let driver = tokio::spawn(driver::run(DriverParts {

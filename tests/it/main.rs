@@ -10,5 +10,6 @@
 
 mod access;
 mod cluster;
+mod front_door;
 mod scenarios;
 mod testnet;

@@ -21,7 +21,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
@@ -37,6 +37,7 @@ use clearhouse_ledger::{AccountId, ChainId, MemberId, SignedTransaction};
 
 use super::auth::{Credentials, NONCE_BYTES, RequestParts, SKEW_MS_MAX, signing_bytes};
 use super::dto::{self, ErrorCode};
+use super::front::{Bucket, rate_limited};
 use super::router::{ApiError, ApiState, internal};
 
 /// Most (key, nonce) pairs remembered at once: at the window of
@@ -401,9 +402,30 @@ fn now_ms() -> u64 {
 /// Marks every request with its [`Caller`], or refuses it with a 401 (run
 /// before every route; see the module's documentation).
 pub async fn authenticate(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    // An unsigned caller pays from its address's allowance before anything
+    // else; a signed one from its key's once the signature verified, and
+    // from its address's if it did not (so a flood of bad signatures is
+    // limited too, and nobody spends another's allowance by naming its key).
+    let address = Bucket::address_of(&request);
+    let signed = request.headers().contains_key(AUTHORIZATION);
+    if !signed && let Err(wait) = state.limiter.take(address, Instant::now()) {
+        return rate_limited(wait, &state.metrics);
+    }
     let response = match identify(&state, request).await {
-        Ok(request) => next.run(request).await,
-        Err(error) => error.into_response(),
+        Ok((request, key)) => {
+            if let Some(key) = key
+                && let Err(wait) = state.limiter.take(Bucket::Key(key), Instant::now())
+            {
+                return rate_limited(wait, &state.metrics);
+            }
+            next.run(request).await
+        }
+        Err(error) => {
+            if let Err(wait) = state.limiter.take(address, Instant::now()) {
+                return rate_limited(wait, &state.metrics);
+            }
+            error.into_response()
+        }
     };
     let counter = match response.status().as_u16() {
         401 => &state.metrics.api_unauthenticated_total,
@@ -414,10 +436,14 @@ pub async fn authenticate(State(state): State<ApiState>, request: Request, next:
     response
 }
 
-async fn identify(state: &ApiState, mut request: Request) -> Result<Request, ApiError> {
+/// The request with its [`Caller`] attached, and the key that signed it.
+async fn identify(
+    state: &ApiState,
+    mut request: Request,
+) -> Result<(Request, Option<[u8; 32]>), ApiError> {
     let Some(value) = request.headers().get(AUTHORIZATION) else {
         request.extensions_mut().insert(Caller::Public);
-        return Ok(request);
+        return Ok((request, None));
     };
     let credentials = Credentials::parse(value.as_bytes())
         .map_err(|e| ApiError::new(ErrorCode::BadAuthorization, e.to_string()))?;
@@ -446,13 +472,29 @@ async fn identify(state: &ApiState, mut request: Request) -> Result<Request, Api
         return Err(too_large(limit));
     }
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if format!("{e:?}").contains("LengthLimit") {
-            too_large(limit)
-        } else {
-            ApiError::new(ErrorCode::UnreadableBody, e.to_string())
-        }
-    })?;
+    let timeout = Duration::from_millis(state.limits.api_body_timeout_ms);
+    let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| {
+            state
+                .metrics
+                .api_timeouts_total
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!(
+                    "the request's body did not arrive within {} ms",
+                    timeout.as_millis()
+                ),
+            )
+        })?
+        .map_err(|e| {
+            if format!("{e:?}").contains("LengthLimit") {
+                too_large(limit)
+            } else {
+                ApiError::new(ErrorCode::UnreadableBody, e.to_string())
+            }
+        })?;
     let path_and_query = parts
         .uri
         .path_and_query()
@@ -493,7 +535,7 @@ async fn identify(state: &ApiState, mut request: Request) -> Result<Request, Api
         })?;
     let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(caller);
-    Ok(request)
+    Ok((request, Some(credentials.key)))
 }
 
 fn too_large(limit: usize) -> ApiError {

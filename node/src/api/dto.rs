@@ -140,11 +140,19 @@ pub enum ErrorCode {
     OutOfScope,
     /// 503: the node holds as many recent nonces as it may; try again.
     ReplayCacheFull,
+    /// 429: the caller is over its request rate; `retry-after` says when
+    /// to try again.
+    RateLimited,
+    /// 408: the request's body did not arrive within the node's bound.
+    RequestTimeout,
+    /// 503: the node has `api_connections_max` API connections open (sent
+    /// as the connection is closed).
+    TooManyConnections,
 }
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 38] = [
+    pub const ALL: [ErrorCode; 41] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnreadableBody,
         ErrorCode::MalformedTransaction,
@@ -183,6 +191,9 @@ impl ErrorCode {
         ErrorCode::UnknownCaller,
         ErrorCode::OutOfScope,
         ErrorCode::ReplayCacheFull,
+        ErrorCode::RateLimited,
+        ErrorCode::RequestTimeout,
+        ErrorCode::TooManyConnections,
     ];
 
     /// The HTTP status that comes with this code: 400 malformed input, 404
@@ -217,7 +228,8 @@ impl ErrorCode {
             ErrorCode::MempoolFull
             | ErrorCode::ShuttingDown
             | ErrorCode::SnapshotBusy
-            | ErrorCode::ReplayCacheFull => 503,
+            | ErrorCode::ReplayCacheFull
+            | ErrorCode::TooManyConnections => 503,
             ErrorCode::Internal => 500,
             ErrorCode::Unauthenticated
             | ErrorCode::BadAuthorization
@@ -226,6 +238,8 @@ impl ErrorCode {
             | ErrorCode::ReplayedRequest
             | ErrorCode::UnknownCaller => 401,
             ErrorCode::OutOfScope => 403,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::RequestTimeout => 408,
         }
     }
 
@@ -270,6 +284,9 @@ impl ErrorCode {
             ErrorCode::UnknownCaller => "unknown_caller",
             ErrorCode::OutOfScope => "out_of_scope",
             ErrorCode::ReplayCacheFull => "replay_cache_full",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::TooManyConnections => "too_many_connections",
         }
     }
 

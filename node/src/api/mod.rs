@@ -12,6 +12,8 @@
 //!   [`auth::RequestSigner`] for clients. Shared.
 //! - [`access`] (feature `server`) — who is calling ([`access::Caller`])
 //!   and what each role may see: the one place the access rules live.
+//! - [`front`] (feature `server`) — the front door: connection bound,
+//!   header timeout, per-caller request rates.
 //! - `handlers` (feature `server`) — one async function per route: parse,
 //!   read the store or ask the driver, convert to a [`dto`] type.
 //!
@@ -30,6 +32,8 @@ pub use dto::{CHAIN_BLOCKS_MAX, ErrorCode, reject_code};
 
 #[cfg(feature = "server")]
 pub mod access;
+#[cfg(feature = "server")]
+pub mod front;
 #[cfg(feature = "server")]
 mod handlers;
 #[cfg(feature = "server")]

@@ -25,6 +25,7 @@ use clearhouse_ledger::validators::ValidatorSet;
 use super::access::{self, Access, Gate, ROLES};
 use super::batch::WireBatchError;
 use super::dto::{self, ErrorCode};
+use super::front::{self, FrontDoor, RateLimiter};
 use super::handlers;
 use crate::config::{Limits, Role};
 use crate::driver::{Command, Status};
@@ -56,6 +57,8 @@ pub struct ApiState {
     pub snapshots: Arc<tokio::sync::Semaphore>,
     /// Who may call, and the nonces seen.
     pub gate: Arc<Gate>,
+    /// How fast each caller may ask.
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// One route: its path, its method, who may call it and its handler.
@@ -187,17 +190,19 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Serves the API until `shutdown` flips.
+/// Serves the API until `shutdown` flips, within the front door's bounds
+/// (see [`front`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.changed().await;
-        })
-        .await
+    let door = FrontDoor {
+        connections_max: state.limits.api_connections_max,
+        header_timeout: std::time::Duration::from_millis(state.limits.api_header_timeout_ms),
+    };
+    let metrics = state.metrics.clone();
+    front::serve(listener, router(state), door, metrics, shutdown).await
 }
 
 /// The address the API listens on, once bound.
