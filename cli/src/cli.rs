@@ -47,6 +47,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "CLEARHOUSE_AUTH_KEY", value_name = "FILE")]
     pub auth_key: Option<PathBuf>,
 
+    /// Trust an https node whose certificate chains to one in this PEM
+    /// file (a bank's CA, a testnet's tls/ca.pem) [default: the local
+    /// testnet's tls/ca.pem when the node is found from it, else the
+    /// system's CA bundle]
+    #[arg(long, global = true, env = "CLEARHOUSE_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,

@@ -22,6 +22,7 @@ use clearhouse_node::api::dto::{
 };
 
 use crate::exit::CliError;
+use crate::tls::Trust;
 
 /// How long one request may take end to end. Longer than the longest
 /// `wait_ms` the CLI asks for ([`WAIT_MS_PER_POLL`]).
@@ -229,6 +230,12 @@ impl Client {
     /// A client that signs every request with `key` (see
     /// `clearhouse_node::api::auth`); unsigned when `None`.
     pub fn signed(base_url: &str, key: Option<Keypair>) -> Client {
+        Client::trusting(base_url, key, Trust::default())
+    }
+
+    /// A client that signs with `key` and checks an https node's
+    /// certificate against `trust`.
+    pub fn trusting(base_url: &str, key: Option<Keypair>, trust: Trust) -> Client {
         let trimmed = base_url.trim().trim_end_matches('/');
         let base_url = if trimmed.contains("://") {
             trimmed.to_owned()
@@ -238,6 +245,7 @@ impl Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(REQUEST_TIMEOUT))
+            .tls_config(trust.config(&base_url))
             .build()
             .new_agent();
         Client {
@@ -501,6 +509,9 @@ fn answer<T: DeserializeOwned>(
 }
 
 fn transport_error(url: &str, error: ureq::Error) -> ClientError {
+    // A failed certificate check surfaces as an I/O or a TLS error.
+    let tls_hint =
+        url.starts_with("https://") && matches!(error, ureq::Error::Io(_) | ureq::Error::Tls(_));
     match error {
         ureq::Error::BadUri(reason) => ClientError::BadUrl {
             url: url.to_owned(),
@@ -512,7 +523,14 @@ fn transport_error(url: &str, error: ureq::Error) -> ClientError {
         | ureq::Error::ConnectionFailed
         | ureq::Error::Tls(_) => ClientError::Unreachable {
             url: url.to_owned(),
-            reason: error.to_string(),
+            reason: if tls_hint {
+                format!(
+                    "{error} (an https node's certificate is checked against --ca-cert, \
+                     else the system's CA bundle)"
+                )
+            } else {
+                error.to_string()
+            },
         },
         other => ClientError::Malformed {
             url: url.to_owned(),

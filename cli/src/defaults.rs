@@ -5,7 +5,8 @@
 //! read from the default testnet folder in the current directory:
 //! `--node`, else `CLEARHOUSE_NODE` (both handled by clap), else the `api`
 //! address of `./clearhouse-testnet/bank-0/node.toml`. The default genesis
-//! is `./clearhouse-testnet/genesis.toml`.
+//! is `./clearhouse-testnet/genesis.toml`; a testnet started with `--tls`
+//! is reached over https, trusting its `./clearhouse-testnet/tls/ca.pem`.
 
 use std::path::{Path, PathBuf};
 
@@ -47,7 +48,31 @@ pub fn node_url(flag: Option<&str>) -> Result<String, CliError> {
              pass --node URL or set CLEARHOUSE_NODE"
         ))
     })?;
-    Ok(format!("http://{}", config.api))
+    let scheme = if config.api_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    Ok(format!("{scheme}://{}", config.api))
+}
+
+/// The CA file an https node is checked against: the flag (or
+/// `CLEARHOUSE_CA_CERT`) if given, else the default testnet's
+/// `tls/ca.pem` when the node itself comes from that testnet (no `--node`)
+/// and the file exists, else none (the system's bundle).
+pub fn ca_cert(flag: Option<&Path>, node_flag: Option<&str>) -> Option<PathBuf> {
+    if let Some(path) = flag {
+        return Some(path.to_owned());
+    }
+    if node_flag.map(str::trim).is_some_and(|u| !u.is_empty()) {
+        return None;
+    }
+    Some(testnet_ca_cert()).filter(|p| p.exists())
+}
+
+/// The CA certificate of a default testnet started with `--tls`.
+pub fn testnet_ca_cert() -> PathBuf {
+    Path::new(TESTNET_DIR).join("tls").join("ca.pem")
 }
 
 /// The genesis file: the flag if given, else the default testnet's if it

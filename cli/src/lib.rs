@@ -4,8 +4,9 @@
 //! does), [`client`] (the commands' HTTP client: typed errors over ureq),
 //! [`amount`] (human amounts such as `12.50 CNY`), [`output`] (aligned
 //! tables, JSON), [`defaults`] (where the node and genesis are when not
-//! given), [`exit`] (the error type and its exit codes) and [`audit`]
-//! (verification from genesis, export, inclusion proofs).
+//! given), [`exit`] (the error type and its exit codes), [`tls`] (how an `https`
+//! node is trusted) and [`audit`] (verification from genesis, export,
+//! inclusion proofs).
 //!
 //! The CLI links neither libp2p nor tokio: it uses `clearhouse-node`
 //! without its `server` feature, for key files, config and the API's
@@ -23,6 +24,8 @@ pub mod commands;
 pub mod defaults;
 pub mod exit;
 pub mod output;
+
+pub use clearhouse_node::api::trust as tls;
 
 pub use exit::CliError;
 

@@ -161,12 +161,28 @@ pub struct NodeConfig {
     /// Network keys (hex) of observers allowed to connect, besides members.
     #[serde(default)]
     pub observers: Vec<String>,
+    /// TLS on the API (absent: plain HTTP, for a loopback testnet or behind
+    /// a proxy that terminates TLS). Requests are signed either way; TLS
+    /// keeps what they carry and what they answer private on the wire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_tls: Option<ApiTls>,
     /// Bounds.
     #[serde(default)]
     pub limits: Limits,
     /// Consensus timeouts.
     #[serde(default)]
     pub timeouts: Timeouts,
+}
+
+/// The API's certificate and key (PEM files; relative paths are relative to
+/// the config file's folder).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiTls {
+    /// The node's certificate chain, its own certificate first.
+    pub cert_file: PathBuf,
+    /// Its private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
+    pub key_file: PathBuf,
 }
 
 /// Why a configuration is unusable.
@@ -229,6 +245,10 @@ impl NodeConfig {
         resolve(&mut self.network_key_file);
         if let Some(key_file) = &mut self.key_file {
             resolve(key_file);
+        }
+        if let Some(tls) = &mut self.api_tls {
+            resolve(&mut tls.cert_file);
+            resolve(&mut tls.key_file);
         }
     }
 

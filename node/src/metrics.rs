@@ -146,6 +146,10 @@ pub struct Metrics {
     /// and connections closed for headers slower than
     /// `api_header_timeout_ms`, since start.
     pub api_timeouts_total: AtomicU64,
+    /// API connections whose TLS handshake failed (not TLS, an unknown
+    /// certificate authority on the client's side, no common version) or
+    /// did not finish within `api_header_timeout_ms`, since start.
+    pub api_tls_failed_total: AtomicU64,
     driver_busy_us: [AtomicU64; Phase::ALL.len()],
     signature_checks: [AtomicU64; CheckSource::ALL.len()],
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_MS.len()],
@@ -308,6 +312,13 @@ impl Metrics {
             "API requests or connections cut off because headers or body arrived too slowly.",
             "counter",
             load(&self.api_timeouts_total),
+        );
+        gauge(
+            &mut out,
+            "clearhouse_api_tls_failed_total",
+            "API connections closed because their TLS handshake failed or was too slow.",
+            "counter",
+            load(&self.api_tls_failed_total),
         );
         // A counter with one line per label value.
         let labelled = |out: &mut String,

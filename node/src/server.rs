@@ -233,6 +233,12 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
     let (status_tx, status_rx) = watch::channel(Status::default());
     let (commands_tx, commands_rx) = mpsc::channel(1024);
     let metrics = Arc::new(metrics::Metrics::default());
+    let tls = match &config.api_tls {
+        Some(tls) => {
+            Some(api::tls::server_config(tls).map_err(|e| StartError::Config(e.to_string()))?)
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.api)
         .await
         .map_err(|e| StartError::Io(format!("API address {}: {e}", config.api)))?;
@@ -256,7 +262,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
             limits.api_caller_burst,
         )),
     };
-    let api = tokio::spawn(api::serve(listener, api_state, shutdown.clone()));
+    let api = tokio::spawn(api::serve(listener, api_state, tls, shutdown.clone()));
     let driver = tokio::spawn(driver::run(DriverParts {
         chain_id,
         store,
@@ -273,7 +279,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
         timeouts: config.timeouts.clone(),
         shutdown,
     }));
-    tracing::info!(name = %config.name, %api_address, network_key = %hex::encode(local_network_key.0), "node started");
+    tracing::info!(name = %config.name, %api_address, api_tls = config.api_tls.is_some(), network_key = %hex::encode(local_network_key.0), "node started");
     Ok(NodeHandle {
         api_address,
         network_key: local_network_key,

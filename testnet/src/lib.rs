@@ -23,7 +23,8 @@ use clearhouse_ledger::genesis::{
     AccountEntry, AssetEntry, CreditCapEntry, CreditEntry, EscrowEntry, FeeEntry, Genesis,
     GenesisFile, MemberEntry, OverseerEntry,
 };
-use clearhouse_node::config::{Limits, NodeConfig, PeerConfig, Role, Timeouts};
+use clearhouse_node::api::trust::Trust;
+use clearhouse_node::config::{ApiTls, Limits, NodeConfig, PeerConfig, Role, Timeouts};
 use clearhouse_node::keyfile;
 
 /// The demo assets, one per bank in order.
@@ -71,6 +72,9 @@ pub struct Spec {
     pub timeouts: Timeouts,
     /// Node limits.
     pub limits: Limits,
+    /// Serve every node's API over TLS: a testnet CA (`tls/ca.pem`) and a
+    /// certificate per node for `127.0.0.1` and `localhost`.
+    pub tls: bool,
 }
 
 /// Consensus timeouts for tests on loopback, where messages arrive in
@@ -99,6 +103,7 @@ impl Spec {
             seed: None,
             timeouts: Timeouts::default(),
             limits: Limits::default(),
+            tls: false,
         }
     }
 }
@@ -115,9 +120,14 @@ pub struct NodeFiles {
 }
 
 impl NodeFiles {
-    /// The API base URL.
+    /// The API base URL (`https` when the node serves TLS).
     pub fn api_url(&self) -> String {
-        format!("http://{}", self.config.api)
+        let scheme = if self.config.api_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.config.api)
     }
 }
 
@@ -154,6 +164,102 @@ pub struct Testnet {
     pub auditor_key: PathBuf,
     /// The regulator's API key file (reads everything).
     pub regulator_key: PathBuf,
+    /// The CA certificate the nodes' API certificates chain to, when they
+    /// serve TLS (`tls/ca.pem`).
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Testnet {
+    /// How a client trusts this network's nodes (their CA when they serve
+    /// TLS).
+    pub fn trust(&self) -> Result<Trust, TestnetError> {
+        Trust::load(self.ca_cert.as_deref()).map_err(TestnetError::Io)
+    }
+
+    /// An HTTP agent for this network's APIs: errors as answers (not
+    /// `Err`), `timeout` end to end, TLS checked against [`Self::trust`].
+    pub fn agent(&self, timeout: std::time::Duration) -> Result<ureq::Agent, TestnetError> {
+        let trust = self.trust()?;
+        let url = self
+            .nodes
+            .first()
+            .map(NodeFiles::api_url)
+            .unwrap_or_default();
+        Ok(ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .tls_config(trust.config(&url))
+            .build()
+            .new_agent())
+    }
+}
+
+/// A testnet CA and the certificates it signs for the nodes' APIs.
+struct TestnetCa {
+    key: rcgen::KeyPair,
+    certificate: rcgen::Certificate,
+}
+
+impl TestnetCa {
+    /// A fresh CA, written as `dir/ca.pem` (its key is kept in memory only:
+    /// nothing can sign another certificate for this testnet later).
+    fn create(dir: &Path) -> Result<(TestnetCa, PathBuf), TestnetError> {
+        let tls = |e: rcgen::Error| TestnetError::Io(format!("testnet CA: {e}"));
+        std::fs::create_dir_all(dir).map_err(io(dir.display()))?;
+        let key = rcgen::KeyPair::generate().map_err(tls)?;
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(tls)?;
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Clearhouse testnet CA");
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let certificate = params.self_signed(&key).map_err(tls)?;
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, certificate.pem()).map_err(io(path.display()))?;
+        Ok((TestnetCa { key, certificate }, path))
+    }
+
+    /// A certificate for `name`'s API on loopback, written into `dir` as
+    /// `api-cert.pem` and `api-key.pem` (owner-only).
+    fn issue(&self, name: &str, dir: &Path) -> Result<ApiTls, TestnetError> {
+        let tls = |e: rcgen::Error| TestnetError::Io(format!("{name} API certificate: {e}"));
+        let key = rcgen::KeyPair::generate().map_err(tls)?;
+        let mut params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                .map_err(tls)?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let certificate = params
+            .signed_by(&key, &self.certificate, &self.key)
+            .map_err(tls)?;
+        let cert_file = dir.join("api-cert.pem");
+        let key_file = dir.join("api-key.pem");
+        std::fs::write(&cert_file, certificate.pem()).map_err(io(cert_file.display()))?;
+        write_private(&key_file, key.serialize_pem().as_bytes())?;
+        Ok(ApiTls {
+            cert_file,
+            key_file,
+        })
+    }
+}
+
+/// Writes a file only its owner may read.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TestnetError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path.display()))?;
+    file.write_all(bytes).map_err(io(path.display()))
 }
 
 /// A failure to generate or launch a network.
@@ -379,6 +485,11 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
     let genesis_path = dir.join("genesis.toml");
     std::fs::write(&genesis_path, file.to_toml()?).map_err(io(genesis_path.display()))?;
 
+    let ca = if spec.tls {
+        Some(TestnetCa::create(&dir.join("tls"))?)
+    } else {
+        None
+    };
     let mut observer_keys = Vec::new();
     for i in 0..spec.observers {
         observer_keys.push(write_key(&format!("observer-{i}-network"))?);
@@ -409,6 +520,10 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
             keep_blocks: None,
             peers,
             observers,
+            api_tls: match &ca {
+                Some((ca, _)) => Some(ca.issue(&name, &node_dir)?),
+                None => None,
+            },
             limits: spec.limits.clone(),
             timeouts: spec.timeouts.clone(),
         };
@@ -469,6 +584,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
         bank_api_keys,
         auditor_key,
         regulator_key,
+        ca_cert: ca.map(|(_, path)| path),
     })
 }
 

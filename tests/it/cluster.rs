@@ -24,6 +24,9 @@ pub struct Cluster {
     _serial: std::sync::MutexGuard<'static, ()>,
     pub chain_id: ChainId,
     pub keys: Vec<Keypair>,
+    /// Talks to the nodes (over TLS, trusting the testnet's CA, when the
+    /// network serves it).
+    pub agent: ureq::Agent,
     _dir: tempfile::TempDir,
 }
 
@@ -54,6 +57,17 @@ impl Cluster {
         accounts_per_bank: usize,
         seed: u64,
     ) -> Cluster {
+        Cluster::generate_with(validators, observers, accounts_per_bank, seed, |_| {})
+    }
+
+    /// Generates a network, its spec changed by `edit` first.
+    pub fn generate_with(
+        validators: usize,
+        observers: usize,
+        accounts_per_bank: usize,
+        seed: u64,
+        edit: impl FnOnce(&mut Spec),
+    ) -> Cluster {
         let serial = SERIAL
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -64,7 +78,9 @@ impl Cluster {
         spec.accounts_per_bank = accounts_per_bank;
         spec.seed = Some(seed);
         spec.timeouts = clearhouse_testnet::loopback_test_timeouts();
+        edit(&mut spec);
         let testnet = generate(&spec).unwrap();
+        let agent = testnet.agent(Duration::from_secs(60)).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(4)
             .enable_all()
@@ -83,6 +99,7 @@ impl Cluster {
             testnet,
             chain_id,
             keys,
+            agent,
             _serial: serial,
             _dir: dir,
         }
@@ -117,7 +134,7 @@ impl Cluster {
         self.wait_until(
             Duration::from_secs(30),
             "the node process to serve its API",
-            || ureq::get(&format!("{url}/v1/status")).call().is_ok(),
+            || self.agent.get(&format!("{url}/v1/status")).call().is_ok(),
         );
     }
 
@@ -174,7 +191,9 @@ impl Cluster {
 
     /// `GET path` on node `i`, signed by `signer` (or not): status and body.
     pub fn get_as(&self, i: usize, path: &str, signer: Option<&RequestSigner>) -> (u16, Value) {
-        let mut request = ureq::get(&format!("{}{path}", self.url(i)))
+        let mut request = self
+            .agent
+            .get(&format!("{}{path}", self.url(i)))
             .config()
             .http_status_as_error(false)
             .build();
@@ -209,7 +228,9 @@ impl Cluster {
         signer: Option<&RequestSigner>,
     ) -> (u16, Value) {
         let bytes = serde_json::to_vec(body).unwrap();
-        let mut request = ureq::post(&format!("{}{path}", self.url(i)))
+        let mut request = self
+            .agent
+            .post(&format!("{}{path}", self.url(i)))
             .config()
             .http_status_as_error(false)
             .build()
@@ -227,7 +248,8 @@ impl Cluster {
 
     /// Node `i`'s `/metrics` text.
     pub fn metrics(&self, i: usize) -> String {
-        ureq::get(&format!("{}/metrics", self.url(i)))
+        self.agent
+            .get(&format!("{}/metrics", self.url(i)))
             .call()
             .unwrap()
             .body_mut()

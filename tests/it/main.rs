@@ -13,3 +13,4 @@ mod cluster;
 mod front_door;
 mod scenarios;
 mod testnet;
+mod tls;

@@ -113,6 +113,7 @@ fn four_validators_commit_two_thousand_transfers() {
             auth: Some(std::sync::Arc::new(
                 clearhouse_node::keyfile::read(&cluster.testnet.auditor_key).unwrap(),
             )),
+            trust: clearhouse_cli::tls::Trust::default(),
         },
         &mut |_, _| {},
     )
@@ -129,7 +130,12 @@ fn four_validators_commit_two_thousand_transfers() {
     .unwrap();
     assert_eq!(from_disk.state_root, from_api.state_root);
     let regulator = clearhouse_node::keyfile::read(&cluster.testnet.regulator_key).unwrap();
-    let node = clearhouse_cli::audit::NodeApi::connect(&cluster.url(2), Some(&regulator)).unwrap();
+    let node = clearhouse_cli::audit::NodeApi::connect(
+        &cluster.url(2),
+        Some(&regulator),
+        &clearhouse_cli::tls::Trust::default(),
+    )
+    .unwrap();
     let proof = clearhouse_cli::audit::proof(genesis, &node, &txs[1_234].id().unwrap()).unwrap();
     assert_eq!(proof.outcome, "applied");
     cluster.stop_node(0);

@@ -58,6 +58,8 @@ pub enum ChainSource {
         /// The key `/v1/chain` requests are signed with (an auditor's or
         /// a regulator's: the chain is theirs to read whole).
         auth: Option<std::sync::Arc<clearhouse_ledger::crypto::Keypair>>,
+        /// How an https node's certificate is checked.
+        trust: crate::tls::Trust,
     },
     /// A node's data directory (copied, then read; never modified).
     DataDir(PathBuf),

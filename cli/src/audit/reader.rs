@@ -16,6 +16,7 @@ use clearhouse_node::api::dto::{self, CHAIN_BLOCKS_MAX};
 use serde::de::DeserializeOwned;
 
 use super::{AuditError, ChainSource};
+use crate::tls::Trust;
 
 /// The first bytes of an export file.
 pub const EXPORT_MAGIC: &[u8; 24] = b"CLEARHOUSE-CHAIN-EXPORT\0";
@@ -44,8 +45,8 @@ pub fn open_reader(
     chain_id: &Hash,
 ) -> Result<Box<dyn ChainReader>, AuditError> {
     Ok(match source {
-        ChainSource::Node { url, auth } => Box::new(NodeReader::new(
-            &NodeApi::connect(url, auth.as_deref())?,
+        ChainSource::Node { url, auth, trust } => Box::new(NodeReader::new(
+            &NodeApi::connect(url, auth.as_deref(), trust)?,
             chain_id,
         )?),
         ChainSource::DataDir(dir) => Box::new(DataDirReader::new(dir)?),
@@ -59,6 +60,7 @@ pub fn open_reader(
 #[derive(Clone)]
 pub struct NodeApi {
     base: String,
+    agent: ureq::Agent,
     signer: Option<RequestSigner>,
     status: dto::NodeStatus,
 }
@@ -66,9 +68,16 @@ pub struct NodeApi {
 impl NodeApi {
     /// Reads the node's public status, and signs later requests with
     /// `key` (for this node and its chain).
-    pub fn connect(url: &str, key: Option<&Keypair>) -> Result<NodeApi, AuditError> {
+    /// An https node's certificate is checked against `trust`.
+    pub fn connect(url: &str, key: Option<&Keypair>, trust: &Trust) -> Result<NodeApi, AuditError> {
         let base = url.trim_end_matches('/').to_owned();
-        let status: dto::NodeStatus = get_json(&base, "/v1/status", None)?;
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .tls_config(trust.config(&base))
+            .build()
+            .new_agent();
+        let status: dto::NodeStatus = get_json(&agent, &base, "/v1/status", None)?;
         let signer = match key {
             Some(key) => {
                 let chain_id = Hash::from_hex(&status.chain_id).map_err(|e| {
@@ -84,6 +93,7 @@ impl NodeApi {
         };
         Ok(NodeApi {
             base,
+            agent,
             signer,
             status,
         })
@@ -96,7 +106,7 @@ impl NodeApi {
 
     /// GETs `path` (with its query) as a `T`.
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, AuditError> {
-        get_json(&self.base, path, self.signer.as_ref())
+        get_json(&self.agent, &self.base, path, self.signer.as_ref())
     }
 }
 
@@ -104,17 +114,13 @@ impl NodeApi {
 /// [`AuditError::Unreachable`] and the node's error body to
 /// [`AuditError::Source`] with its message.
 fn get_json<T: DeserializeOwned>(
+    agent: &ureq::Agent,
     base: &str,
     path: &str,
     signer: Option<&RequestSigner>,
 ) -> Result<T, AuditError> {
     let url = format!("{base}{path}");
     let url = url.as_str();
-    let agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(60)))
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
     let mut request = agent.get(url);
     if let Some(signer) = signer {
         request = request.header("authorization", signer.header("GET", path, b""));

@@ -35,6 +35,7 @@ pub fn run(context: &Context, command: AuditCommand) -> Result<(), CliError> {
                 (None, None) => ChainSource::Node {
                     url: context.node_url()?,
                     auth: context.auth_key()?.map(std::sync::Arc::new),
+                    trust: context.trust()?,
                 },
             };
             verify(context, &genesis, &source)
@@ -46,15 +47,17 @@ pub fn run(context: &Context, command: AuditCommand) -> Result<(), CliError> {
             let url = context.node_url()?;
             // Only a committed transaction has a proof: say "not found"
             // (exit 5) for anything else, like `tx show`.
-            let status = Client::signed(&url, context.auth_key()?).transaction(&hash, 0)?;
+            let trust = context.trust()?;
+            let status =
+                Client::trusting(&url, context.auth_key()?, trust.clone()).transaction(&hash, 0)?;
             if !status.status.is_final() {
                 return Err(CliError::NotFound(format!(
                     "transaction {hash} is not committed (the node says {})",
                     status.status
                 )));
             }
-            let node =
-                audit::NodeApi::connect(&url, context.auth_key()?.as_ref()).map_err(audit_error)?;
+            let node = audit::NodeApi::connect(&url, context.auth_key()?.as_ref(), &trust)
+                .map_err(audit_error)?;
             let report = audit::proof(&genesis, &node, &hash).map_err(audit_error)?;
             print_proof(context, &report);
             Ok(())
@@ -89,7 +92,8 @@ fn verify(context: &Context, genesis: &Genesis, source: &ChainSource) -> Result<
 
 fn export(context: &Context, out: &Path) -> Result<(), CliError> {
     let url = context.node_url()?;
-    let node = audit::NodeApi::connect(&url, context.auth_key()?.as_ref()).map_err(audit_error)?;
+    let node = audit::NodeApi::connect(&url, context.auth_key()?.as_ref(), &context.trust()?)
+        .map_err(audit_error)?;
     let progress = Progress::new("exporting");
     let result = audit::export(&node, out, &mut |done, total| {
         progress.update(done, total);

@@ -24,6 +24,7 @@ pub struct Context {
     pub json: bool,
     node_flag: Option<String>,
     auth_key: Option<std::path::PathBuf>,
+    ca_cert: Option<std::path::PathBuf>,
 }
 
 impl Context {
@@ -33,6 +34,7 @@ impl Context {
             json: cli.json,
             node_flag: cli.node.clone(),
             auth_key: cli.auth_key.clone(),
+            ca_cert: cli.ca_cert.clone(),
         }
     }
 
@@ -54,7 +56,14 @@ impl Context {
             Some(file) => Some(keys::read_key(file)?),
             None => None,
         };
-        Ok(Client::signed(&self.node_url()?, key))
+        Ok(Client::trusting(&self.node_url()?, key, self.trust()?))
+    }
+
+    /// How an https node is trusted (see [`crate::tls`]); exit 2 for an
+    /// unusable `--ca-cert`.
+    pub fn trust(&self) -> Result<crate::tls::Trust, CliError> {
+        let ca_cert = crate::defaults::ca_cert(self.ca_cert.as_deref(), self.node_flag.as_deref());
+        crate::tls::Trust::load(ca_cert.as_deref()).map_err(CliError::Usage)
     }
 
     /// The `--auth-key` key, if given.

@@ -12,6 +12,8 @@
 //!   allowance by naming its key), and an unsigned one, or one whose
 //!   signature failed, by its IP address. Over it, `429 rate_limited` with
 //!   `retry-after`.
+//! - With TLS configured ([`super::tls`]) every connection is a TLS one; its
+//!   handshake is bounded by the header timeout.
 //! - The body read timeout (`api_body_timeout_ms`, `408 request_timeout`)
 //!   is enforced where bodies are read, in [`super::access::authenticate`].
 //!
@@ -32,6 +34,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
 use super::dto::ErrorCode;
@@ -169,13 +172,15 @@ pub fn rate_limited(wait: Duration, metrics: &Metrics) -> Response {
     response
 }
 
-/// Connection bounds.
-#[derive(Debug, Clone, Copy)]
+/// Connection bounds, and TLS if configured.
+#[derive(Clone)]
 pub struct FrontDoor {
     /// Most connections open at once.
     pub connections_max: usize,
-    /// Longest a request's headers may take.
+    /// Longest a request's headers (and a TLS handshake) may take.
     pub header_timeout: Duration,
+    /// TLS on every connection (see [`super::tls`]); plain HTTP if `None`.
+    pub tls: Option<TlsAcceptor>,
 }
 
 /// Serves `app` on `listener` within `door`'s bounds until `shutdown`
@@ -211,38 +216,42 @@ pub async fn serve(
             metrics
                 .api_connections_refused_total
                 .fetch_add(1, Ordering::Relaxed);
-            let _ = stream.try_write(BUSY);
+            if door.tls.is_none() {
+                let _ = stream.try_write(BUSY);
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
         metrics.api_connections_open.fetch_add(1, Ordering::Relaxed);
-        let app = app.clone();
-        let metrics = metrics.clone();
-        let mut shutdown = shutdown.clone();
+        let connection = Connection {
+            peer,
+            app: app.clone(),
+            header_timeout: door.header_timeout,
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let tls = door.tls.clone();
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                let mut app = app.clone();
-                async move { app.call(request.map(Body::new)).await }
-            });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(door.header_timeout);
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = shutdown.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+            let metrics = connection.metrics.clone();
+            match tls {
+                None => connection.serve(stream).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(connection.header_timeout, acceptor.accept(stream))
+                            .await;
+                    match handshake {
+                        Ok(Ok(stream)) => connection.serve(stream).await,
+                        Ok(Err(error)) => {
+                            metrics.api_tls_failed_total.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(%error, %peer, "API TLS handshake failed");
+                        }
+                        Err(_) => {
+                            metrics.api_tls_failed_total.fetch_add(1, Ordering::Relaxed);
+                            metrics.api_timeouts_total.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(%peer, "API TLS handshake too slow");
+                        }
+                    }
                 }
-            };
-            if let Err(error) = result {
-                if error.is_timeout() {
-                    metrics.api_timeouts_total.fetch_add(1, Ordering::Relaxed);
-                }
-                tracing::debug!(%error, %peer, "API connection ended");
             }
             metrics.api_connections_open.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
@@ -260,6 +269,56 @@ pub async fn serve(
         connections.abort_all();
     }
     Ok(())
+}
+
+/// One accepted connection, plain or after its TLS handshake.
+struct Connection {
+    peer: SocketAddr,
+    app: Router,
+    header_timeout: Duration,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 on `stream` until the client closes it, a header
+    /// timeout, or shutdown (the request in flight finishes).
+    async fn serve<S>(self, stream: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            peer,
+            app,
+            header_timeout,
+            metrics,
+            mut shutdown,
+        } = self;
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let mut app = app.clone();
+            async move { app.call(request.map(Body::new)).await }
+        });
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        let result = tokio::select! {
+            result = connection.as_mut() => result,
+            _ = shutdown.changed() => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        if let Err(error) = result {
+            if error.is_timeout() {
+                metrics.api_timeouts_total.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::debug!(%error, %peer, "API connection ended");
+        }
+    }
 }
 
 #[cfg(test)]

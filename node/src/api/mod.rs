@@ -14,6 +14,9 @@
 //!   and what each role may see: the one place the access rules live.
 //! - [`front`] (feature `server`) — the front door: connection bound,
 //!   header timeout, per-caller request rates.
+//! - [`trust`] (feature `client`) — how a client checks an https node's
+//!   certificate (ureq over rustls).
+//! - [`tls`] (feature `server`) — TLS on the API by configuration (rustls).
 //! - `handlers` (feature `server`) — one async function per route: parse,
 //!   read the store or ask the driver, convert to a [`dto`] type.
 //!
@@ -38,6 +41,10 @@ pub mod front;
 mod handlers;
 #[cfg(feature = "server")]
 mod router;
+#[cfg(feature = "server")]
+pub mod tls;
+#[cfg(feature = "client")]
+pub mod trust;
 #[cfg(feature = "server")]
 pub use router::{
     ApiAddress, ApiDoc, ApiError, ApiState, Route, access_table, admit_error, router, routes, serve,

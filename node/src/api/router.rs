@@ -195,11 +195,13 @@ pub fn router(state: ApiState) -> Router {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let door = FrontDoor {
         connections_max: state.limits.api_connections_max,
         header_timeout: std::time::Duration::from_millis(state.limits.api_header_timeout_ms),
+        tls: tls.map(tokio_rustls::TlsAcceptor::from),
     };
     let metrics = state.metrics.clone();
     front::serve(listener, router(state), door, metrics, shutdown).await

@@ -35,6 +35,11 @@ enum Commands {
         /// Demo customer accounts per bank.
         #[arg(long, default_value_t = 4)]
         accounts_per_bank: usize,
+        /// Serve every node's API over TLS (a fresh testnet CA in
+        /// DIR/tls/ca.pem; a new network only: an existing DIR keeps how
+        /// it was made).
+        #[arg(long)]
+        tls: bool,
     },
     /// Measure committed payments/s and latency against this machine's
     /// ceiling: starts a fresh network (or attaches to one started by `up`),
@@ -171,7 +176,8 @@ fn main() -> ExitCode {
             validators,
             dir,
             accounts_per_bank,
-        } => match up(validators, dir, accounts_per_bank) {
+            tls,
+        } => match up(validators, dir, accounts_per_bank, tls) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("clearhouse-testnet: {error}");
@@ -181,7 +187,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn up(validators: usize, dir: PathBuf, accounts_per_bank: usize) -> Result<(), String> {
+fn up(validators: usize, dir: PathBuf, accounts_per_bank: usize, tls: bool) -> Result<(), String> {
     let binary = node_binary().map_err(|e| e.to_string())?;
     let testnet = if dir.join("genesis.toml").exists() {
         reopen(&dir)?
@@ -189,6 +195,7 @@ fn up(validators: usize, dir: PathBuf, accounts_per_bank: usize) -> Result<(), S
         let mut spec = Spec::new(dir.clone());
         spec.validators = validators;
         spec.accounts_per_bank = accounts_per_bank;
+        spec.tls = tls;
         generate(&spec).map_err(|e| e.to_string())?
     };
     let mut children: Vec<(String, Child)> = Vec::new();
@@ -201,8 +208,11 @@ fn up(validators: usize, dir: PathBuf, accounts_per_bank: usize) -> Result<(), S
             }
         }
     }
+    let agent = testnet
+        .agent(Duration::from_secs(2))
+        .map_err(|e| e.to_string())?;
     for (node, (_, child)) in testnet.nodes.iter().zip(children.iter_mut()) {
-        if let Err(error) = wait_ready(node, child) {
+        if let Err(error) = wait_ready(&agent, node, child) {
             stop(&mut children);
             return Err(error);
         }
@@ -255,7 +265,18 @@ fn bench(
     let mut children: Vec<(String, Child)> = Vec::new();
     let mut scratch = None;
     let testnet = match attach {
-        Some(dir) => reopen(dir)?,
+        Some(dir) => {
+            let testnet = reopen(dir)?;
+            if testnet.ca_cert.is_some() {
+                // The bench's load generator speaks plain HTTP: it measures
+                // consensus and execution, not TLS.
+                return Err(format!(
+                    "{} serves its API over TLS; bench attaches to a testnet started without --tls",
+                    dir.display()
+                ));
+            }
+            testnet
+        }
         None => {
             let binary = node_binary().map_err(|e| e.to_string())?;
             let dir = std::env::temp_dir().join(format!("clearhouse-bench-{}", std::process::id()));
@@ -268,8 +289,11 @@ fn bench(
                 let child = spawn_node(&binary, node).map_err(|e| e.to_string())?;
                 children.push((node.name.clone(), child));
             }
+            let agent = testnet
+                .agent(Duration::from_secs(2))
+                .map_err(|e| e.to_string())?;
             for (node, (_, child)) in testnet.nodes.iter().zip(children.iter_mut()) {
-                if let Err(error) = wait_ready(node, child) {
+                if let Err(error) = wait_ready(&agent, node, child) {
                     stop(&mut children);
                     return Err(error);
                 }
@@ -440,6 +464,7 @@ fn reopen(dir: &std::path::Path) -> Result<Testnet, String> {
             .collect(),
         auditor_key: keys.join("auditor.key"),
         regulator_key: keys.join("regulator.key"),
+        ca_cert: Some(dir.join("tls").join("ca.pem")).filter(|p| p.exists()),
         genesis,
         nodes,
         accounts,
@@ -447,7 +472,7 @@ fn reopen(dir: &std::path::Path) -> Result<Testnet, String> {
 }
 
 /// Waits until the node serves its API; fails at once if it exits.
-fn wait_ready(node: &NodeFiles, child: &mut Child) -> Result<(), String> {
+fn wait_ready(agent: &ureq::Agent, node: &NodeFiles, child: &mut Child) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let url = format!("{}/v1/status", node.api_url());
     let log = node.config_path.with_file_name("node.log");
@@ -461,7 +486,11 @@ fn wait_ready(node: &NodeFiles, child: &mut Child) -> Result<(), String> {
                 log.display()
             ));
         }
-        if ureq::get(&url).call().is_ok() {
+        if agent
+            .get(&url)
+            .call()
+            .is_ok_and(|answer| answer.status().is_success())
+        {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -572,6 +601,9 @@ fn print_table(testnet: &Testnet) {
         "\nWith the clearhouse CLI (target/release/clearhouse; from this folder it finds the network by itself):"
     );
     println!("  export CLEARHOUSE_NODE={api}");
+    if let Some(ca) = &testnet.ca_cert {
+        println!("  export CLEARHOUSE_CA_CERT={}", ca.display());
+    }
     println!("  clearhouse status --auth-key {bank_api}");
     println!("  clearhouse account show {account} --auth-key {key}");
     println!("  clearhouse transfer --key {key} --to {to} --amount \"12.50 {asset}\" --wait");
@@ -590,9 +622,13 @@ fn print_table(testnet: &Testnet) {
     println!(
         "\nOr over HTTP (public routes; private ones need a signed request, see node/README.md):"
     );
-    println!("  curl -s {api}/v1/status");
-    println!("  curl -s {api}/v1/blocks/latest");
-    println!("  curl -s {api}/metrics");
+    let curl = match &testnet.ca_cert {
+        Some(ca) => format!("curl -s --cacert {}", ca.display()),
+        None => "curl -s".to_owned(),
+    };
+    println!("  {curl} {api}/v1/status");
+    println!("  {curl} {api}/v1/blocks/latest");
+    println!("  {curl} {api}/metrics");
     println!(
         "\nLogs: {}/<node>/node.log   Stop: Ctrl-C",
         testnet.dir.display()
