@@ -620,7 +620,7 @@ fn print_table(testnet: &Testnet) {
         testnet.genesis_path.display()
     );
     println!(
-        "\nOr over HTTP (public routes; private ones need a signed request, see node/README.md):"
+        "\nOr over HTTP (public routes; private ones need a signed request, see \"Who may call what\" in README.md):"
     );
     let curl = match &testnet.ca_cert {
         Some(ca) => format!("curl -s --cacert {}", ca.display()),
