@@ -367,7 +367,7 @@ fn process_usage(pid: u32) -> Option<(f64, u64)> {
 }
 
 /// The value at `percent` (nearest rank) of sorted values.
-fn percentile(sorted: &[u64], percent: usize) -> u64 {
+pub(crate) fn percentile(sorted: &[u64], percent: usize) -> u64 {
     if sorted.is_empty() {
         return 0;
     }

@@ -9,6 +9,7 @@
 //! [`spawn_node`] runs a `clearhouse-node` process for a config.
 
 pub mod bench;
+pub mod door;
 pub mod sim;
 
 use std::collections::BTreeSet;

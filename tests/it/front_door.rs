@@ -132,3 +132,53 @@ fn the_front_door_limits_each_caller_and_serves_the_others() {
     assert!(metric(&text, "clearhouse_api_timeouts_total") >= 1);
     cluster.shutdown_and_check_stores();
 }
+
+/// `clearhouse-testnet door`'s measurement against a node with small
+/// limits: the probe (its own allowance) is answered in both phases while
+/// the flood is refused 429 and every slow connection is cut.
+#[test]
+fn the_door_measurement_sees_the_flood_refused_and_the_probe_served() {
+    let mut cluster = Cluster::generate(1, 0, 1, 45);
+    let limits = &mut cluster.testnet.nodes[0].config.limits;
+    limits.api_caller_requests_per_sec = 50;
+    limits.api_caller_burst = 50;
+    limits.api_header_timeout_ms = 300;
+    cluster.start_node(0);
+    let spec = clearhouse_testnet::door::DoorSpec {
+        duration: Duration::from_secs(1),
+        flooders: 1,
+        slow: 2,
+        probe_interval: Duration::from_millis(100),
+    };
+    let report = clearhouse_testnet::door::run(
+        &spec,
+        &cluster.url(0),
+        cluster.testnet.nodes[0].config.api,
+        &cluster.auditor(0),
+    )
+    .unwrap();
+    let json = &report.json;
+    assert_eq!(json["quiet"]["failed"], 0, "{}", report.table);
+    assert_eq!(json["flood"]["failed"], 0, "{}", report.table);
+    assert!(
+        json["quiet"]["answered"].as_u64().unwrap() >= 5,
+        "{}",
+        report.table
+    );
+    assert!(
+        json["flood_rate_limited"].as_u64().unwrap() > 0,
+        "{}",
+        report.table
+    );
+    assert!(
+        json["slow_connections_cut_by_node"].as_u64().unwrap() >= 2,
+        "{}",
+        report.table
+    );
+    assert_eq!(
+        json["node_rate_limited_total"], json["flood_rate_limited"],
+        "the node refused exactly what the flood saw refused: {}",
+        report.table
+    );
+    cluster.shutdown_and_check_stores();
+}

@@ -24,6 +24,26 @@ enum Commands {
     /// with faults, crashes and a Byzantine validator; checks agreement,
     /// validity, no double sign, the lock and liveness on every seed.
     Sim(clearhouse_testnet::sim::SimArgs),
+    /// Measure the API's front door: one caller's latency while another
+    /// floods the node and others hold slow connections (a fresh
+    /// one-validator network with default limits).
+    Door {
+        /// Seconds of each phase (quiet, then flood).
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Threads flooding unsigned requests from one address.
+        #[arg(long, default_value_t = 4)]
+        flooders: usize,
+        /// Connections trickling their headers (slowloris).
+        #[arg(long, default_value_t = 200)]
+        slow: usize,
+        /// Milliseconds between the probe's requests.
+        #[arg(long, default_value_t = 5)]
+        probe_interval_ms: u64,
+        /// Where the JSON report goes.
+        #[arg(long, default_value = "door.json")]
+        out: PathBuf,
+    },
     /// Start a local network (fresh keys and genesis unless DIR already holds one).
     Up {
         /// Number of validators (one demo bank each, 1 to 10).
@@ -165,6 +185,27 @@ fn main() -> ExitCode {
                 attach.as_deref(),
                 keep,
             ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("clearhouse-testnet: {error}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Commands::Door {
+            duration,
+            flooders,
+            slow,
+            probe_interval_ms,
+            out,
+        } => {
+            let spec = clearhouse_testnet::door::DoorSpec {
+                duration: Duration::from_secs(duration),
+                flooders,
+                slow,
+                probe_interval: Duration::from_millis(probe_interval_ms.max(1)),
+            };
+            match door(&spec, &out) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("clearhouse-testnet: {error}");
@@ -410,6 +451,46 @@ fn bench(
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+    result
+}
+
+/// `door`: a scratch one-validator network, the measurement, the report.
+fn door(spec: &clearhouse_testnet::door::DoorSpec, out: &std::path::Path) -> Result<(), String> {
+    let binary = node_binary().map_err(|e| e.to_string())?;
+    let dir = std::env::temp_dir().join(format!("clearhouse-door-{}", std::process::id()));
+    let mut generated = Spec::new(dir.clone());
+    generated.validators = 1;
+    generated.accounts_per_bank = 1;
+    let testnet = generate(&generated).map_err(|e| e.to_string())?;
+    let mut children: Vec<(String, Child)> = Vec::new();
+    let result = (|| {
+        let node = testnet.nodes.first().ok_or("no node")?;
+        children.push((
+            node.name.clone(),
+            spawn_node(&binary, node).map_err(|e| e.to_string())?,
+        ));
+        let agent = testnet
+            .agent(Duration::from_secs(2))
+            .map_err(|e| e.to_string())?;
+        if let Some((_, child)) = children.first_mut() {
+            wait_ready(&agent, node, child)?;
+        }
+        let chain_id = testnet.genesis.chain_id().map_err(|e| e.to_string())?;
+        let auditor =
+            clearhouse_node::keyfile::read(&testnet.auditor_key).map_err(|e| e.to_string())?;
+        let probe = clearhouse_node::api::auth::RequestSigner::new(auditor, chain_id, &node.name);
+        let report = clearhouse_testnet::door::run(spec, &node.api_url(), node.config.api, &probe)?;
+        println!("{}", report.table);
+        std::fs::write(
+            out,
+            serde_json::to_string_pretty(&report.json).unwrap_or_default(),
+        )
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+        println!("report written to {}", out.display());
+        Ok(())
+    })();
+    stop(&mut children);
+    let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
