@@ -206,6 +206,8 @@ pub struct Client {
     agent: ureq::Agent,
     /// The key requests are signed with, if any.
     key: Option<Keypair>,
+    /// How an https node's certificate is checked.
+    trust: Trust,
     /// Its signer, made on the first signed request (it needs the node's
     /// chain id and name, from the public `/v1/status`).
     signer: OnceLock<RequestSigner>,
@@ -252,6 +254,7 @@ impl Client {
             base_url,
             agent,
             key,
+            trust,
             signer: OnceLock::new(),
         }
     }
@@ -288,29 +291,43 @@ impl Client {
         signer: Option<&RequestSigner>,
     ) -> Result<(u16, T), ClientError> {
         let url = format!("{}{path}", self.base_url);
-        let authorization =
-            signer.map(|s| s.header(method, path, body.as_deref().unwrap_or_default()));
-        let response = match body {
-            None => {
-                let mut request = self.agent.get(&url);
-                if let Some(value) = &authorization {
-                    request = request.header("authorization", value);
+        let mut attempt = 0;
+        loop {
+            // Signed afresh each time: the node refuses a replayed header.
+            let authorization =
+                signer.map(|s| s.header(method, path, body.as_deref().unwrap_or_default()));
+            let response = match &body {
+                None => {
+                    let mut request = self.agent.get(&url);
+                    if let Some(value) = &authorization {
+                        request = request.header("authorization", value);
+                    }
+                    request.call()
                 }
-                request.call()
-            }
-            Some(bytes) => {
-                let mut request = self
-                    .agent
-                    .post(&url)
-                    .header("content-type", "application/json");
-                if let Some(value) = &authorization {
-                    request = request.header("authorization", value);
+                Some(bytes) => {
+                    let mut request = self
+                        .agent
+                        .post(&url)
+                        .header("content-type", "application/json");
+                    if let Some(value) = &authorization {
+                        request = request.header("authorization", value);
+                    }
+                    request.send(&bytes[..])
                 }
-                request.send(&bytes[..])
             }
+            .map_err(|e| transport_error(&url, e))?;
+            // Over the caller's rate: wait as the node asks and try again
+            // (every request the CLI makes is safe to repeat: reads, and
+            // submissions of the same signed bytes).
+            if let Some(wait) = retry_after(&response)
+                && attempt < RATE_LIMIT_RETRIES
+            {
+                attempt += 1;
+                std::thread::sleep(wait);
+                continue;
+            }
+            return answer(&url, response);
         }
-        .map_err(|e| transport_error(&url, e))?;
-        answer(&url, response)
     }
 
     /// The base URL requests go to.
@@ -416,6 +433,7 @@ impl Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(SNAPSHOT_TIMEOUT))
+            .tls_config(self.trust.config(&self.base_url))
             .build()
             .new_agent();
         let mut request = agent.get(&url);
@@ -506,6 +524,28 @@ fn answer<T: DeserializeOwned>(
             }
         }),
     })
+}
+
+/// How many times a request refused `429 rate_limited` is tried again.
+pub const RATE_LIMIT_RETRIES: u32 = 3;
+
+/// The longest `retry-after` the CLI waits out; a longer one is reported.
+pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(5);
+
+/// The wait a `429` answer asks for, if it is one and the wait is short.
+fn retry_after(response: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
+    if response.status().as_u16() != 429 {
+        return None;
+    }
+    let seconds: u64 = response
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds.max(1))).filter(|wait| *wait <= RETRY_AFTER_MAX)
 }
 
 fn transport_error(url: &str, error: ureq::Error) -> ClientError {

@@ -257,6 +257,22 @@ impl Cluster {
             .unwrap()
     }
 
+    /// Node `i`'s `/metrics` text, read as the auditor (its own allowance,
+    /// untouched by unsigned callers).
+    pub fn metrics_as_auditor(&self, i: usize) -> String {
+        self.agent
+            .get(&format!("{}/metrics", self.url(i)))
+            .header(
+                "authorization",
+                self.auditor(i).header("GET", "/metrics", b""),
+            )
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    }
+
     /// Node `i`'s `/v1/status`, typed.
     pub fn status(&self, i: usize) -> dto::NodeStatus {
         serde_json::from_value(self.get(i, "/v1/status")).unwrap()

@@ -54,6 +54,27 @@ fn the_front_door_limits_each_caller_and_serves_the_others() {
         .unwrap();
     assert_eq!(after, 1, "2 per second: the next one within a second");
 
+    // The CLI waits out a 429 and tries again: refused once (the node
+    // counts it), then served.
+    let limited_before = metric(
+        &cluster.metrics_as_auditor(0),
+        "clearhouse_api_rate_limited_total",
+    );
+    assert_eq!(cluster.get_as(0, "/v1/status", None).0, 429);
+    let url = cluster.url(0);
+    assert_eq!(
+        clearhouse_cli::main_with_args(["clearhouse", "--node", &url, "status"]),
+        0
+    );
+    let limited_after = metric(
+        &cluster.metrics_as_auditor(0),
+        "clearhouse_api_rate_limited_total",
+    );
+    assert!(
+        limited_after >= limited_before + 2,
+        "the probe and the CLI's first try were refused: {limited_before} -> {limited_after}"
+    );
+
     // A signed caller has its own allowance: the bank still submits and
     // the payment commits.
     let payment = cluster.transfer(0, 0, cluster.keys[1].account(), "CNY", 10);

@@ -94,6 +94,26 @@ fn the_api_serves_tls_to_clients_that_trust_its_ca_and_only_to_them() {
         0
     );
 
+    // A snapshot streams over https too (its own longer-lived agent).
+    let snapshot = cluster.testnet.dir.join("tip.snapshot");
+    assert_eq!(
+        cli(&[
+            "--node",
+            &url,
+            "--ca-cert",
+            ca,
+            "--auth-key",
+            &auditor,
+            "snapshot",
+            "fetch",
+            "--out",
+            snapshot.to_str().unwrap(),
+            "--genesis",
+            &genesis,
+        ]),
+        0
+    );
+
     // Not trusting the CA: the system bundle does not hold it, nor does
     // another CA's certificate; both exit 3 (the node was not reached).
     assert_eq!(cli(&["--node", &url, "status"]), 3);
