@@ -25,7 +25,7 @@ use super::escrow::{Dispute, EscrowState, EscrowStatus, SettledBy, Settlement};
 use super::{
     AccountState, AssetState, BlockError, DUE_ITEMS_MAX, Decoded, DueItem, Member, Outcome, Params,
     RejectReason, StateKey, StateView, ViewError, Writes, decode_value, encode_key, read,
-    read_members,
+    read_members, read_overseers,
 };
 
 /// A key type of one kind of state entry.
@@ -766,6 +766,13 @@ impl<'v> Exec<'v> {
         })?;
         if self.accounts.get(self.view, account)?.is_some() {
             return Err(RejectReason::AccountExists(*account).into());
+        }
+        let reserved = self.members.iter().any(|m| m.api_key == Some(account.0))
+            || read_overseers(self.view)?
+                .iter()
+                .any(|o| o.api_key == account.0);
+        if reserved {
+            return Err(RejectReason::ReservedKey(*account).into());
         }
         self.accounts
             .put(self.view, *account, Some(AccountState::new(bank)))?;

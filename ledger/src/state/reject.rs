@@ -208,4 +208,11 @@ pub enum RejectReason {
         /// The treasury's balance.
         available: Amount,
     },
+    /// Registering a key that is a bank's API request key, an auditor's or
+    /// a regulator's: a request key names one caller and is never an
+    /// account (the API would not know whose data it may read).
+    #[error(
+        "key {0} is an API request key (a bank's, an auditor's or a regulator's), not an account"
+    )]
+    ReservedKey(AccountId),
 }

@@ -404,3 +404,51 @@ fn a_cached_key_still_refuses_a_bad_signature() {
     ));
     assert!(tx.verify(&f.chain_id()).is_ok());
 }
+
+#[test]
+fn a_request_key_is_never_registered_as_an_account() {
+    // A bank's API key, the auditor's and the regulator's name callers of
+    // the API; as accounts they would be two callers at once.
+    let f = Fixture::new(2, 1);
+    let state = f.genesis.memory_state().unwrap();
+    let reserved = [
+        Fixture::api_key(0).account(),
+        Fixture::api_key(1).account(),
+        Fixture::auditor().account(),
+        Fixture::regulator().account(),
+    ];
+    let txs = reserved
+        .iter()
+        .enumerate()
+        .map(|(nonce, key)| {
+            f.sign(
+                &f.treasuries[0],
+                nonce as u64,
+                Body::RegisterAccount { account: *key },
+            )
+        })
+        .collect();
+    let outcome = f.propose(&state, txs);
+    for (receipt, key) in outcome.execution.receipts.iter().zip(reserved) {
+        assert_eq!(
+            receipt.outcome,
+            Outcome::Rejected(RejectReason::ReservedKey(key))
+        );
+    }
+    // A fresh key is registered as before.
+    let fresh = clearhouse_ledger::testing::key("fresh customer").account();
+    let register = f.sign(
+        &f.treasuries[0],
+        0,
+        Body::RegisterAccount { account: fresh },
+    );
+    let outcome = f.propose(&state, vec![register]);
+    assert!(
+        matches!(
+            outcome.execution.receipts[0].outcome,
+            Outcome::Applied { .. }
+        ),
+        "{:?}",
+        outcome.execution.receipts[0].outcome
+    );
+}

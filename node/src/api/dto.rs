@@ -916,6 +916,7 @@ pub fn reject_code(reason: &ledger::state::RejectReason) -> &'static str {
         R::PeriodInvalid { .. } => "period_invalid",
         R::NoCreditLine(_) => "no_credit_line",
         R::LenderInsufficientFunds { .. } => "lender_insufficient_funds",
+        R::ReservedKey(_) => "reserved_key",
     }
 }
 
