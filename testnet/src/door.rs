@@ -8,7 +8,9 @@
 //! `flooders` threads ask `/v1/status` unsigned from one address as fast
 //! as they can (kept-alive connections; over the address's allowance they
 //! get 429) and `slow` connections trickle a request's headers one byte
-//! at a time (the node cuts each at `api_header_timeout_ms`). The report
+//! at a time (the node cuts each at `api_header_timeout_ms`). Through both
+//! phases a bank submits a payment every `payment_interval`, each checked
+//! committed afterwards. The report
 //! gives the probe's p50/p99/max and failures in each phase, what the
 //! flood got (served, refused 429, other), how many slow connections the
 //! node cut, and the node's own counters. The figures depend on the
@@ -20,7 +22,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use clearhouse_ledger::SignedTransaction;
 use clearhouse_node::api::auth::RequestSigner;
+use clearhouse_node::api::dto;
 
 use crate::bench::percentile;
 
@@ -35,6 +39,17 @@ pub struct DoorSpec {
     pub slow: usize,
     /// The probe's pace.
     pub probe_interval: Duration,
+    /// The pace of the payments submitted through both phases.
+    pub payment_interval: Duration,
+}
+
+/// The payments the door submits while it probes: pre-signed transfers in
+/// nonce order, and the bank key that submits them (its own allowance).
+pub struct DoorPayments {
+    /// Enough for both phases at `payment_interval`.
+    pub transactions: Vec<SignedTransaction>,
+    /// The submitting bank's signer.
+    pub submit: RequestSigner,
 }
 
 /// The probe's view of one phase.
@@ -58,6 +73,156 @@ impl Probe {
     }
 }
 
+impl DoorPayments {
+    /// Transfers between `testnet`'s demo accounts (at least two) in its first asset,
+    /// enough for both phases of `spec`, submitted by bank 0's API key to
+    /// its first node.
+    pub fn for_testnet(testnet: &crate::Testnet, spec: &DoorSpec) -> Result<DoorPayments, String> {
+        let chain_id = testnet.genesis.chain_id().map_err(|e| e.to_string())?;
+        let read = |path: &std::path::Path| {
+            clearhouse_node::keyfile::read(path).map_err(|e| e.to_string())
+        };
+        let keys = testnet
+            .accounts
+            .iter()
+            .map(|a| read(&a.key_file))
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.len() < 2 {
+            return Err("the door's payments need at least two demo accounts".into());
+        }
+        let asset =
+            clearhouse_ledger::AssetCode::new(crate::ASSETS[0].0).map_err(|e| e.to_string())?;
+        let per_phase = spec.duration.as_millis() / spec.payment_interval.as_millis().max(1);
+        let count = usize::try_from(per_phase.saturating_mul(2).saturating_add(2))
+            .map_err(|e| e.to_string())?;
+        let transactions = crate::bench::Payers::new(chain_id, keys, asset, None)
+            .sign(count)
+            .map_err(|e| e.to_string())?;
+        let bank = testnet
+            .bank_api_keys
+            .first()
+            .ok_or("the testnet has no bank")?;
+        let node = testnet.nodes.first().ok_or("the testnet has no node")?;
+        Ok(DoorPayments {
+            transactions,
+            submit: RequestSigner::new(read(bank)?, chain_id, &node.name),
+        })
+    }
+}
+
+/// What became of one phase's payments.
+#[derive(Debug, Clone, Copy, Default)]
+struct Paid {
+    submitted: u64,
+    refused: u64,
+    committed: u64,
+}
+
+impl Paid {
+    fn json(self) -> serde_json::Value {
+        serde_json::json!({
+            "submitted": self.submitted,
+            "refused": self.refused,
+            "committed": self.committed,
+        })
+    }
+}
+
+/// Submits `transactions` one every `interval` until `stop` (or they run
+/// out); the ids accepted, and the count refused.
+fn submit_paced(
+    url: &str,
+    signer: &RequestSigner,
+    transactions: &[SignedTransaction],
+    interval: Duration,
+    stop: &AtomicBool,
+) -> (Vec<String>, u64) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .new_agent();
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for tx in transactions {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let (Ok(id), Ok(bytes)) = (tx.id(), tx.encode()) else {
+            refused += 1;
+            continue;
+        };
+        let body = serde_json::to_vec(&dto::SubmitRequest {
+            transaction: hex::encode(bytes),
+        })
+        .unwrap_or_default();
+        let answer = agent
+            .post(&format!("{url}/v1/transactions"))
+            .header("content-type", "application/json")
+            .header(
+                "authorization",
+                signer.header("POST", "/v1/transactions", &body),
+            )
+            .send(&body[..]);
+        match answer {
+            Ok(answer) if answer.status().is_success() => accepted.push(id.to_hex()),
+            _ => refused += 1,
+        }
+        std::thread::sleep(interval);
+    }
+    (accepted, refused)
+}
+
+/// How many of `ids` the node reports committed (each waited for at most
+/// 10 s).
+fn count_committed(agent: &ureq::Agent, url: &str, reader: &RequestSigner, ids: &[String]) -> u64 {
+    let mut committed = 0;
+    for id in ids {
+        let path = format!("/v1/transactions/{id}?wait_ms=10000");
+        let status = agent
+            .get(&format!("{url}{path}"))
+            .header("authorization", reader.header("GET", &path, b""))
+            .call()
+            .ok()
+            .and_then(|mut answer| answer.body_mut().read_json::<dto::TransactionStatus>().ok());
+        if status.is_some_and(|s| s.status == dto::TxState::Committed) {
+            committed += 1;
+        }
+    }
+    committed
+}
+
+/// One phase: the probe in this thread, payments beside it; then what
+/// became of the payments.
+fn phase(
+    agent: &ureq::Agent,
+    url: &str,
+    probe: &RequestSigner,
+    spec: &DoorSpec,
+    payments: &DoorPayments,
+    next: &mut usize,
+) -> (Probe, Paid) {
+    let share = payments.transactions.get(*next..).unwrap_or_default();
+    let stop = AtomicBool::new(false);
+    let (observed, (accepted, refused)) = std::thread::scope(|scope| {
+        let submitter = scope
+            .spawn(|| submit_paced(url, &payments.submit, share, spec.payment_interval, &stop));
+        let observed = run_probe(agent, url, probe, spec.duration, spec.probe_interval);
+        stop.store(true, Ordering::Relaxed);
+        (observed, submitter.join().unwrap_or_default())
+    });
+    // The next phase goes on where this one stopped: a payment skipped
+    // would leave a nonce gap the rest of its sender's wait behind.
+    *next += accepted.len() + usize::try_from(refused).unwrap_or(usize::MAX);
+    let committed = count_committed(agent, url, probe, &accepted);
+    let paid = Paid {
+        submitted: u64::try_from(accepted.len()).unwrap_or(u64::MAX) + refused,
+        refused,
+        committed,
+    };
+    (observed, paid)
+}
+
 /// The report: a table for people, JSON for files.
 pub struct DoorReport {
     /// What `door` prints.
@@ -73,6 +238,7 @@ pub fn run(
     url: &str,
     address: SocketAddr,
     probe: &RequestSigner,
+    payments: &DoorPayments,
 ) -> Result<DoorReport, String> {
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -80,7 +246,8 @@ pub fn run(
         .build()
         .new_agent();
     eprintln!("quiet: probing for {} s...", spec.duration.as_secs());
-    let quiet = run_probe(&agent, url, probe, spec.duration, spec.probe_interval);
+    let mut next = 0;
+    let (quiet, quiet_paid) = phase(&agent, url, probe, spec, payments, &mut next);
 
     eprintln!(
         "flood: {} flooding threads, {} slow connections, probing for {} s...",
@@ -129,7 +296,7 @@ pub fn run(
         })
         .collect();
     let started = Instant::now();
-    let flood = run_probe(&agent, url, probe, spec.duration, spec.probe_interval);
+    let (flood, flood_paid) = phase(&agent, url, probe, spec, payments, &mut next);
     let flood_seconds = started.elapsed().as_secs_f64().max(0.001);
     stop.store(true, Ordering::Relaxed);
     for thread in flooders.into_iter().chain(slow) {
@@ -160,6 +327,8 @@ pub fn run(
         "probe_interval_ms": spec.probe_interval.as_millis(),
         "quiet": quiet.json(),
         "flood": flood.json(),
+        "quiet_payments": quiet_paid.json(),
+        "flood_payments": flood_paid.json(),
         "flooders": spec.flooders,
         "flood_served": served,
         "flood_rate_limited": limited,
@@ -189,6 +358,15 @@ pub fn run(
     );
     table.push_str(&row("quiet", &json["quiet"]));
     table.push_str(&row("flood", &json["flood"]));
+    table.push_str(&format!(
+        "\npayments (one per {} ms, a bank's key): quiet {} submitted, {} committed; \
+         flood {} submitted, {} committed\n",
+        spec.payment_interval.as_millis(),
+        quiet_paid.submitted,
+        quiet_paid.committed,
+        flood_paid.submitted,
+        flood_paid.committed,
+    ));
     table.push_str(&format!(
         "\nflood: {served} served ({:.0}/s), {limited} refused 429 ({:.0}/s), {other} other, from {} threads\n\
          slow connections: {} opened, {} cut by the node (header timeout)\n\

@@ -159,7 +159,7 @@ fn the_front_door_limits_each_caller_and_serves_the_others() {
 /// the flood is refused 429 and every slow connection is cut.
 #[test]
 fn the_door_measurement_sees_the_flood_refused_and_the_probe_served() {
-    let mut cluster = Cluster::generate(1, 0, 1, 45);
+    let mut cluster = Cluster::generate(1, 0, 4, 45);
     let limits = &mut cluster.testnet.nodes[0].config.limits;
     limits.api_caller_requests_per_sec = 50;
     limits.api_caller_burst = 50;
@@ -170,12 +170,16 @@ fn the_door_measurement_sees_the_flood_refused_and_the_probe_served() {
         flooders: 1,
         slow: 2,
         probe_interval: Duration::from_millis(100),
+        payment_interval: Duration::from_millis(100),
     };
+    let payments =
+        clearhouse_testnet::door::DoorPayments::for_testnet(&cluster.testnet, &spec).unwrap();
     let report = clearhouse_testnet::door::run(
         &spec,
         &cluster.url(0),
         cluster.testnet.nodes[0].config.api,
         &cluster.auditor(0),
+        &payments,
     )
     .unwrap();
     let json = &report.json;
@@ -196,6 +200,12 @@ fn the_door_measurement_sees_the_flood_refused_and_the_probe_served() {
         "{}",
         report.table
     );
+    for phase in ["quiet_payments", "flood_payments"] {
+        let paid = &json[phase];
+        assert!(paid["submitted"].as_u64().unwrap() >= 5, "{}", report.table);
+        assert_eq!(paid["refused"], 0, "{}", report.table);
+        assert_eq!(paid["committed"], paid["submitted"], "{}", report.table);
+    }
     assert_eq!(
         json["node_rate_limited_total"], json["flood_rate_limited"],
         "the node refused exactly what the flood saw refused: {}",

@@ -40,6 +40,9 @@ enum Commands {
         /// Milliseconds between the probe's requests.
         #[arg(long, default_value_t = 5)]
         probe_interval_ms: u64,
+        /// Milliseconds between the payments submitted meanwhile.
+        #[arg(long, default_value_t = 20)]
+        payment_interval_ms: u64,
         /// Where the JSON report goes.
         #[arg(long, default_value = "door.json")]
         out: PathBuf,
@@ -197,6 +200,7 @@ fn main() -> ExitCode {
             flooders,
             slow,
             probe_interval_ms,
+            payment_interval_ms,
             out,
         } => {
             let spec = clearhouse_testnet::door::DoorSpec {
@@ -204,6 +208,7 @@ fn main() -> ExitCode {
                 flooders,
                 slow,
                 probe_interval: Duration::from_millis(probe_interval_ms.max(1)),
+                payment_interval: Duration::from_millis(payment_interval_ms.max(1)),
             };
             match door(&spec, &out) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -460,7 +465,7 @@ fn door(spec: &clearhouse_testnet::door::DoorSpec, out: &std::path::Path) -> Res
     let dir = std::env::temp_dir().join(format!("clearhouse-door-{}", std::process::id()));
     let mut generated = Spec::new(dir.clone());
     generated.validators = 1;
-    generated.accounts_per_bank = 1;
+    generated.accounts_per_bank = 4;
     let testnet = generate(&generated).map_err(|e| e.to_string())?;
     let mut children: Vec<(String, Child)> = Vec::new();
     let result = (|| {
@@ -479,7 +484,14 @@ fn door(spec: &clearhouse_testnet::door::DoorSpec, out: &std::path::Path) -> Res
         let auditor =
             clearhouse_node::keyfile::read(&testnet.auditor_key).map_err(|e| e.to_string())?;
         let probe = clearhouse_node::api::auth::RequestSigner::new(auditor, chain_id, &node.name);
-        let report = clearhouse_testnet::door::run(spec, &node.api_url(), node.config.api, &probe)?;
+        let payments = clearhouse_testnet::door::DoorPayments::for_testnet(&testnet, spec)?;
+        let report = clearhouse_testnet::door::run(
+            spec,
+            &node.api_url(),
+            node.config.api,
+            &probe,
+            &payments,
+        )?;
         println!("{}", report.table);
         std::fs::write(
             out,
