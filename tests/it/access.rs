@@ -43,14 +43,7 @@ fn every_route_admits_exactly_the_roles_its_table_row_names() {
     let payer = 0;
     let payee = 1;
     let payment = cluster.transfer(payer, 0, cluster.keys[payee].account(), "CNY", 1_250);
-    let results = cluster.submit_batch(0, std::slice::from_ref(&payment));
-    assert!(
-        matches!(
-            results[0],
-            clearhouse_node::api::dto::BatchResult::Accepted { .. }
-        ),
-        "{results:?}"
-    );
+    cluster.submit_accepted(0, &payment);
     let hash = payment.id().unwrap().to_hex();
     let committed = cluster.transaction(2, &hash, 10_000);
     assert_eq!(

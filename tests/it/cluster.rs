@@ -304,6 +304,15 @@ impl Cluster {
         answer.results
     }
 
+    /// Submits one transaction to node `i` and asserts it was accepted.
+    pub fn submit_accepted(&self, i: usize, tx: &SignedTransaction) {
+        let results = self.submit_batch(i, std::slice::from_ref(tx));
+        assert!(
+            matches!(results[0], dto::BatchResult::Accepted { .. }),
+            "{results:?}"
+        );
+    }
+
     pub fn transfer(
         &self,
         from: usize,

@@ -16,6 +16,11 @@ fn cli(args: &[&str]) -> u8 {
     clearhouse_cli::main_with_args(std::iter::once("clearhouse").chain(args.iter().copied()))
 }
 
+/// The CLI against `url`, trusting `ca`.
+fn https(url: &str, ca: &str, args: &[&str]) -> u8 {
+    cli(&[&["--node", url, "--ca-cert", ca], args].concat())
+}
+
 #[test]
 fn the_api_serves_tls_to_clients_that_trust_its_ca_and_only_to_them() {
     let mut cluster = Cluster::generate_with(1, 0, 2, 43, |spec| spec.tls = true);
@@ -42,18 +47,7 @@ fn the_api_serves_tls_to_clients_that_trust_its_ca_and_only_to_them() {
     );
 
     // The CLI over https: status, a transfer that waits, a full audit.
-    assert_eq!(
-        cli(&[
-            "--node",
-            &url,
-            "--ca-cert",
-            ca,
-            "--auth-key",
-            &bank,
-            "status"
-        ]),
-        0
-    );
+    assert_eq!(https(&url, ca, &["--auth-key", &bank, "status"]), 0);
     let customer = cluster.testnet.accounts[0]
         .key_file
         .to_str()
@@ -62,55 +56,48 @@ fn the_api_serves_tls_to_clients_that_trust_its_ca_and_only_to_them() {
     let to = cluster.keys[1].account().to_hex();
     let genesis = cluster.testnet.genesis_path.to_str().unwrap().to_owned();
     assert_eq!(
-        cli(&[
-            "--node",
+        https(
             &url,
-            "--ca-cert",
             ca,
-            "transfer",
-            "--key",
-            &customer,
-            "--to",
-            &to,
-            "--amount",
-            "1.00 CNY",
-            "--wait",
-        ]),
+            &[
+                "transfer", "--key", &customer, "--to", &to, "--amount", "1.00 CNY", "--wait",
+            ]
+        ),
         0
     );
     assert_eq!(
-        cli(&[
-            "--node",
+        https(
             &url,
-            "--ca-cert",
             ca,
-            "--auth-key",
-            &auditor,
-            "audit",
-            "verify",
-            "--genesis",
-            &genesis,
-        ]),
+            &[
+                "--auth-key",
+                &auditor,
+                "audit",
+                "verify",
+                "--genesis",
+                &genesis,
+            ]
+        ),
         0
     );
 
     // A snapshot streams over https too (its own longer-lived agent).
     let snapshot = cluster.testnet.dir.join("tip.snapshot");
     assert_eq!(
-        cli(&[
-            "--node",
+        https(
             &url,
-            "--ca-cert",
             ca,
-            "--auth-key",
-            &auditor,
-            "snapshot",
-            "fetch",
-            "--out",
-            snapshot.to_str().unwrap(),
-            "--genesis",
-            &genesis,
-        ]),
+            &[
+                "--auth-key",
+                &auditor,
+                "snapshot",
+                "fetch",
+                "--out",
+                snapshot.to_str().unwrap(),
+                "--genesis",
+                &genesis,
+            ]
+        ),
         0
     );
 
