@@ -206,8 +206,9 @@ pub struct Client {
     agent: ureq::Agent,
     /// The key requests are signed with, if any.
     key: Option<Keypair>,
-    /// How an https node's certificate is checked.
-    trust: Trust,
+    /// How an https node's certificate is checked (built once, shared by
+    /// the snapshot download's longer-lived agent).
+    tls: ureq::tls::TlsConfig,
     /// Its signer, made on the first signed request (it needs the node's
     /// chain id and name, from the public `/v1/status`).
     signer: OnceLock<RequestSigner>,
@@ -244,17 +245,18 @@ impl Client {
         } else {
             format!("http://{trimmed}")
         };
+        let tls = trust.config(&base_url);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(REQUEST_TIMEOUT))
-            .tls_config(trust.config(&base_url))
+            .tls_config(tls.clone())
             .build()
             .new_agent();
         Client {
             base_url,
             agent,
             key,
-            trust,
+            tls,
             signer: OnceLock::new(),
         }
     }
@@ -433,7 +435,7 @@ impl Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(SNAPSHOT_TIMEOUT))
-            .tls_config(self.trust.config(&self.base_url))
+            .tls_config(self.tls.clone())
             .build()
             .new_agent();
         let mut request = agent.get(&url);

@@ -48,12 +48,7 @@ pub fn node_url(flag: Option<&str>) -> Result<String, CliError> {
              pass --node URL or set CLEARHOUSE_NODE"
         ))
     })?;
-    let scheme = if config.api_tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    Ok(format!("{scheme}://{}", config.api))
+    Ok(config.api_url())
 }
 
 /// The CA file an https node is checked against: the flag (or

@@ -252,6 +252,16 @@ impl NodeConfig {
         }
     }
 
+    /// The API's base URL (`https` when it serves TLS).
+    pub fn api_url(&self) -> String {
+        let scheme = if self.api_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.api)
+    }
+
     /// Checks what serde cannot.
     pub fn check(&self) -> Result<(), String> {
         if self.role == Role::Validator && self.key_file.is_none() {

@@ -123,12 +123,7 @@ pub struct NodeFiles {
 impl NodeFiles {
     /// The API base URL (`https` when the node serves TLS).
     pub fn api_url(&self) -> String {
-        let scheme = if self.config.api_tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        format!("{scheme}://{}", self.config.api)
+        self.config.api_url()
     }
 }
 

@@ -234,7 +234,6 @@ fn main() -> ExitCode {
 }
 
 fn up(validators: usize, dir: PathBuf, accounts_per_bank: usize, tls: bool) -> Result<(), String> {
-    let binary = node_binary().map_err(|e| e.to_string())?;
     let testnet = if dir.join("genesis.toml").exists() {
         reopen(&dir)?
     } else {
@@ -244,25 +243,7 @@ fn up(validators: usize, dir: PathBuf, accounts_per_bank: usize, tls: bool) -> R
         spec.tls = tls;
         generate(&spec).map_err(|e| e.to_string())?
     };
-    let mut children: Vec<(String, Child)> = Vec::new();
-    for node in &testnet.nodes {
-        match spawn_node(&binary, node) {
-            Ok(child) => children.push((node.name.clone(), child)),
-            Err(error) => {
-                stop(&mut children);
-                return Err(error.to_string());
-            }
-        }
-    }
-    let agent = testnet
-        .agent(Duration::from_secs(2))
-        .map_err(|e| e.to_string())?;
-    for (node, (_, child)) in testnet.nodes.iter().zip(children.iter_mut()) {
-        if let Err(error) = wait_ready(&agent, node, child) {
-            stop(&mut children);
-            return Err(error);
-        }
-    }
+    let mut children = start_all(&testnet)?;
     print_table(&testnet);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -324,26 +305,13 @@ fn bench(
             testnet
         }
         None => {
-            let binary = node_binary().map_err(|e| e.to_string())?;
             let dir = std::env::temp_dir().join(format!("clearhouse-bench-{}", std::process::id()));
             let mut generated = Spec::new(dir.clone());
             generated.validators = validators;
             generated.accounts_per_bank = accounts_per_bank;
             let testnet = generate(&generated).map_err(|e| e.to_string())?;
             scratch = Some(dir);
-            for node in &testnet.nodes {
-                let child = spawn_node(&binary, node).map_err(|e| e.to_string())?;
-                children.push((node.name.clone(), child));
-            }
-            let agent = testnet
-                .agent(Duration::from_secs(2))
-                .map_err(|e| e.to_string())?;
-            for (node, (_, child)) in testnet.nodes.iter().zip(children.iter_mut()) {
-                if let Err(error) = wait_ready(&agent, node, child) {
-                    stop(&mut children);
-                    return Err(error);
-                }
-            }
+            children = start_all(&testnet)?;
             testnet
         }
     };
@@ -461,25 +429,15 @@ fn bench(
 
 /// `door`: a scratch one-validator network, the measurement, the report.
 fn door(spec: &clearhouse_testnet::door::DoorSpec, out: &std::path::Path) -> Result<(), String> {
-    let binary = node_binary().map_err(|e| e.to_string())?;
     let dir = std::env::temp_dir().join(format!("clearhouse-door-{}", std::process::id()));
     let mut generated = Spec::new(dir.clone());
     generated.validators = 1;
     generated.accounts_per_bank = 4;
     let testnet = generate(&generated).map_err(|e| e.to_string())?;
-    let mut children: Vec<(String, Child)> = Vec::new();
+    let mut children = Vec::new();
     let result = (|| {
+        children = start_all(&testnet)?;
         let node = testnet.nodes.first().ok_or("no node")?;
-        children.push((
-            node.name.clone(),
-            spawn_node(&binary, node).map_err(|e| e.to_string())?,
-        ));
-        let agent = testnet
-            .agent(Duration::from_secs(2))
-            .map_err(|e| e.to_string())?;
-        if let Some((_, child)) = children.first_mut() {
-            wait_ready(&agent, node, child)?;
-        }
         let chain_id = testnet.genesis.chain_id().map_err(|e| e.to_string())?;
         let auditor =
             clearhouse_node::keyfile::read(&testnet.auditor_key).map_err(|e| e.to_string())?;
@@ -562,6 +520,32 @@ fn reopen(dir: &std::path::Path) -> Result<Testnet, String> {
         nodes,
         accounts,
     })
+}
+
+/// Starts a `clearhouse-node` process per node of `testnet` and waits
+/// until each serves its API; on any failure, stops those it started.
+fn start_all(testnet: &Testnet) -> Result<Vec<(String, Child)>, String> {
+    let binary = node_binary().map_err(|e| e.to_string())?;
+    let agent = testnet
+        .agent(Duration::from_secs(2))
+        .map_err(|e| e.to_string())?;
+    let mut children: Vec<(String, Child)> = Vec::new();
+    for node in &testnet.nodes {
+        match spawn_node(&binary, node) {
+            Ok(child) => children.push((node.name.clone(), child)),
+            Err(error) => {
+                stop(&mut children);
+                return Err(error.to_string());
+            }
+        }
+    }
+    for (node, (_, child)) in testnet.nodes.iter().zip(children.iter_mut()) {
+        if let Err(error) = wait_ready(&agent, node, child) {
+            stop(&mut children);
+            return Err(error);
+        }
+    }
+    Ok(children)
 }
 
 /// Waits until the node serves its API; fails at once if it exits.
