@@ -188,6 +188,16 @@ pub struct TransferArgs {
     /// chain's schedule, never more than this.
     #[arg(long, value_name = "AMOUNT")]
     pub max_fee: Option<String>,
+    /// The payer's end-to-end id (ISO 20022 EndToEndId: 1 to 35 printable
+    /// ASCII characters), signed with the payment and searchable with
+    /// `clearhouse tx find`. With it or `--reference`, the transfer carries
+    /// payment data [default with `--reference` alone: NOTPROVIDED].
+    #[arg(long, value_name = "ID")]
+    pub end_to_end_id: Option<String>,
+    /// Remittance information: what the payment is for, up to 140 bytes of
+    /// text (e.g. "invoice 2026-118").
+    #[arg(long, value_name = "TEXT")]
+    pub reference: Option<String>,
     /// Common transaction options.
     #[command(flatten)]
     pub options: TxOptions,
@@ -417,6 +427,17 @@ pub enum TxCommand {
         /// The transaction hash (64 hex digits).
         #[arg(value_name = "HASH")]
         hash: String,
+    },
+    /// List the committed payments carrying an end-to-end id that the
+    /// caller may see (its own, a bank's customers', or all for an auditor
+    /// or regulator), newest first.
+    Find {
+        /// The end-to-end id, as the payer gave it.
+        #[arg(long, value_name = "ID")]
+        end_to_end_id: String,
+        /// At most this many (1 to 100).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=100))]
+        limit: u16,
     },
 }
 

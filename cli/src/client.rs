@@ -380,6 +380,19 @@ impl Client {
         ))
     }
 
+    /// `GET /v1/transactions?end_to_end_id=…`: the committed payments
+    /// carrying `end_to_end_id` that the caller may see, newest first.
+    pub fn find_transactions(
+        &self,
+        end_to_end_id: &str,
+        limit: usize,
+    ) -> Result<dto::TransactionSearch, ClientError> {
+        self.get(&format!(
+            "/v1/transactions?end_to_end_id={}&limit={limit}",
+            percent_encode(end_to_end_id)
+        ))
+    }
+
     /// `GET /v1/blocks/{height}`.
     pub fn block(&self, height: u64) -> Result<Block, ClientError> {
         self.get(&format!("/v1/blocks/{height}"))
@@ -579,6 +592,21 @@ fn transport_error(url: &str, error: ureq::Error) -> ClientError {
             reason: other.to_string(),
         },
     }
+}
+
+/// `text` as a query value: every byte but the unreserved ones of RFC 3986
+/// as `%XX` (the node decodes it; the request signature covers the encoded
+/// query as sent).
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

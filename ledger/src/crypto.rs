@@ -39,6 +39,8 @@ pub mod tag {
     pub const ATTESTATION: &[u8] = b"clearhouse/attestation/v1\0";
     /// Evidence of equivocation.
     pub const EVIDENCE: &[u8] = b"clearhouse/evidence/v1\0";
+    /// The store's index key of a payment's end-to-end id.
+    pub const END_TO_END_ID: &[u8] = b"clearhouse/end-to-end-id/v1\0";
 }
 
 /// SHA-256 of the concatenation of `parts`.

@@ -20,15 +20,33 @@
 //! | 8  | nonce, `u64` |
 //! | 16 | fee (the most the sender accepts), `u128` minor units |
 //! | 8  | expiry height, `u64` |
-//! | 4  | body variant, `u32`: 0 transfer, 1 issue, 2 redeem, 3 register account |
+//! | 4  | body variant, `u32` (the list below) |
 //! | …  | the body's fields, in order |
 //!
-//! Body fields: an account is its 32 key bytes; an asset code is its length
-//! as a `u64` then its ASCII bytes; an amount is a `u128`.
-//! - transfer (0): to (32), asset, amount (16)
-//! - issue (1): to (32), asset, amount (16)
-//! - redeem (2): asset, amount (16)
-//! - register account (3): account (32)
+//! Field encodings: an account, a hash or an escrow id is its 32 bytes; an
+//! amount is a `u128` (16); a height or a count a `u64` (8); a flag one
+//! byte, `0x00` or `0x01`; text (an asset code, a member id, a category,
+//! an end-to-end id, remittance information) its byte length as a `u64`
+//! then its bytes (ASCII; remittance UTF-8); an enum a `u32` variant, then
+//! its fields.
+//! - 0 transfer: to (32), asset, amount (16)
+//! - 1 issue: to (32), asset, amount (16)
+//! - 2 redeem: asset, amount (16)
+//! - 3 register account: account (32)
+//! - 4 escrow open: seller (32), asset, amount (16), arbiter (member id),
+//!   confirm deadline (8), arbiter deadline (8), reference (32)
+//! - 5 escrow release, 6 escrow refund, 7 escrow dispute: escrow (32)
+//! - 8 escrow resolve: escrow (32), to seller (16)
+//! - 9 credit grant: account (32), asset, limit (16), period blocks (8)
+//! - 10 credit revoke: account (32), asset
+//! - 11 credit attest: account (32), positive (1), category, reference (32)
+//! - 12 payment: to (32), asset, amount (16), details: a `u32` variant,
+//!   `0` in the clear, then end-to-end id (1 to 35 bytes of printable
+//!   ASCII, see [`payment`]) and remittance (0 to 140 bytes of UTF-8)
+//!
+//! Every field is checked when the bytes decode: a text out of its rules,
+//! an unknown variant, a flag other than 0 or 1, a byte left over, or an
+//! encoding that is not the canonical one is a malformed transaction.
 //!
 //! The signature is ed25519 (RFC 8032) over those bytes, verified with
 //! `verify_strict`. The transaction id is SHA-256 of the signing bytes. On
@@ -51,6 +69,7 @@ pub mod crypto;
 pub mod genesis;
 pub mod ids;
 pub mod merkle;
+pub mod payment;
 pub mod state;
 pub mod store;
 #[cfg(feature = "testing")]

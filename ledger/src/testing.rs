@@ -218,6 +218,33 @@ impl Fixture {
         )
     }
 
+    /// A transfer carrying payment data in the clear.
+    #[allow(clippy::too_many_arguments)]
+    pub fn payment(
+        &self,
+        sender: &Keypair,
+        nonce: u64,
+        to: AccountId,
+        asset: usize,
+        amount: u128,
+        end_to_end_id: &str,
+        remittance: &str,
+    ) -> SignedTransaction {
+        self.sign(
+            sender,
+            nonce,
+            Body::Payment {
+                to,
+                asset: self.asset(asset),
+                amount: Amount(amount),
+                details: crate::payment::PaymentDetails::Clear(crate::payment::PaymentData {
+                    end_to_end_id: crate::payment::EndToEndId::new(end_to_end_id).unwrap(),
+                    remittance: crate::payment::Remittance::new(remittance).unwrap(),
+                }),
+            },
+        )
+    }
+
     /// Proposes a block of `txs` on `view` (validator 0 proposes).
     pub fn propose(&self, view: &dyn StateView, txs: Vec<SignedTransaction>) -> BlockOutcome {
         let proposer = ValidatorKey(self.validators[0].account().0);

@@ -15,6 +15,7 @@ use crate::amount::Amount;
 use crate::codec::{self, CodecError, TX_BYTES_MAX};
 use crate::crypto::{self, CryptoError, Keypair, Signature, sha256, tag};
 use crate::ids::{AccountId, AssetCode, Category, ChainId, Hash, MemberId};
+use crate::payment::PaymentDetails;
 
 /// What a transaction does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +137,19 @@ pub enum Body {
         /// The bank's reference for the evidence (a document hash).
         reference: Hash,
     },
+    /// Variant 12. A transfer that carries payment data: the payer's
+    /// end-to-end id and remittance information (see [`crate::payment`]).
+    /// It moves money exactly as [`Body::Transfer`] does, fee included.
+    Payment {
+        /// The receiving account.
+        to: AccountId,
+        /// What is moved.
+        asset: AssetCode,
+        /// How much, in minor units.
+        amount: Amount,
+        /// The payment's data.
+        details: PaymentDetails,
+    },
 }
 
 impl Body {
@@ -154,6 +168,7 @@ impl Body {
             Body::CreditGrant { .. } => "credit_grant",
             Body::CreditRevoke { .. } => "credit_revoke",
             Body::CreditAttest { .. } => "credit_attest",
+            Body::Payment { .. } => "payment",
         }
     }
 }

@@ -42,7 +42,14 @@ fn every_route_admits_exactly_the_roles_its_table_row_names() {
     let cluster = Cluster::start(3, 0, 1, 31);
     let payer = 0;
     let payee = 1;
-    let payment = cluster.transfer(payer, 0, cluster.keys[payee].account(), "CNY", 1_250);
+    let payment = cluster.payment(
+        payer,
+        0,
+        cluster.keys[payee].account(),
+        ("CNY", 1_250),
+        "ACCESS/TEST 1",
+        "order 77",
+    );
     cluster.submit_accepted(0, &payment);
     let hash = payment.id().unwrap().to_hex();
     let committed = cluster.transaction(2, &hash, 10_000);
@@ -118,6 +125,9 @@ fn every_route_admits_exactly_the_roles_its_table_row_names() {
         if route.path == "/v1/chain" {
             path.push_str("?from=1&count=1");
         }
+        if route.path == "/v1/transactions" && route.method == "GET" {
+            path.push_str("?end_to_end_id=ACCESS%2FTEST%201");
+        }
         for role in &roles {
             let grant = route.access.grants(role.column);
             let (status, body) = if route.method == "POST" {
@@ -138,6 +148,8 @@ fn every_route_admits_exactly_the_roles_its_table_row_names() {
                 ("no", _) => &[403],
                 // Escrow `ee…` does not exist: whoever may ask hears so.
                 (_, Access::Scoped) if route.path == "/v1/escrows/{id}" => &[404],
+                // A search leaves out what the caller may not see.
+                ("own", Access::Scoped) if route.path == "/v1/transactions" => &[200],
                 ("own", Access::Scoped)
                     if !(if route.path.contains("{account}") {
                         role.owns_account
@@ -160,6 +172,23 @@ fn every_route_admits_exactly_the_roles_its_table_row_names() {
                 401 => assert_eq!(code, "unauthenticated", "{path} as {}", role.name),
                 403 => assert_eq!(code, "out_of_scope", "{path} as {}", role.name),
                 _ => {}
+            }
+            if route.path == "/v1/transactions" && status == 200 {
+                let found = body["transactions"].as_array().unwrap();
+                assert_eq!(
+                    found.len(),
+                    usize::from(role.involved),
+                    "{path} as {}: {body}",
+                    role.name
+                );
+                if role.involved {
+                    assert_eq!(found[0]["hash"], hash.as_str());
+                    assert_eq!(found[0]["transaction"]["body"]["remittance"], "order 77");
+                    assert_eq!(
+                        found[0]["transaction"]["body"]["end_to_end_id"],
+                        "ACCESS/TEST 1"
+                    );
+                }
             }
             // Filtered routes: the header for everyone, the payment only
             // within scope.

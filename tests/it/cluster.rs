@@ -338,6 +338,30 @@ impl Cluster {
         .unwrap()
     }
 
+    /// A transfer carrying payment data in the clear.
+    pub fn payment(
+        &self,
+        from: usize,
+        nonce: u64,
+        to: AccountId,
+        (asset, minor_units): (&str, u128),
+        end_to_end_id: &str,
+        remittance: &str,
+    ) -> SignedTransaction {
+        use clearhouse_ledger::payment::{EndToEndId, PaymentData, PaymentDetails, Remittance};
+        let mut tx = self.transfer(from, nonce, to, asset, minor_units).tx;
+        tx.body = Body::Payment {
+            to,
+            asset: AssetCode::new(asset).unwrap(),
+            amount: Amount(minor_units),
+            details: PaymentDetails::Clear(PaymentData {
+                end_to_end_id: EndToEndId::new(end_to_end_id).unwrap(),
+                remittance: Remittance::new(remittance).unwrap(),
+            }),
+        };
+        tx.sign(&self.keys[from]).unwrap()
+    }
+
     /// Waits until `condition` holds, polling; panics with `what` at the deadline.
     pub fn wait_until(&self, deadline: Duration, what: &str, mut condition: impl FnMut() -> bool) {
         let start = Instant::now();

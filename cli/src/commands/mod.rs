@@ -87,6 +87,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Account(AccountCommand::Show { account }) => query::account(&context, &account),
         Command::Tx(TxCommand::Show { hash }) => query::transaction(&context, &hash),
+        Command::Tx(TxCommand::Find {
+            end_to_end_id,
+            limit,
+        }) => query::find_transactions(&context, &end_to_end_id, usize::from(limit)),
         Command::Block(BlockCommand::Show { height }) => query::block(&context, &height),
         Command::Status => query::status(&context),
         Command::Audit(command) => audit::run(&context, command),

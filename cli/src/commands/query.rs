@@ -6,6 +6,7 @@
 //! aligned table of the fields people look at.
 
 use clearhouse_ledger::AssetCode;
+use clearhouse_ledger::payment::EndToEndId;
 use clearhouse_node::api::dto::{self, Body, Role, TxState};
 
 use crate::amount;
@@ -144,6 +145,59 @@ pub fn transaction(context: &Context, hash: &str) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `clearhouse tx find --end-to-end-id ID`.
+pub fn find_transactions(
+    context: &Context,
+    end_to_end_id: &str,
+    limit: usize,
+) -> Result<(), CliError> {
+    EndToEndId::new(end_to_end_id).map_err(|e| CliError::Usage(e.to_string()))?;
+    let found = context.client()?.find_transactions(end_to_end_id, limit)?;
+    if context.json {
+        print_json(&found);
+        return Ok(());
+    }
+    if found.transactions.is_empty() {
+        return Err(CliError::NotFound(format!(
+            "no committed payment with end-to-end id {end_to_end_id:?} that this caller may see"
+        )));
+    }
+    let mut table = Table::with_header(&[
+        "hash",
+        "height",
+        "status",
+        "sender",
+        "to",
+        "amount",
+        "remittance",
+    ]);
+    for status in &found.transactions {
+        let Some(tx) = &status.transaction else {
+            continue;
+        };
+        let (to, value, remittance) = match &tx.body {
+            Body::Payment {
+                to,
+                value,
+                remittance,
+                ..
+            } => (to.as_str(), value_text(value), remittance.as_str()),
+            _ => ("", String::new(), ""),
+        };
+        table.row([
+            status.hash.clone(),
+            cell(status.height),
+            status.status.as_str().to_owned(),
+            tx.sender.clone(),
+            to.to_owned(),
+            value,
+            remittance.to_owned(),
+        ]);
+    }
+    print(&table.render());
+    Ok(())
+}
+
 /// A body's fields for people, in a fixed order: parties and references
 /// first, amounts last.
 fn body_fields(body: &Body) -> Vec<(&'static str, String)> {
@@ -151,6 +205,17 @@ fn body_fields(body: &Body) -> Vec<(&'static str, String)> {
         Body::Transfer { to, value } | Body::Issue { to, value } => {
             vec![("to", to.clone()), ("amount", value_text(value))]
         }
+        Body::Payment {
+            to,
+            value,
+            end_to_end_id,
+            remittance,
+        } => vec![
+            ("to", to.clone()),
+            ("end-to-end id", end_to_end_id.clone()),
+            ("remittance", remittance.clone()),
+            ("amount", value_text(value)),
+        ],
         Body::Redeem { value } => vec![("amount", value_text(value))],
         Body::RegisterAccount { account } => vec![("account", account.clone())],
         Body::EscrowOpen {

@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use clearhouse_ledger::crypto::Keypair;
+use clearhouse_ledger::payment::{
+    EndToEndId, PaymentData, PaymentDataError, PaymentDetails, Remittance,
+};
 use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, ChainId, Hash, SignedTransaction, Transaction,
 };
@@ -91,13 +94,38 @@ pub fn transfer(context: &Context, args: &TransferArgs) -> Result<(), CliError> 
     let fee = priced
         .max_fee
         .unwrap_or_else(|| default_transfer_fee(priced.amount));
-    let body = Body::Transfer {
-        to,
-        asset: priced.asset.clone(),
-        amount: priced.amount,
+    let asset = priced.asset.clone();
+    let amount = priced.amount;
+    let body = match payment_data(args)? {
+        Some(data) => Body::Payment {
+            to,
+            asset,
+            amount,
+            details: PaymentDetails::Clear(data),
+        },
+        None => Body::Transfer { to, asset, amount },
     };
     priced.send(context, body, fee)
 }
+
+/// The payment data `--end-to-end-id` and `--reference` give, if any.
+fn payment_data(args: &TransferArgs) -> Result<Option<PaymentData>, CliError> {
+    if args.end_to_end_id.is_none() && args.reference.is_none() {
+        return Ok(None);
+    }
+    let usage = |error: PaymentDataError| CliError::Usage(error.to_string());
+    let end_to_end_id =
+        EndToEndId::new(args.end_to_end_id.as_deref().unwrap_or(NOT_PROVIDED)).map_err(usage)?;
+    let remittance =
+        Remittance::new(args.reference.as_deref().unwrap_or_default()).map_err(usage)?;
+    Ok(Some(PaymentData {
+        end_to_end_id,
+        remittance,
+    }))
+}
+
+/// ISO 20022's end-to-end id for "the payer gave none".
+const NOT_PROVIDED: &str = "NOTPROVIDED";
 
 /// `clearhouse issue`.
 pub fn issue(context: &Context, args: &IssueArgs) -> Result<(), CliError> {

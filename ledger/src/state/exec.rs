@@ -603,7 +603,10 @@ impl<'v> Exec<'v> {
         self.begin();
         let from = &tx.sender;
         let result = match &tx.body {
-            Body::Transfer { to, asset, amount } => self.transfer(from, to, asset, *amount, tx.fee),
+            Body::Transfer { to, asset, amount }
+            | Body::Payment {
+                to, asset, amount, ..
+            } => self.transfer(from, to, asset, *amount, tx.fee),
             Body::Issue { to, asset, amount } => self.issue(from, to, asset, *amount),
             Body::Redeem { asset, amount } => self.redeem(from, asset, *amount),
             Body::RegisterAccount { account } => self.register(from, account),

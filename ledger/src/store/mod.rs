@@ -65,6 +65,7 @@ use crate::certificate::CommitCertificate;
 use crate::codec::{self, BLOCK_BYTES_MAX, CERTIFICATE_BYTES_MAX, CodecError, RECEIPTS_BYTES_MAX};
 use crate::genesis::{Genesis, GenesisError};
 use crate::ids::{AccountId, AssetCode, ChainId, Hash};
+use crate::payment::EndToEndId;
 use crate::state::commitment::{self, BucketEntry, Buckets, CommitmentTree, CommitmentUpdate};
 use crate::state::escrow::EscrowState;
 use crate::state::memory::MemoryState;
@@ -72,11 +73,11 @@ use crate::state::{
     AccountState, AssetState, BlockOutcome, Decoded, Holding, Member, Outcome, Params, Receipt,
     Signatures, StateKey, StateView, Tip, ViewError,
 };
-use crate::tx::SignedTransaction;
+use crate::tx::{Body, SignedTransaction};
 
 use decoded::DecodedCache;
 use history::{History, HistoryConfig, Record, Repair};
-use txindex::{Location, Run, TxIndex};
+use txindex::{Located, Location, Run, TxIndex};
 
 /// The on-disk format this code writes. 2: accounts carry credit lines and
 /// a credit record; escrows and deadlines are state entries. 3: every entry
@@ -249,6 +250,14 @@ pub(crate) fn history_io(path: &Path, error: std::io::Error) -> StoreError {
     }
 }
 
+/// The end-to-end id a transaction carries where this node can read it.
+fn end_to_end_id(tx: &SignedTransaction) -> Option<&EndToEndId> {
+    match &tx.tx.body {
+        Body::Payment { details, .. } => details.clear().map(|data| &data.end_to_end_id),
+        _ => None,
+    }
+}
+
 /// A transaction found by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredTransaction {
@@ -333,7 +342,7 @@ struct Committed {
 
 impl Committed {
     /// Applies a block's outcome in memory (its record is synced).
-    fn follow_block(&mut self, outcome: &BlockOutcome, located: Vec<(Hash, Location)>) {
+    fn follow_block(&mut self, outcome: &BlockOutcome, located: Located) {
         for (key, value) in &outcome.execution.writes {
             match self.pending.get_mut(key) {
                 Some(slot) => slot.clone_from(value),
@@ -349,7 +358,7 @@ impl Committed {
             height: outcome.block.header.height,
             block_hash: outcome.block_hash,
         };
-        self.index.recent.extend(located);
+        self.index.extend(located);
         self.unflushed += 1;
     }
 
@@ -712,8 +721,8 @@ impl Store {
                 .iter()
                 .map(SignedTransaction::id)
                 .collect::<Result<Vec<_>, _>>()?;
-            let located = self.locate(height, &ids, &receipts)?;
-            self.write_committed().index.recent.extend(located);
+            let located = self.locate(height, &block.transactions, &ids, &receipts)?;
+            self.write_committed().index.extend(located);
         }
         for height in state_height + 1..=history_tip {
             let record = self
@@ -735,6 +744,7 @@ impl Store {
             }
             let located = self.locate(
                 height,
+                &outcome.block.transactions,
                 &outcome.execution.tx_ids,
                 &outcome.execution.receipts,
             )?;
@@ -824,6 +834,7 @@ impl Store {
         let height = header.height;
         let located = self.locate(
             height,
+            &outcome.block.transactions,
             &outcome.execution.tx_ids,
             &outcome.execution.receipts,
         )?;
@@ -908,23 +919,30 @@ impl Store {
     /// (heights only grow); nonces never go back, as accounts are never
     /// removed. So an applied occurrence replaces at most a non-final entry,
     /// and is written without a look, which spares a lookup per payment.
+    ///
+    /// A payment's end-to-end id is indexed at the same occurrences as its
+    /// transaction id.
     fn locate(
         &self,
         height: u64,
+        transactions: &[SignedTransaction],
         tx_ids: &[Hash],
         receipts: &[Receipt],
-    ) -> Result<Vec<(Hash, Location)>, StoreError> {
-        if tx_ids.len() != receipts.len() {
+    ) -> Result<Located, StoreError> {
+        if tx_ids.len() != receipts.len() || tx_ids.len() != transactions.len() {
             return Err(StoreError::Corrupt(format!(
-                "block {height}: {} transactions, {} receipts",
+                "block {height}: {} transactions, {} ids, {} receipts",
+                transactions.len(),
                 tx_ids.len(),
                 receipts.len()
             )));
         }
+        let mut references = Vec::new();
         // This block's occurrences so far: whether each was final.
         let mut pending: BTreeMap<Hash, bool> = BTreeMap::new();
         let mut located = Vec::with_capacity(tx_ids.len());
-        for (index, (tx_id, receipt)) in tx_ids.iter().zip(receipts).enumerate() {
+        let occurrences = tx_ids.iter().zip(receipts).zip(transactions);
+        for (index, ((tx_id, receipt), transaction)) in occurrences.enumerate() {
             if !matches!(receipt.outcome, Outcome::Applied { .. }) {
                 let existing_final = match pending.get(tx_id) {
                     Some(is_final) => Some(*is_final),
@@ -937,6 +955,16 @@ impl Store {
             let index = u32::try_from(index)
                 .map_err(|_| StoreError::Corrupt("more than 2^32 transactions".into()))?;
             let is_final = receipt.outcome.is_final();
+            if let Some(end_to_end_id) = end_to_end_id(transaction) {
+                references.push((
+                    end_to_end_id.index_key(),
+                    Location {
+                        height,
+                        index,
+                        is_final,
+                    },
+                ));
+            }
             located.push((
                 *tx_id,
                 Location {
@@ -949,7 +977,10 @@ impl Store {
         }
         // A later occurrence in the block replaces an earlier one, as in the
         // map it extends.
-        Ok(located)
+        Ok(Located {
+            ids: located,
+            references,
+        })
     }
 
     /// The indexed occurrence of `id`, with its block and receipts when a
@@ -989,12 +1020,7 @@ impl Store {
     fn write_run(&self, height: u64) -> Result<(), StoreError> {
         let (from, entries) = {
             let committed = self.read_committed();
-            let entries: Vec<(Hash, Location)> = committed
-                .index
-                .recent
-                .iter()
-                .map(|(id, location)| (*id, *location))
-                .collect();
+            let entries = committed.index.recent_entries();
             (committed.index.recent_from(), entries)
         };
         let run = Run::write(&self.history_dir, from, height, entries)?;
@@ -1002,7 +1028,7 @@ impl Store {
             let mut committed = self.write_committed();
             committed.index.runs.push(run);
             committed.levels.push(0);
-            committed.index.recent.clear();
+            committed.index.clear_recent();
             committed
                 .pending_meta
                 .push((keys::run(from, height).to_vec(), Some(vec![0])));
@@ -1258,6 +1284,70 @@ impl Store {
             transaction,
             receipt,
         }))
+    }
+
+    /// The committed payments carrying `end_to_end_id`, newest first, at
+    /// most `limit` (each payment once, at its indexed occurrence; none
+    /// from blocks this store does not hold).
+    pub fn transactions_with_end_to_end_id(
+        &self,
+        end_to_end_id: &EndToEndId,
+        limit: usize,
+    ) -> Result<Vec<StoredTransaction>, StoreError> {
+        let key = end_to_end_id.index_key();
+        // Candidates cluster in few blocks: one read each.
+        let mut blocks: BTreeMap<u64, (Block, Vec<Receipt>)> = BTreeMap::new();
+        let mut read = |height: u64| -> Result<Option<(Block, Vec<Receipt>)>, StoreError> {
+            if height < self.first_height() {
+                return Ok(None);
+            }
+            if let Some(found) = blocks.get(&height) {
+                return Ok(Some(found.clone()));
+            }
+            let found = self.block_and_receipts(height)?;
+            blocks.insert(height, found.clone());
+            Ok(Some(found))
+        };
+        let locations = {
+            let committed = self.read_committed();
+            committed.index.find_all(&key, limit, |location| {
+                let Some((block, _)) = read(location.height)? else {
+                    return Ok(false);
+                };
+                let position = usize::try_from(location.index).unwrap_or(usize::MAX);
+                match block.transactions.get(position) {
+                    Some(tx) => Ok(self::end_to_end_id(tx) == Some(end_to_end_id)),
+                    None => Err(StoreError::Corrupt(format!(
+                        "tx index names {}/{}, past the block's end",
+                        location.height, location.index
+                    ))),
+                }
+            })?
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        let mut found = Vec::with_capacity(locations.len());
+        for Location { height, index, .. } in locations {
+            let Some((block, receipts)) = read(height)? else {
+                continue;
+            };
+            let missing = || StoreError::Corrupt(format!("reference indexed at {height}/{index}"));
+            let position = usize::try_from(index).map_err(|_| missing())?;
+            let transaction = block
+                .transactions
+                .get(position)
+                .cloned()
+                .ok_or_else(missing)?;
+            let receipt = receipts.get(position).cloned().ok_or_else(missing)?;
+            if seen.insert(transaction.id()?) {
+                found.push(StoredTransaction {
+                    height,
+                    index,
+                    transaction,
+                    receipt,
+                });
+            }
+        }
+        Ok(found)
     }
 
     /// An account's state.

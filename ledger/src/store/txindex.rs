@@ -377,10 +377,20 @@ fn write_tmp(
 }
 
 /// The index: recent ids in memory, older ones in runs.
+///
+/// Besides transaction ids it holds *references*: the index key of a
+/// payment's end-to-end id ([`crate::payment::EndToEndId::index_key`]) at
+/// each indexed occurrence of a payment carrying it. Many payments may
+/// carry one reference, so a reference has every location, and runs hold
+/// both kinds of key side by side (a run entry is a prefix; the lookup
+/// confirms each candidate against the block, which tells the kinds apart).
 #[derive(Debug, Default)]
 pub struct TxIndex {
     /// Ids of blocks above the last run, each at its indexed occurrence.
     pub recent: HashMap<Hash, Location>,
+    /// References of blocks above the last run, each at every location,
+    /// oldest first.
+    pub references: HashMap<Hash, Vec<Location>>,
     /// Runs, oldest first, each covering the heights after the one before.
     pub runs: Vec<Run>,
     /// The first height the history holds (0 or 1: from genesis; above,
@@ -414,4 +424,69 @@ impl TxIndex {
         }
         Ok(None)
     }
+
+    /// The locations of `reference`, newest first, those `confirm` accepts,
+    /// at most `limit`.
+    pub fn find_all(
+        &self,
+        reference: &Hash,
+        limit: usize,
+        mut confirm: impl FnMut(&Location) -> Result<bool, StoreError>,
+    ) -> Result<Vec<Location>, StoreError> {
+        let mut found = Vec::new();
+        let recent = self.references.get(reference).into_iter().flatten().rev();
+        for location in recent {
+            if found.len() == limit {
+                return Ok(found);
+            }
+            found.push(*location);
+        }
+        for run in self.runs.iter().rev() {
+            for location in run.candidates(reference)? {
+                if found.len() == limit {
+                    return Ok(found);
+                }
+                if confirm(&location)? {
+                    found.push(location);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every key in memory with its location, for the next run.
+    pub fn recent_entries(&self) -> Vec<(Hash, Location)> {
+        let references = self
+            .references
+            .iter()
+            .flat_map(|(key, locations)| locations.iter().map(|l| (*key, *l)));
+        self.recent
+            .iter()
+            .map(|(id, location)| (*id, *location))
+            .chain(references)
+            .collect()
+    }
+
+    /// Takes in a block's located ids and references.
+    pub fn extend(&mut self, located: Located) {
+        self.recent.extend(located.ids);
+        for (key, location) in located.references {
+            self.references.entry(key).or_default().push(location);
+        }
+    }
+
+    /// Forgets what is in memory (it went out as a run).
+    pub fn clear_recent(&mut self) {
+        self.recent.clear();
+        self.references.clear();
+    }
+}
+
+/// One block's entries for the index.
+#[derive(Debug, Default)]
+pub struct Located {
+    /// Transaction ids at their indexed occurrence.
+    pub ids: Vec<(Hash, Location)>,
+    /// References at the same occurrences.
+    pub references: Vec<(Hash, Location)>,
 }

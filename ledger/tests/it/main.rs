@@ -16,6 +16,7 @@ mod fixture;
 mod genesis;
 mod history;
 mod properties;
+mod references;
 mod signatures;
 mod snapshot;
 mod store;

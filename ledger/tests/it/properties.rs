@@ -37,6 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use clearhouse_ledger::codec;
 use clearhouse_ledger::crypto::{Keypair, sha256};
 use clearhouse_ledger::ids::Category;
+use clearhouse_ledger::payment::{EndToEndId, PaymentData, PaymentDetails, Remittance};
 use clearhouse_ledger::state::credit::{self, CreditRecord};
 use clearhouse_ledger::state::escrow::{EscrowState, EscrowStatus, SettledBy, Settlement};
 use clearhouse_ledger::state::memory::MemoryState;
@@ -521,7 +522,11 @@ impl Model {
         let sender = tx.sender;
         let height = self.height;
         match &tx.body {
-            Body::Transfer { to, asset, amount } => {
+            // A payment moves money as a transfer does; its data is inert.
+            Body::Transfer { to, asset, amount }
+            | Body::Payment {
+                to, asset, amount, ..
+            } => {
                 let amount = amount.0;
                 if amount == 0 {
                     return Err(RejectReason::ZeroAmount);
@@ -1484,10 +1489,19 @@ impl Builder {
         // The bank hosting the target (bank 0 for the unregistered).
         let target_bank = model.accounts.get(&target).map_or(0, |a| a.bank);
         let body = match op.kind {
-            0..=7 => Body::Transfer {
+            0..=5 => Body::Transfer {
                 to: target,
                 asset,
                 amount,
+            },
+            6..=7 => Body::Payment {
+                to: target,
+                asset,
+                amount,
+                details: PaymentDetails::Clear(PaymentData {
+                    end_to_end_id: EndToEndId::new(&format!("E2E {}", op.a)).unwrap(),
+                    remittance: Remittance::new("invoice").unwrap(),
+                }),
             },
             8 => Body::Issue {
                 to: target,

@@ -180,3 +180,225 @@ fn proposal_signing_bytes_are_pinned() {
     let none = proposal_signing_bytes(&Hash([0x11; 32]), 7, 2, &Hash([0x44; 32]), None);
     assert!(hex::encode(none).ends_with("444400"));
 }
+
+fn payment() -> Transaction {
+    use clearhouse_ledger::payment::{EndToEndId, PaymentData, PaymentDetails, Remittance};
+    let mut tx = transfer();
+    tx.body = Body::Payment {
+        to: AccountId([0x22; 32]),
+        asset: AssetCode::new("CNY").unwrap(),
+        amount: Amount(12_345),
+        details: PaymentDetails::Clear(PaymentData {
+            end_to_end_id: EndToEndId::new("INV-2026-118").unwrap(),
+            remittance: Remittance::new("invoice 118, May").unwrap(),
+        }),
+    };
+    tx
+}
+
+const PAYMENT_BODY: &str = concat!(
+    "0000000c",                                                         // body: payment
+    "2222222222222222222222222222222222222222222222222222222222222222", // to
+    "0000000000000003434e59",                                           // asset "CNY"
+    "00000000000000000000000000003039",                                 // amount
+    "00000000",                                                         // details: clear
+    "000000000000000c494e562d323032362d313138",                         // end-to-end id
+    "0000000000000010696e766f696365203131382c204d6179",                 // remittance
+);
+
+#[test]
+fn payment_layout_signature_and_id_are_pinned() {
+    let tx = payment();
+    let bytes = hex::encode(tx.signing_bytes().unwrap());
+    // The envelope is the transfer's; only the body differs.
+    let envelope_hex = 2 * (26 + 32 + 32 + 8 + 16 + 8);
+    assert_eq!(
+        &bytes[..envelope_hex],
+        &TRANSFER_SIGNING_BYTES[..envelope_hex]
+    );
+    assert_eq!(&bytes[envelope_hex..], PAYMENT_BODY);
+    let signed = tx.sign(&sender()).unwrap();
+    assert_eq!(signed.signature.to_hex(), PAYMENT_SIGNATURE);
+    assert_eq!(signed.id().unwrap().to_hex(), PAYMENT_ID);
+    signed.verify(&Hash([0x11; 32])).unwrap();
+}
+
+const PAYMENT_SIGNATURE: &str = "5f1a569d9bb2415160b5fd630265b7e85592975173b0a9e9135372e158db5c1525d8fc4f3ab5ec44c398bf22616a1974d7ca59fa2da986acf2cec2dbf1774209";
+const PAYMENT_ID: &str = "c27de3857b707c6577b98a7bd3e53ad640a30d955c18d364e7c1e3caa1536aa3";
+
+/// Every body's bytes, each written from the table in the crate docs: a
+/// body added without its row here fails the count below.
+#[test]
+fn every_body_layout_is_pinned() {
+    use clearhouse_ledger::MemberId;
+    use clearhouse_ledger::ids::Category;
+    let acc = |b: u8| AccountId([b; 32]);
+    let h = |b: u8| Hash([b; 32]);
+    let cny = || AssetCode::new("CNY").unwrap();
+    let a32 = |b: u8| format!("{b:02x}").repeat(32);
+    let asset_hex = "0000000000000003434e59";
+    let amount_hex = |n: u128| format!("{n:032x}");
+    let u64_hex = |n: u64| format!("{n:016x}");
+    let text_hex = |t: &str| format!("{}{}", u64_hex(t.len() as u64), hex::encode(t));
+    let cases: Vec<(Body, String)> = vec![
+        (
+            Body::Transfer {
+                to: acc(1),
+                asset: cny(),
+                amount: Amount(7),
+            },
+            format!("00000000{}{asset_hex}{}", a32(1), amount_hex(7)),
+        ),
+        (
+            Body::Issue {
+                to: acc(1),
+                asset: cny(),
+                amount: Amount(7),
+            },
+            format!("00000001{}{asset_hex}{}", a32(1), amount_hex(7)),
+        ),
+        (
+            Body::Redeem {
+                asset: cny(),
+                amount: Amount(7),
+            },
+            format!("00000002{asset_hex}{}", amount_hex(7)),
+        ),
+        (
+            Body::RegisterAccount { account: acc(3) },
+            format!("00000003{}", a32(3)),
+        ),
+        (
+            Body::EscrowOpen {
+                seller: acc(4),
+                asset: cny(),
+                amount: Amount(9),
+                arbiter: MemberId::new("bank-b").unwrap(),
+                confirm_deadline: 100,
+                arbiter_deadline: 200,
+                reference: h(5),
+            },
+            format!(
+                "00000004{}{asset_hex}{}{}{}{}{}",
+                a32(4),
+                amount_hex(9),
+                text_hex("bank-b"),
+                u64_hex(100),
+                u64_hex(200),
+                a32(5)
+            ),
+        ),
+        (
+            Body::EscrowRelease { escrow: h(6) },
+            format!("00000005{}", a32(6)),
+        ),
+        (
+            Body::EscrowRefund { escrow: h(6) },
+            format!("00000006{}", a32(6)),
+        ),
+        (
+            Body::EscrowDispute { escrow: h(6) },
+            format!("00000007{}", a32(6)),
+        ),
+        (
+            Body::EscrowResolve {
+                escrow: h(6),
+                to_seller: Amount(3),
+            },
+            format!("00000008{}{}", a32(6), amount_hex(3)),
+        ),
+        (
+            Body::CreditGrant {
+                account: acc(7),
+                asset: cny(),
+                limit: Amount(1_000),
+                period_blocks: 50,
+            },
+            format!(
+                "00000009{}{asset_hex}{}{}",
+                a32(7),
+                amount_hex(1_000),
+                u64_hex(50)
+            ),
+        ),
+        (
+            Body::CreditRevoke {
+                account: acc(7),
+                asset: cny(),
+            },
+            format!("0000000a{}{asset_hex}", a32(7)),
+        ),
+        (
+            Body::CreditAttest {
+                account: acc(7),
+                positive: true,
+                category: Category::new("repayment").unwrap(),
+                reference: h(8),
+            },
+            format!("0000000b{}01{}{}", a32(7), text_hex("repayment"), a32(8)),
+        ),
+        (payment().body, PAYMENT_BODY.to_owned()),
+    ];
+    assert_eq!(cases.len(), 13, "one case per body variant");
+    let envelope_hex = 2 * (26 + 32 + 32 + 8 + 16 + 8);
+    let mut tx = transfer();
+    for (body, expected) in cases {
+        let kind = body.kind();
+        tx.body = body;
+        let bytes = hex::encode(tx.signing_bytes().unwrap());
+        assert_eq!(&bytes[envelope_hex..], expected, "{kind}");
+        // And the bytes decode back to the same transaction.
+        let signed = tx.clone().sign(&sender()).unwrap();
+        let decoded =
+            clearhouse_ledger::SignedTransaction::decode(&signed.encode().unwrap()).unwrap();
+        assert_eq!(decoded, signed, "{kind}");
+    }
+}
+
+#[test]
+fn payment_data_out_of_its_rules_never_decodes() {
+    let signed = payment().sign(&sender()).unwrap();
+    let wire = signed.encode().unwrap();
+    let good = hex::encode(&wire);
+    let e2e = "000000000000000c494e562d323032362d313138";
+    assert!(good.contains(e2e));
+    let bad_ids = [
+        String::new(),
+        " LEADING".to_owned(),
+        "TRAILING ".to_owned(),
+        "TAB\tINSIDE".to_owned(),
+        "X".repeat(36),
+        "NON-ASCII-\u{e9}".to_owned(),
+    ];
+    for bad in bad_ids {
+        let replaced = good.replace(e2e, &format!("{:016x}{}", bad.len(), hex::encode(&bad)));
+        let bytes = hex::decode(replaced).unwrap();
+        assert!(
+            clearhouse_ledger::SignedTransaction::decode(&bytes).is_err(),
+            "end-to-end id {bad:?} decoded"
+        );
+    }
+    let remittance = "0000000000000010696e766f696365203131382c204d6179";
+    for bad in ["x".repeat(141), "line\nbreak".to_owned()] {
+        let replaced = good.replace(
+            remittance,
+            &format!("{:016x}{}", bad.len(), hex::encode(&bad)),
+        );
+        let bytes = hex::decode(replaced).unwrap();
+        assert!(
+            clearhouse_ledger::SignedTransaction::decode(&bytes).is_err(),
+            "remittance of {} bytes decoded",
+            bad.len()
+        );
+    }
+    // 140 bytes of multi-byte UTF-8 is fine; an unknown details variant is not.
+    let ok = "\u{20ac}".repeat(46);
+    assert_eq!(ok.len(), 138);
+    let replaced = good.replace(
+        remittance,
+        &format!("{:016x}{}", ok.len(), hex::encode(&ok)),
+    );
+    assert!(clearhouse_ledger::SignedTransaction::decode(&hex::decode(replaced).unwrap()).is_ok());
+    let unknown = good.replace(&format!("00000000{e2e}"), &format!("00000009{e2e}"));
+    assert!(clearhouse_ledger::SignedTransaction::decode(&hex::decode(unknown).unwrap()).is_err());
+}

@@ -245,7 +245,9 @@ pub fn parties(store: &Store, tx: &SignedTransaction) -> Result<Parties, ApiErro
     let body = &tx.tx.body;
     let mut accounts = vec![tx.tx.sender];
     match body {
-        TxBody::Transfer { to, .. } | TxBody::Issue { to, .. } => accounts.push(*to),
+        TxBody::Transfer { to, .. } | TxBody::Payment { to, .. } | TxBody::Issue { to, .. } => {
+            accounts.push(*to)
+        }
         TxBody::RegisterAccount { account }
         | TxBody::CreditGrant { account, .. }
         | TxBody::CreditRevoke { account, .. }

@@ -728,6 +728,17 @@ pub enum Body {
         /// The evidence reference, hex.
         reference: String,
     },
+    /// Pay `value` to `to` with payment data.
+    Payment {
+        /// The recipient, hex.
+        to: String,
+        /// How much.
+        value: Amount,
+        /// The payer's end-to-end id (ISO 20022 `EndToEndId`).
+        end_to_end_id: String,
+        /// Remittance information (empty: none).
+        remittance: String,
+    },
 }
 
 impl Transaction {
@@ -825,6 +836,20 @@ impl Transaction {
                 category: category.as_str().to_owned(),
                 reference: reference.to_hex(),
             },
+            B::Payment {
+                to,
+                asset,
+                amount: a,
+                details,
+            } => {
+                let ledger::payment::PaymentDetails::Clear(data) = details;
+                Body::Payment {
+                    to: to.to_hex(),
+                    value: amount(asset, *a),
+                    end_to_end_id: data.end_to_end_id.as_str().to_owned(),
+                    remittance: data.remittance.as_str().to_owned(),
+                }
+            }
         };
         Transaction {
             hash: signed.id().map(|h| h.to_hex()).unwrap_or_default(),
@@ -854,6 +879,7 @@ impl Body {
             Body::CreditGrant { .. } => "credit_grant",
             Body::CreditRevoke { .. } => "credit_revoke",
             Body::CreditAttest { .. } => "credit_attest",
+            Body::Payment { .. } => "payment",
         }
     }
 
@@ -861,6 +887,7 @@ impl Body {
     pub fn value(&self) -> Option<&Amount> {
         match self {
             Body::Transfer { value, .. }
+            | Body::Payment { value, .. }
             | Body::Issue { value, .. }
             | Body::Redeem { value }
             | Body::EscrowOpen { value, .. } => Some(value),
@@ -1496,6 +1523,33 @@ pub struct ChainQuery {
     pub from: u64,
     /// How many blocks (capped at [`CHAIN_BLOCKS_MAX`]).
     pub count: Option<u64>,
+}
+
+/// `GET /v1/transactions?end_to_end_id=…`: what to look for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct TransactionQuery {
+    /// The end-to-end id the payments carry.
+    pub end_to_end_id: String,
+    /// At most this many, newest first (default 50, at most
+    /// [`TRANSACTION_SEARCH_MAX`]).
+    pub limit: Option<usize>,
+}
+
+/// The most payments one search answers.
+pub const TRANSACTION_SEARCH_MAX: usize = 100;
+
+/// The committed payments carrying an end-to-end id that the caller may
+/// see (its own, its customers', or all for an auditor or regulator),
+/// newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TransactionSearch {
+    /// The end-to-end id looked for.
+    pub end_to_end_id: String,
+    /// The payments, each as `GET /v1/transactions/{hash}` shows it.
+    pub transactions: Vec<TransactionStatus>,
 }
 
 /// `GET /v1/chain`: committed blocks with their certificates as canonical

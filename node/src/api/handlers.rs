@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use tokio::sync::oneshot;
 
 use clearhouse_ledger::block::Block;
+use clearhouse_ledger::payment::EndToEndId;
 use clearhouse_ledger::state::AccountState;
 use clearhouse_ledger::{AccountId, Amount, AssetCode, Hash, SignedTransaction};
 
@@ -226,6 +227,67 @@ pub(super) async fn transaction(
             }
         }
     }
+}
+
+/// `GET /v1/transactions?end_to_end_id=…`: the committed payments carrying
+/// an end-to-end id, within the caller's scope (the others are left out,
+/// not refused: a search says nothing about payments the caller may not
+/// see).
+#[utoipa::path(
+    get,
+    path = "/v1/transactions",
+    tag = "transactions",
+    params(dto::TransactionQuery),
+    responses(
+        (status = 200, description = "The payments the caller may see, newest first", body = dto::TransactionSearch),
+        (status = 400, description = "Bad end-to-end id or query", body = dto::ErrorBody),
+        (status = 401, description = "Unsigned request", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn find_transactions(
+    State(state): State<ApiState>,
+    caller: Caller,
+    query: Result<Query<dto::TransactionQuery>, QueryRejection>,
+) -> Result<Json<dto::TransactionSearch>, ApiError> {
+    let Query(query) = query.map_err(bad_query)?;
+    let end_to_end_id = EndToEndId::new(&query.end_to_end_id)
+        .map_err(|e| ApiError::new(ErrorCode::BadQuery, e.to_string()))?;
+    let limit = query
+        .limit
+        .unwrap_or(50)
+        .clamp(1, dto::TRANSACTION_SEARCH_MAX);
+    // Look further than `limit` for a caller that sees only some: each
+    // candidate is read once, and the search stays bounded.
+    let look = if caller.is_overseer() {
+        limit
+    } else {
+        dto::TRANSACTION_SEARCH_MAX * 4
+    };
+    let found = state
+        .store
+        .transactions_with_end_to_end_id(&end_to_end_id, look)
+        .map_err(internal)?;
+    let mut transactions = Vec::new();
+    for stored in found {
+        if transactions.len() == limit {
+            break;
+        }
+        if !caller.is_overseer() && !caller.may_see(&parties(&state.store, &stored.transaction)?) {
+            continue;
+        }
+        let id = stored.transaction.id().map_err(internal)?;
+        transactions.push(dto::TransactionStatus::committed(
+            &id,
+            stored.height,
+            stored.index,
+            dto::Receipt::new(&stored.receipt),
+            transaction_of(&state, &stored.transaction),
+        ));
+    }
+    Ok(Json(dto::TransactionSearch {
+        end_to_end_id: end_to_end_id.as_str().to_owned(),
+        transactions,
+    }))
 }
 
 /// `GET /v1/accounts/{account}`.

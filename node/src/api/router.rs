@@ -96,6 +96,12 @@ pub fn routes() -> Vec<Route> {
         route("GET", "/v1/status", Public, get(handlers::status)),
         route("POST", "/v1/transactions", Submit, post(handlers::submit)),
         route(
+            "GET",
+            "/v1/transactions",
+            Scoped,
+            get(handlers::find_transactions),
+        ),
+        route(
             "POST",
             "/v1/transactions/batch",
             Submit,
@@ -222,6 +228,7 @@ pub type ApiAddress = SocketAddr;
         handlers::status,
         handlers::submit,
         handlers::submit_batch,
+        handlers::find_transactions,
         handlers::transaction,
         handlers::account,
         handlers::asset,

@@ -1,0 +1,199 @@
+//! Payment data: what a bank's back office reconciles a transfer with.
+//!
+//! A [`Body::Payment`](crate::Body::Payment) is a transfer that carries an
+//! end-to-end id (ISO 20022 `EndToEndId`, `Max35Text`) and remittance
+//! information (ISO 20022 unstructured remittance, `Max140Text`). Both are
+//! inside the signed bytes: a bank cannot change a customer's reference
+//! without breaking the customer's signature. Each type checks itself on
+//! construction and on decode, so a transaction carrying a bad one never
+//! decodes.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{sha256, tag};
+use crate::ids::Hash;
+
+/// Most bytes of an end-to-end id (ISO 20022 `Max35Text`).
+pub const END_TO_END_ID_BYTES_MAX: usize = 35;
+/// Most bytes of remittance information (ISO 20022 `Max140Text`).
+pub const REMITTANCE_BYTES_MAX: usize = 140;
+
+/// Malformed payment data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentDataError {
+    /// Not a valid end-to-end id.
+    #[error(
+        "invalid end-to-end id {0:?}: use 1 to 35 printable ASCII characters, not starting or ending with a space"
+    )]
+    EndToEndId(String),
+    /// Not valid remittance information.
+    #[error(
+        "invalid remittance information: at most 140 bytes of UTF-8 text without control characters ({0} bytes given)"
+    )]
+    Remittance(usize),
+}
+
+/// The payer's reference for a payment, carried unchanged from end to end
+/// (ISO 20022 `EndToEndId`): 1 to 35 bytes of printable ASCII (`0x20` to
+/// `0x7e`), not starting or ending with a space. `NOTPROVIDED` is the ISO
+/// convention for "none".
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
+pub struct EndToEndId(String);
+
+impl EndToEndId {
+    /// Validates and wraps an end-to-end id.
+    pub fn new(text: &str) -> Result<EndToEndId, PaymentDataError> {
+        Self::checked(text.to_owned())
+    }
+
+    fn checked(text: String) -> Result<EndToEndId, PaymentDataError> {
+        let bytes = text.as_bytes();
+        let ok = !bytes.is_empty()
+            && bytes.len() <= END_TO_END_ID_BYTES_MAX
+            && bytes.iter().all(|b| (0x20..=0x7e).contains(b))
+            && bytes.first() != Some(&b' ')
+            && bytes.last() != Some(&b' ');
+        if ok {
+            Ok(EndToEndId(text))
+        } else {
+            Err(PaymentDataError::EndToEndId(text))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key the store indexes payments carrying this id under: a domain
+    /// tag, then the id's bytes, hashed (a different tag from transaction
+    /// ids, so the two never collide by construction).
+    pub fn index_key(&self) -> Hash {
+        sha256(&[tag::END_TO_END_ID, self.0.as_bytes()])
+    }
+}
+
+impl TryFrom<String> for EndToEndId {
+    type Error = PaymentDataError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        EndToEndId::checked(text)
+    }
+}
+
+impl From<EndToEndId> for String {
+    fn from(id: EndToEndId) -> String {
+        id.0
+    }
+}
+
+/// Encoded as its text (the bytes a `String` gives).
+impl Serialize for EndToEndId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl fmt::Display for EndToEndId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for EndToEndId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EndToEndId({})", self.0)
+    }
+}
+
+/// Unstructured remittance information (what the payment is for, e.g.
+/// `invoice 2026-118`): 0 to 140 bytes of UTF-8 without control
+/// characters; empty means none.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Remittance(String);
+
+impl Remittance {
+    /// Validates and wraps remittance information.
+    pub fn new(text: &str) -> Result<Remittance, PaymentDataError> {
+        Self::checked(text.to_owned())
+    }
+
+    fn checked(text: String) -> Result<Remittance, PaymentDataError> {
+        if text.len() <= REMITTANCE_BYTES_MAX && !text.chars().any(char::is_control) {
+            Ok(Remittance(text))
+        } else {
+            Err(PaymentDataError::Remittance(text.len()))
+        }
+    }
+
+    /// The text (empty: none).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl TryFrom<String> for Remittance {
+    type Error = PaymentDataError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Remittance::checked(text)
+    }
+}
+
+impl From<Remittance> for String {
+    fn from(remittance: Remittance) -> String {
+        remittance.0
+    }
+}
+
+impl Serialize for Remittance {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl fmt::Display for Remittance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Remittance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Remittance({:?})", self.0)
+    }
+}
+
+/// A payment's data in the clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentData {
+    /// The payer's end-to-end reference.
+    pub end_to_end_id: EndToEndId,
+    /// What the payment is for (may be empty).
+    pub remittance: Remittance,
+}
+
+/// How a payment carries its data. Grows by appending variants; a
+/// variant's index is part of the signing bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaymentDetails {
+    /// Variant 0: in the clear, readable by every node that holds the
+    /// block.
+    Clear(PaymentData),
+}
+
+impl PaymentDetails {
+    /// The data, where this node can read it.
+    pub fn clear(&self) -> Option<&PaymentData> {
+        match self {
+            PaymentDetails::Clear(data) => Some(data),
+        }
+    }
+}
