@@ -197,6 +197,90 @@ fn transfer_with_wait_commits_and_moves_the_balances() {
         .expect(0)
         .json();
     assert_eq!(sender_now["nonce"].as_u64().unwrap(), nonce_before + 5);
+
+    // A payment with its data: shown by `tx show`, found by `tx find` for
+    // the payer and both banks, not for a bank outside it.
+    let key = net.key(0);
+    let paid = net
+        .clearhouse(&[
+            "--json",
+            "transfer",
+            "--key",
+            &key,
+            "--to",
+            &receiver,
+            "--amount",
+            "2 CNY",
+            "--end-to-end-id",
+            "INV 2026/118",
+            "--reference",
+            "invoice 118 \u{2013} May",
+            "--wait",
+        ])
+        .expect(0)
+        .json();
+    let paid_hash = paid["hash"].as_str().unwrap().to_owned();
+    let shown = net.clearhouse(&["tx", "show", &paid_hash]);
+    for expected in [
+        "kind           payment",
+        "end-to-end id  INV 2026/118",
+        "invoice 118 \u{2013} May",
+    ] {
+        assert!(
+            shown.expect(0).stdout.contains(expected),
+            "{expected:?} in {shown:#?}"
+        );
+    }
+    let find = |auth: &str| {
+        net.clearhouse(&[
+            "--json",
+            "--auth-key",
+            auth,
+            "tx",
+            "find",
+            "--end-to-end-id",
+            "INV 2026/118",
+        ])
+    };
+    for auth in [net.key(0), net.bank_api(0), net.bank_api(1), net.auditor()] {
+        let found = find(&auth).expect(0).json();
+        let found = found["transactions"].as_array().unwrap();
+        assert_eq!(found.len(), 1, "{found:?} as {auth}");
+        assert_eq!(found[0]["hash"], paid_hash.as_str());
+        assert_eq!(
+            found[0]["transaction"]["body"]["remittance"],
+            "invoice 118 \u{2013} May"
+        );
+    }
+    // Outside the payment: nothing found, exit 5 (and the same for a typo).
+    let bank_2 = net.bank_api(2);
+    let none = net.clearhouse(&[
+        "--auth-key",
+        &bank_2,
+        "tx",
+        "find",
+        "--end-to-end-id",
+        "INV 2026/118",
+    ]);
+    none.expect(5);
+    let table = net.clearhouse(&["tx", "find", "--end-to-end-id", "INV 2026/118"]);
+    assert!(table.expect(0).stdout.contains(&paid_hash), "{table:#?}");
+    // Bad payment data is a usage error before anything is signed.
+    let long = "X".repeat(36);
+    let bad = [
+        vec!["--end-to-end-id", long.as_str()],
+        vec!["--end-to-end-id", " leading"],
+        vec!["--reference", "line\nbreak"],
+    ];
+    for extra in bad {
+        let mut args = vec![
+            "transfer", "--key", &key, "--to", &receiver, "--amount", "1 CNY",
+        ];
+        args.extend(extra.iter().copied());
+        net.clearhouse(&args).expect(2);
+    }
+    net.clearhouse(&["tx", "find", "--end-to-end-id", &long])
+        .expect(2);
 }
 
 #[test]
