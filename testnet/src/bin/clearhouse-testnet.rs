@@ -685,6 +685,10 @@ fn print_table(testnet: &Testnet) {
     println!("  clearhouse account show {account} --auth-key {key}");
     println!("  clearhouse transfer --key {key} --to {to} --amount \"12.50 {asset}\" --wait");
     println!(
+        "  clearhouse transfer --key {key} --to {to} --amount \"99.00 {asset}\" --end-to-end-id INV-2026-118 --reference \"invoice 118\" --wait"
+    );
+    println!("  clearhouse tx find --end-to-end-id INV-2026-118 --auth-key {bank_api}");
+    println!(
         "  clearhouse escrow open --key {key} --to {to} --amount \"250.00 {asset}\" --arbiter bank-0 --order \"order 1\" --wait"
     );
     println!(
