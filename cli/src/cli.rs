@@ -102,6 +102,55 @@ pub enum Command {
     /// a new node from (`clearhouse-node --from-snapshot FILE`).
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// ISO 20022: sign and submit the payments of a pacs.008 message;
+    /// report on them as pacs.002 (status) or camt.054 (notification).
+    #[command(subcommand)]
+    Iso20022(IsoCommand),
+}
+
+/// `clearhouse iso20022 …`.
+#[derive(Debug, Subcommand)]
+pub enum IsoCommand {
+    /// Turn each credit transfer of a pacs.008 message into a payment
+    /// signed by --key (every DbtrAcct must be its account), checked in
+    /// full before the first is sent.
+    Import {
+        /// The pacs.008 XML file.
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+        /// Common transaction options.
+        #[command(flatten)]
+        options: TxOptions,
+    },
+    /// Report on the payments of a pacs.008 message as the chain holds
+    /// them: a pacs.002 status report (ACSC settled, RJCT rejected with
+    /// its reason, PDNG not committed), or a camt.054 notification of the
+    /// settled ones that debit or credit --account.
+    Export {
+        /// The original pacs.008 XML file.
+        #[arg(long, value_name = "FILE")]
+        original: std::path::PathBuf,
+        /// Which report.
+        #[arg(long, value_enum)]
+        report: IsoReport,
+        /// The account a camt.054 notifies (64 hex digits).
+        #[arg(long, value_name = "ACCOUNT")]
+        account: Option<String>,
+        /// Write the report here instead of to stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+/// A report `iso20022 export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IsoReport {
+    /// Payment status report.
+    #[value(name = "pacs.002")]
+    Pacs002,
+    /// Debit/credit notification.
+    #[value(name = "camt.054")]
+    Camt054,
 }
 
 /// `clearhouse snapshot …`.

@@ -23,6 +23,7 @@ pub mod client;
 pub mod commands;
 pub mod defaults;
 pub mod exit;
+pub mod iso20022;
 pub mod output;
 
 pub use clearhouse_node::api::trust as tls;

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod credit;
 pub mod escrow;
+pub mod iso20022;
 pub mod keys;
 pub mod query;
 pub mod snapshot;
@@ -95,6 +96,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Status => query::status(&context),
         Command::Audit(command) => audit::run(&context, command),
         Command::Snapshot(command) => snapshot::run(&context, command),
+        Command::Iso20022(command) => iso20022::run(&context, command),
     }
 }
 

@@ -307,6 +307,11 @@ impl<'a> Prepared<'a> {
             })
     }
 
+    /// The signing account.
+    pub(crate) fn account(&self) -> AccountId {
+        self.key.account()
+    }
+
     /// The sender's next nonce as the node sees it now.
     fn account_nonce(&self) -> Result<u64, CliError> {
         let account = self.client.account(&self.key.account())?;
@@ -321,6 +326,32 @@ impl<'a> Prepared<'a> {
         fee: Amount,
         fee_asset: Option<(AssetCode, u8)>,
     ) -> Result<(), CliError> {
+        let submitted = self.submit(body, fee)?;
+        let (answer, timed_out) = self.wait(&submitted)?;
+        let hash = submitted.hash;
+        let receipt = receipt_json(&hash, answer.as_ref());
+        if context.json {
+            print_json(&receipt);
+        } else {
+            print(&receipt_table(&receipt, fee_asset.as_ref()).render());
+        }
+        if timed_out {
+            return Err(CliError::WaitTimedOut(format!(
+                "transaction {hash} is still pending after {} s",
+                self.options.timeout_secs
+            )));
+        }
+        if receipt.status == TxState::Rejected {
+            return Err(CliError::Rejected(format!(
+                "transaction {hash} rejected: {}",
+                receipt.reason.as_deref().unwrap_or("no reason given")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Signs `body` with the next free nonce (or `--nonce`) and submits it.
+    pub(crate) fn submit(&self, body: Body, fee: Amount) -> Result<SubmittedTx, CliError> {
         let nonce = match self.options.nonce {
             Some(nonce) => nonce,
             None => nonce_of(self.sender.as_ref()),
@@ -356,7 +387,7 @@ impl<'a> Prepared<'a> {
         let mut nonce = nonce;
         let mut pending_ahead = 0;
         let mut tries = 0;
-        let (transaction, hash, mut answer) = loop {
+        let (transaction, hash, answer) = loop {
             tries += 1;
             let may_retry = automatic && tries < NONCE_TRIES_MAX;
             let next = nonce
@@ -400,6 +431,26 @@ impl<'a> Prepared<'a> {
                 Err(error) => return Err(refused(error)),
             }
         };
+        Ok(SubmittedTx {
+            transaction,
+            hash,
+            answer,
+        })
+    }
+
+    /// With `--wait`, polls until `submitted` is final or the timeout
+    /// passes: the last answer (`None`: still pending) and whether it timed
+    /// out. Without, the answer the submission gave.
+    pub(crate) fn wait(
+        &self,
+        submitted: &SubmittedTx,
+    ) -> Result<(Option<TransactionStatus>, bool), CliError> {
+        let SubmittedTx {
+            transaction,
+            hash,
+            answer,
+        } = submitted;
+        let mut answer = answer.clone();
         let mut timed_out = false;
         if self.options.wait {
             let deadline = Instant::now() + Duration::from_secs(self.options.timeout_secs);
@@ -412,14 +463,14 @@ impl<'a> Prepared<'a> {
                 let wait_ms = u64::try_from(remaining.as_millis())
                     .unwrap_or(u64::MAX)
                     .clamp(1, WAIT_MS_PER_POLL);
-                let status = self.client.transaction(&hash, wait_ms)?;
+                let status = self.client.transaction(hash, wait_ms)?;
                 match status.status {
                     TxState::Committed | TxState::Rejected => answer = Some(status),
                     // The node forgot it (restarted, mempool lost): the same
                     // bytes again are harmless, and final if already final.
                     TxState::Unknown => {
                         if let Submitted::Final(status) =
-                            self.client.submit(&transaction).map_err(refused)?
+                            self.client.submit(transaction).map_err(refused)?
                         {
                             answer = Some(*status);
                         }
@@ -428,27 +479,18 @@ impl<'a> Prepared<'a> {
                 }
             }
         }
-
-        let receipt = receipt_json(&hash, answer.as_ref());
-        if context.json {
-            print_json(&receipt);
-        } else {
-            print(&receipt_table(&receipt, fee_asset.as_ref()).render());
-        }
-        if timed_out {
-            return Err(CliError::WaitTimedOut(format!(
-                "transaction {hash} is still pending after {} s",
-                self.options.timeout_secs
-            )));
-        }
-        if receipt.status == TxState::Rejected {
-            return Err(CliError::Rejected(format!(
-                "transaction {hash} rejected: {}",
-                receipt.reason.as_deref().unwrap_or("no reason given")
-            )));
-        }
-        Ok(())
+        Ok((answer, timed_out))
     }
+}
+
+/// A signed transaction the node accepted (or already knew final).
+pub(crate) struct SubmittedTx {
+    /// What was sent.
+    pub(crate) transaction: SignedTransaction,
+    /// Its id.
+    pub(crate) hash: Hash,
+    /// The node's final answer, if it gave one on submission.
+    pub(crate) answer: Option<TransactionStatus>,
 }
 
 /// The keys of a transaction command's `--json` receipt, sorted: a stable,

@@ -733,3 +733,160 @@ fn snapshot_fetch_and_verify_check_what_the_node_sends() {
         "{run:#?}"
     );
 }
+
+#[test]
+fn a_pacs008_message_imports_as_payments_and_exports_as_status_and_notification() {
+    use clearhouse_cli::iso20022::{TxStatus, parse_camt054, parse_pacs002};
+    let net = Net::start(4, 12);
+    let (payer, creditor_1, creditor_2) = (net.account(0), net.account(3), net.account(5));
+    let message = include_str!("../samples/pacs008.xml")
+        .replace("{DEBTOR}", &payer)
+        .replace("{CREDITOR_1}", &creditor_1)
+        .replace("{CREDITOR_2}", &creditor_2);
+    let file = net.elsewhere.join("pacs008.xml");
+    std::fs::write(&file, &message).unwrap();
+    let file = file.to_str().unwrap().to_owned();
+    let before = balance(
+        &net.clearhouse(&["--json", "account", "show", &creditor_1])
+            .expect(0)
+            .json(),
+        "CNY",
+    );
+
+    // A key that is not the debtor's: refused before anything is sent.
+    let other = net.key(1);
+    net.clearhouse(&["iso20022", "import", &file, "--key", &other, "--wait"])
+        .expect(2);
+    // The debtor's key: two settle, the third cannot be funded (exit 4).
+    let key = net.key(0);
+    let run = net.clearhouse(&[
+        "--json", "iso20022", "import", &file, "--key", &key, "--wait",
+    ]);
+    let answer = run.expect(4).json();
+    assert_eq!(answer["message_id"], "BANK0-20261207-0001");
+    let statuses: Vec<&str> = answer["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["committed", "committed", "rejected"], "{answer}");
+    let after = balance(
+        &net.clearhouse(&["--json", "account", "show", &creditor_1])
+            .expect(0)
+            .json(),
+        "CNY",
+    );
+    assert_eq!(after, before + 1250);
+
+    // pacs.002 as the payer's bank: each original transaction's status.
+    let report = net.elsewhere.join("pacs002.xml");
+    let bank_0 = net.bank_api(0);
+    net.clearhouse(&[
+        "--auth-key",
+        &bank_0,
+        "iso20022",
+        "export",
+        "--original",
+        &file,
+        "--report",
+        "pacs.002",
+        "--out",
+        report.to_str().unwrap(),
+    ])
+    .expect(0);
+    let report = parse_pacs002(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report.original_message_id, "BANK0-20261207-0001");
+    let codes: Vec<(String, TxStatus)> = report
+        .transactions
+        .iter()
+        .map(|t| (t.original_end_to_end_id.clone(), t.status))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("INV-2026-0001".to_owned(), TxStatus::Settled),
+            ("INV-2026-0002".to_owned(), TxStatus::Settled),
+            ("INV-2026-0003".to_owned(), TxStatus::Rejected),
+        ]
+    );
+    assert!(
+        report.transactions[2]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("insufficient_funds"),
+        "{report:?}"
+    );
+    for (t, imported) in report
+        .transactions
+        .iter()
+        .zip(answer["transactions"].as_array().unwrap())
+    {
+        assert_eq!(t.transaction_id.as_deref(), imported["hash"].as_str());
+    }
+    // camt.054 for the first creditor, as its bank: the one settled credit.
+    let bank_1 = net.bank_api(1);
+    let run = net.clearhouse(&[
+        "--auth-key",
+        &bank_1,
+        "iso20022",
+        "export",
+        "--original",
+        &file,
+        "--report",
+        "camt.054",
+        "--account",
+        &creditor_1,
+    ]);
+    let notification = parse_camt054(&run.expect(0).stdout).unwrap();
+    assert_eq!(notification.account, creditor_1);
+    assert_eq!(notification.entries.len(), 1, "{notification:?}");
+    let entry = &notification.entries[0];
+    assert!(entry.credit);
+    assert_eq!(
+        (entry.amount.as_str(), entry.currency.as_str()),
+        ("12.50", "CNY")
+    );
+    assert_eq!(entry.end_to_end_id, "INV-2026-0001");
+    assert_eq!(entry.remittance, "invoice 0001 \u{2013} December");
+    // A bank outside the payments finds none of them: all pending to it.
+    let bank_3 = net.bank_api(3);
+    let run = net.clearhouse(&[
+        "--auth-key",
+        &bank_3,
+        "iso20022",
+        "export",
+        "--original",
+        &file,
+        "--report",
+        "pacs.002",
+    ]);
+    let outside = parse_pacs002(&run.expect(0).stdout).unwrap();
+    assert!(
+        outside
+            .transactions
+            .iter()
+            .all(|t| t.status == TxStatus::Pending && t.transaction_id.is_none())
+    );
+    // A camt.054 needs its account; a file that is not a pacs.008 is exit 2.
+    net.clearhouse(&[
+        "iso20022",
+        "export",
+        "--original",
+        &file,
+        "--report",
+        "camt.054",
+    ])
+    .expect(2);
+    let not_pacs = net.elsewhere.join("not.xml");
+    std::fs::write(&not_pacs, "<Document><Other/></Document>").unwrap();
+    net.clearhouse(&[
+        "iso20022",
+        "import",
+        not_pacs.to_str().unwrap(),
+        "--key",
+        &key,
+    ])
+    .expect(2);
+}
