@@ -17,6 +17,8 @@ use crate::ids::Hash;
 
 /// Most bytes of an end-to-end id (ISO 20022 `Max35Text`).
 pub const END_TO_END_ID_BYTES_MAX: usize = 35;
+/// ISO 20022's end-to-end id for "the payer gave none".
+pub const NOT_PROVIDED: &str = "NOTPROVIDED";
 /// Most bytes of remittance information (ISO 20022 `Max140Text`).
 pub const REMITTANCE_BYTES_MAX: usize = 140;
 
@@ -66,6 +68,12 @@ impl EndToEndId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether this is ISO 20022's `NOTPROVIDED` (the payer gave none): a
+    /// payment carrying it is not indexed by it, as it names no payment.
+    pub fn is_not_provided(&self) -> bool {
+        self.0 == NOT_PROVIDED
     }
 
     /// The key the store indexes payments carrying this id under: a domain

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use clearhouse_ledger::crypto::Keypair;
 use clearhouse_ledger::payment::{
-    EndToEndId, PaymentData, PaymentDataError, PaymentDetails, Remittance,
+    EndToEndId, NOT_PROVIDED, PaymentData, PaymentDataError, PaymentDetails, Remittance,
 };
 use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, ChainId, Hash, SignedTransaction, Transaction,
@@ -123,9 +123,6 @@ fn payment_data(args: &TransferArgs) -> Result<Option<PaymentData>, CliError> {
         remittance,
     }))
 }
-
-/// ISO 20022's end-to-end id for "the payer gave none".
-const NOT_PROVIDED: &str = "NOTPROVIDED";
 
 /// `clearhouse issue`.
 pub fn issue(context: &Context, args: &IssueArgs) -> Result<(), CliError> {

@@ -955,7 +955,9 @@ impl Store {
             let index = u32::try_from(index)
                 .map_err(|_| StoreError::Corrupt("more than 2^32 transactions".into()))?;
             let is_final = receipt.outcome.is_final();
-            if let Some(end_to_end_id) = end_to_end_id(transaction) {
+            if let Some(end_to_end_id) =
+                end_to_end_id(transaction).filter(|id| !id.is_not_provided())
+            {
                 references.push((
                     end_to_end_id.index_key(),
                     Location {
@@ -1288,7 +1290,8 @@ impl Store {
 
     /// The committed payments carrying `end_to_end_id`, newest first, at
     /// most `limit` (each payment once, at its indexed occurrence; none
-    /// from blocks this store does not hold).
+    /// from blocks this store does not hold, and none for `NOTPROVIDED`,
+    /// which is not indexed).
     pub fn transactions_with_end_to_end_id(
         &self,
         end_to_end_id: &EndToEndId,

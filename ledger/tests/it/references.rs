@@ -124,3 +124,23 @@ fn every_payment_is_found_by_its_end_to_end_id_across_runs_merges_and_reopens() 
     assert!(found_ids(&store, "e2e-00001", 10).is_empty());
     assert_eq!(found_ids(&store, "E2E-00001", 10), expected["E2E-00001"]);
 }
+
+#[test]
+fn notprovided_names_no_payment_and_is_not_indexed() {
+    let f = Fixture::new(2, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(dir.path(), &f.genesis, small()).unwrap();
+    let to = f.accounts[1].account();
+    let txs = vec![
+        f.payment(&f.accounts[0], 0, to, 0, 5, "NOTPROVIDED", "no reference"),
+        f.payment(&f.accounts[2], 0, to, 0, 5, "NOTPROVIDED-2", "a reference"),
+    ];
+    let ids: Vec<Hash> = txs.iter().map(|t| t.id().unwrap()).collect();
+    let outcome = f.propose(&store, txs);
+    store.commit(&outcome, &f.certify(&outcome)).unwrap();
+    assert!(found_ids(&store, "NOTPROVIDED", 10).is_empty());
+    assert_eq!(found_ids(&store, "NOTPROVIDED-2", 10), [ids[1]]);
+    // Still found by its transaction id, with its data.
+    let stored = store.transaction(&ids[0]).unwrap().unwrap();
+    assert!(matches!(stored.receipt.outcome, Outcome::Applied { .. }));
+}

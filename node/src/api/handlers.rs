@@ -252,16 +252,23 @@ pub(super) async fn find_transactions(
     let Query(query) = query.map_err(bad_query)?;
     let end_to_end_id = EndToEndId::new(&query.end_to_end_id)
         .map_err(|e| ApiError::new(ErrorCode::BadQuery, e.to_string()))?;
+    if end_to_end_id.is_not_provided() {
+        return Err(ApiError::new(
+            ErrorCode::BadQuery,
+            "NOTPROVIDED names no payment: payments carrying it are not indexed by it",
+        ));
+    }
     let limit = query
         .limit
         .unwrap_or(50)
         .clamp(1, dto::TRANSACTION_SEARCH_MAX);
-    // Look further than `limit` for a caller that sees only some: each
-    // candidate is read once, and the search stays bounded.
+    // Look further than `limit` for a caller that sees only some, within
+    // one bound: each candidate costs a block read (shared by candidates
+    // of one block).
     let look = if caller.is_overseer() {
         limit
     } else {
-        dto::TRANSACTION_SEARCH_MAX * 4
+        dto::TRANSACTION_SEARCH_MAX
     };
     let found = state
         .store
