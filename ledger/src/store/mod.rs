@@ -271,6 +271,32 @@ pub struct StoredTransaction {
     pub receipt: Receipt,
 }
 
+impl StoredTransaction {
+    /// The transaction at `index` of a block with its receipts (`missing`
+    /// says what it is when the block has no such position).
+    fn at(
+        block: &Block,
+        receipts: &[Receipt],
+        height: u64,
+        index: u32,
+        missing: impl Fn() -> StoreError,
+    ) -> Result<StoredTransaction, StoreError> {
+        let position = usize::try_from(index).map_err(|_| missing())?;
+        let transaction = block
+            .transactions
+            .get(position)
+            .cloned()
+            .ok_or_else(&missing)?;
+        let receipt = receipts.get(position).cloned().ok_or_else(&missing)?;
+        Ok(StoredTransaction {
+            height,
+            index,
+            transaction,
+            receipt,
+        })
+    }
+}
+
 /// Per asset: the money held (balances and held escrows) and the recorded supply.
 pub type SupplyAudit = BTreeMap<AssetCode, (Amount, Amount)>;
 
@@ -1273,19 +1299,7 @@ impl Store {
                 Err(error) => return Err(error),
             },
         };
-        let position = usize::try_from(index).map_err(|_| missing())?;
-        let transaction = block
-            .transactions
-            .get(position)
-            .cloned()
-            .ok_or_else(missing)?;
-        let receipt = receipts.get(position).cloned().ok_or_else(missing)?;
-        Ok(Some(StoredTransaction {
-            height,
-            index,
-            transaction,
-            receipt,
-        }))
+        StoredTransaction::at(&block, &receipts, height, index, missing).map(Some)
     }
 
     /// The committed payments carrying `end_to_end_id`, newest first, at
@@ -1334,20 +1348,9 @@ impl Store {
                 continue;
             };
             let missing = || StoreError::Corrupt(format!("reference indexed at {height}/{index}"));
-            let position = usize::try_from(index).map_err(|_| missing())?;
-            let transaction = block
-                .transactions
-                .get(position)
-                .cloned()
-                .ok_or_else(missing)?;
-            let receipt = receipts.get(position).cloned().ok_or_else(missing)?;
-            if seen.insert(transaction.id()?) {
-                found.push(StoredTransaction {
-                    height,
-                    index,
-                    transaction,
-                    receipt,
-                });
+            let stored = StoredTransaction::at(&block, &receipts, height, index, missing)?;
+            if seen.insert(stored.transaction.id()?) {
+                found.push(stored);
             }
         }
         Ok(found)

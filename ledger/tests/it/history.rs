@@ -4,23 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use clearhouse_ledger::store::history::HistoryConfig;
 use clearhouse_ledger::store::{Store, StoreConfig, StoreError, StoredChain, history_dir};
 
 use crate::fixture::{Fixture, assert_conserved};
 
-/// Small everything: a segment per few blocks, the state written every 4
-/// blocks, a run every 6 ids (so 8 runs, and a merge, every ~48 ids).
 fn small() -> StoreConfig {
-    StoreConfig {
-        history: HistoryConfig {
-            segment_bytes: 4 * 1024,
-        },
-        state_flush_blocks: 4,
-        run_ids: 6,
-        decoded_entries: 8,
-        keep_blocks: None,
-    }
+    crate::fixture::small_store()
 }
 
 /// Commits `blocks` blocks of `per_block` transfers (distinct senders),

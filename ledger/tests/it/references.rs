@@ -5,22 +5,13 @@ use std::collections::BTreeMap;
 
 use clearhouse_ledger::payment::EndToEndId;
 use clearhouse_ledger::state::Outcome;
-use clearhouse_ledger::store::history::HistoryConfig;
 use clearhouse_ledger::store::{Store, StoreConfig};
 use clearhouse_ledger::{Body, Hash};
 
 use crate::fixture::Fixture;
 
 fn small() -> StoreConfig {
-    StoreConfig {
-        history: HistoryConfig {
-            segment_bytes: 4 * 1024,
-        },
-        state_flush_blocks: 4,
-        run_ids: 6,
-        decoded_entries: 8,
-        keep_blocks: None,
-    }
+    crate::fixture::small_store()
 }
 
 /// The end-to-end id payment `n` of a run carries: every third one shares
