@@ -27,6 +27,8 @@ use quick_xml::{Reader, XmlVersion};
 pub const MESSAGE_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Most element nesting.
 const DEPTH_MAX: usize = 32;
+/// Most attributes on one element (ISO 20022 elements carry one or two).
+const ATTRIBUTES_MAX: usize = 16;
 /// Most elements in one message.
 const ELEMENTS_MAX: usize = 1_000_000;
 
@@ -147,7 +149,10 @@ pub fn parse(xml: &str) -> Result<Element, IsoError> {
                     name: local(start.name().as_ref()),
                     ..Element::default()
                 };
-                for attribute in start.attributes() {
+                for (n, attribute) in start.attributes().enumerate() {
+                    if n == ATTRIBUTES_MAX {
+                        return Err(IsoError::TooLarge("over 16 attributes on an element"));
+                    }
                     let attribute = attribute.map_err(|e| xml_error(&e))?;
                     let value = attribute
                         .normalized_value(XmlVersion::Implicit1_0)
@@ -801,6 +806,11 @@ mod tests {
         assert!(matches!(parse_pacs008(laughs), Err(IsoError::Xml(_))));
         let deep = format!("{}{}", "<a>".repeat(40), "</a>".repeat(40));
         assert_eq!(parse(&deep), Err(IsoError::TooLarge("nested over 32 deep")));
+        let attributes: String = (0..17).map(|i| format!(" a{i}=\"x\"")).collect();
+        assert_eq!(
+            parse(&format!("<Document{attributes}/>")),
+            Err(IsoError::TooLarge("over 16 attributes on an element"))
+        );
         let unclosed = "<Document><FIToFICstmrCdtTrf>";
         assert!(matches!(parse_pacs008(unclosed), Err(IsoError::Xml(_))));
         let empty = "<Document><FIToFICstmrCdtTrf><GrpHdr><MsgId>M</MsgId></GrpHdr></FIToFICstmrCdtTrf></Document>";

@@ -136,8 +136,10 @@ fn import(context: &Context, file: &Path, options: &TxOptions) -> Result<(), Cli
     }
     let mut answers = Vec::with_capacity(submitted.len());
     let mut timed_out = false;
+    // One --timeout-secs for the whole message.
+    let deadline = prepared.deadline();
     for (end_to_end_id, sent) in &submitted {
-        let (answer, late) = prepared.wait(sent)?;
+        let (answer, late) = prepared.wait_until(sent, deadline)?;
         timed_out |= late;
         answers.push(ImportedTx {
             end_to_end_id: end_to_end_id.clone(),

@@ -153,14 +153,14 @@ pub fn find_transactions(
 ) -> Result<(), CliError> {
     EndToEndId::new(end_to_end_id).map_err(|e| CliError::Usage(e.to_string()))?;
     let found = context.client()?.find_transactions(end_to_end_id, limit)?;
-    if context.json {
-        print_json(&found);
-        return Ok(());
-    }
     if found.transactions.is_empty() {
         return Err(CliError::NotFound(format!(
             "no committed payment with end-to-end id {end_to_end_id:?} that this caller may see"
         )));
+    }
+    if context.json {
+        print_json(&found);
+        return Ok(());
     }
     let mut table = Table::with_header(&[
         "hash",

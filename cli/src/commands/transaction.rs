@@ -217,6 +217,8 @@ pub(crate) struct Prepared<'a> {
     /// The sender's account, `None` if not registered (the node will refuse
     /// the transaction, and says so better than we could guess).
     sender: Option<dto::Account>,
+    /// Past the nonces this command has submitted.
+    next_nonce: std::cell::Cell<u64>,
 }
 
 impl<'a> Prepared<'a> {
@@ -235,6 +237,7 @@ impl<'a> Prepared<'a> {
             chain_id,
             height,
             sender,
+            next_nonce: std::cell::Cell::new(0),
         })
     }
 
@@ -349,9 +352,11 @@ impl<'a> Prepared<'a> {
 
     /// Signs `body` with the next free nonce (or `--nonce`) and submits it.
     pub(crate) fn submit(&self, body: Body, fee: Amount) -> Result<SubmittedTx, CliError> {
+        // After this command's own earlier submissions (an import's), the
+        // next free nonce is past them: start there, not from the account.
         let nonce = match self.options.nonce {
             Some(nonce) => nonce,
-            None => nonce_of(self.sender.as_ref()),
+            None => nonce_of(self.sender.as_ref()).max(self.next_nonce.get()),
         };
         let expiry_height = self
             .height
@@ -428,6 +433,13 @@ impl<'a> Prepared<'a> {
                 Err(error) => return Err(refused(error)),
             }
         };
+        self.next_nonce.set(
+            transaction
+                .tx
+                .nonce
+                .saturating_add(1)
+                .max(self.next_nonce.get()),
+        );
         Ok(SubmittedTx {
             transaction,
             hash,
@@ -442,6 +454,21 @@ impl<'a> Prepared<'a> {
         &self,
         submitted: &SubmittedTx,
     ) -> Result<(Option<TransactionStatus>, bool), CliError> {
+        self.wait_until(submitted, self.deadline())
+    }
+
+    /// The `--wait` deadline counted from now.
+    pub(crate) fn deadline(&self) -> Instant {
+        Instant::now() + Duration::from_secs(self.options.timeout_secs)
+    }
+
+    /// [`Prepared::wait`] with a deadline of the caller's (one for many
+    /// transactions).
+    pub(crate) fn wait_until(
+        &self,
+        submitted: &SubmittedTx,
+        deadline: Instant,
+    ) -> Result<(Option<TransactionStatus>, bool), CliError> {
         let SubmittedTx {
             transaction,
             hash,
@@ -450,7 +477,6 @@ impl<'a> Prepared<'a> {
         let mut answer = answer.clone();
         let mut timed_out = false;
         if self.options.wait {
-            let deadline = Instant::now() + Duration::from_secs(self.options.timeout_secs);
             while answer.is_none() {
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 if remaining.is_zero() {

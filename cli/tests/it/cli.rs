@@ -872,6 +872,39 @@ fn a_pacs008_message_imports_as_payments_and_exports_as_status_and_notification(
             .iter()
             .all(|t| t.status == TxStatus::Pending && t.transaction_id.is_none())
     );
+    // A message of many payments: each gets the next nonce, all settle.
+    let many: String = (0..70)
+        .map(|n| {
+            format!(
+                "<CdtTrfTxInf><PmtId><EndToEndId>BULK-{n}</EndToEndId></PmtId>\
+                 <IntrBkSttlmAmt Ccy=\"CNY\">0.01</IntrBkSttlmAmt>\
+                 <DbtrAcct><Id><Othr><Id>{payer}</Id></Othr></Id></DbtrAcct>\
+                 <CdtrAcct><Id><Othr><Id>{creditor_2}</Id></Othr></Id></CdtrAcct></CdtTrfTxInf>"
+            )
+        })
+        .collect();
+    let bulk = net.elsewhere.join("bulk.xml");
+    std::fs::write(
+        &bulk,
+        format!(
+            "<Document xmlns=\"{}\"><FIToFICstmrCdtTrf><GrpHdr><MsgId>BULK</MsgId></GrpHdr>{many}</FIToFICstmrCdtTrf></Document>",
+            clearhouse_cli::iso20022::PACS_008
+        ),
+    )
+    .unwrap();
+    let answer = net
+        .clearhouse(&[
+            "--json",
+            "iso20022",
+            "import",
+            bulk.to_str().unwrap(),
+            "--key",
+            &key,
+            "--wait",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(answer["transactions"].as_array().unwrap().len(), 70);
     // A camt.054 needs its account; a file that is not a pacs.008 is exit 2.
     net.clearhouse(&[
         "iso20022",

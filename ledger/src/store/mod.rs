@@ -881,7 +881,7 @@ impl Store {
             let mut committed = self.write_committed();
             committed.follow_block(outcome, located);
             (
-                committed.index.recent.len() >= self.config.run_ids,
+                committed.index.recent_len() >= self.config.run_ids,
                 committed.unflushed >= self.config.state_flush_blocks,
             )
         };
@@ -1312,45 +1312,38 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<StoredTransaction>, StoreError> {
         let key = end_to_end_id.index_key();
-        // Candidates cluster in few blocks: one read each.
-        let mut blocks: BTreeMap<u64, (Block, Vec<Receipt>)> = BTreeMap::new();
-        let mut read = |height: u64| -> Result<Option<(Block, Vec<Receipt>)>, StoreError> {
-            if height < self.first_height() {
-                return Ok(None);
-            }
-            if let Some(found) = blocks.get(&height) {
-                return Ok(Some(found.clone()));
-            }
-            let found = self.block_and_receipts(height)?;
-            blocks.insert(height, found.clone());
-            Ok(Some(found))
-        };
-        let locations = {
-            let committed = self.read_committed();
-            committed.index.find_all(&key, limit, |location| {
-                let Some((block, _)) = read(location.height)? else {
-                    return Ok(false);
-                };
-                let position = usize::try_from(location.index).unwrap_or(usize::MAX);
-                match block.transactions.get(position) {
-                    Some(tx) => Ok(self::end_to_end_id(tx) == Some(end_to_end_id)),
-                    None => Err(StoreError::Corrupt(format!(
-                        "tx index names {}/{}, past the block's end",
-                        location.height, location.index
-                    ))),
-                }
-            })?
-        };
+        // The candidates under the lock (a bounded number of run entries
+        // read), the blocks without it: a search never holds up a commit.
+        let candidates = self
+            .read_committed()
+            .index
+            .reference_candidates(&key, limit)?;
+        let mut heights: Vec<u64> = candidates.iter().map(|l| l.height).collect();
+        heights.dedup();
         let mut seen = std::collections::BTreeSet::new();
-        let mut found = Vec::with_capacity(locations.len());
-        for Location { height, index, .. } in locations {
-            let Some((block, receipts)) = read(height)? else {
+        let mut found = Vec::with_capacity(candidates.len());
+        // Newest first; each block read once, kept only while its
+        // candidates are taken.
+        for height in heights {
+            if height < self.first_height() {
                 continue;
+            }
+            let (block, receipts) = match self.block_and_receipts(height) {
+                Ok(read) => read,
+                // Pruned meanwhile.
+                Err(_) if height < self.first_height() => continue,
+                Err(error) => return Err(error),
             };
-            let missing = || StoreError::Corrupt(format!("reference indexed at {height}/{index}"));
-            let stored = StoredTransaction::at(&block, &receipts, height, index, missing)?;
-            if seen.insert(stored.transaction.id()?) {
-                found.push(stored);
+            for location in candidates.iter().filter(|l| l.height == height) {
+                let index = location.index;
+                let missing =
+                    || StoreError::Corrupt(format!("reference indexed at {height}/{index}"));
+                let stored = StoredTransaction::at(&block, &receipts, height, index, missing)?;
+                if self::end_to_end_id(&stored.transaction) == Some(end_to_end_id)
+                    && seen.insert(stored.transaction.id()?)
+                {
+                    found.push(stored);
+                }
             }
         }
         Ok(found)

@@ -185,6 +185,33 @@ impl Run {
         Ok(found)
     }
 
+    /// At most `limit` locations whose prefix is `id`'s, newest first,
+    /// reading only those: the end of the prefix's range by a binary
+    /// search, then backwards.
+    fn newest_candidates(&self, id: &Hash, limit: usize) -> Result<Vec<Location>, StoreError> {
+        let wanted = prefix(id);
+        let (mut lo, mut hi) = (0u64, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.entry(mid)?.0 <= wanted {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut found = Vec::new();
+        let mut i = lo;
+        while i > 0 && found.len() < limit {
+            i -= 1;
+            let (p, location) = self.entry(i)?;
+            if p != wanted {
+                break;
+            }
+            found.push(location);
+        }
+        Ok(found)
+    }
+
     /// The run's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -391,6 +418,8 @@ pub struct TxIndex {
     /// References of blocks above the last run, each at every location,
     /// oldest first.
     pub references: HashMap<Hash, Vec<Location>>,
+    /// Locations in `references`.
+    pub reference_count: usize,
     /// Runs, oldest first, each covering the heights after the one before.
     pub runs: Vec<Run>,
     /// The first height the history holds (0 or 1: from genesis; above,
@@ -425,33 +454,37 @@ impl TxIndex {
         Ok(None)
     }
 
-    /// The locations of `reference`, newest first, those `confirm` accepts,
-    /// at most `limit`.
-    pub fn find_all(
+    /// Up to `limit` candidate locations of `reference`, newest first:
+    /// the map's exactly, then each run's by prefix (a caller confirms
+    /// those against their blocks; two keys share a prefix with odds of
+    /// 2^-64 per entry). Each run reads only the entries it returns.
+    pub fn reference_candidates(
         &self,
         reference: &Hash,
         limit: usize,
-        mut confirm: impl FnMut(&Location) -> Result<bool, StoreError>,
     ) -> Result<Vec<Location>, StoreError> {
-        let mut found = Vec::new();
-        let recent = self.references.get(reference).into_iter().flatten().rev();
-        for location in recent {
-            if found.len() == limit {
-                return Ok(found);
-            }
-            found.push(*location);
-        }
+        let mut found: Vec<Location> = self
+            .references
+            .get(reference)
+            .into_iter()
+            .flatten()
+            .rev()
+            .take(limit)
+            .copied()
+            .collect();
         for run in self.runs.iter().rev() {
-            for location in run.candidates(reference)? {
-                if found.len() == limit {
-                    return Ok(found);
-                }
-                if confirm(&location)? {
-                    found.push(location);
-                }
+            if found.len() >= limit {
+                break;
             }
+            found.extend(run.newest_candidates(reference, limit - found.len())?);
         }
         Ok(found)
+    }
+
+    /// How many keys the map holds (ids and reference occurrences): the
+    /// size a run is cut at.
+    pub fn recent_len(&self) -> usize {
+        self.recent.len() + self.reference_count
     }
 
     /// Every key in memory with its location, for the next run.
@@ -472,6 +505,7 @@ impl TxIndex {
         self.recent.extend(located.ids);
         for (key, location) in located.references {
             self.references.entry(key).or_default().push(location);
+            self.reference_count += 1;
         }
     }
 
@@ -479,6 +513,7 @@ impl TxIndex {
     pub fn clear_recent(&mut self) {
         self.recent.clear();
         self.references.clear();
+        self.reference_count = 0;
     }
 }
 
