@@ -79,20 +79,70 @@ pub const MEMBER_ID_BYTES_MAX: usize = 32;
 /// Most bytes an asset code may have.
 pub const ASSET_CODE_BYTES_MAX: usize = 12;
 
+/// The shared half of a text newtype checked on construction and decode
+/// (`MemberId`, `Category`, the payment data): `new` and `as_str`, and
+/// `TryFrom<String>`, `Into<String>`, `Serialize` (its text, the bytes a
+/// `String` gives, without copying), `Display` and `Debug`. The type
+/// supplies `fn checked(String) -> Result<Self, $error>`, which takes the
+/// text so decoding allocates once.
+macro_rules! checked_text {
+    ($name:ident, $error:ty) => {
+        impl $name {
+            /// Validates and wraps `text`.
+            pub fn new(text: &str) -> Result<$name, $error> {
+                Self::checked(text.to_owned())
+            }
+
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $error;
+            fn try_from(text: String) -> Result<Self, Self::Error> {
+                $name::checked(text)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($name), "({:?})"), self.0)
+            }
+        }
+    };
+}
+pub(crate) use checked_text;
+
 /// A member bank's short, stable identifier, e.g. `bank-a`: 1 to 32 bytes of
 /// `a-z`, `0-9` and `-`, not starting with `-`. Display names live elsewhere.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(try_from = "String")]
 pub struct MemberId(String);
 
-impl MemberId {
-    /// Validates and wraps a member id.
-    pub fn new(text: &str) -> Result<MemberId, IdError> {
-        Self::checked(text.to_owned())
-    }
+checked_text!(MemberId, IdError);
 
-    /// Wraps `text` if it is well formed (taking it, so decoding allocates
-    /// once), or says why not.
+impl MemberId {
+    /// Wraps `text` if it is well formed, or says why not.
     fn checked(text: String) -> Result<MemberId, IdError> {
         let ok = !text.is_empty()
             && text.len() <= MEMBER_ID_BYTES_MAX
@@ -105,43 +155,6 @@ impl MemberId {
         } else {
             Err(IdError::MemberId(text))
         }
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for MemberId {
-    type Error = IdError;
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        MemberId::checked(text)
-    }
-}
-
-impl From<MemberId> for String {
-    fn from(id: MemberId) -> String {
-        id.0
-    }
-}
-
-/// Encoded as its text (the same bytes a `String` gives), without copying it.
-impl Serialize for MemberId {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl fmt::Display for MemberId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for MemberId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MemberId({})", self.0)
     }
 }
 
@@ -279,14 +292,10 @@ pub const CATEGORY_BYTES_MAX: usize = 32;
 #[serde(try_from = "String")]
 pub struct Category(String);
 
-impl Category {
-    /// Validates and wraps a category.
-    pub fn new(text: &str) -> Result<Category, IdError> {
-        Self::checked(text.to_owned())
-    }
+checked_text!(Category, IdError);
 
-    /// Wraps `text` if it is well formed (taking it, so decoding allocates
-    /// once), or says why not.
+impl Category {
+    /// Wraps `text` if it is well formed, or says why not.
     fn checked(text: String) -> Result<Category, IdError> {
         let ok = text.len() <= CATEGORY_BYTES_MAX
             && text.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
@@ -298,43 +307,6 @@ impl Category {
         } else {
             Err(IdError::Category(text))
         }
-    }
-
-    /// The category as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Category {
-    type Error = IdError;
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        Category::checked(text)
-    }
-}
-
-impl From<Category> for String {
-    fn from(category: Category) -> String {
-        category.0
-    }
-}
-
-/// Encoded as its text (the same bytes a `String` gives), without copying it.
-impl Serialize for Category {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Category({})", self.0)
     }
 }
 

@@ -8,12 +8,10 @@
 //! construction and on decode, so a transaction carrying a bad one never
 //! decodes.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{sha256, tag};
-use crate::ids::Hash;
+use crate::ids::{Hash, checked_text};
 
 /// Most bytes of an end-to-end id (ISO 20022 `Max35Text`).
 pub const END_TO_END_ID_BYTES_MAX: usize = 35;
@@ -45,12 +43,9 @@ pub enum PaymentDataError {
 #[serde(try_from = "String")]
 pub struct EndToEndId(String);
 
-impl EndToEndId {
-    /// Validates and wraps an end-to-end id.
-    pub fn new(text: &str) -> Result<EndToEndId, PaymentDataError> {
-        Self::checked(text.to_owned())
-    }
+checked_text!(EndToEndId, PaymentDataError);
 
+impl EndToEndId {
     fn checked(text: String) -> Result<EndToEndId, PaymentDataError> {
         let bytes = text.as_bytes();
         let ok = !bytes.is_empty()
@@ -63,11 +58,6 @@ impl EndToEndId {
         } else {
             Err(PaymentDataError::EndToEndId(text))
         }
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 
     /// Whether this is ISO 20022's `NOTPROVIDED` (the payer gave none): a
@@ -84,38 +74,6 @@ impl EndToEndId {
     }
 }
 
-impl TryFrom<String> for EndToEndId {
-    type Error = PaymentDataError;
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        EndToEndId::checked(text)
-    }
-}
-
-impl From<EndToEndId> for String {
-    fn from(id: EndToEndId) -> String {
-        id.0
-    }
-}
-
-/// Encoded as its text (the bytes a `String` gives).
-impl Serialize for EndToEndId {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl fmt::Display for EndToEndId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for EndToEndId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EndToEndId({})", self.0)
-    }
-}
-
 /// Unstructured remittance information (what the payment is for, e.g.
 /// `invoice 2026-118`): 0 to 140 bytes of UTF-8 without control
 /// characters; empty means none.
@@ -123,12 +81,9 @@ impl fmt::Debug for EndToEndId {
 #[serde(try_from = "String")]
 pub struct Remittance(String);
 
-impl Remittance {
-    /// Validates and wraps remittance information.
-    pub fn new(text: &str) -> Result<Remittance, PaymentDataError> {
-        Self::checked(text.to_owned())
-    }
+checked_text!(Remittance, PaymentDataError);
 
+impl Remittance {
     fn checked(text: String) -> Result<Remittance, PaymentDataError> {
         if text.len() <= REMITTANCE_BYTES_MAX && !text.chars().any(char::is_control) {
             Ok(Remittance(text))
@@ -137,45 +92,9 @@ impl Remittance {
         }
     }
 
-    /// The text (empty: none).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// Whether there is none.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-}
-
-impl TryFrom<String> for Remittance {
-    type Error = PaymentDataError;
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        Remittance::checked(text)
-    }
-}
-
-impl From<Remittance> for String {
-    fn from(remittance: Remittance) -> String {
-        remittance.0
-    }
-}
-
-impl Serialize for Remittance {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl fmt::Display for Remittance {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Remittance {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Remittance({:?})", self.0)
     }
 }
 

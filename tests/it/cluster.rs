@@ -321,6 +321,19 @@ impl Cluster {
         asset: &str,
         minor_units: u128,
     ) -> SignedTransaction {
+        self.sign(
+            from,
+            nonce,
+            Body::Transfer {
+                to,
+                asset: AssetCode::new(asset).unwrap(),
+                amount: Amount(minor_units),
+            },
+        )
+    }
+
+    /// Account `from`'s transaction of `body`, signed.
+    fn sign(&self, from: usize, nonce: u64, body: Body) -> SignedTransaction {
         let key = &self.keys[from];
         Transaction {
             chain_id: self.chain_id,
@@ -328,11 +341,7 @@ impl Cluster {
             nonce,
             fee: Amount(1_000_000),
             expiry_height: 1_000_000,
-            body: Body::Transfer {
-                to,
-                asset: AssetCode::new(asset).unwrap(),
-                amount: Amount(minor_units),
-            },
+            body,
         }
         .sign(key)
         .unwrap()
@@ -349,17 +358,19 @@ impl Cluster {
         remittance: &str,
     ) -> SignedTransaction {
         use clearhouse_ledger::payment::{EndToEndId, PaymentData, PaymentDetails, Remittance};
-        let mut tx = self.transfer(from, nonce, to, asset, minor_units).tx;
-        tx.body = Body::Payment {
-            to,
-            asset: AssetCode::new(asset).unwrap(),
-            amount: Amount(minor_units),
-            details: PaymentDetails::Clear(PaymentData {
-                end_to_end_id: EndToEndId::new(end_to_end_id).unwrap(),
-                remittance: Remittance::new(remittance).unwrap(),
-            }),
-        };
-        tx.sign(&self.keys[from]).unwrap()
+        self.sign(
+            from,
+            nonce,
+            Body::Payment {
+                to,
+                asset: AssetCode::new(asset).unwrap(),
+                amount: Amount(minor_units),
+                details: PaymentDetails::Clear(PaymentData {
+                    end_to_end_id: EndToEndId::new(end_to_end_id).unwrap(),
+                    remittance: Remittance::new(remittance).unwrap(),
+                }),
+            },
+        )
     }
 
     /// Waits until `condition` holds, polling; panics with `what` at the deadline.

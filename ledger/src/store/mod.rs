@@ -1292,14 +1292,28 @@ impl Store {
         let (block, receipts) = match read {
             Some(read) => read,
             // Found in memory, in a block pruned meanwhile.
-            None if height < self.first_height() => return Ok(None),
-            None => match self.block_and_receipts(height) {
-                Ok(read) => read,
-                Err(_) if height < self.first_height() => return Ok(None),
-                Err(error) => return Err(error),
+            None => match self.held_block_and_receipts(height)? {
+                Some(read) => read,
+                None => return Ok(None),
             },
         };
         StoredTransaction::at(&block, &receipts, height, index, missing).map(Some)
+    }
+
+    /// The block at `height` with its receipts, `None` if this store no
+    /// longer holds it (below its first height, or pruned while asked).
+    fn held_block_and_receipts(
+        &self,
+        height: u64,
+    ) -> Result<Option<(Block, Vec<Receipt>)>, StoreError> {
+        if height < self.first_height() {
+            return Ok(None);
+        }
+        match self.block_and_receipts(height) {
+            Ok(read) => Ok(Some(read)),
+            Err(_) if height < self.first_height() => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// The committed payments carrying `end_to_end_id`, newest first, at
@@ -1325,14 +1339,8 @@ impl Store {
         // Newest first; each block read once, kept only while its
         // candidates are taken.
         for height in heights {
-            if height < self.first_height() {
+            let Some((block, receipts)) = self.held_block_and_receipts(height)? else {
                 continue;
-            }
-            let (block, receipts) = match self.block_and_receipts(height) {
-                Ok(read) => read,
-                // Pruned meanwhile.
-                Err(_) if height < self.first_height() => continue,
-                Err(error) => return Err(error),
             };
             for location in candidates.iter().filter(|l| l.height == height) {
                 let index = location.index;

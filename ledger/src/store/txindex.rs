@@ -159,36 +159,10 @@ impl Run {
         ))
     }
 
-    /// The locations whose prefix is `id`'s, newest first.
-    fn candidates(&self, id: &Hash) -> Result<Vec<Location>, StoreError> {
-        let wanted = prefix(id);
-        let (mut lo, mut hi) = (0u64, self.count);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.entry(mid)?.0 < wanted {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        let mut found = Vec::new();
-        let mut i = lo;
-        while i < self.count {
-            let (p, location) = self.entry(i)?;
-            if p != wanted {
-                break;
-            }
-            found.push(location);
-            i += 1;
-        }
-        found.reverse();
-        Ok(found)
-    }
-
     /// At most `limit` locations whose prefix is `id`'s, newest first,
     /// reading only those: the end of the prefix's range by a binary
     /// search, then backwards.
-    fn newest_candidates(&self, id: &Hash, limit: usize) -> Result<Vec<Location>, StoreError> {
+    fn candidates(&self, id: &Hash, limit: usize) -> Result<Vec<Location>, StoreError> {
         let wanted = prefix(id);
         let (mut lo, mut hi) = (0u64, self.count);
         while lo < hi {
@@ -445,7 +419,7 @@ impl TxIndex {
             return Ok(Some(*location));
         }
         for run in self.runs.iter().rev() {
-            for location in run.candidates(id)? {
+            for location in run.candidates(id, usize::MAX)? {
                 if confirm(&location)? {
                     return Ok(Some(location));
                 }
@@ -476,7 +450,7 @@ impl TxIndex {
             if found.len() >= limit {
                 break;
             }
-            found.extend(run.newest_candidates(reference, limit - found.len())?);
+            found.extend(run.candidates(reference, limit - found.len())?);
         }
         Ok(found)
     }
