@@ -118,6 +118,10 @@ pub enum IsoCommand {
         /// The pacs.008 XML file.
         #[arg(value_name = "FILE")]
         file: std::path::PathBuf,
+        /// Send the references in the clear instead of sealed for the
+        /// banks on both sides, the regulators and the auditors.
+        #[arg(long)]
+        clear_details: bool,
         /// Common transaction options.
         #[command(flatten)]
         options: TxOptions,
@@ -247,6 +251,12 @@ pub struct TransferArgs {
     /// text (e.g. "invoice 2026-118").
     #[arg(long, value_name = "TEXT")]
     pub reference: Option<String>,
+    /// Send the end-to-end id and reference in the clear, readable by every
+    /// node. By default they are sealed (encrypted) for the banks on both
+    /// sides, the regulators and the auditors; other banks' validators still
+    /// check the payment but cannot read them.
+    #[arg(long)]
+    pub clear_details: bool,
     /// Common transaction options.
     #[command(flatten)]
     pub options: TxOptions,

@@ -393,6 +393,16 @@ impl Client {
         ))
     }
 
+    /// `GET /v1/sealing-keys?from=…&to=…`: whom a payment's data is
+    /// sealed for.
+    pub fn sealing_keys(
+        &self,
+        from: &AccountId,
+        to: &AccountId,
+    ) -> Result<dto::SealingKeys, ClientError> {
+        self.get(&format!("/v1/sealing-keys?from={from}&to={to}"))
+    }
+
     /// `GET /v1/blocks/{height}`.
     pub fn block(&self, height: u64) -> Result<Block, ClientError> {
         self.get(&format!("/v1/blocks/{height}"))

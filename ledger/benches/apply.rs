@@ -60,6 +60,7 @@ fn chain(accounts: usize) -> Chain {
                 voting_power: 1,
                 treasury: key(&format!("treasury-{i}")).account().to_hex(),
                 api_key: None,
+                sealing_key: None,
             })
             .collect(),
         assets: vec![AssetEntry {

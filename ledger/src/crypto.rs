@@ -41,6 +41,10 @@ pub mod tag {
     pub const EVIDENCE: &[u8] = b"clearhouse/evidence/v1\0";
     /// The store's index key of a payment's end-to-end id.
     pub const END_TO_END_ID: &[u8] = b"clearhouse/end-to-end-id/v1\0";
+    /// The context sealed payment details are bound to (hashed).
+    pub const SEALED_CONTEXT: &[u8] = b"clearhouse/sealed-context/v1\0";
+    /// HKDF info of the key wrapping a sealed payment's content key.
+    pub const SEALED_WRAP: &[u8] = b"clearhouse/sealed-wrap/v1\0";
 }
 
 /// SHA-256 of the concatenation of `parts`.

@@ -13,16 +13,19 @@
 //! voting_power = 10
 //! treasury = "…64 hex…"         # the bank's own account (created automatically)
 //! api_key = "…64 hex…"          # optional: its back office's API request key
+//! sealing_key = "…64 hex…"      # optional: X25519 key payment details are sealed to
 //!
 //! [[auditors]]                  # optional: read everything through the API
 //! id = "audit-1"
 //! name = "Audit Firm"
 //! key = "…64 hex…"              # its API request key
+//! sealing_key = "…64 hex…"      # optional: sealed payment details include it
 //!
 //! [[regulators]]                # optional: read everything, compliance actions
 //! id = "regulator"
 //! name = "Regulator"
 //! key = "…64 hex…"
+//! sealing_key = "…64 hex…"      # optional; a regulator's is required in every sealed payment
 //!
 //! [[assets]]
 //! code = "CNY"
@@ -63,6 +66,7 @@ use crate::amount::{Amount, AmountError, DECIMALS_MAX};
 use crate::codec::{self, CodecError};
 use crate::crypto::{self, CryptoError, sha256, tag};
 use crate::ids::{AccountId, AssetCode, ChainId, Hash, IdError, MemberId};
+use crate::sealed::SealingKey;
 use crate::state::credit::{CreditParams, RATING_MAX, RATING_VERSIONS};
 use crate::state::escrow::EscrowParams;
 use crate::state::memory::MemoryState;
@@ -121,6 +125,10 @@ pub struct OverseerEntry {
     pub name: String,
     /// Its API request public key, hex.
     pub key: String,
+    /// Its X25519 sealing key, hex (absent: sealed payment details are not
+    /// sealed for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing_key: Option<String>,
 }
 
 /// The `[escrow]` table.
@@ -176,6 +184,10 @@ pub struct MemberEntry {
     /// cannot call the API as a bank).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
+    /// The X25519 key payment details are sealed to, hex (absent: its
+    /// customers' payments carry their details in the clear only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing_key: Option<String>,
 }
 
 /// An `[[assets]]` table.
@@ -256,6 +268,14 @@ pub enum GenesisError {
         field: String,
         /// What.
         error: IdError,
+    },
+    /// A sealing key that is not 64 hex digits or is a low-order point.
+    #[error("{field}: {error}")]
+    SealingKey {
+        /// Where.
+        field: String,
+        /// What.
+        error: crate::sealed::SealError,
     },
     /// A key that cannot verify signatures safely.
     #[error("{field}: {error}")]
@@ -394,6 +414,20 @@ fn parse_key(field: String, text: &str) -> Result<[u8; 32], GenesisError> {
     Ok(bytes)
 }
 
+fn parse_sealing_key(
+    field: String,
+    text: Option<&String>,
+    seen: &mut BTreeSet<SealingKey>,
+) -> Result<Option<SealingKey>, GenesisError> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let key =
+        SealingKey::from_hex(text).map_err(|error| GenesisError::SealingKey { field, error })?;
+    insert_unique(seen, key, "sealing key", text)?;
+    Ok(Some(key))
+}
+
 fn insert_unique<T: Ord>(
     seen: &mut BTreeSet<T>,
     value: T,
@@ -442,6 +476,7 @@ impl GenesisFile {
         }
         let (mut ids, mut keys, mut treasuries) =
             (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        let mut sealing_keys = BTreeSet::new();
         for (index, entry) in self.members.iter().enumerate() {
             let field = |name: &str| format!("members[{index}].{name}");
             let id = MemberId::new(&entry.id).map_err(id_err(field("id")))?;
@@ -465,6 +500,11 @@ impl GenesisFile {
                 }
                 None => None,
             };
+            let sealing_key = parse_sealing_key(
+                field("sealing_key"),
+                entry.sealing_key.as_ref(),
+                &mut sealing_keys,
+            )?;
             members.push(Member {
                 id,
                 name: entry.name.clone(),
@@ -473,6 +513,7 @@ impl GenesisFile {
                 voting_power: entry.voting_power,
                 treasury: AccountId(treasury),
                 api_key,
+                sealing_key,
             });
         }
         let mut overseers = Vec::new();
@@ -490,11 +531,17 @@ impl GenesisFile {
                 let api_key = parse_key(field("key"), &entry.key)?;
                 insert_unique(&mut ids, id.clone(), "member or overseer id", &entry.id)?;
                 insert_unique(&mut keys, api_key, "key", &entry.key)?;
+                let sealing_key = parse_sealing_key(
+                    field("sealing_key"),
+                    entry.sealing_key.as_ref(),
+                    &mut sealing_keys,
+                )?;
                 overseers.push(Overseer {
                     id,
                     name: entry.name.clone(),
                     role,
                     api_key,
+                    sealing_key,
                 });
             }
         }

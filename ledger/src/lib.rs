@@ -70,6 +70,7 @@ pub mod genesis;
 pub mod ids;
 pub mod merkle;
 pub mod payment;
+pub mod sealed;
 pub mod state;
 pub mod store;
 #[cfg(feature = "testing")]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{sha256, tag};
 use crate::ids::{Hash, checked_text};
+use crate::sealed::{SealedDetails, SealingContext, SealingSecret};
 
 /// Most bytes of an end-to-end id (ISO 20022 `Max35Text`).
 pub const END_TO_END_ID_BYTES_MAX: usize = 35;
@@ -114,13 +115,38 @@ pub enum PaymentDetails {
     /// Variant 0: in the clear, readable by every node that holds the
     /// block.
     Clear(PaymentData),
+    /// Variant 1: sealed for the banks on both sides and the regulators
+    /// ([`crate::sealed`]); other nodes see only who it is sealed for.
+    Sealed(SealedDetails),
 }
 
 impl PaymentDetails {
-    /// The data, where this node can read it.
+    /// The data if it travels in the clear.
     pub fn clear(&self) -> Option<&PaymentData> {
         match self {
             PaymentDetails::Clear(data) => Some(data),
+            PaymentDetails::Sealed(_) => None,
+        }
+    }
+
+    /// The sealed form, if sealed.
+    pub fn sealed(&self) -> Option<&SealedDetails> {
+        match self {
+            PaymentDetails::Clear(_) => None,
+            PaymentDetails::Sealed(sealed) => Some(sealed),
+        }
+    }
+
+    /// The data in the clear, or opened with `secret` (when given and a
+    /// recipient); `None` when this reader cannot see it.
+    pub fn read(
+        &self,
+        secret: Option<&SealingSecret>,
+        context: &SealingContext,
+    ) -> Option<PaymentData> {
+        match self {
+            PaymentDetails::Clear(data) => Some(data.clone()),
+            PaymentDetails::Sealed(sealed) => sealed.open(secret?, context).ok(),
         }
     }
 }

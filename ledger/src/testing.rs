@@ -18,6 +18,7 @@ use crate::genesis::{
     AccountEntry, AssetEntry, CreditCapEntry, CreditEntry, EscrowEntry, FeeEntry, Genesis,
     GenesisFile, MemberEntry, OverseerEntry,
 };
+use crate::sealed::{SealedDetails, SealingContext, SealingKey, SealingSecret};
 use crate::state::{BlockOutcome, Signatures, StateView, propose_block};
 use crate::validators::ValidatorKey;
 use crate::{AccountId, Amount, AssetCode, Body, SignedTransaction, Transaction};
@@ -25,6 +26,11 @@ use crate::{AccountId, Amount, AssetCode, Body, SignedTransaction, Transaction};
 /// Derives a key from a label: same label, same key, on every machine.
 pub fn key(label: &str) -> Keypair {
     Keypair::from_seed(&sha256(&[b"clearhouse-test-key", label.as_bytes()]).0)
+}
+
+/// A deterministic sealing secret for `label`.
+pub fn sealing(label: &str) -> SealingSecret {
+    SealingSecret::from_bytes(sha256(&[b"clearhouse-test-sealing", label.as_bytes()]).0)
 }
 
 pub const ASSETS: [&str; 4] = ["CNY", "USD", "EUR", "JPY"];
@@ -62,6 +68,7 @@ impl Fixture {
                 voting_power: 10,
                 treasury: treasuries[i].account().to_hex(),
                 api_key: Some(Fixture::api_key(i).account().to_hex()),
+                sealing_key: Some(Fixture::sealing(i).public().to_hex()),
             })
             .collect();
         let assets = (0..banks)
@@ -146,11 +153,13 @@ impl Fixture {
                 id: "auditor".into(),
                 name: "Test Auditor".into(),
                 key: Fixture::auditor().account().to_hex(),
+                sealing_key: Some(sealing("auditor").public().to_hex()),
             }],
             regulators: vec![OverseerEntry {
                 id: "regulator".into(),
                 name: "Test Regulator".into(),
                 key: Fixture::regulator().account().to_hex(),
+                sealing_key: Some(sealing("regulator").public().to_hex()),
             }],
         };
         let genesis = file.validate().expect("fixture genesis is valid");
@@ -161,6 +170,23 @@ impl Fixture {
             treasuries,
             accounts: customers,
         }
+    }
+
+    /// Bank `i`'s sealing secret.
+    pub fn sealing(i: usize) -> SealingSecret {
+        sealing(&format!("bank-{i}"))
+    }
+
+    /// Every sealing key a payment between customers of banks `a` and `b`
+    /// is sealed for by [`Fixture::sealed_payment`]: both banks, the
+    /// regulator and the auditor.
+    pub fn sealing_keys(a: usize, b: usize) -> Vec<SealingKey> {
+        vec![
+            Fixture::sealing(a).public(),
+            Fixture::sealing(b).public(),
+            sealing("regulator").public(),
+            sealing("auditor").public(),
+        ]
     }
 
     /// Bank `i`'s API request key.
@@ -241,6 +267,53 @@ impl Fixture {
                     end_to_end_id: crate::payment::EndToEndId::new(end_to_end_id).unwrap(),
                     remittance: crate::payment::Remittance::new(remittance).unwrap(),
                 }),
+            },
+        )
+    }
+
+    /// A payment whose data is sealed for `recipients` (ephemeral and
+    /// content keys derived from the payer and nonce: deterministic).
+    #[allow(clippy::too_many_arguments)]
+    pub fn sealed_payment(
+        &self,
+        sender: &Keypair,
+        nonce: u64,
+        to: AccountId,
+        asset: usize,
+        amount: u128,
+        end_to_end_id: &str,
+        remittance: &str,
+        recipients: &[SealingKey],
+    ) -> SignedTransaction {
+        let data = crate::payment::PaymentData {
+            end_to_end_id: crate::payment::EndToEndId::new(end_to_end_id).unwrap(),
+            remittance: crate::payment::Remittance::new(remittance).unwrap(),
+        };
+        let context = SealingContext::new(
+            &self.chain_id(),
+            &sender.account(),
+            &to,
+            &self.asset(asset),
+            Amount(amount),
+        );
+        let nonce_bytes = nonce.to_be_bytes();
+        let seed = |what: &[u8]| sha256(&[what, &sender.account().0, &nonce_bytes]).0;
+        let sealed = SealedDetails::seal(
+            &data,
+            recipients,
+            &context,
+            seed(b"ephemeral"),
+            seed(b"content"),
+        )
+        .unwrap();
+        self.sign(
+            sender,
+            nonce,
+            Body::Payment {
+                to,
+                asset: self.asset(asset),
+                amount: Amount(amount),
+                details: crate::payment::PaymentDetails::Sealed(sealed),
             },
         )
     }

@@ -15,7 +15,8 @@ use crate::amount::Amount;
 use crate::codec::{self, CodecError, TX_BYTES_MAX};
 use crate::crypto::{self, CryptoError, Keypair, Signature, sha256, tag};
 use crate::ids::{AccountId, AssetCode, Category, ChainId, Hash, MemberId};
-use crate::payment::PaymentDetails;
+use crate::payment::{PaymentData, PaymentDetails};
+use crate::sealed::{SealingContext, SealingSecret};
 
 /// What a transaction does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,6 +205,31 @@ impl Transaction {
     /// The transaction id: SHA-256 of the signing bytes.
     pub fn id(&self) -> Result<Hash, CodecError> {
         Ok(sha256(&[&self.signing_bytes()?]))
+    }
+
+    /// A payment's details with the context they are sealed under; `None`
+    /// for every other body.
+    pub fn payment_details(&self) -> Option<(&PaymentDetails, SealingContext)> {
+        match &self.body {
+            Body::Payment {
+                to,
+                asset,
+                amount,
+                details,
+            } => Some((
+                details,
+                SealingContext::new(&self.chain_id, &self.sender, to, asset, *amount),
+            )),
+            _ => None,
+        }
+    }
+
+    /// A payment's data: in the clear, or opened with `secret` where it is
+    /// sealed for it. `None` for other bodies and for details this reader
+    /// cannot open.
+    pub fn payment_data(&self, secret: Option<&SealingSecret>) -> Option<PaymentData> {
+        let (details, context) = self.payment_details()?;
+        details.read(secret, &context)
     }
 
     /// Signs the envelope with the sender's key.

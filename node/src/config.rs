@@ -144,6 +144,13 @@ pub struct NodeConfig {
     pub key_file: Option<PathBuf>,
     /// The network (libp2p identity) key file.
     pub network_key_file: PathBuf,
+    /// The sealing key file (kind `x25519`) of the bank or overseer this
+    /// node serves: its public key must be that party's `sealing_key` in
+    /// genesis. With it the node indexes and opens, for callers who may see
+    /// a payment, the payment data sealed for that party (absent: sealed
+    /// data stays sealed here, as on any third bank's node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing_key_file: Option<PathBuf>,
     /// The peer-to-peer listen address.
     pub listen: SocketAddr,
     /// The HTTP API address.
@@ -245,6 +252,9 @@ impl NodeConfig {
         resolve(&mut self.network_key_file);
         if let Some(key_file) = &mut self.key_file {
             resolve(key_file);
+        }
+        if let Some(sealing_key_file) = &mut self.sealing_key_file {
+            resolve(sealing_key_file);
         }
         if let Some(tls) = &mut self.api_tls {
             resolve(&mut tls.cert_file);

@@ -1,4 +1,6 @@
-//! Key files: one ed25519 key per file, TOML, written with mode 0600.
+//! Key files: one key per file, TOML, written with mode 0600: an ed25519
+//! signing key (kind `ed25519`), or an X25519 sealing secret (kind
+//! `x25519`, `secret_seed` holding the 32 secret bytes).
 //!
 //! ```toml
 //! # Clearhouse ed25519 key. Keep this file secret.
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use clearhouse_ledger::crypto::Keypair;
+use clearhouse_ledger::sealed::{SealingKey, SealingSecret};
 use clearhouse_ledger::{AccountId, Hash};
 
 /// Most bytes a key file may have.
@@ -67,14 +70,37 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
 
 /// Writes `key` to a new file at `path` (never overwrites), mode 0600.
 pub fn write(path: &Path, key: &Keypair) -> Result<(), KeyFileError> {
-    let text = format!(
-        "# Clearhouse ed25519 key. Keep this file secret.\n{}",
-        toml::to_string(&KeyFile {
-            kind: "ed25519".into(),
+    write_file(
+        path,
+        &KeyFile {
+            kind: ED25519.into(),
             public_key: key.account().to_hex(),
             secret_seed: hex::encode(key.seed()),
-        })
-        .map_err(|error| KeyFileError::Malformed {
+        },
+    )
+}
+
+/// Writes a sealing secret (kind `x25519`) to a new file at `path` (never
+/// overwrites), mode 0600.
+pub fn write_sealing(path: &Path, secret: &SealingSecret) -> Result<(), KeyFileError> {
+    write_file(
+        path,
+        &KeyFile {
+            kind: X25519.into(),
+            public_key: secret.public().to_hex(),
+            secret_seed: hex::encode(secret.to_bytes()),
+        },
+    )
+}
+
+const ED25519: &str = "ed25519";
+const X25519: &str = "x25519";
+
+fn write_file(path: &Path, file: &KeyFile) -> Result<(), KeyFileError> {
+    let text = format!(
+        "# Clearhouse {} key. Keep this file secret.\n{}",
+        file.kind,
+        toml::to_string(file).map_err(|error| KeyFileError::Malformed {
             path: path.to_owned(),
             reason: error.to_string(),
         })?
@@ -92,8 +118,34 @@ pub fn write(path: &Path, key: &Keypair) -> Result<(), KeyFileError> {
     Ok(())
 }
 
-/// Reads a key file.
+/// Reads an ed25519 key file.
 pub fn read(path: &Path) -> Result<Keypair, KeyFileError> {
+    let (file, malformed) = read_file(path, ED25519)?;
+    let seed = Hash::from_hex(&file.secret_seed).map_err(|e| malformed(e.to_string()))?;
+    let public = AccountId::from_hex(&file.public_key).map_err(|e| malformed(e.to_string()))?;
+    let key = Keypair::from_seed(&seed.0);
+    if key.account() != public {
+        return Err(malformed("public_key does not match secret_seed".into()));
+    }
+    Ok(key)
+}
+
+/// Reads a sealing key file (kind `x25519`).
+pub fn read_sealing(path: &Path) -> Result<SealingSecret, KeyFileError> {
+    let (file, malformed) = read_file(path, X25519)?;
+    let secret = Hash::from_hex(&file.secret_seed).map_err(|e| malformed(e.to_string()))?;
+    let secret = SealingSecret::from_bytes(secret.0);
+    let public = SealingKey::from_hex(&file.public_key).map_err(|e| malformed(e.to_string()))?;
+    if secret.public() != public {
+        return Err(malformed("public_key does not match secret_seed".into()));
+    }
+    Ok(secret)
+}
+
+type Malformed<'a> = Box<dyn Fn(String) -> KeyFileError + 'a>;
+
+/// Reads a key file of `kind`, refusing one others may read.
+fn read_file<'a>(path: &'a Path, kind: &str) -> Result<(KeyFile, Malformed<'a>), KeyFileError> {
     let metadata = std::fs::metadata(path).map_err(io(path))?;
     #[cfg(unix)]
     {
@@ -106,23 +158,20 @@ pub fn read(path: &Path) -> Result<Keypair, KeyFileError> {
             });
         }
     }
-    let malformed = |reason: String| KeyFileError::Malformed {
+    let malformed: Malformed<'a> = Box::new(move |reason: String| KeyFileError::Malformed {
         path: path.to_owned(),
         reason,
-    };
+    });
     if metadata.len() > KEY_FILE_BYTES_MAX {
         return Err(malformed(format!("larger than {KEY_FILE_BYTES_MAX} bytes")));
     }
     let text = std::fs::read_to_string(path).map_err(io(path))?;
     let file: KeyFile = toml::from_str(&text).map_err(|e| malformed(e.to_string()))?;
-    if file.kind != "ed25519" {
-        return Err(malformed(format!("unknown kind {:?}", file.kind)));
+    if file.kind != kind {
+        return Err(malformed(format!(
+            "a key of kind {:?}, {kind:?} expected",
+            file.kind
+        )));
     }
-    let seed = Hash::from_hex(&file.secret_seed).map_err(|e| malformed(e.to_string()))?;
-    let public = AccountId::from_hex(&file.public_key).map_err(|e| malformed(e.to_string()))?;
-    let key = Keypair::from_seed(&seed.0);
-    if key.account() != public {
-        return Err(malformed("public_key does not match secret_seed".into()));
-    }
-    Ok(key)
+    Ok((file, malformed))
 }

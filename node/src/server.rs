@@ -33,6 +33,9 @@ pub enum StartError {
     /// The validator key is not in the genesis validator set.
     #[error("validator key {0} is not a genesis validator")]
     NotAValidator(ValidatorKey),
+    /// The sealing key file's public key is no party's sealing key.
+    #[error("sealing key {0} is not the sealing key of a member, auditor or regulator in genesis")]
+    UnknownSealingKey(clearhouse_ledger::sealed::SealingKey),
     /// The store could not be opened.
     #[error("store: {0}")]
     Store(#[from] clearhouse_ledger::store::StoreError),
@@ -147,11 +150,29 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
     let validators = genesis.validator_set()?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::Io(format!("{}: {e}", config.data_dir.display())))?;
+    let sealing = match &config.sealing_key_file {
+        Some(path) => {
+            let secret = keyfile::read_sealing(path)?;
+            let public = secret.public();
+            let known = genesis
+                .members
+                .iter()
+                .filter_map(|member| member.sealing_key)
+                .chain(genesis.overseers.iter().filter_map(|o| o.sealing_key))
+                .any(|key| key == public);
+            if !known {
+                return Err(StartError::UnknownSealingKey(public));
+            }
+            Some(secret)
+        }
+        None => None,
+    };
     let store = Store::open_with(
         &config.data_dir.join("store"),
         &genesis,
         StoreConfig {
             keep_blocks: config.keep_blocks,
+            sealing,
             ..StoreConfig::default()
         },
     )?;

@@ -24,6 +24,7 @@ use clearhouse_ledger::genesis::{
     AccountEntry, AssetEntry, CreditCapEntry, CreditEntry, EscrowEntry, FeeEntry, Genesis,
     GenesisFile, MemberEntry, OverseerEntry,
 };
+use clearhouse_ledger::sealed::{SealingKey, SealingSecret};
 use clearhouse_node::api::trust::Trust;
 use clearhouse_node::config::{ApiTls, Limits, NodeConfig, PeerConfig, Role, Timeouts};
 use clearhouse_node::keyfile;
@@ -338,13 +339,15 @@ struct Keys {
 }
 
 impl Keys {
-    fn key(&self, label: &str) -> Keypair {
+    fn secret(&self, label: &str) -> [u8; 32] {
         match self.seed {
-            Some(seed) => Keypair::from_seed(
-                &sha256(&[b"clearhouse-testnet", &seed.to_be_bytes(), label.as_bytes()]).0,
-            ),
-            None => Keypair::from_seed(&rand::random::<[u8; 32]>()),
+            Some(seed) => sha256(&[b"clearhouse-testnet", &seed.to_be_bytes(), label.as_bytes()]).0,
+            None => rand::random::<[u8; 32]>(),
         }
+    }
+
+    fn key(&self, label: &str) -> Keypair {
+        Keypair::from_seed(&self.secret(label))
     }
 }
 
@@ -368,6 +371,12 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
         keyfile::write(&path, &key)?;
         Ok((key, path))
     };
+    let write_sealing = |name: &str| -> Result<(SealingKey, PathBuf), TestnetError> {
+        let secret = SealingSecret::from_bytes(keys.secret(&format!("{name}-sealing")));
+        let path = keys_dir.join(format!("{name}-sealing.key"));
+        keyfile::write_sealing(&path, &secret)?;
+        Ok((secret.public(), path))
+    };
 
     let mut members = Vec::new();
     let mut assets = Vec::new();
@@ -376,6 +385,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
     let mut network_files = Vec::new();
     let mut treasuries = Vec::new();
     let mut bank_api_keys = Vec::new();
+    let mut sealing_files = Vec::new();
     for (i, (code, decimals)) in ASSETS.iter().copied().enumerate().take(spec.validators) {
         let bank = format!("bank-{i}");
         let (validator, validator_path) = write_key(&format!("{bank}-validator"))?;
@@ -383,6 +393,8 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
         let (treasury, treasury_path) = write_key(&format!("{bank}-treasury"))?;
         let (api, api_path) = write_key(&format!("{bank}-api"))?;
         bank_api_keys.push(api_path);
+        let (sealing, sealing_path) = write_sealing(&bank)?;
+        sealing_files.push(sealing_path);
         members.push(MemberEntry {
             id: bank.clone(),
             name: format!("Demo Bank {i}"),
@@ -391,6 +403,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
             voting_power: 10,
             treasury: treasury.account().to_hex(),
             api_key: Some(api.account().to_hex()),
+            sealing_key: Some(sealing.to_hex()),
         });
         assets.push(AssetEntry {
             code: code.into(),
@@ -444,6 +457,8 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
     }
     let (auditor, auditor_key) = write_key("auditor")?;
     let (regulator, regulator_key) = write_key("regulator")?;
+    let (auditor_sealing, _) = write_sealing("auditor")?;
+    let (regulator_sealing, _) = write_sealing("regulator")?;
     let file = GenesisFile {
         chain_name: "clearhouse-testnet".into(),
         genesis_time_ms: 0,
@@ -470,11 +485,13 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
             id: "auditor".into(),
             name: "Demo Audit Firm".into(),
             key: auditor.account().to_hex(),
+            sealing_key: Some(auditor_sealing.to_hex()),
         }],
         regulators: vec![OverseerEntry {
             id: "regulator".into(),
             name: "Demo Regulator".into(),
             key: regulator.account().to_hex(),
+            sealing_key: Some(regulator_sealing.to_hex()),
         }],
     };
     let genesis = file.validate()?;
@@ -497,6 +514,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
     let node = |name: String,
                 role: Role,
                 key_file: Option<PathBuf>,
+                sealing_key_file: Option<PathBuf>,
                 network_key_file: PathBuf,
                 listen: SocketAddr,
                 peers: Vec<PeerConfig>,
@@ -511,6 +529,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
             genesis_file: genesis_path.clone(),
             key_file,
             network_key_file,
+            sealing_key_file,
             listen,
             api: free_address()?,
             keep_blocks: None,
@@ -547,6 +566,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
             format!("bank-{i}"),
             Role::Validator,
             Some(validator_files[i].clone()),
+            Some(sealing_files[i].clone()),
             network_files[i].1.clone(),
             validator_addresses[i],
             peers,
@@ -563,6 +583,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
         nodes.push(node(
             format!("observer-{i}"),
             Role::Observer,
+            None,
             None,
             path.clone(),
             free_address()?,

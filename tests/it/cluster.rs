@@ -333,7 +333,7 @@ impl Cluster {
     }
 
     /// Account `from`'s transaction of `body`, signed.
-    fn sign(&self, from: usize, nonce: u64, body: Body) -> SignedTransaction {
+    pub fn sign(&self, from: usize, nonce: u64, body: Body) -> SignedTransaction {
         let key = &self.keys[from];
         Transaction {
             chain_id: self.chain_id,

@@ -10,6 +10,7 @@
 
 mod access;
 mod cluster;
+mod confidential;
 mod front_door;
 mod scenarios;
 mod testnet;

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use clearhouse_ledger::crypto::sha256;
-use clearhouse_ledger::payment::{EndToEndId, PaymentData, PaymentDetails, Remittance};
+use clearhouse_ledger::payment::{EndToEndId, NOT_PROVIDED, PaymentData, Remittance};
 use clearhouse_ledger::{AccountId, Amount, Body};
 use clearhouse_node::api::dto::{self, Outcome, TxState};
 
@@ -27,7 +27,11 @@ use crate::output::{Table, cell, print, print_json};
 /// Runs an `iso20022` subcommand.
 pub fn run(context: &Context, command: IsoCommand) -> Result<(), CliError> {
     match command {
-        IsoCommand::Import { file, options } => import(context, &file, &options),
+        IsoCommand::Import {
+            file,
+            clear_details,
+            options,
+        } => import(context, &file, clear_details, &options),
         IsoCommand::Export {
             original,
             report,
@@ -65,7 +69,12 @@ struct Planned {
     fee: Amount,
 }
 
-fn plan(prepared: &Prepared<'_>, i: usize, tx: &CreditTransferTx) -> Result<Planned, CliError> {
+fn plan(
+    prepared: &Prepared<'_>,
+    i: usize,
+    tx: &CreditTransferTx,
+    clear_details: bool,
+) -> Result<Planned, CliError> {
     let at = |e: &dyn std::fmt::Display| {
         CliError::Usage(format!("transaction {} ({}): {e}", i + 1, tx.end_to_end_id))
     };
@@ -88,13 +97,14 @@ fn plan(prepared: &Prepared<'_>, i: usize, tx: &CreditTransferTx) -> Result<Plan
         end_to_end_id: EndToEndId::new(&tx.end_to_end_id).map_err(|e| at(&e))?,
         remittance: Remittance::new(&tx.remittance).map_err(|e| at(&e))?,
     };
+    let details = prepared.payment_details(&to, &human.asset, amount, data, clear_details)?;
     Ok(Planned {
         end_to_end_id: tx.end_to_end_id.clone(),
         body: Body::Payment {
             to,
             asset: human.asset,
             amount,
-            details: PaymentDetails::Clear(data),
+            details,
         },
         fee: default_transfer_fee(amount),
     })
@@ -114,7 +124,12 @@ struct ImportedTx {
     receipt: CommandReceipt,
 }
 
-fn import(context: &Context, file: &Path, options: &TxOptions) -> Result<(), CliError> {
+fn import(
+    context: &Context,
+    file: &Path,
+    clear_details: bool,
+    options: &TxOptions,
+) -> Result<(), CliError> {
     let message = read_message(file)?;
     if options.nonce.is_some() && message.transactions.len() > 1 {
         return Err(CliError::Usage(
@@ -127,7 +142,7 @@ fn import(context: &Context, file: &Path, options: &TxOptions) -> Result<(), Cli
         .transactions
         .iter()
         .enumerate()
-        .map(|(i, tx)| plan(&prepared, i, tx))
+        .map(|(i, tx)| plan(&prepared, i, tx, clear_details))
         .collect::<Result<Vec<_>, _>>()?;
     let mut submitted = Vec::with_capacity(planned.len());
     for planned in planned {
@@ -298,6 +313,7 @@ fn entry(account: &str, status: &dto::TransactionStatus) -> Option<Entry> {
         value,
         end_to_end_id,
         remittance,
+        ..
     } = &tx.body
     else {
         return None;
@@ -315,9 +331,13 @@ fn entry(account: &str, status: &dto::TransactionStatus) -> Option<Entry> {
         currency: value.asset.clone().unwrap_or_default(),
         credit,
         height: status.height?,
-        end_to_end_id: end_to_end_id.clone(),
+        // Sealed data this node cannot open is booked without its
+        // reference, as ISO 20022 books a payment that carried none.
+        end_to_end_id: end_to_end_id
+            .clone()
+            .unwrap_or_else(|| NOT_PROVIDED.to_owned()),
         transaction_id: status.hash.clone(),
-        remittance: remittance.clone(),
+        remittance: remittance.clone().unwrap_or_default(),
     })
 }
 

@@ -7,7 +7,7 @@
 
 use clearhouse_ledger::AssetCode;
 use clearhouse_ledger::payment::EndToEndId;
-use clearhouse_node::api::dto::{self, Body, Role, TxState};
+use clearhouse_node::api::dto::{self, Body, DetailsForm, Role, TxState};
 
 use crate::amount;
 use crate::commands::transaction::human_fee;
@@ -181,7 +181,11 @@ pub fn find_transactions(
                 value,
                 remittance,
                 ..
-            } => (to.as_str(), value_text(value), remittance.as_str()),
+            } => (
+                to.as_str(),
+                value_text(value),
+                remittance.as_deref().unwrap_or(SEALED_UNREADABLE),
+            ),
             _ => ("", String::new(), ""),
         };
         table.row([
@@ -198,6 +202,9 @@ pub fn find_transactions(
     Ok(())
 }
 
+/// What a sealed field shows where the node could not open it.
+const SEALED_UNREADABLE: &str = "(sealed: this node cannot open it)";
+
 /// A body's fields for people, in a fixed order: parties and references
 /// first, amounts last.
 fn body_fields(body: &Body) -> Vec<(&'static str, String)> {
@@ -208,14 +215,28 @@ fn body_fields(body: &Body) -> Vec<(&'static str, String)> {
         Body::Payment {
             to,
             value,
+            details,
             end_to_end_id,
             remittance,
-        } => vec![
-            ("to", to.clone()),
-            ("end-to-end id", end_to_end_id.clone()),
-            ("remittance", remittance.clone()),
-            ("amount", value_text(value)),
-        ],
+            sealed_for,
+        } => {
+            let readable = |text: &Option<String>| {
+                text.clone().unwrap_or_else(|| SEALED_UNREADABLE.to_owned())
+            };
+            let mut fields = vec![
+                ("to", to.clone()),
+                ("end-to-end id", readable(end_to_end_id)),
+                ("remittance", readable(remittance)),
+            ];
+            match details {
+                DetailsForm::Clear => fields.push(("details", "in the clear".to_owned())),
+                DetailsForm::Sealed | DetailsForm::SealedUnreadable => {
+                    fields.push(("details", format!("sealed for {} keys", sealed_for.len())))
+                }
+            }
+            fields.push(("amount", value_text(value)));
+            fields
+        }
         Body::Redeem { value } => vec![("amount", value_text(value))],
         Body::RegisterAccount { account } => vec![("account", account.clone())],
         Body::EscrowOpen {

@@ -22,6 +22,7 @@ use clearhouse_ledger::crypto::Keypair;
 use clearhouse_ledger::payment::{
     EndToEndId, NOT_PROVIDED, PaymentData, PaymentDataError, PaymentDetails, Remittance,
 };
+use clearhouse_ledger::sealed::{SealedDetails, SealingContext, SealingKey};
 use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, ChainId, Hash, SignedTransaction, Transaction,
 };
@@ -98,10 +99,16 @@ pub fn transfer(context: &Context, args: &TransferArgs) -> Result<(), CliError> 
     let amount = priced.amount;
     let body = match payment_data(args)? {
         Some(data) => Body::Payment {
+            details: priced.prepared.payment_details(
+                &to,
+                &asset,
+                amount,
+                data,
+                args.clear_details,
+            )?,
             to,
             asset,
             amount,
-            details: PaymentDetails::Clear(data),
         },
         None => Body::Transfer { to, asset, amount },
     };
@@ -219,6 +226,8 @@ pub(crate) struct Prepared<'a> {
     sender: Option<dto::Account>,
     /// Past the nonces this command has submitted.
     next_nonce: std::cell::Cell<u64>,
+    /// The sealing recipients asked for, by payee.
+    sealing: std::cell::RefCell<std::collections::HashMap<AccountId, Vec<dto::SealingRecipient>>>,
 }
 
 impl<'a> Prepared<'a> {
@@ -238,6 +247,7 @@ impl<'a> Prepared<'a> {
             height,
             sender,
             next_nonce: std::cell::Cell::new(0),
+            sealing: std::cell::RefCell::default(),
         })
     }
 
@@ -310,6 +320,56 @@ impl<'a> Prepared<'a> {
     /// The signing account.
     pub(crate) fn account(&self) -> AccountId {
         self.key.account()
+    }
+
+    /// `data` as a payment of `amount` `asset` to `to` carries it: sealed
+    /// for the banks on both sides, the regulators and the auditors that
+    /// publish sealing keys (as `GET /v1/sealing-keys` names them), or in
+    /// the clear when `clear`. Exit 2 if a party the chain requires
+    /// publishes no key.
+    pub(crate) fn payment_details(
+        &self,
+        to: &AccountId,
+        asset: &AssetCode,
+        amount: Amount,
+        data: PaymentData,
+        clear: bool,
+    ) -> Result<PaymentDetails, CliError> {
+        if clear {
+            return Ok(PaymentDetails::Clear(data));
+        }
+        let sender = self.account();
+        let recipients = match self.sealing.borrow().get(to) {
+            Some(known) => known.clone(),
+            None => self.client.sealing_keys(&sender, to)?.recipients,
+        };
+        let mut keys = Vec::with_capacity(recipients.len());
+        for recipient in &recipients {
+            match (&recipient.sealing_key, recipient.required) {
+                (Some(text), _) => keys.push(
+                    SealingKey::from_hex(text)
+                        .map_err(|e| malformed(&self.client, &format!("sealing keys: {e}")))?,
+                ),
+                (None, true) => {
+                    return Err(CliError::Usage(format!(
+                        "{} publishes no sealing key, so the payment data cannot be sealed for it; pass --clear-details to send the reference in the clear",
+                        recipient.party
+                    )));
+                }
+                (None, false) => {}
+            }
+        }
+        self.sealing.borrow_mut().insert(*to, recipients);
+        let context = SealingContext::new(&self.chain_id, &sender, to, asset, amount);
+        let sealed = SealedDetails::seal(
+            &data,
+            &keys,
+            &context,
+            rand::random::<[u8; 32]>(),
+            rand::random::<[u8; 32]>(),
+        )
+        .map_err(|e| CliError::Usage(format!("the payment data cannot be sealed: {e}")))?;
+        Ok(PaymentDetails::Sealed(sealed))
     }
 
     /// The sender's next nonce as the node sees it now.

@@ -18,14 +18,15 @@ use crate::amount::Amount;
 use crate::codec;
 use crate::crypto::{self, CryptoError};
 use crate::ids::{AccountId, AssetCode, Category, Hash, MemberId};
+use crate::sealed::{SealedDetails, SealingKey};
 use crate::tx::{Body, SignedTransaction};
 
 use super::credit::{AttestationEntry, CreditLine, rating};
 use super::escrow::{Dispute, EscrowState, EscrowStatus, SettledBy, Settlement};
 use super::{
-    AccountState, AssetState, BlockError, DUE_ITEMS_MAX, Decoded, DueItem, Member, Outcome, Params,
-    RejectReason, StateKey, StateView, ViewError, Writes, decode_value, encode_key, read,
-    read_members, read_overseers,
+    AccountState, AssetState, BlockError, DUE_ITEMS_MAX, Decoded, DueItem, Member, Outcome,
+    OverseerRole, Params, RejectReason, StateKey, StateView, ViewError, Writes, decode_value,
+    encode_key, read, read_members, read_overseers,
 };
 
 /// A key type of one kind of state entry.
@@ -603,10 +604,18 @@ impl<'v> Exec<'v> {
         self.begin();
         let from = &tx.sender;
         let result = match &tx.body {
-            Body::Transfer { to, asset, amount }
-            | Body::Payment {
-                to, asset, amount, ..
-            } => self.transfer(from, to, asset, *amount, tx.fee),
+            Body::Transfer { to, asset, amount } => self.transfer(from, to, asset, *amount, tx.fee),
+            Body::Payment {
+                to,
+                asset,
+                amount,
+                details,
+            } => match details.sealed() {
+                Some(sealed) => self
+                    .check_sealed(from, to, sealed)
+                    .and_then(|()| self.transfer(from, to, asset, *amount, tx.fee)),
+                None => self.transfer(from, to, asset, *amount, tx.fee),
+            },
             Body::Issue { to, asset, amount } => self.issue(from, to, asset, *amount),
             Body::Redeem { asset, amount } => self.redeem(from, asset, *amount),
             Body::RegisterAccount { account } => self.register(from, account),
@@ -686,6 +695,48 @@ impl<'v> Exec<'v> {
         self.account_mut(sender)?.record.sent(asset, amount);
         self.account_mut(to)?.record.received(asset, amount);
         Ok(fee)
+    }
+
+    /// Sealed details must be readable by the banks on both sides and by
+    /// every regulator with a sealing key, and sealed for no one but the
+    /// chain's parties (`crate::sealed`).
+    fn check_sealed(&mut self, from: &AccountId, to: &AccountId, sealed: &SealedDetails) -> Step {
+        let overseers = read_overseers(self.view)?;
+        let known = |key: &SealingKey| {
+            self.members
+                .iter()
+                .any(|member| member.sealing_key.as_ref() == Some(key))
+                || overseers
+                    .iter()
+                    .any(|overseer| overseer.sealing_key.as_ref() == Some(key))
+        };
+        if let Some(stranger) = sealed.recipients().find(|key| !known(key)) {
+            return Err(RejectReason::UnknownSealingKey(stranger).into());
+        }
+        let mut required = Vec::with_capacity(2 + overseers.len());
+        for account in [from, to] {
+            let bank = self.bank_of(account)?;
+            let key = self
+                .members
+                .iter()
+                .find(|member| member.id == bank)
+                .ok_or_else(|| corrupt(format!("bank {bank} is not a member")))?
+                .sealing_key
+                .ok_or_else(|| RejectReason::NoSealingKey(bank.clone()))?;
+            required.push((bank, key));
+        }
+        for overseer in &overseers {
+            if let (OverseerRole::Regulator, Some(key)) = (overseer.role, overseer.sealing_key) {
+                required.push((overseer.id.clone(), key));
+            }
+        }
+        match required
+            .into_iter()
+            .find(|(_, key)| !sealed.is_sealed_for(key))
+        {
+            Some((party, _)) => Err(RejectReason::NotSealedFor(party).into()),
+            None => Ok(()),
+        }
     }
 
     /// The schedule's fee for moving `amount` of `asset`, if the sender

@@ -55,6 +55,7 @@ use crate::codec::{self, CodecError, STATE_VALUE_BYTES_MAX};
 use crate::crypto::sha256;
 use crate::ids::{AccountId, AssetCode, ChainId, Hash, MemberId};
 use crate::merkle;
+use crate::sealed::SealingKey;
 use crate::tx::{SignedTransaction, TxError};
 
 use crate::validators::{Validator, ValidatorKey, ValidatorSet, ValidatorSetError};
@@ -192,6 +193,9 @@ pub struct Member {
     /// The ed25519 public key its back office signs API requests with
     /// (`None`: the bank has no API access as a bank).
     pub api_key: Option<[u8; 32]>,
+    /// The X25519 key payment details are sealed to (`None`: payments of
+    /// its customers can carry details in the clear only).
+    pub sealing_key: Option<SealingKey>,
 }
 
 /// Someone who reads everything through the API without hosting accounts:
@@ -206,6 +210,9 @@ pub struct Overseer {
     pub role: OverseerRole,
     /// The ed25519 public key it signs API requests with.
     pub api_key: [u8; 32],
+    /// The X25519 key sealed payment details are sealed to (a regulator's
+    /// is required in every sealed payment; an auditor's is optional).
+    pub sealing_key: Option<SealingKey>,
 }
 
 /// An [`Overseer`]'s role.

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
 use crate::ids::{AccountId, AssetCode, Hash, MemberId};
+use crate::sealed::SealingKey;
 
 /// Why a transaction was included but did not take effect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -215,4 +216,18 @@ pub enum RejectReason {
         "key {0} is an API request key (a bank's, an auditor's or a regulator's), not an account"
     )]
     ReservedKey(AccountId),
+    /// Sealed payment details where a bank on either side publishes no
+    /// sealing key: its node could not read them.
+    #[error(
+        "{0} publishes no sealing key: payments of its customers can carry details in the clear only"
+    )]
+    NoSealingKey(MemberId),
+    /// Sealed payment details that leave out someone who must be able to
+    /// read them (either bank, or a regulator).
+    #[error("the sealed details are not sealed for {0}, who must be able to read them")]
+    NotSealedFor(MemberId),
+    /// Sealed payment details naming a key that is no member's or
+    /// overseer's sealing key.
+    #[error("sealing key {0} is not a sealing key of this chain")]
+    UnknownSealingKey(SealingKey),
 }

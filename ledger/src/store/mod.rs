@@ -66,6 +66,7 @@ use crate::codec::{self, BLOCK_BYTES_MAX, CERTIFICATE_BYTES_MAX, CodecError, REC
 use crate::genesis::{Genesis, GenesisError};
 use crate::ids::{AccountId, AssetCode, ChainId, Hash};
 use crate::payment::EndToEndId;
+use crate::sealed::SealingSecret;
 use crate::state::commitment::{self, BucketEntry, Buckets, CommitmentTree, CommitmentUpdate};
 use crate::state::escrow::EscrowState;
 use crate::state::memory::MemoryState;
@@ -73,7 +74,7 @@ use crate::state::{
     AccountState, AssetState, BlockOutcome, Decoded, Holding, Member, Outcome, Params, Receipt,
     Signatures, StateKey, StateView, Tip, ViewError,
 };
-use crate::tx::{Body, SignedTransaction};
+use crate::tx::SignedTransaction;
 
 use decoded::DecodedCache;
 use history::{History, HistoryConfig, Record, Repair};
@@ -104,7 +105,7 @@ pub const MERGE_FAN: usize = 8;
 pub const MERGE_LEVEL_MAX: u8 = 6;
 
 /// How a store is laid out and how often it writes its state.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StoreConfig {
     /// The segment files' roll size.
     pub history: HistoryConfig,
@@ -122,6 +123,10 @@ pub struct StoreConfig {
     /// snapshots; the blocks it removed come from an archival node.
     /// At least [`KEEP_BLOCKS_MIN`].
     pub keep_blocks: Option<u64>,
+    /// The sealing secret of the bank (or overseer) this node serves: the
+    /// end-to-end ids of sealed payments it can open are indexed like
+    /// clear ones (`None`: only clear ids are).
+    pub sealing: Option<SealingSecret>,
 }
 
 /// The fewest blocks a pruning store keeps: the ones its open checks.
@@ -142,6 +147,7 @@ impl Default for StoreConfig {
             run_ids: txindex::RUN_IDS,
             decoded_entries: DECODED_ENTRIES,
             keep_blocks: None,
+            sealing: None,
         }
     }
 }
@@ -250,12 +256,10 @@ pub(crate) fn history_io(path: &Path, error: std::io::Error) -> StoreError {
     }
 }
 
-/// The end-to-end id a transaction carries where this node can read it.
-fn end_to_end_id(tx: &SignedTransaction) -> Option<&EndToEndId> {
-    match &tx.tx.body {
-        Body::Payment { details, .. } => details.clear().map(|data| &data.end_to_end_id),
-        _ => None,
-    }
+/// The end-to-end id a transaction carries where this node can read it:
+/// in the clear, or sealed for `sealing`.
+fn end_to_end_id(tx: &SignedTransaction, sealing: Option<&SealingSecret>) -> Option<EndToEndId> {
+    tx.tx.payment_data(sealing).map(|data| data.end_to_end_id)
 }
 
 /// A transaction found by id.
@@ -981,8 +985,8 @@ impl Store {
             let index = u32::try_from(index)
                 .map_err(|_| StoreError::Corrupt("more than 2^32 transactions".into()))?;
             let is_final = receipt.outcome.is_final();
-            if let Some(end_to_end_id) =
-                end_to_end_id(transaction).filter(|id| !id.is_not_provided())
+            if let Some(end_to_end_id) = end_to_end_id(transaction, self.config.sealing.as_ref())
+                .filter(|id| !id.is_not_provided())
             {
                 references.push((
                     end_to_end_id.index_key(),
@@ -1347,7 +1351,8 @@ impl Store {
                 let missing =
                     || StoreError::Corrupt(format!("reference indexed at {height}/{index}"));
                 let stored = StoredTransaction::at(&block, &receipts, height, index, missing)?;
-                if self::end_to_end_id(&stored.transaction) == Some(end_to_end_id)
+                if self::end_to_end_id(&stored.transaction, self.config.sealing.as_ref()).as_ref()
+                    == Some(end_to_end_id)
                     && seen.insert(stored.transaction.id()?)
                 {
                     found.push(stored);
@@ -1418,6 +1423,12 @@ impl Store {
     /// The chain parameters in force.
     pub fn params(&self) -> Result<Params, StoreError> {
         Ok(crate::state::read(self, &StateKey::Params)?.unwrap_or_default())
+    }
+
+    /// The sealing secret this store opens sealed payment data with, if
+    /// it was opened with one.
+    pub fn sealing(&self) -> Option<&SealingSecret> {
+        self.config.sealing.as_ref()
     }
 
     /// The member banks.

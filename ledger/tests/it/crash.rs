@@ -35,6 +35,7 @@ fn config() -> StoreConfig {
         run_ids: 50,
         decoded_entries: 16,
         keep_blocks: Some(KEEP_BLOCKS),
+        sealing: None,
     }
 }
 

@@ -29,6 +29,7 @@ fn config() -> StoreConfig {
         run_ids: 1_000_000,
         decoded_entries: 1024,
         keep_blocks: None,
+        sealing: None,
     }
 }
 

@@ -13,5 +13,6 @@ pub fn small_store() -> clearhouse_ledger::store::StoreConfig {
         run_ids: 6,
         decoded_entries: 8,
         keep_blocks: None,
+        sealing: None,
     }
 }

@@ -70,7 +70,7 @@ fn blocks_above_the_written_state_are_replayed_at_open() {
         ..small()
     };
     let (tip, root, entries, ids) = {
-        let store = Store::open_with(dir.path(), &f.genesis, config).unwrap();
+        let store = Store::open_with(dir.path(), &f.genesis, config.clone()).unwrap();
         let ids = commit_blocks(&f, &store, 25, 5);
         (
             store.tip().unwrap(),
@@ -80,7 +80,7 @@ fn blocks_above_the_written_state_are_replayed_at_open() {
         )
     };
     // Nothing of those 25 blocks reached sled: the reopen replays them all.
-    let store = Store::open_with(dir.path(), &f.genesis, config).unwrap();
+    let store = Store::open_with(dir.path(), &f.genesis, config.clone()).unwrap();
     assert_eq!(store.tip().unwrap(), tip);
     assert_eq!(store.state_root().unwrap(), root);
     assert_eq!(store.state_entries().unwrap(), entries);
@@ -151,7 +151,7 @@ fn a_torn_last_record_is_cut_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let config = StoreConfig::default();
     {
-        let store = Store::open_with(dir.path(), &f.genesis, config).unwrap();
+        let store = Store::open_with(dir.path(), &f.genesis, config.clone()).unwrap();
         commit_blocks(&f, &store, 5, 3);
     }
     let last = segments(dir.path()).pop().unwrap();
@@ -160,7 +160,7 @@ fn a_torn_last_record_is_cut_and_reported() {
     let file = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
     file.set_len(len - 10).unwrap();
     drop(file);
-    let store = Store::open_with(dir.path(), &f.genesis, config).unwrap();
+    let store = Store::open_with(dir.path(), &f.genesis, config.clone()).unwrap();
     assert_eq!(store.tip().unwrap().height, 4);
     let repair = store.repair().expect("the cut is reported");
     assert_eq!(repair.file, last);
@@ -171,7 +171,7 @@ fn a_torn_last_record_is_cut_and_reported() {
     commit_blocks(&f, &store, 1, 3);
     assert_eq!(store.tip().unwrap().height, 5);
     drop(store);
-    let store = Store::open_with(dir.path(), &f.genesis, config).unwrap();
+    let store = Store::open_with(dir.path(), &f.genesis, config.clone()).unwrap();
     assert!(store.repair().is_none());
     assert_eq!(store.tip().unwrap().height, 5);
 }
@@ -386,12 +386,12 @@ fn decoded_entries_equal_their_bytes_stay_bounded_and_change_no_outcome() {
         decoded_entries: 40,
         ..small()
     };
-    let cached = Store::open_with(cached_dir.path(), &f.genesis, cached_config).unwrap();
+    let cached = Store::open_with(cached_dir.path(), &f.genesis, cached_config.clone()).unwrap();
     let plain_config = StoreConfig {
         decoded_entries: 0,
         ..small()
     };
-    let plain = Store::open_with(plain_dir.path(), &f.genesis, plain_config).unwrap();
+    let plain = Store::open_with(plain_dir.path(), &f.genesis, plain_config.clone()).unwrap();
     let mut hits = 0;
     for round in 0..12 {
         commit_blocks(&f, &cached, 3, 6);
@@ -419,7 +419,7 @@ fn decoded_entries_equal_their_bytes_stay_bounded_and_change_no_outcome() {
     // Reopened, the state is the same and the cache starts empty.
     let root = cached.state_root().unwrap();
     drop(cached);
-    let reopened = Store::open_with(cached_dir.path(), &f.genesis, cached_config).unwrap();
+    let reopened = Store::open_with(cached_dir.path(), &f.genesis, cached_config.clone()).unwrap();
     assert_eq!(reopened.state_root().unwrap(), root);
     commit_blocks(&f, &reopened, 2, 6);
     commit_blocks(&f, &plain, 2, 6);
@@ -439,7 +439,7 @@ fn a_pruning_store_keeps_the_latest_blocks_and_the_same_state() {
         keep_blocks: Some(keep),
         ..small()
     };
-    let pruned = Store::open_with(pruned_dir.path(), &f.genesis, config).unwrap();
+    let pruned = Store::open_with(pruned_dir.path(), &f.genesis, config.clone()).unwrap();
     let archival = Store::open_with(archival_dir.path(), &f.genesis, small()).unwrap();
     let mut ids = Vec::new();
     for _ in 0..20 {
@@ -482,7 +482,7 @@ fn a_pruning_store_keeps_the_latest_blocks_and_the_same_state() {
     }
     pruned.check_state().unwrap();
     drop(pruned);
-    let reopened = Store::open_with(pruned_dir.path(), &f.genesis, config).unwrap();
+    let reopened = Store::open_with(pruned_dir.path(), &f.genesis, config.clone()).unwrap();
     assert_eq!(reopened.first_height(), first);
     assert_eq!(
         reopened.state_root().unwrap(),

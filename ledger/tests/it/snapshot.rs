@@ -113,7 +113,7 @@ fn an_imported_store_reopens_after_many_blocks_small_segments_and_pruning() {
         ..StoreConfig::default()
     };
     let target_dir = tempfile::tempdir().unwrap();
-    let imported = Store::import(target_dir.path(), &f.genesis, &snapshot, config).unwrap();
+    let imported = Store::import(target_dir.path(), &f.genesis, &snapshot, config.clone()).unwrap();
     for nonce in 3..60 {
         commit_on(&f, &[&source, &imported], nonce);
     }
@@ -121,7 +121,7 @@ fn an_imported_store_reopens_after_many_blocks_small_segments_and_pruning() {
     assert!(imported.segment_count() > 1, "the segments rolled");
     assert!(imported.index_shape().0 > 0, "runs were written");
     drop(imported);
-    let reopened = Store::open_with(target_dir.path(), &f.genesis, config).unwrap();
+    let reopened = Store::open_with(target_dir.path(), &f.genesis, config.clone()).unwrap();
     assert_eq!(reopened.tip().unwrap(), source.tip().unwrap());
     assert_eq!(reopened.state_root().unwrap(), source.state_root().unwrap());
     // It pruned above its snapshot too, and answers what it still holds.

@@ -734,21 +734,50 @@ pub enum Body {
         to: String,
         /// How much.
         value: Amount,
-        /// The payer's end-to-end id (ISO 20022 `EndToEndId`).
-        end_to_end_id: String,
-        /// Remittance information (empty: none).
-        remittance: String,
+        /// How the payment data travels, and whether this answer could
+        /// read it.
+        details: DetailsForm,
+        /// The payer's end-to-end id (ISO 20022 `EndToEndId`); absent when
+        /// sealed and this node cannot open it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end_to_end_id: Option<String>,
+        /// Remittance information (empty: none); absent when sealed and
+        /// this node cannot open it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remittance: Option<String>,
+        /// The sealing keys (hex) sealed details are sealed for; empty in
+        /// the clear.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sealed_for: Vec<String>,
     },
+}
+
+/// How a payment's data travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DetailsForm {
+    /// In the clear: every node reads it.
+    Clear,
+    /// Sealed for both banks and the regulators; this node opened it for a
+    /// caller who may see the payment.
+    Sealed,
+    /// Sealed, and this node cannot open it (it serves no recipient, or the
+    /// payer sealed bytes that do not open).
+    SealedUnreadable,
 }
 
 impl Transaction {
     /// A signed transaction; `amount` renders an asset's amount (the
     /// handlers know the assets' decimals), `resolve_asset` finds the asset
-    /// of the escrow a resolution splits.
+    /// of the escrow a resolution splits, `sealing` opens sealed payment
+    /// data (the node's sealing secret; pass it only for a caller who may
+    /// see the payment).
     pub fn new(
         signed: &ledger::SignedTransaction,
         amount: &dyn Fn(&AssetCode, ledger::Amount) -> Amount,
         resolve_asset: &dyn Fn(&Hash) -> Option<AssetCode>,
+        sealing: Option<&ledger::sealed::SealingSecret>,
     ) -> Transaction {
         use ledger::tx::Body as B;
         let tx = &signed.tx;
@@ -842,12 +871,25 @@ impl Transaction {
                 amount: a,
                 details,
             } => {
-                let ledger::payment::PaymentDetails::Clear(data) = details;
+                let data = tx.payment_data(sealing);
+                let sealed_for: Vec<String> = details
+                    .sealed()
+                    .map(|sealed| sealed.recipients().map(|key| key.to_hex()).collect())
+                    .unwrap_or_default();
+                let form = match (details.sealed(), &data) {
+                    (None, _) => DetailsForm::Clear,
+                    (Some(_), Some(_)) => DetailsForm::Sealed,
+                    (Some(_), None) => DetailsForm::SealedUnreadable,
+                };
                 Body::Payment {
                     to: to.to_hex(),
                     value: amount(asset, *a),
-                    end_to_end_id: data.end_to_end_id.as_str().to_owned(),
-                    remittance: data.remittance.as_str().to_owned(),
+                    details: form,
+                    end_to_end_id: data
+                        .as_ref()
+                        .map(|data| data.end_to_end_id.as_str().to_owned()),
+                    remittance: data.map(|data| data.remittance.as_str().to_owned()),
+                    sealed_for,
                 }
             }
         };
@@ -944,6 +986,9 @@ pub fn reject_code(reason: &ledger::state::RejectReason) -> &'static str {
         R::NoCreditLine(_) => "no_credit_line",
         R::LenderInsufficientFunds { .. } => "lender_insufficient_funds",
         R::ReservedKey(_) => "reserved_key",
+        R::NoSealingKey(_) => "no_sealing_key",
+        R::NotSealedFor(_) => "not_sealed_for",
+        R::UnknownSealingKey(_) => "unknown_sealing_key",
     }
 }
 
@@ -1535,6 +1580,43 @@ pub struct TransactionQuery {
     /// At most this many, newest first (default 50, at most
     /// [`TRANSACTION_SEARCH_MAX`]).
     pub limit: Option<usize>,
+}
+
+/// `GET /v1/sealing-keys?from=…&to=…`: the payment to seal data for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct SealingQuery {
+    /// The payer, hex.
+    pub from: String,
+    /// The payee, hex.
+    pub to: String,
+}
+
+/// Whom a payment's data is sealed for: the payer's and the payee's banks
+/// and every regulator (required: the chain refuses sealed data that
+/// leaves one out), and the auditors that publish a key (optional).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SealingKeys {
+    /// One entry per party, the payer's bank first.
+    pub recipients: Vec<SealingRecipient>,
+}
+
+/// One party a payment's data may be sealed for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SealingRecipient {
+    /// Its id (`bank-a`, `regulator`).
+    pub party: String,
+    /// `bank`, `regulator` or `auditor`.
+    pub role: String,
+    /// Its X25519 sealing key, hex; absent when it publishes none (a bank
+    /// without one cannot receive or send sealed data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing_key: Option<String>,
+    /// Whether the chain requires the data to be sealed for it.
+    pub required: bool,
 }
 
 /// The most payments one search answers.

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use clearhouse_ledger::block::Block;
 use clearhouse_ledger::payment::EndToEndId;
-use clearhouse_ledger::state::AccountState;
+use clearhouse_ledger::state::{AccountState, OverseerRole};
 use clearhouse_ledger::{AccountId, Amount, AssetCode, Hash, SignedTransaction};
 
 use super::access::{Caller, Parties, parties};
@@ -295,6 +295,81 @@ pub(super) async fn find_transactions(
         end_to_end_id: end_to_end_id.as_str().to_owned(),
         transactions,
     }))
+}
+
+/// `GET /v1/sealing-keys?from=…&to=…`: whom a payment's data must (and
+/// may) be sealed for. It tells the caller which bank hosts the payee, as
+/// an account number tells a payer's bank where to send; nothing else
+/// about the payee.
+#[utoipa::path(
+    get,
+    path = "/v1/sealing-keys",
+    tag = "transactions",
+    params(dto::SealingQuery),
+    responses(
+        (status = 200, description = "The sealing keys, the payer's bank first", body = dto::SealingKeys),
+        (status = 400, description = "Bad account or query", body = dto::ErrorBody),
+        (status = 401, description = "Unsigned request", body = dto::ErrorBody),
+        (status = 403, description = "An account asking for another payer", body = dto::ErrorBody),
+        (status = 404, description = "Payer or payee not registered", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn sealing_keys(
+    State(state): State<ApiState>,
+    caller: Caller,
+    query: Result<Query<dto::SealingQuery>, QueryRejection>,
+) -> Result<Json<dto::SealingKeys>, ApiError> {
+    let Query(query) = query.map_err(bad_query)?;
+    let from = AccountId::from_hex(&query.from).map_err(bad_account)?;
+    let to = AccountId::from_hex(&query.to).map_err(bad_account)?;
+    if let Caller::Account { id, .. } = &caller {
+        if *id != from {
+            return Err(caller.out_of_scope(format!("sealing keys for payments of {from}")));
+        }
+    }
+    let members = state.store.members().map_err(internal)?;
+    let mut recipients = Vec::new();
+    for account in [from, to] {
+        let bank = state
+            .store
+            .account(&account)
+            .map_err(internal)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::UnknownAccount,
+                    format!("account {account} is not registered"),
+                )
+            })?
+            .bank;
+        if recipients
+            .iter()
+            .any(|r: &dto::SealingRecipient| r.party == bank.as_str())
+        {
+            continue;
+        }
+        let key = members
+            .iter()
+            .find(|member| member.id == bank)
+            .and_then(|member| member.sealing_key);
+        recipients.push(dto::SealingRecipient {
+            party: bank.as_str().to_owned(),
+            role: "bank".into(),
+            sealing_key: key.map(|key| key.to_hex()),
+            required: true,
+        });
+    }
+    for overseer in state.store.overseers().map_err(internal)? {
+        let Some(key) = overseer.sealing_key else {
+            continue;
+        };
+        recipients.push(dto::SealingRecipient {
+            party: overseer.id.as_str().to_owned(),
+            role: overseer.role.as_str().to_owned(),
+            sealing_key: Some(key.to_hex()),
+            required: overseer.role == OverseerRole::Regulator,
+        });
+    }
+    Ok(Json(dto::SealingKeys { recipients }))
 }
 
 /// `GET /v1/accounts/{account}`.
@@ -968,6 +1043,8 @@ fn transaction_of(state: &ApiState, signed: &SignedTransaction) -> dto::Transact
         signed,
         &|asset, amount| amount_of(state, asset, amount),
         &|escrow| state.store.escrow(escrow).ok().flatten().map(|e| e.asset),
+        // Every caller reaches this only for a transaction it may see.
+        state.store.sealing(),
     )
 }
 

@@ -102,6 +102,12 @@ pub fn routes() -> Vec<Route> {
             get(handlers::find_transactions),
         ),
         route(
+            "GET",
+            "/v1/sealing-keys",
+            Submit,
+            get(handlers::sealing_keys),
+        ),
+        route(
             "POST",
             "/v1/transactions/batch",
             Submit,
@@ -229,6 +235,7 @@ pub type ApiAddress = SocketAddr;
         handlers::submit,
         handlers::submit_batch,
         handlers::find_transactions,
+        handlers::sealing_keys,
         handlers::transaction,
         handlers::account,
         handlers::asset,

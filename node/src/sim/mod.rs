@@ -325,6 +325,7 @@ fn genesis(validators: &[Keypair], accounts: &[Keypair], seed: u64) -> Genesis {
                 voting_power: 10,
                 treasury: key_of(&format!("treasury-{i}"), seed).account().to_hex(),
                 api_key: None,
+                sealing_key: None,
             })
             .collect(),
         accounts: accounts
