@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Builds and signs the golden transfer and payment of ledger/tests/it/vectors.rs
-from the documented layout alone (ledger/src/lib.rs), with Python's
-`cryptography`.
+"""Builds and signs the golden transfer, payment and sealed payment of
+ledger/tests/it/vectors.rs from the documented layout alone (ledger/src/lib.rs,
+and ledger/src/sealed.rs for sealing), with Python's `cryptography`.
 
     pip install cryptography && python3 docs/sign_transfer.py
 
@@ -11,8 +11,14 @@ vectors.
 import hashlib
 import struct
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import (
+    X25519PrivateKey,
+    X25519PublicKey,
+)
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
 def u64(value):
@@ -51,7 +57,71 @@ payment = (
     + text("invoice 118, May")
 )
 
-for name, body in (("transfer", transfer), ("payment", payment)):
+
+def raw(public_key):
+    return public_key.public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+
+
+def seal(data, recipients, context, ephemeral_secret, content_key):
+    """PaymentDetails::Sealed's fields (ledger/src/sealed.rs)."""
+    ephemeral = X25519PrivateKey.from_private_bytes(ephemeral_secret)
+    e_pub = raw(ephemeral.public_key())
+    out = e_pub + u64(len(recipients))
+    for recipient in sorted(recipients):
+        shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient))
+        wrap = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=e_pub + recipient,
+            info=b"clearhouse/sealed-wrap/v1\x00",
+        ).derive(shared)
+        # 32 bytes of wrapped key, then its 16-byte tag.
+        out += recipient + ChaCha20Poly1305(wrap).encrypt(bytes(12), content_key, context)
+    plaintext = struct.pack(">H", len(data)) + data
+    plaintext += bytes(200 - len(plaintext))
+    ciphertext = ChaCha20Poly1305(content_key).encrypt(
+        bytes(12), plaintext, context + e_pub
+    )
+    return out + u64(len(ciphertext)) + ciphertext
+
+
+# The same payment sealed (details variant 1) for two recipients, from fixed
+# bytes where a client draws fresh random ones for every payment.
+to = bytes([0x22]) * 32
+context = hashlib.sha256(
+    b"clearhouse/sealed-context/v1\x00"
+    + chain_id
+    + sender
+    + to
+    + bytes([3])
+    + b"CNY"
+    + u128(12_345)
+).digest()
+recipients = [
+    raw(X25519PrivateKey.from_private_bytes(bytes([b]) * 32).public_key())
+    for b in (0x51, 0x52)
+]
+data = text("INV-2026-118") + text("invoice 118, May")
+details = seal(data, recipients, context, bytes([0x31]) * 32, bytes([0x32]) * 32)
+sealed_payment = (
+    struct.pack(">I", 12)
+    + to
+    + asset("CNY")
+    + u128(12_345)
+    + struct.pack(">I", 1)
+    + details
+)
+print("sealed details")
+print("  ephemeral", details[:32].hex())
+print("  sha256   ", hashlib.sha256(struct.pack(">I", 1) + details).hexdigest())
+
+for name, body in (
+    ("transfer", transfer),
+    ("payment", payment),
+    ("sealed payment", sealed_payment),
+):
     envelope = chain_id + sender + u64(5) + u128(250) + u64(1_000) + body
     signing_bytes = b"clearhouse/transaction/v1\x00" + envelope
     signature = key.sign(signing_bytes)

@@ -42,7 +42,11 @@
 //! - 11 credit attest: account (32), positive (1), category, reference (32)
 //! - 12 payment: to (32), asset, amount (16), details: a `u32` variant,
 //!   `0` in the clear, then end-to-end id (1 to 35 bytes of printable
-//!   ASCII, see [`payment`]) and remittance (0 to 140 bytes of UTF-8)
+//!   ASCII, see [`payment`]) and remittance (0 to 140 bytes of UTF-8);
+//!   or `1` sealed ([`sealed`]): the ephemeral X25519 key (32), the count
+//!   of recipients (`u64`, 1 to 8) and per recipient, in ascending key
+//!   order, its sealing key (32), the wrapped content key (32) and its tag
+//!   (16); then the ciphertext's length (`u64`, always 216) and its bytes
 //!
 //! Every field is checked when the bytes decode: a text out of its rules,
 //! an unknown variant, a flag other than 0 or 1, a byte left over, or an

@@ -17,6 +17,7 @@ mod genesis;
 mod history;
 mod properties;
 mod references;
+mod sealed;
 mod signatures;
 mod snapshot;
 mod store;

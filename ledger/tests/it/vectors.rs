@@ -3,6 +3,7 @@
 
 use clearhouse_ledger::certificate::{VoteKind, proposal_signing_bytes, vote_signing_bytes};
 use clearhouse_ledger::crypto::Keypair;
+use clearhouse_ledger::sealed::{SealedDetails, SealingContext, SealingSecret};
 use clearhouse_ledger::{AccountId, Amount, AssetCode, Body, Hash, Transaction};
 
 fn sender() -> Keypair {
@@ -401,4 +402,128 @@ fn payment_data_out_of_its_rules_never_decodes() {
     assert!(clearhouse_ledger::SignedTransaction::decode(&hex::decode(replaced).unwrap()).is_ok());
     let unknown = good.replace(&format!("00000000{e2e}"), &format!("00000009{e2e}"));
     assert!(clearhouse_ledger::SignedTransaction::decode(&hex::decode(unknown).unwrap()).is_err());
+}
+
+/// The golden payment of `payment()` with its data sealed for two
+/// recipients, from fixed "random" bytes: the ephemeral secret 0x31…, the
+/// content key 0x32…, the recipients' secrets 0x51… and 0x52….
+/// `docs/sign_transfer.py` builds the same bytes with Python's
+/// `cryptography` from the description in `ledger::sealed` alone.
+fn sealed_payment() -> (Transaction, [SealingSecret; 2]) {
+    use clearhouse_ledger::payment::PaymentDetails;
+    let secrets = [
+        SealingSecret::from_bytes([0x51; 32]),
+        SealingSecret::from_bytes([0x52; 32]),
+    ];
+    let mut tx = payment();
+    let Body::Payment {
+        to,
+        asset,
+        amount,
+        details,
+    } = &mut tx.body
+    else {
+        unreachable!()
+    };
+    let context = SealingContext::new(&Hash([0x11; 32]), &sender().account(), to, asset, *amount);
+    let data = details.clear().unwrap().clone();
+    let keys = [secrets[0].public(), secrets[1].public()];
+    *details = PaymentDetails::Sealed(
+        SealedDetails::seal(&data, &keys, &context, [0x31; 32], [0x32; 32]).unwrap(),
+    );
+    (tx, secrets)
+}
+
+#[test]
+fn sealed_payment_layout_signature_and_id_are_pinned() {
+    let (tx, secrets) = sealed_payment();
+    let bytes = hex::encode(tx.signing_bytes().unwrap());
+    let envelope_hex = 2 * (26 + 32 + 32 + 8 + 16 + 8);
+    let body = &bytes[envelope_hex..];
+    // Up to the details, the clear payment's body.
+    let fields_hex = 2 * (4 + 32 + 11 + 16);
+    assert_eq!(&body[..fields_hex], &PAYMENT_BODY[..fields_hex]);
+    let details = &body[fields_hex..];
+    assert_eq!(&details[..8], "00000001", "details: sealed");
+    assert_eq!(&details[8..72], SEALED_EPHEMERAL_PUBLIC);
+    assert_eq!(&details[72..88], "0000000000000002", "two recipients");
+    // Each recipient: key (32), wrapped key (32), tag (16); keys ascending.
+    let recipient = |i: usize| &details[88 + 160 * i..88 + 160 * (i + 1)];
+    assert!(recipient(0)[..64] < recipient(1)[..64]);
+    let mut keys: Vec<String> = secrets.iter().map(|s| s.public().to_hex()).collect();
+    keys.sort();
+    assert_eq!(&recipient(0)[..64], keys[0]);
+    assert_eq!(&recipient(1)[..64], keys[1]);
+    let ciphertext = &details[88 + 320..];
+    assert_eq!(
+        &ciphertext[..16],
+        "00000000000000d8",
+        "216 ciphertext bytes"
+    );
+    assert_eq!(ciphertext.len(), 16 + 2 * 216);
+    assert_eq!(
+        hex::encode(clearhouse_ledger::crypto::sha256(&[&hex::decode(details).unwrap()]).0),
+        SEALED_DETAILS_SHA256
+    );
+    let signed = tx.clone().sign(&sender()).unwrap();
+    assert_eq!(signed.signature.to_hex(), SEALED_PAYMENT_SIGNATURE);
+    assert_eq!(signed.id().unwrap().to_hex(), SEALED_PAYMENT_ID);
+    // Each recipient opens the clear payment's data.
+    for secret in &secrets {
+        let data = tx.payment_data(Some(secret)).unwrap();
+        assert_eq!(data.end_to_end_id.as_str(), "INV-2026-118");
+        assert_eq!(data.remittance.as_str(), "invoice 118, May");
+    }
+    assert!(tx.payment_data(None).is_none());
+}
+
+const SEALED_EPHEMERAL_PUBLIC: &str =
+    "04f5f29162c31a8defa18e6e742224ee806fc1718a278be859ba5620402b8f3a";
+const SEALED_DETAILS_SHA256: &str =
+    "533e8f34505cf9b41c6da4cb58edfc0ddbb096503b03e87627b324f13210db6b";
+const SEALED_PAYMENT_SIGNATURE: &str = "7fc246be013fc1f8bed38582221b7bff1995e9018cfe640196238805fee7be2081fb8e38162f24efc135e9cbb1679e58467bb29a671140406c4dfe4b30fd9901";
+const SEALED_PAYMENT_ID: &str = "77a4fbcc9b39dd90ed15c291fb7140dcd6ad6aa187842d85cb516e90bf051d59";
+
+/// `docs/sign_transfer.py`, which knows only the documented layout, builds
+/// every transaction above with Python's `cryptography` to the same
+/// signature and id. CI installs `cryptography` and sets
+/// `CLEARHOUSE_REQUIRE_PYTHON=1`, so there this test cannot skip; on a
+/// machine without them it says so and passes.
+#[test]
+fn the_python_client_reproduces_the_golden_vectors() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/sign_transfer.py");
+    let required = std::env::var("CLEARHOUSE_REQUIRE_PYTHON").is_ok_and(|v| v == "1");
+    let output = std::process::Command::new("python3").arg(script).output();
+    let output = match output {
+        Ok(output) if output.status.success() => output,
+        other => {
+            assert!(
+                !required,
+                "python3 {script} failed (pip install cryptography): {other:?}"
+            );
+            eprintln!("skipped: python3 with `cryptography` is not available ({other:?})");
+            return;
+        }
+    };
+    let text = String::from_utf8(output.stdout).unwrap();
+    let value = |section: &str, field: &str| -> String {
+        let mut lines = text.lines().skip_while(|l| *l != section).skip(1);
+        lines
+            .find_map(|l| l.trim().strip_prefix(field).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("{section} {field} missing in:\n{text}"))
+    };
+    assert_eq!(value("transfer", "signature"), TRANSFER_SIGNATURE);
+    assert_eq!(value("transfer", "id"), TRANSFER_ID);
+    assert_eq!(value("payment", "signature"), PAYMENT_SIGNATURE);
+    assert_eq!(value("payment", "id"), PAYMENT_ID);
+    assert_eq!(
+        value("sealed details", "ephemeral"),
+        SEALED_EPHEMERAL_PUBLIC
+    );
+    assert_eq!(value("sealed details", "sha256"), SEALED_DETAILS_SHA256);
+    assert_eq!(
+        value("sealed payment", "signature"),
+        SEALED_PAYMENT_SIGNATURE
+    );
+    assert_eq!(value("sealed payment", "id"), SEALED_PAYMENT_ID);
 }
