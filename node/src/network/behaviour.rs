@@ -98,6 +98,7 @@ pub(crate) fn build_swarm(
                 limits.idle_connection_timeout_ms,
             ))
         })
+        .with_connection_timeout(Duration::from_millis(limits.handshake_timeout_ms))
         .build();
     Ok(swarm)
 }

@@ -48,6 +48,11 @@ pub struct NetworkLimits {
     pub sync_request_timeout_ms: u64,
     /// A connection no protocol uses is closed after this long.
     pub idle_connection_timeout_ms: u64,
+    /// A connection must finish its upgrade (multistream negotiation, the
+    /// Noise handshake, Yamux) within this long, in both directions, or it
+    /// is dropped: a peer that opens TCP and stalls holds a pending slot no
+    /// longer than this.
+    pub handshake_timeout_ms: u64,
     /// First delay before redialling a configured peer; doubled after each
     /// failed dial (or connection cut short) up to `redial_backoff_max_ms`,
     /// reset when a connection lived at least `redial_backoff_max_ms`.
@@ -67,6 +72,7 @@ impl Default for NetworkLimits {
             connections_per_peer_max: 2,
             sync_request_timeout_ms: 30_000,
             idle_connection_timeout_ms: 3_600_000,
+            handshake_timeout_ms: 5_000,
             redial_backoff_initial_ms: 250,
             redial_backoff_max_ms: 5_000,
         }

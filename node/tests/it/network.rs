@@ -320,6 +320,42 @@ async fn network_validation_gates_forwarding_in_a_line() {
     .await;
 }
 
+/// A TCP connection that never starts its handshake is closed once the
+/// handshake timeout passes: a stalled dialer holds no slot for long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_a_stalled_handshake_is_cut_off() {
+    use tokio::io::AsyncReadExt;
+    within_deadline(async {
+        let limits = NetworkLimits {
+            handshake_timeout_ms: 300,
+            ..small_limits()
+        };
+        let node = Node::start(1, loopback_any_port(), &[], &[2], limits).await;
+        let started = std::time::Instant::now();
+        let mut stalled = tokio::net::TcpStream::connect(node.address).await.unwrap();
+        let mut buffer = [0u8; 256];
+        // The node's multistream header may arrive first; then the close.
+        loop {
+            match stalled.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+        let waited = started.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_millis(250),
+            "closed before the timeout: {waited:?}"
+        );
+        // libp2p's own default would keep it 10 s; ours cut it at 0.3 s
+        // (the bound leaves a loaded machine room).
+        assert!(
+            waited < std::time::Duration::from_secs(5),
+            "a stalled handshake held its connection {waited:?}"
+        );
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_stranger_cannot_hold_a_connection_or_gossip() {
     within_deadline(async {
