@@ -64,19 +64,23 @@ def raw(public_key):
     )
 
 
-def seal(data, recipients, context, ephemeral_secret, content_key):
+def hkdf(salt, ikm, info):
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
+
+
+def seal(data, recipients, context, seed):
     """PaymentDetails::Sealed's fields (ledger/src/sealed.rs)."""
-    ephemeral = X25519PrivateKey.from_private_bytes(ephemeral_secret)
+    salt = b"clearhouse/sealed-seed/v1\x00"
+    ephemeral = X25519PrivateKey.from_private_bytes(hkdf(salt, seed, b"ephemeral" + context))
+    content_key = hkdf(salt, seed, b"content" + context)
     e_pub = raw(ephemeral.public_key())
-    out = e_pub + u64(len(recipients))
+    commitment = hashlib.sha256(
+        b"clearhouse/sealed-commit/v1\x00" + content_key + context
+    ).digest()
+    out = e_pub + commitment + u64(len(recipients))
     for recipient in sorted(recipients):
         shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient))
-        wrap = HKDF(
-            algorithm=hashes.SHA256(),
-            length=32,
-            salt=e_pub + recipient,
-            info=b"clearhouse/sealed-wrap/v1\x00",
-        ).derive(shared)
+        wrap = hkdf(e_pub + recipient, shared, b"clearhouse/sealed-wrap/v1\x00")
         # 32 bytes of wrapped key, then its 16-byte tag.
         out += recipient + ChaCha20Poly1305(wrap).encrypt(bytes(12), content_key, context)
     plaintext = struct.pack(">H", len(data)) + data
@@ -87,8 +91,8 @@ def seal(data, recipients, context, ephemeral_secret, content_key):
     return out + u64(len(ciphertext)) + ciphertext
 
 
-# The same payment sealed (details variant 1) for two recipients, from fixed
-# bytes where a client draws fresh random ones for every payment.
+# The same payment sealed (details variant 1) for two recipients, from a fixed
+# seed where a client draws 32 fresh random bytes for every payment.
 to = bytes([0x22]) * 32
 context = hashlib.sha256(
     b"clearhouse/sealed-context/v1\x00"
@@ -104,7 +108,7 @@ recipients = [
     for b in (0x51, 0x52)
 ]
 data = text("INV-2026-118") + text("invoice 118, May")
-details = seal(data, recipients, context, bytes([0x31]) * 32, bytes([0x32]) * 32)
+details = seal(data, recipients, context, bytes([0x31]) * 32)
 sealed_payment = (
     struct.pack(">I", 12)
     + to

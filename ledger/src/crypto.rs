@@ -45,6 +45,10 @@ pub mod tag {
     pub const SEALED_CONTEXT: &[u8] = b"clearhouse/sealed-context/v1\0";
     /// HKDF info of the key wrapping a sealed payment's content key.
     pub const SEALED_WRAP: &[u8] = b"clearhouse/sealed-wrap/v1\0";
+    /// HKDF salt of the keys a sealed payment's seed gives.
+    pub const SEALED_SEED: &[u8] = b"clearhouse/sealed-seed/v1\0";
+    /// A sealed payment's commitment to its content key (hashed).
+    pub const SEALED_COMMIT: &[u8] = b"clearhouse/sealed-commit/v1\0";
 }
 
 /// SHA-256 of the concatenation of `parts`.

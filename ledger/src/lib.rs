@@ -43,7 +43,8 @@
 //! - 12 payment: to (32), asset, amount (16), details: a `u32` variant,
 //!   `0` in the clear, then end-to-end id (1 to 35 bytes of printable
 //!   ASCII, see [`payment`]) and remittance (0 to 140 bytes of UTF-8);
-//!   or `1` sealed ([`sealed`]): the ephemeral X25519 key (32), the count
+//!   or `1` sealed ([`sealed`]): the ephemeral X25519 key (32), the
+//!   commitment to the content key (32), the count
 //!   of recipients (`u64`, 1 to 8) and per recipient, in ascending key
 //!   order, its sealing key (32), the wrapped content key (32) and its tag
 //!   (16); then the ciphertext's length (`u64`, always 216) and its bytes

@@ -4,41 +4,54 @@
 //! reading them.
 //!
 //! Each member bank, regulator and auditor may publish a *sealing key* in
-//! genesis: an X25519 public key ([`SealingKey`]); the matching secret
-//! ([`SealingSecret`]) stays with its node and back office. A payer seals
-//! its [`PaymentData`] once, for every recipient, in the manner of HPKE's
-//! base mode (RFC 9180) with one content key:
+//! genesis: an X25519 public key ([`SealingKey`], in its canonical form);
+//! the matching secret ([`SealingSecret`]) stays with its node and back
+//! office. A payer seals its [`PaymentData`] once, for every recipient, in
+//! the manner of HPKE's base mode (RFC 9180) with one content key:
 //!
-//! 1. draw an ephemeral X25519 secret `e` (public `E`) and a content key `K`
-//!    (32 random bytes), both fresh for this payment;
-//! 2. per recipient key `P`: `W = HKDF-SHA-256(salt = E ‖ P, ikm = X25519(e,
+//! 1. from 32 fresh random bytes `seed`, derive the ephemeral X25519
+//!    secret `e` (public `E`) and the content key `K`:
+//!    `HKDF-SHA-256(salt = "clearhouse/sealed-seed/v1\0", ikm = seed,
+//!    info = "ephemeral" ‖ context)` and the same with `info = "content" ‖
+//!    context`, 32 bytes each. Bound to the context, the two keys differ for
+//!    every payment even if a client reused a seed by mistake;
+//! 2. the key commitment `C = SHA-256("clearhouse/sealed-commit/v1\0" ‖ K ‖
+//!    context)`: every recipient that opens checks `K` against it, so all
+//!    who open read the same data (ChaCha20-Poly1305 alone does not commit
+//!    to its key);
+//! 3. per recipient key `P`: `W = HKDF-SHA-256(salt = E ‖ P, ikm = X25519(e,
 //!    P), info = "clearhouse/sealed-wrap/v1\0")`, 32 bytes, and the wrapped
 //!    key `ChaCha20-Poly1305(W, nonce = 0^12, aad = context).seal(K)` (32
 //!    bytes and a 16-byte tag);
-//! 3. the plaintext: the data's canonical encoding (the same bytes
+//! 4. the plaintext: the data's canonical encoding (the same bytes
 //!    `PaymentDetails::Clear` carries) behind its length as a big-endian
 //!    `u16`, zero-padded to [`SEALED_PLAINTEXT_BYTES`], so every sealed
 //!    payment has the same size whatever its reference says;
-//! 4. the ciphertext `ChaCha20-Poly1305(K, nonce = 0^12, aad = context ‖
+//! 5. the ciphertext `ChaCha20-Poly1305(K, nonce = 0^12, aad = context ‖
 //!    E).seal(plaintext)`, [`SEALED_CIPHERTEXT_BYTES`].
 //!
-//! The all-zero nonces are sound because each key (`W` per recipient and
-//! `K`) encrypts exactly one message. The `context` is
+//! On the wire: `E` (32), `C` (32), the recipients (a `u64` count, then
+//! each key, wrapped key and tag), the ciphertext (a `u64` length, then its
+//! bytes). The all-zero nonces are sound because each key (`W` per
+//! recipient and `K`) encrypts exactly one message. The `context` is
 //! `SHA-256("clearhouse/sealed-context/v1\0" ‖ chain id ‖ sender ‖ payee ‖
 //! asset length (u8) ‖ asset ‖ amount (u128, big-endian))`
-//! ([`SealingContext`]): the details open only as the details of this
-//! payment, never copied under another.
+//! ([`SealingContext`]): the details open only as the details of a payment
+//! of that amount between those accounts. (The sender itself may repeat a
+//! sealed envelope in a later identical payment; nobody else can, as the
+//! sender's signature covers it.)
 //!
 //! Validators check the form (at most [`SEALED_RECIPIENTS_MAX`] recipients,
 //! sorted and distinct, the exact ciphertext size) when decoding, and the
-//! state transition checks the recipients are the chain's sealing keys and
-//! include the sending bank's, the receiving bank's and every regulator's
-//! (`RejectReason::Sealed*`). Nobody but a recipient can check that the
-//! ciphertext opens: a payer who seals garbage has signed a payment whose
-//! details its banks cannot read, and the API says so.
+//! state transition checks who it is sealed for (`RejectReason::
+//! NoSealingKey`, `NotSealedFor`, `SealedForOutsider`, `UnknownSealingKey`):
+//! both banks and every regulator, and no one else but auditors. Nobody but
+//! a recipient can check that its copy of `K` opens: a payer who wraps
+//! garbage for a recipient has signed a payment that recipient cannot read,
+//! and that recipient's node reports it `sealed_unreadable`.
 //!
 //! What a validator of a third bank still learns is in the README's
-//! "What a third-party validator learns".
+//! "Confidential payment details".
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
@@ -46,6 +59,7 @@ use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroizing;
 
 use crate::amount::Amount;
 use crate::codec;
@@ -70,9 +84,10 @@ pub enum SealError {
     /// Sealing for no one, or for more than the limit.
     #[error("sealed details need 1 to {SEALED_RECIPIENTS_MAX} recipients, not {0}")]
     Recipients(usize),
-    /// A recipient key is a low-order point: every secret agrees on the
-    /// same shared value with it, so it protects nothing.
-    #[error("sealing key {0} is not usable (a low-order point)")]
+    /// A recipient key is a low-order point (every secret agrees on the
+    /// same shared value with it, so it protects nothing) or not in its
+    /// canonical encoding.
+    #[error("sealing key {0} is not usable (a low-order point, or not canonical)")]
     WeakKey(SealingKey),
     /// The ciphertext was not sealed for this secret's key.
     #[error("these details are not sealed for sealing key {0}")]
@@ -105,9 +120,18 @@ impl SealingKey {
         hex::encode(self.0)
     }
 
-    /// Refuses a low-order point: a clamped scalar (a multiple of the
-    /// cofactor) times such a point is the identity, whatever the scalar.
+    /// Refuses a non-canonical encoding (the top bit set, or a value at or
+    /// above p = 2^255 - 19: X25519 would read it as another key's bytes,
+    /// so one key could be registered twice) and a low-order point (a
+    /// clamped scalar, a multiple of the cofactor, times such a point is
+    /// the identity, whatever the scalar).
     pub fn check(&self) -> Result<(), SealError> {
+        let bytes = &self.0;
+        let at_least_p =
+            bytes[31] == 0x7f && bytes[1..31].iter().all(|b| *b == 0xff) && bytes[0] >= 0xed;
+        if bytes[31] & 0x80 != 0 || at_least_p {
+            return Err(SealError::WeakKey(*self));
+        }
         let probe = StaticSecret::from([0x5a; 32]);
         if probe
             .diffie_hellman(&PublicKey::from(self.0))
@@ -207,6 +231,7 @@ pub struct WrappedKey {
 #[serde(try_from = "SealedWire")]
 pub struct SealedDetails {
     ephemeral: [u8; 32],
+    commitment: [u8; 32],
     recipients: Vec<WrappedKey>,
     ciphertext: Vec<u8>,
 }
@@ -216,6 +241,7 @@ pub struct SealedDetails {
 #[derive(Deserialize)]
 struct SealedWire {
     ephemeral: [u8; 32],
+    commitment: [u8; 32],
     recipients: Vec<WrappedKey>,
     ciphertext: Vec<u8>,
 }
@@ -244,6 +270,7 @@ impl TryFrom<SealedWire> for SealedDetails {
         }
         Ok(SealedDetails {
             ephemeral: wire.ephemeral,
+            commitment: wire.commitment,
             recipients: wire.recipients,
             ciphertext: wire.ciphertext,
         })
@@ -262,6 +289,21 @@ fn wrap_key(ephemeral: &[u8; 32], recipient: &SealingKey, shared: &[u8; 32]) -> 
     out
 }
 
+/// One of the two keys a seed gives for a context (module docs, step 1).
+fn derive(seed: &[u8; 32], what: &[u8], context: &SealingContext) -> Zeroizing<[u8; 32]> {
+    let mut info = Vec::with_capacity(what.len() + 32);
+    info.extend_from_slice(what);
+    info.extend_from_slice(&context.0.0);
+    let mut out = Zeroizing::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA-256's 8,160-byte output limit.
+    let _ = Hkdf::<Sha256>::new(Some(tag::SEALED_SEED), seed).expand(&info, out.as_mut());
+    out
+}
+
+fn commitment(content_key: &[u8], context: &SealingContext) -> [u8; 32] {
+    sha256(&[tag::SEALED_COMMIT, content_key, &context.0.0]).0
+}
+
 fn content_aad(context: &SealingContext, ephemeral: &[u8; 32]) -> [u8; 64] {
     let mut aad = [0u8; 64];
     aad[..32].copy_from_slice(&context.0.0);
@@ -271,36 +313,39 @@ fn content_aad(context: &SealingContext, ephemeral: &[u8; 32]) -> [u8; 64] {
 
 impl SealedDetails {
     /// Seals `data` for `recipients` (sorted and deduplicated here) under
-    /// `context`. `ephemeral` and `content_key` must be fresh random bytes
-    /// for every payment (the ledger has no randomness of its own; the
-    /// caller draws them, and golden vectors fix them).
+    /// `context`. `seed` must be fresh random bytes for every payment (the
+    /// ledger has no randomness of its own; the caller draws them, and
+    /// golden vectors fix them); the keys are derived from it and the
+    /// context.
     pub fn seal(
         data: &PaymentData,
         recipients: &[SealingKey],
         context: &SealingContext,
-        ephemeral: [u8; 32],
-        content_key: [u8; 32],
+        seed: [u8; 32],
     ) -> Result<SealedDetails, SealError> {
+        let seed = Zeroizing::new(seed);
         let mut keys = recipients.to_vec();
         keys.sort();
         keys.dedup();
         if keys.is_empty() || keys.len() > SEALED_RECIPIENTS_MAX {
             return Err(SealError::Recipients(keys.len()));
         }
-        let secret = StaticSecret::from(ephemeral);
+        let secret = StaticSecret::from(*derive(&seed, b"ephemeral", context));
+        let content_key = derive(&seed, b"content", context);
         let ephemeral_public = PublicKey::from(&secret).to_bytes();
         let mut wrapped = Vec::with_capacity(keys.len());
         for recipient in keys {
+            recipient.check()?;
             let shared = secret.diffie_hellman(&PublicKey::from(recipient.0));
             if !shared.was_contributory() {
                 return Err(SealError::WeakKey(recipient));
             }
-            let wrap = wrap_key(&ephemeral_public, &recipient, shared.as_bytes());
-            let sealed = ChaCha20Poly1305::new(Key::from_slice(&wrap))
+            let wrap = Zeroizing::new(wrap_key(&ephemeral_public, &recipient, shared.as_bytes()));
+            let sealed = ChaCha20Poly1305::new(Key::from_slice(wrap.as_ref()))
                 .encrypt(
                     Nonce::from_slice(&ZERO_NONCE),
                     Payload {
-                        msg: &content_key,
+                        msg: content_key.as_ref(),
                         aad: &context.0.0,
                     },
                 )
@@ -312,26 +357,28 @@ impl SealedDetails {
                 tag: key_tag,
             });
         }
-        let encoded =
-            codec::encode(data).map_err(|_| SealError::Damaged("the data did not encode"))?;
+        let encoded = Zeroizing::new(
+            codec::encode(data).map_err(|_| SealError::Damaged("the data did not encode"))?,
+        );
         let length = u16::try_from(encoded.len())
             .ok()
             .filter(|length| usize::from(*length) + 2 <= SEALED_PLAINTEXT_BYTES)
             .ok_or(SealError::Damaged("the data does not fit the sealed size"))?;
-        let mut plaintext = [0u8; SEALED_PLAINTEXT_BYTES];
+        let mut plaintext = Zeroizing::new([0u8; SEALED_PLAINTEXT_BYTES]);
         plaintext[..2].copy_from_slice(&length.to_be_bytes());
         plaintext[2..2 + encoded.len()].copy_from_slice(&encoded);
-        let ciphertext = ChaCha20Poly1305::new(Key::from_slice(&content_key))
+        let ciphertext = ChaCha20Poly1305::new(Key::from_slice(content_key.as_ref()))
             .encrypt(
                 Nonce::from_slice(&ZERO_NONCE),
                 Payload {
-                    msg: &plaintext,
+                    msg: plaintext.as_ref(),
                     aad: &content_aad(context, &ephemeral_public),
                 },
             )
             .map_err(|_| SealError::Damaged("the details did not seal"))?;
         Ok(SealedDetails {
             ephemeral: ephemeral_public,
+            commitment: commitment(content_key.as_ref(), context),
             recipients: wrapped,
             ciphertext,
         })
@@ -366,11 +413,11 @@ impl SealedDetails {
         if !shared.was_contributory() {
             return Err(SealError::Damaged("a low-order ephemeral key"));
         }
-        let wrap = wrap_key(&self.ephemeral, &ours, shared.as_bytes());
+        let wrap = Zeroizing::new(wrap_key(&self.ephemeral, &ours, shared.as_bytes()));
         let mut sealed_key = [0u8; 48];
         sealed_key[..32].copy_from_slice(&wrapped.key);
         sealed_key[32..].copy_from_slice(&wrapped.tag);
-        let content_key = ChaCha20Poly1305::new(Key::from_slice(&wrap))
+        let content_key = ChaCha20Poly1305::new(Key::from_slice(wrap.as_ref()))
             .decrypt(
                 Nonce::from_slice(&ZERO_NONCE),
                 Payload {
@@ -378,9 +425,15 @@ impl SealedDetails {
                     aad: &context.0.0,
                 },
             )
+            .map(Zeroizing::new)
             .map_err(|_| SealError::Damaged("the wrapped key does not open"))?;
         if content_key.len() != 32 {
             return Err(SealError::Damaged("the wrapped key has the wrong size"));
+        }
+        if commitment(&content_key, context) != self.commitment {
+            return Err(SealError::Damaged(
+                "the content key is not the one committed to",
+            ));
         }
         let plaintext = ChaCha20Poly1305::new(Key::from_slice(&content_key))
             .decrypt(
@@ -390,6 +443,7 @@ impl SealedDetails {
                     aad: &content_aad(context, &self.ephemeral),
                 },
             )
+            .map(Zeroizing::new)
             .map_err(|_| SealError::Damaged("the ciphertext does not open"))?;
         let (length, rest) = plaintext
             .split_first_chunk::<2>()
@@ -449,7 +503,6 @@ mod tests {
             &[b.public(), a.public(), r.public(), a.public()],
             &context(100),
             [7; 32],
-            [8; 32],
         )
         .unwrap();
         assert_eq!(sealed.recipients().count(), 3);
@@ -467,8 +520,7 @@ mod tests {
             Err(SealError::Damaged(_))
         ));
         // The same data sealed twice with fresh randomness differs.
-        let again =
-            SealedDetails::seal(&data(), &[a.public()], &context(100), [9; 32], [8; 32]).unwrap();
+        let again = SealedDetails::seal(&data(), &[a.public()], &context(100), [9; 32]).unwrap();
         assert_ne!(again.ciphertext, sealed.ciphertext);
     }
 
@@ -487,8 +539,7 @@ mod tests {
             .iter()
             .map(|data| {
                 let sealed =
-                    SealedDetails::seal(data, &[a.public()], &context(1), [7; 32], [8; 32])
-                        .unwrap();
+                    SealedDetails::seal(data, &[a.public()], &context(1), [7; 32]).unwrap();
                 assert_eq!(&sealed.open(&a, &context(1)).unwrap(), data);
                 codec::encode(&sealed).unwrap().len()
             })
@@ -499,8 +550,7 @@ mod tests {
     #[test]
     fn tampering_anywhere_is_caught() {
         let a = SealingSecret::from_bytes([10; 32]);
-        let sealed =
-            SealedDetails::seal(&data(), &[a.public()], &context(5), [7; 32], [8; 32]).unwrap();
+        let sealed = SealedDetails::seal(&data(), &[a.public()], &context(5), [7; 32]).unwrap();
         let mut bad = sealed.clone();
         bad.ciphertext[3] ^= 1;
         assert!(matches!(
@@ -513,23 +563,45 @@ mod tests {
             bad.open(&a, &context(5)),
             Err(SealError::Damaged(_))
         ));
-        let mut bad = sealed;
+        let mut bad = sealed.clone();
         bad.ephemeral[0] ^= 1;
         assert!(bad.open(&a, &context(5)).is_err());
+        // A content key other than the committed one (a second meaning
+        // for one ciphertext) is refused.
+        let mut bad = sealed.clone();
+        bad.commitment[0] ^= 1;
+        assert_eq!(
+            bad.open(&a, &context(5)),
+            Err(SealError::Damaged(
+                "the content key is not the one committed to"
+            ))
+        );
+    }
+
+    #[test]
+    fn non_canonical_keys_are_refused() {
+        let a = SealingSecret::from_bytes([10; 32]).public();
+        let mut top_bit = a;
+        top_bit.0[31] |= 0x80;
+        assert_eq!(top_bit.check(), Err(SealError::WeakKey(top_bit)));
+        // p itself, and p + 1: the encodings of 0 and 1 written again.
+        let mut p = [0xff; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        let mut p1 = p;
+        p1[0] = 0xee;
+        for key in [SealingKey(p), SealingKey(p1)] {
+            assert_eq!(key.check(), Err(SealError::WeakKey(key)));
+        }
+        assert!(a.check().is_ok());
     }
 
     #[test]
     fn malformed_forms_never_decode_and_weak_keys_are_refused() {
         let a = SealingSecret::from_bytes([10; 32]);
         let b = SealingSecret::from_bytes([11; 32]);
-        let sealed = SealedDetails::seal(
-            &data(),
-            &[a.public(), b.public()],
-            &context(5),
-            [7; 32],
-            [8; 32],
-        )
-        .unwrap();
+        let sealed =
+            SealedDetails::seal(&data(), &[a.public(), b.public()], &context(5), [7; 32]).unwrap();
         let bytes = codec::encode(&sealed).unwrap();
         assert_eq!(
             codec::decode::<SealedDetails, 4096>(&bytes).unwrap(),
@@ -557,7 +629,7 @@ mod tests {
         ));
         assert!(SealingKey::from_hex(&a.public().to_hex()).is_ok());
         assert_eq!(
-            SealedDetails::seal(&data(), &[], &context(5), [7; 32], [8; 32]),
+            SealedDetails::seal(&data(), &[], &context(5), [7; 32]),
             Err(SealError::Recipients(0))
         );
     }

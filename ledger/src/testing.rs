@@ -271,8 +271,9 @@ impl Fixture {
         )
     }
 
-    /// A payment whose data is sealed for `recipients` (ephemeral and
-    /// content keys derived from the payer and nonce: deterministic).
+    /// A payment whose data is sealed for `recipients`, its seed derived
+    /// from the payer and nonce (deterministic: for tests, never for a
+    /// real payment).
     #[allow(clippy::too_many_arguments)]
     pub fn sealed_payment(
         &self,
@@ -296,16 +297,10 @@ impl Fixture {
             &self.asset(asset),
             Amount(amount),
         );
-        let nonce_bytes = nonce.to_be_bytes();
-        let seed = |what: &[u8]| sha256(&[what, &sender.account().0, &nonce_bytes]).0;
-        let sealed = SealedDetails::seal(
-            &data,
-            recipients,
-            &context,
-            seed(b"ephemeral"),
-            seed(b"content"),
-        )
-        .unwrap();
+        // Tests only: a seed anyone can compute is no secret. A client
+        // draws 32 random bytes per payment.
+        let seed = sha256(&[b"seed", &sender.account().0, &nonce.to_be_bytes()]).0;
+        let sealed = SealedDetails::seal(&data, recipients, &context, seed).unwrap();
         self.sign(
             sender,
             nonce,

@@ -36,6 +36,9 @@ pub enum StartError {
     /// The sealing key file's public key is no party's sealing key.
     #[error("sealing key {0} is not the sealing key of a member, auditor or regulator in genesis")]
     UnknownSealingKey(clearhouse_ledger::sealed::SealingKey),
+    /// A validator's sealing key file is not its own bank's.
+    #[error("sealing key {0} is not the sealing key of this validator's bank")]
+    NotOwnSealingKey(clearhouse_ledger::sealed::SealingKey),
     /// The store could not be opened.
     #[error("store: {0}")]
     Store(#[from] clearhouse_ledger::store::StoreError),
@@ -162,6 +165,18 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
                 .any(|key| key == public);
             if !known {
                 return Err(StartError::UnknownSealingKey(public));
+            }
+            // A validator opens what is sealed for its own bank only.
+            if let (Role::Validator, Some(path)) = (config.role, &config.key_file) {
+                let validator = ValidatorKey(keyfile::read(path)?.account().0);
+                let own = genesis
+                    .members
+                    .iter()
+                    .find(|member| member.validator_key == validator)
+                    .and_then(|member| member.sealing_key);
+                if own != Some(public) {
+                    return Err(StartError::NotOwnSealingKey(public));
+                }
             }
             Some(secret)
         }

@@ -165,8 +165,6 @@ fn every_route_admits_exactly_the_roles_its_table_row_names() {
                 {
                     &[403]
                 }
-                // Whom to seal a payment for: the payer and any bank.
-                (_, Access::Submit) if route.method == "GET" => &[200],
                 (_, Access::Submit) => &[400],
                 _ => &[200],
             };

@@ -42,8 +42,8 @@ fn sealed(
         end_to_end_id: EndToEndId::new(E2E).unwrap(),
         remittance: Remittance::new(REMITTANCE).unwrap(),
     };
-    let ephemeral = [u8::try_from(nonce).unwrap() + 1; 32];
-    let details = SealedDetails::seal(&data, recipients, &context, ephemeral, [0x42; 32]).unwrap();
+    let seed = [u8::try_from(nonce).unwrap() + 1; 32];
+    let details = SealedDetails::seal(&data, recipients, &context, seed).unwrap();
     cluster.sign(
         from,
         nonce,
@@ -119,12 +119,16 @@ fn only_the_banks_involved_the_regulator_and_the_auditor_read_a_sealed_reference
         key("regulator"),
         key("auditor"),
     ];
-    // An account asks for its own payments only.
-    let other = format!(
-        "/v1/sealing-keys?from={}&to={payer_account}",
-        cluster.keys[payee].account()
+    // An account asks for its own payments only, a bank for its
+    // customers' only.
+    let others = format!(
+        "/v1/sealing-keys?from={}&to={}",
+        cluster.keys[payee].account(),
+        cluster.keys[2].account()
     );
-    let (status, refused) = cluster.get_as(0, &other, Some(&signer));
+    let (status, refused) = cluster.get_as(0, &others, Some(&signer));
+    assert_eq!(status, 403, "{refused}");
+    let (status, refused) = cluster.get_as(2, &path, Some(&cluster.bank(2, 2)));
     assert_eq!(status, 403, "{refused}");
 
     let payment = sealed(&cluster, payer, 0, payee, &everyone);

@@ -361,14 +361,8 @@ impl<'a> Prepared<'a> {
         }
         self.sealing.borrow_mut().insert(*to, recipients);
         let context = SealingContext::new(&self.chain_id, &sender, to, asset, amount);
-        let sealed = SealedDetails::seal(
-            &data,
-            &keys,
-            &context,
-            rand::random::<[u8; 32]>(),
-            rand::random::<[u8; 32]>(),
-        )
-        .map_err(|e| CliError::Usage(format!("the payment data cannot be sealed: {e}")))?;
+        let sealed = SealedDetails::seal(&data, &keys, &context, rand::random::<[u8; 32]>())
+            .map_err(|e| CliError::Usage(format!("the payment data cannot be sealed: {e}")))?;
         Ok(PaymentDetails::Sealed(sealed))
     }
 

@@ -18,7 +18,7 @@ use crate::amount::Amount;
 use crate::codec;
 use crate::crypto::{self, CryptoError};
 use crate::ids::{AccountId, AssetCode, Category, Hash, MemberId};
-use crate::sealed::{SealedDetails, SealingKey};
+use crate::sealed::SealedDetails;
 use crate::tx::{Body, SignedTransaction};
 
 use super::credit::{AttestationEntry, CreditLine, rating};
@@ -611,9 +611,12 @@ impl<'v> Exec<'v> {
                 amount,
                 details,
             } => match details.sealed() {
+                // The transfer's rules first, so a payment is refused for
+                // the same reason however its details travel (a refused
+                // step leaves nothing behind).
                 Some(sealed) => self
-                    .check_sealed(from, to, sealed)
-                    .and_then(|()| self.transfer(from, to, asset, *amount, tx.fee)),
+                    .transfer(from, to, asset, *amount, tx.fee)
+                    .and_then(|fee| self.check_sealed(from, to, sealed).map(|()| fee)),
                 None => self.transfer(from, to, asset, *amount, tx.fee),
             },
             Body::Issue { to, asset, amount } => self.issue(from, to, asset, *amount),
@@ -698,22 +701,11 @@ impl<'v> Exec<'v> {
     }
 
     /// Sealed details must be readable by the banks on both sides and by
-    /// every regulator with a sealing key, and sealed for no one but the
-    /// chain's parties (`crate::sealed`).
+    /// every regulator with a sealing key, and sealed for no one else but
+    /// auditors (`crate::sealed`).
     fn check_sealed(&mut self, from: &AccountId, to: &AccountId, sealed: &SealedDetails) -> Step {
         let overseers = read_overseers(self.view)?;
-        let known = |key: &SealingKey| {
-            self.members
-                .iter()
-                .any(|member| member.sealing_key.as_ref() == Some(key))
-                || overseers
-                    .iter()
-                    .any(|overseer| overseer.sealing_key.as_ref() == Some(key))
-        };
-        if let Some(stranger) = sealed.recipients().find(|key| !known(key)) {
-            return Err(RejectReason::UnknownSealingKey(stranger).into());
-        }
-        let mut required = Vec::with_capacity(2 + overseers.len());
+        let mut sides = Vec::with_capacity(2);
         for account in [from, to] {
             let bank = self.bank_of(account)?;
             let key = self
@@ -723,15 +715,33 @@ impl<'v> Exec<'v> {
                 .ok_or_else(|| corrupt(format!("bank {bank} is not a member")))?
                 .sealing_key
                 .ok_or_else(|| RejectReason::NoSealingKey(bank.clone()))?;
-            required.push((bank, key));
+            sides.push((bank, key));
         }
-        for overseer in &overseers {
-            if let (OverseerRole::Regulator, Some(key)) = (overseer.role, overseer.sealing_key) {
-                required.push((overseer.id.clone(), key));
+        for key in sealed.recipients() {
+            if sides.iter().any(|(_, side)| *side == key)
+                || overseers.iter().any(|o| o.sealing_key == Some(key))
+            {
+                continue;
             }
+            return Err(match self
+                .members
+                .iter()
+                .find(|member| member.sealing_key == Some(key))
+            {
+                Some(outsider) => RejectReason::SealedForOutsider(outsider.id.clone()),
+                None => RejectReason::UnknownSealingKey(key),
+            }
+            .into());
         }
-        match required
+        let regulators = overseers
+            .iter()
+            .filter_map(|o| match (o.role, o.sealing_key) {
+                (OverseerRole::Regulator, Some(key)) => Some((o.id.clone(), key)),
+                _ => None,
+            });
+        match sides
             .into_iter()
+            .chain(regulators)
             .find(|(_, key)| !sealed.is_sealed_for(key))
         {
             Some((party, _)) => Err(RejectReason::NotSealedFor(party).into()),

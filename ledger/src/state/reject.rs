@@ -230,4 +230,8 @@ pub enum RejectReason {
     /// overseer's sealing key.
     #[error("sealing key {0} is not a sealing key of this chain")]
     UnknownSealingKey(SealingKey),
+    /// Sealed payment details sealed for a member bank on neither side of
+    /// the payment: it would read another bank's customers' references.
+    #[error("the sealed details are sealed for {0}, which is on neither side of the payment")]
+    SealedForOutsider(MemberId),
 }

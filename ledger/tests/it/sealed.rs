@@ -46,6 +46,11 @@ fn a_sealed_payment_names_both_banks_and_the_regulator_or_is_rejected() {
             vec![bank(0), bank(1), regulator, stranger],
             Some(RejectReason::UnknownSealingKey(stranger)),
         ),
+        // Bank 2 is on neither side: it may not read the reference.
+        (
+            vec![bank(0), bank(1), regulator, bank(2)],
+            Some(RejectReason::SealedForOutsider(member("bank-2"))),
+        ),
     ];
     let txs = cases
         .iter()
@@ -80,11 +85,18 @@ fn a_sealed_payment_names_both_banks_and_the_regulator_or_is_rejected() {
         "",
         &[bank(0), regulator],
     );
-    let outcome = f.propose(&state, vec![same_bank]);
+    // The transfer's own rules come first: a zero amount is refused as a
+    // zero amount whether its details are sealed well or not at all.
+    let zero = f.sealed_payment(payer, 1, payee, 0, 0, "E2E-3", "", &[bank(0)]);
+    let outcome = f.propose(&state, vec![same_bank, zero]);
     assert!(matches!(
         outcome.execution.receipts[0].outcome,
         Outcome::Applied { .. }
     ));
+    assert_eq!(
+        outcome.execution.receipts[1].outcome,
+        Outcome::Rejected(RejectReason::ZeroAmount)
+    );
 }
 
 #[test]

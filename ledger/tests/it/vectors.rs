@@ -405,8 +405,8 @@ fn payment_data_out_of_its_rules_never_decodes() {
 }
 
 /// The golden payment of `payment()` with its data sealed for two
-/// recipients, from fixed "random" bytes: the ephemeral secret 0x31…, the
-/// content key 0x32…, the recipients' secrets 0x51… and 0x52….
+/// recipients, from a fixed "random" seed 0x31… and the recipients'
+/// secrets 0x51… and 0x52….
 /// `docs/sign_transfer.py` builds the same bytes with Python's
 /// `cryptography` from the description in `ledger::sealed` alone.
 fn sealed_payment() -> (Transaction, [SealingSecret; 2]) {
@@ -428,9 +428,8 @@ fn sealed_payment() -> (Transaction, [SealingSecret; 2]) {
     let context = SealingContext::new(&Hash([0x11; 32]), &sender().account(), to, asset, *amount);
     let data = details.clear().unwrap().clone();
     let keys = [secrets[0].public(), secrets[1].public()];
-    *details = PaymentDetails::Sealed(
-        SealedDetails::seal(&data, &keys, &context, [0x31; 32], [0x32; 32]).unwrap(),
-    );
+    *details =
+        PaymentDetails::Sealed(SealedDetails::seal(&data, &keys, &context, [0x31; 32]).unwrap());
     (tx, secrets)
 }
 
@@ -446,15 +445,16 @@ fn sealed_payment_layout_signature_and_id_are_pinned() {
     let details = &body[fields_hex..];
     assert_eq!(&details[..8], "00000001", "details: sealed");
     assert_eq!(&details[8..72], SEALED_EPHEMERAL_PUBLIC);
-    assert_eq!(&details[72..88], "0000000000000002", "two recipients");
+    // Then the key commitment (32), and the count of recipients.
+    assert_eq!(&details[136..152], "0000000000000002", "two recipients");
     // Each recipient: key (32), wrapped key (32), tag (16); keys ascending.
-    let recipient = |i: usize| &details[88 + 160 * i..88 + 160 * (i + 1)];
+    let recipient = |i: usize| &details[152 + 160 * i..152 + 160 * (i + 1)];
     assert!(recipient(0)[..64] < recipient(1)[..64]);
     let mut keys: Vec<String> = secrets.iter().map(|s| s.public().to_hex()).collect();
     keys.sort();
     assert_eq!(&recipient(0)[..64], keys[0]);
     assert_eq!(&recipient(1)[..64], keys[1]);
-    let ciphertext = &details[88 + 320..];
+    let ciphertext = &details[152 + 320..];
     assert_eq!(
         &ciphertext[..16],
         "00000000000000d8",
@@ -478,11 +478,11 @@ fn sealed_payment_layout_signature_and_id_are_pinned() {
 }
 
 const SEALED_EPHEMERAL_PUBLIC: &str =
-    "04f5f29162c31a8defa18e6e742224ee806fc1718a278be859ba5620402b8f3a";
+    "7a3fbff2b27ea66e97ce354203e0a7ea5f8fe70cb11b79b8c9abc6fa21c3a60a";
 const SEALED_DETAILS_SHA256: &str =
-    "533e8f34505cf9b41c6da4cb58edfc0ddbb096503b03e87627b324f13210db6b";
-const SEALED_PAYMENT_SIGNATURE: &str = "7fc246be013fc1f8bed38582221b7bff1995e9018cfe640196238805fee7be2081fb8e38162f24efc135e9cbb1679e58467bb29a671140406c4dfe4b30fd9901";
-const SEALED_PAYMENT_ID: &str = "77a4fbcc9b39dd90ed15c291fb7140dcd6ad6aa187842d85cb516e90bf051d59";
+    "37fbf9a06355af01a8b711946c1373984cd5bf678e9c2a2f0fafe8ee9c7cacf1";
+const SEALED_PAYMENT_SIGNATURE: &str = "3d4140d68b696ee383a2f31a792296609a7787d85e239a11fa9f3e4007b4262d1a0c98fd7eb9295dc56252f6a3c67af9edd4f15926b4e51aa3f36851ed998308";
+const SEALED_PAYMENT_ID: &str = "69cc188c52a7ec5a5ca572dd941cd52b76ef8b4902d6bf53419fe1084048d85e";
 
 /// `docs/sign_transfer.py`, which knows only the documented layout, builds
 /// every transaction above with Python's `cryptography` to the same

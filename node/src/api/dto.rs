@@ -735,7 +735,8 @@ pub enum Body {
         /// How much.
         value: Amount,
         /// How the payment data travels, and whether this answer could
-        /// read it.
+        /// read it (absent from nodes older than sealed details: clear).
+        #[serde(default)]
         details: DetailsForm,
         /// The payer's end-to-end id (ISO 20022 `EndToEndId`); absent when
         /// sealed and this node cannot open it.
@@ -753,11 +754,12 @@ pub enum Body {
 }
 
 /// How a payment's data travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DetailsForm {
     /// In the clear: every node reads it.
+    #[default]
     Clear,
     /// Sealed for both banks and the regulators; this node opened it for a
     /// caller who may see the payment.
@@ -989,6 +991,7 @@ pub fn reject_code(reason: &ledger::state::RejectReason) -> &'static str {
         R::NoSealingKey(_) => "no_sealing_key",
         R::NotSealedFor(_) => "not_sealed_for",
         R::UnknownSealingKey(_) => "unknown_sealing_key",
+        R::SealedForOutsider(_) => "sealed_for_outsider",
     }
 }
 

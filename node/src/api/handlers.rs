@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use clearhouse_ledger::block::Block;
 use clearhouse_ledger::payment::EndToEndId;
 use clearhouse_ledger::state::{AccountState, OverseerRole};
-use clearhouse_ledger::{AccountId, Amount, AssetCode, Hash, SignedTransaction};
+use clearhouse_ledger::{AccountId, Amount, AssetCode, Hash, MemberId, SignedTransaction};
 
 use super::access::{Caller, Parties, parties};
 use super::batch::{WIRE_BATCH_MEDIA_TYPE, WireBatchError, split_wire_batch};
@@ -298,7 +298,8 @@ pub(super) async fn find_transactions(
 }
 
 /// `GET /v1/sealing-keys?from=…&to=…`: whom a payment's data must (and
-/// may) be sealed for. It tells the caller which bank hosts the payee, as
+/// may) be sealed for, asked by a party, a party's bank or an overseer. It tells
+/// the caller which bank hosts the payee (and that the payee exists), as
 /// an account number tells a payer's bank where to send; nothing else
 /// about the payee.
 #[utoipa::path(
@@ -310,7 +311,7 @@ pub(super) async fn find_transactions(
         (status = 200, description = "The sealing keys, the payer's bank first", body = dto::SealingKeys),
         (status = 400, description = "Bad account or query", body = dto::ErrorBody),
         (status = 401, description = "Unsigned request", body = dto::ErrorBody),
-        (status = 403, description = "An account asking for another payer", body = dto::ErrorBody),
+        (status = 403, description = "Neither party, nor a party's bank", body = dto::ErrorBody),
         (status = 404, description = "Payer or payee not registered", body = dto::ErrorBody),
     )
 )]
@@ -322,10 +323,25 @@ pub(super) async fn sealing_keys(
     let Query(query) = query.map_err(bad_query)?;
     let from = AccountId::from_hex(&query.from).map_err(bad_account)?;
     let to = AccountId::from_hex(&query.to).map_err(bad_account)?;
-    if let Caller::Account { id, .. } = &caller {
-        if *id != from {
-            return Err(caller.out_of_scope(format!("sealing keys for payments of {from}")));
+    // Within the caller's scope as the payment would be: a party, a bank
+    // of either party, an overseer.
+    let bank_of = |account: &AccountId| -> Result<Option<MemberId>, ApiError> {
+        Ok(state
+            .store
+            .account(account)
+            .map_err(internal)?
+            .map(|found| found.bank))
+    };
+    let in_scope = match &caller {
+        Caller::Account { id, .. } => *id == from || *id == to,
+        Caller::Bank(bank) => {
+            bank_of(&from)?.as_ref() == Some(bank) || bank_of(&to)?.as_ref() == Some(bank)
         }
+        Caller::Overseer { .. } => true,
+        Caller::Public => false,
+    };
+    if !in_scope {
+        return Err(caller.out_of_scope(format!("sealing keys for payments of {from}")));
     }
     let members = state.store.members().map_err(internal)?;
     let mut recipients = Vec::new();

@@ -104,7 +104,7 @@ pub fn routes() -> Vec<Route> {
         route(
             "GET",
             "/v1/sealing-keys",
-            Submit,
+            Scoped,
             get(handlers::sealing_keys),
         ),
         route(
