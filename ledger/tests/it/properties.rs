@@ -38,6 +38,7 @@ use clearhouse_ledger::codec;
 use clearhouse_ledger::crypto::{Keypair, sha256};
 use clearhouse_ledger::ids::Category;
 use clearhouse_ledger::payment::{EndToEndId, PaymentData, PaymentDetails, Remittance};
+use clearhouse_ledger::sealed::{SealedDetails, SealingContext};
 use clearhouse_ledger::state::credit::{self, CreditRecord};
 use clearhouse_ledger::state::escrow::{EscrowState, EscrowStatus, SettledBy, Settlement};
 use clearhouse_ledger::state::memory::MemoryState;
@@ -46,6 +47,7 @@ use clearhouse_ledger::state::{
     apply_block,
 };
 use clearhouse_ledger::store::Store;
+use clearhouse_ledger::testing::sealing;
 use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, Hash, MemberId, SignedTransaction, Transaction,
 };
@@ -522,7 +524,53 @@ impl Model {
         let sender = tx.sender;
         let height = self.height;
         match &tx.body {
-            // A payment moves money as a transfer does; its data is inert.
+            // A payment moves money as a transfer does; its data is inert,
+            // but sealed data must be sealed for the right parties.
+            Body::Payment {
+                to,
+                asset,
+                amount,
+                details: PaymentDetails::Sealed(sealed),
+            } => {
+                let transfer = Body::Transfer {
+                    to: *to,
+                    asset: asset.clone(),
+                    amount: *amount,
+                };
+                let fee = self.body(
+                    &Transaction {
+                        body: transfer,
+                        ..tx.clone()
+                    },
+                    id,
+                )?;
+                let sides = [self.account(&sender)?.bank, self.account(to)?.bank];
+                let side_keys = sides.map(|bank| Fixture::sealing(bank).public());
+                let overseers = [sealing("regulator").public(), sealing("auditor").public()];
+                for key in sealed.recipients() {
+                    if side_keys.contains(&key) || overseers.contains(&key) {
+                        continue;
+                    }
+                    return Err(
+                        match (0..BANKS).find(|b| Fixture::sealing(*b).public() == key) {
+                            Some(bank) => RejectReason::SealedForOutsider(member(bank)),
+                            None => RejectReason::UnknownSealingKey(key),
+                        },
+                    );
+                }
+                let required = [
+                    (member(sides[0]), side_keys[0]),
+                    (member(sides[1]), side_keys[1]),
+                    (MemberId::new("regulator").unwrap(), overseers[0]),
+                ];
+                match required
+                    .into_iter()
+                    .find(|(_, key)| !sealed.is_sealed_for(key))
+                {
+                    Some((party, _)) => Err(RejectReason::NotSealedFor(party)),
+                    None => Ok(fee),
+                }
+            }
             Body::Transfer { to, asset, amount }
             | Body::Payment {
                 to, asset, amount, ..
@@ -1654,6 +1702,44 @@ impl Builder {
             }
         };
         let sender = &self.keys[sender];
+        // One payment in eight seals its data: for the right parties, or
+        // without the regulator, or for a bank on neither side too, or for
+        // the auditor as well.
+        let body = match body {
+            Body::Payment {
+                to, asset, amount, ..
+            } if op.kind == 7 => {
+                let bank =
+                    |id: &AccountId| model.accounts.get(id).map_or(0, |account| account.bank);
+                let mut keys = vec![
+                    Fixture::sealing(bank(&sender.account())).public(),
+                    Fixture::sealing(bank(&to)).public(),
+                    sealing("regulator").public(),
+                ];
+                match op.a % 4 {
+                    1 => drop(keys.pop()),
+                    2 => keys.push(Fixture::sealing((bank(&to) + 1) % BANKS).public()),
+                    3 => keys.push(sealing("auditor").public()),
+                    _ => {}
+                }
+                let context =
+                    SealingContext::new(&f.chain_id(), &sender.account(), &to, &asset, amount);
+                let data = PaymentData {
+                    end_to_end_id: EndToEndId::new(&format!("E2E {}", op.a)).unwrap(),
+                    remittance: Remittance::new("sealed invoice").unwrap(),
+                };
+                let seed = sha256(&[b"property seed", &[op.a, op.b]]).0;
+                Body::Payment {
+                    to,
+                    asset,
+                    amount,
+                    details: PaymentDetails::Sealed(
+                        SealedDetails::seal(&data, &keys, &context, seed).unwrap(),
+                    ),
+                }
+            }
+            other => other,
+        };
         let nonce = model
             .nonce(&sender.account())
             .saturating_add_signed(i64::from(op.nonce_skew));
