@@ -18,6 +18,7 @@ use crate::genesis::{
     AccountEntry, AssetEntry, CreditCapEntry, CreditEntry, EscrowEntry, FeeEntry, Genesis,
     GenesisFile, MemberEntry, OverseerEntry,
 };
+use crate::payment::{EndToEndId, PaymentData, PaymentDetails, Remittance};
 use crate::sealed::{SealedDetails, SealingContext, SealingKey, SealingSecret};
 use crate::state::{BlockOutcome, Signatures, StateView, propose_block};
 use crate::validators::ValidatorKey;
@@ -31,6 +32,13 @@ pub fn key(label: &str) -> Keypair {
 /// A deterministic sealing secret for `label`.
 pub fn sealing(label: &str) -> SealingSecret {
     SealingSecret::from_bytes(sha256(&[b"clearhouse-test-sealing", label.as_bytes()]).0)
+}
+
+fn payment_data(end_to_end_id: &str, remittance: &str) -> PaymentData {
+    PaymentData {
+        end_to_end_id: EndToEndId::new(end_to_end_id).unwrap(),
+        remittance: Remittance::new(remittance).unwrap(),
+    }
 }
 
 pub const ASSETS: [&str; 4] = ["CNY", "USD", "EUR", "JPY"];
@@ -256,19 +264,8 @@ impl Fixture {
         end_to_end_id: &str,
         remittance: &str,
     ) -> SignedTransaction {
-        self.sign(
-            sender,
-            nonce,
-            Body::Payment {
-                to,
-                asset: self.asset(asset),
-                amount: Amount(amount),
-                details: crate::payment::PaymentDetails::Clear(crate::payment::PaymentData {
-                    end_to_end_id: crate::payment::EndToEndId::new(end_to_end_id).unwrap(),
-                    remittance: crate::payment::Remittance::new(remittance).unwrap(),
-                }),
-            },
-        )
+        let details = PaymentDetails::Clear(payment_data(end_to_end_id, remittance));
+        self.payment_with(sender, nonce, to, asset, amount, details)
     }
 
     /// A payment whose data is sealed for `recipients`, its seed derived
@@ -286,10 +283,6 @@ impl Fixture {
         remittance: &str,
         recipients: &[SealingKey],
     ) -> SignedTransaction {
-        let data = crate::payment::PaymentData {
-            end_to_end_id: crate::payment::EndToEndId::new(end_to_end_id).unwrap(),
-            remittance: crate::payment::Remittance::new(remittance).unwrap(),
-        };
         let context = SealingContext::new(
             &self.chain_id(),
             &sender.account(),
@@ -300,17 +293,34 @@ impl Fixture {
         // Tests only: a seed anyone can compute is no secret. A client
         // draws 32 random bytes per payment.
         let seed = sha256(&[b"seed", &sender.account().0, &nonce.to_be_bytes()]).0;
+        let data = payment_data(end_to_end_id, remittance);
         let sealed = SealedDetails::seal(&data, recipients, &context, seed).unwrap();
-        self.sign(
+        self.payment_with(
             sender,
             nonce,
-            Body::Payment {
-                to,
-                asset: self.asset(asset),
-                amount: Amount(amount),
-                details: crate::payment::PaymentDetails::Sealed(sealed),
-            },
+            to,
+            asset,
+            amount,
+            PaymentDetails::Sealed(sealed),
         )
+    }
+
+    fn payment_with(
+        &self,
+        sender: &Keypair,
+        nonce: u64,
+        to: AccountId,
+        asset: usize,
+        amount: u128,
+        details: PaymentDetails,
+    ) -> SignedTransaction {
+        let body = Body::Payment {
+            to,
+            asset: self.asset(asset),
+            amount: Amount(amount),
+            details,
+        };
+        self.sign(sender, nonce, body)
     }
 
     /// Proposes a block of `txs` on `view` (validator 0 proposes).
