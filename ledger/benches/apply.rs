@@ -16,6 +16,9 @@
 //! - `commit/2000`: `Store::commit` alone for a block of 2000 transfers on a
 //!   fresh store (execution happens in setup): the consensus critical path's
 //!   share of the store. `examples/commit_probe.rs` counts its instructions.
+//! - `sealed/seal_4`, `sealed/open`: sealing a payment's data for four
+//!   recipients (the payer's client) and opening it (each recipient's node,
+//!   once when it indexes the block and once per API read).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -239,5 +242,40 @@ fn bench_commit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_verify, bench_apply_commit, bench_commit);
+fn bench_sealed(c: &mut Criterion) {
+    use clearhouse_ledger::payment::{EndToEndId, PaymentData, Remittance};
+    use clearhouse_ledger::sealed::{SealedDetails, SealingContext, SealingSecret};
+    let secrets: Vec<SealingSecret> = (1..=4u8)
+        .map(|i| SealingSecret::from_bytes([i; 32]))
+        .collect();
+    let keys: Vec<_> = secrets.iter().map(SealingSecret::public).collect();
+    let context = SealingContext::new(
+        &clearhouse_ledger::Hash([1; 32]),
+        &clearhouse_ledger::AccountId([2; 32]),
+        &clearhouse_ledger::AccountId([3; 32]),
+        &AssetCode::new("CNY").unwrap(),
+        Amount(12_345),
+    );
+    let data = PaymentData {
+        end_to_end_id: EndToEndId::new("INV-2026-118").unwrap(),
+        remittance: Remittance::new("invoice 118, May").unwrap(),
+    };
+    let mut group = c.benchmark_group("sealed");
+    group.bench_function("seal_4", |b| {
+        b.iter(|| SealedDetails::seal(black_box(&data), &keys, &context, [9; 32]).unwrap())
+    });
+    let sealed = SealedDetails::seal(&data, &keys, &context, [9; 32]).unwrap();
+    group.bench_function("open", |b| {
+        b.iter(|| black_box(&sealed).open(&secrets[2], &context).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_verify,
+    bench_apply_commit,
+    bench_commit,
+    bench_sealed
+);
 criterion_main!(benches);

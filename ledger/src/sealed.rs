@@ -156,24 +156,30 @@ impl std::fmt::Debug for SealingKey {
     }
 }
 
-/// The X25519 secret of a [`SealingKey`] (zeroed when dropped).
+/// The X25519 secret of a [`SealingKey`] (zeroed when dropped), with its
+/// public key computed once.
 #[derive(Clone)]
-pub struct SealingSecret(StaticSecret);
+pub struct SealingSecret {
+    secret: StaticSecret,
+    public: SealingKey,
+}
 
 impl SealingSecret {
     /// The secret from 32 bytes (clamped when used, as X25519 does).
     pub fn from_bytes(bytes: [u8; 32]) -> SealingSecret {
-        SealingSecret(StaticSecret::from(bytes))
+        let secret = StaticSecret::from(bytes);
+        let public = SealingKey(PublicKey::from(&secret).to_bytes());
+        SealingSecret { secret, public }
     }
 
     /// Its 32 bytes, for a key file.
     pub fn to_bytes(&self) -> [u8; 32] {
-        self.0.to_bytes()
+        self.secret.to_bytes()
     }
 
     /// Its public key.
     pub fn public(&self) -> SealingKey {
-        SealingKey(PublicKey::from(&self.0).to_bytes())
+        self.public
     }
 }
 
@@ -334,8 +340,9 @@ impl SealedDetails {
         let content_key = derive(&seed, b"content", context);
         let ephemeral_public = PublicKey::from(&secret).to_bytes();
         let mut wrapped = Vec::with_capacity(keys.len());
+        // Keys were checked when parsed (`SealingKey::from_hex`, genesis);
+        // a low-order one still fails here.
         for recipient in keys {
-            recipient.check()?;
             let shared = secret.diffie_hellman(&PublicKey::from(recipient.0));
             if !shared.was_contributory() {
                 return Err(SealError::WeakKey(recipient));
@@ -409,7 +416,9 @@ impl SealedDetails {
             .iter()
             .find(|wrapped| wrapped.recipient == ours)
             .ok_or(SealError::NotARecipient(ours))?;
-        let shared = secret.0.diffie_hellman(&PublicKey::from(self.ephemeral));
+        let shared = secret
+            .secret
+            .diffie_hellman(&PublicKey::from(self.ephemeral));
         if !shared.was_contributory() {
             return Err(SealError::Damaged("a low-order ephemeral key"));
         }
