@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{sha256, tag};
 use crate::ids::{Hash, checked_text};
-use crate::sealed::{SealedDetails, SealingContext, SealingSecret};
+use crate::sealed::SealedDetails;
 
 /// Most bytes of an end-to-end id (ISO 20022 `Max35Text`).
 pub const END_TO_END_ID_BYTES_MAX: usize = 35;
@@ -134,19 +134,6 @@ impl PaymentDetails {
         match self {
             PaymentDetails::Clear(_) => None,
             PaymentDetails::Sealed(sealed) => Some(sealed),
-        }
-    }
-
-    /// The data in the clear, or opened with `secret` (when given and a
-    /// recipient); `None` when this reader cannot see it.
-    pub fn read(
-        &self,
-        secret: Option<&SealingSecret>,
-        context: &SealingContext,
-    ) -> Option<PaymentData> {
-        match self {
-            PaymentDetails::Clear(data) => Some(data.clone()),
-            PaymentDetails::Sealed(sealed) => sealed.open(secret?, context).ok(),
         }
     }
 }

@@ -228,8 +228,18 @@ impl Transaction {
     /// sealed for it. `None` for other bodies and for details this reader
     /// cannot open.
     pub fn payment_data(&self, secret: Option<&SealingSecret>) -> Option<PaymentData> {
-        let (details, context) = self.payment_details()?;
-        details.read(secret, &context)
+        let Body::Payment { details, .. } = &self.body else {
+            return None;
+        };
+        match details {
+            PaymentDetails::Clear(data) => Some(data.clone()),
+            // The context is hashed only for a payment this secret can open.
+            PaymentDetails::Sealed(sealed) => {
+                let secret = secret.filter(|secret| sealed.is_sealed_for(&secret.public()))?;
+                let (_, context) = self.payment_details()?;
+                sealed.open(secret, &context).ok()
+            }
+        }
     }
 
     /// Signs the envelope with the sender's key.

@@ -65,7 +65,7 @@ use crate::certificate::CommitCertificate;
 use crate::codec::{self, BLOCK_BYTES_MAX, CERTIFICATE_BYTES_MAX, CodecError, RECEIPTS_BYTES_MAX};
 use crate::genesis::{Genesis, GenesisError};
 use crate::ids::{AccountId, AssetCode, ChainId, Hash};
-use crate::payment::EndToEndId;
+use crate::payment::{EndToEndId, PaymentDetails};
 use crate::sealed::SealingSecret;
 use crate::state::commitment::{self, BucketEntry, Buckets, CommitmentTree, CommitmentUpdate};
 use crate::state::escrow::EscrowState;
@@ -74,7 +74,7 @@ use crate::state::{
     AccountState, AssetState, BlockOutcome, Decoded, Holding, Member, Outcome, Params, Receipt,
     Signatures, StateKey, StateView, Tip, ViewError,
 };
-use crate::tx::SignedTransaction;
+use crate::tx::{Body, SignedTransaction};
 
 use decoded::DecodedCache;
 use history::{History, HistoryConfig, Record, Repair};
@@ -259,7 +259,14 @@ pub(crate) fn history_io(path: &Path, error: std::io::Error) -> StoreError {
 /// The end-to-end id a transaction carries where this node can read it:
 /// in the clear, or sealed for `sealing`.
 fn end_to_end_id(tx: &SignedTransaction, sealing: Option<&SealingSecret>) -> Option<EndToEndId> {
-    tx.tx.payment_data(sealing).map(|data| data.end_to_end_id)
+    match &tx.tx.body {
+        // The common case copies the id alone.
+        Body::Payment {
+            details: PaymentDetails::Clear(data),
+            ..
+        } => Some(data.end_to_end_id.clone()),
+        _ => tx.tx.payment_data(sealing).map(|data| data.end_to_end_id),
+    }
 }
 
 /// A transaction found by id.

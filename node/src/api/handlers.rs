@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use clearhouse_ledger::block::Block;
 use clearhouse_ledger::payment::EndToEndId;
 use clearhouse_ledger::state::{AccountState, OverseerRole};
-use clearhouse_ledger::{AccountId, Amount, AssetCode, Hash, MemberId, SignedTransaction};
+use clearhouse_ledger::{AccountId, Amount, AssetCode, Hash, SignedTransaction};
 
 use super::access::{Caller, Parties, parties};
 use super::batch::{WIRE_BATCH_MEDIA_TYPE, WireBatchError, split_wire_batch};
@@ -323,20 +323,23 @@ pub(super) async fn sealing_keys(
     let Query(query) = query.map_err(bad_query)?;
     let from = AccountId::from_hex(&query.from).map_err(bad_account)?;
     let to = AccountId::from_hex(&query.to).map_err(bad_account)?;
+    // Each party's bank, read once: for the scope and for the answer.
+    let mut banks = Vec::with_capacity(2);
+    for account in [from, to] {
+        banks.push((
+            account,
+            state
+                .store
+                .account(&account)
+                .map_err(internal)?
+                .map(|found| found.bank),
+        ));
+    }
     // Within the caller's scope as the payment would be: a party, a bank
     // of either party, an overseer.
-    let bank_of = |account: &AccountId| -> Result<Option<MemberId>, ApiError> {
-        Ok(state
-            .store
-            .account(account)
-            .map_err(internal)?
-            .map(|found| found.bank))
-    };
     let in_scope = match &caller {
         Caller::Account { id, .. } => *id == from || *id == to,
-        Caller::Bank(bank) => {
-            bank_of(&from)?.as_ref() == Some(bank) || bank_of(&to)?.as_ref() == Some(bank)
-        }
+        Caller::Bank(bank) => banks.iter().any(|(_, of)| of.as_ref() == Some(bank)),
         Caller::Overseer { .. } => true,
         Caller::Public => false,
     };
@@ -345,18 +348,13 @@ pub(super) async fn sealing_keys(
     }
     let members = state.store.members().map_err(internal)?;
     let mut recipients = Vec::new();
-    for account in [from, to] {
-        let bank = state
-            .store
-            .account(&account)
-            .map_err(internal)?
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::UnknownAccount,
-                    format!("account {account} is not registered"),
-                )
-            })?
-            .bank;
+    for (account, bank) in banks {
+        let bank = bank.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownAccount,
+                format!("account {account} is not registered"),
+            )
+        })?;
         if recipients
             .iter()
             .any(|r: &dto::SealingRecipient| r.party == bank.as_str())
