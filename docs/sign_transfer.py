@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Builds and signs the golden transfer, payment and sealed payment of
-ledger/tests/it/vectors.rs from the documented layout alone (ledger/src/lib.rs,
-and ledger/src/sealed.rs for sealing), with Python's `cryptography`.
+"""Builds and signs the golden transfer, payment, sealed payment, swap and
+cross transfer of ledger/tests/it/vectors.rs from the documented layout alone
+(ledger/src/lib.rs, and ledger/src/sealed.rs for sealing), with Python's
+`cryptography`.
 
     pip install cryptography && python3 docs/sign_transfer.py
 
-Prints each one's signature and transaction id; both must equal the golden
-vectors.
+Prints each one's signature and transaction id (for the swap also the
+counterparty's consent signature, printed before the sender's); all must
+equal the golden vectors.
 """
 import hashlib
 import struct
@@ -121,15 +123,59 @@ print("sealed details")
 print("  ephemeral", details[:32].hex())
 print("  sha256   ", hashlib.sha256(struct.pack(">I", 1) + details).hexdigest())
 
+
+def envelope(body):
+    """The signed envelope without its tag: chain id, sender, nonce 5, fee
+    250, expiry height 1,000, then the body (its u32 variant first)."""
+    return chain_id + sender + u64(5) + u128(250) + u64(1_000) + body
+
+
+# A swap (body 13): the sender gives 12,345 CNY to the counterparty (the key
+# of seed 0x08...) for 1,500 EUR, the counterparty accepting a fee of at most
+# 30 (in EUR, the asset it gives). Its last field is the counterparty's
+# consent: an ed25519 signature over the consent tag and the envelope with
+# those 64 bytes zero (the signing bytes with the tag replaced and the
+# counter signature zeroed). The sender then signs the whole, consent in.
+counter_key = Ed25519PrivateKey.from_private_bytes(bytes([8]) * 32)
+swap_fields = (
+    struct.pack(">I", 13)
+    + raw(counter_key.public_key())  # counterparty
+    + asset("CNY")  # give asset
+    + u128(12_345)  # give amount
+    + asset("EUR")  # take asset
+    + u128(1_500)  # take amount
+    + u128(30)  # counter fee
+)
+consent_bytes = b"clearhouse/swap-consent/v1\x00" + envelope(swap_fields + bytes(64))
+counter_signature = counter_key.sign(consent_bytes)
+swap = swap_fields + counter_signature
+
+# A cross transfer (body 16): the payment's to, asset and amount, then the
+# quote it converts at (the quote's id, 0x44...), then the payment's details
+# in the clear, exactly as the payment's.
+cross_transfer = (
+    struct.pack(">I", 16)
+    + to
+    + asset("CNY")
+    + u128(12_345)
+    + bytes([0x44]) * 32
+    + struct.pack(">I", 0)
+    + text("INV-2026-118")
+    + text("invoice 118, May")
+)
+
 for name, body in (
     ("transfer", transfer),
     ("payment", payment),
     ("sealed payment", sealed_payment),
+    ("swap", swap),
+    ("cross_transfer", cross_transfer),
 ):
-    envelope = chain_id + sender + u64(5) + u128(250) + u64(1_000) + body
-    signing_bytes = b"clearhouse/transaction/v1\x00" + envelope
+    signing_bytes = b"clearhouse/transaction/v1\x00" + envelope(body)
     signature = key.sign(signing_bytes)
     print(name)
+    if body is swap:
+        print("  counter_signature", counter_signature.hex())
     print("  signature", signature.hex())
     print("  id       ", hashlib.sha256(signing_bytes).hexdigest())
-    print("  wire     ", (envelope + signature).hex())
+    print("  wire     ", (envelope(body) + signature).hex())

@@ -84,6 +84,7 @@ fn chain(accounts: usize) -> Chain {
             asset: "CNY".into(),
             flat: "0.01".into(),
             basis_points: 5,
+            receiving_share: 0,
         }],
         escrow: None,
         credit: None,

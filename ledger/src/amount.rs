@@ -121,6 +121,54 @@ impl fmt::Debug for Amount {
     }
 }
 
+/// An exchange rate as an exact fraction of minor units: `numerator`
+/// minor units of the asset paid out for every `denominator` minor units of
+/// the asset paid in. A rate with a zero part is representable (so a bad
+/// quote decodes and is refused with a typed reason) but converts nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Rate {
+    /// Minor units paid out per `denominator` minor units paid in.
+    pub numerator: u64,
+    /// Minor units paid in per `numerator` minor units paid out.
+    pub denominator: u64,
+}
+
+impl Rate {
+    /// Whether both parts are non-zero.
+    pub fn is_valid(&self) -> bool {
+        self.numerator != 0 && self.denominator != 0
+    }
+
+    /// What `amount` paid in converts to: `amount × numerator /
+    /// denominator`, rounded down (the payee never receives more than the
+    /// rate gives), or `None` for an invalid rate or a result that does not
+    /// fit. Exact: with `amount = q × denominator + r`, it is `q × numerator
+    /// + r × numerator / denominator`, and `r × numerator < 2^128`.
+    pub fn convert(&self, amount: Amount) -> Option<Amount> {
+        if !self.is_valid() {
+            return None;
+        }
+        let (numerator, denominator) = (u128::from(self.numerator), u128::from(self.denominator));
+        let whole = (amount.0 / denominator).checked_mul(numerator)?;
+        let part = (amount.0 % denominator) * numerator / denominator;
+        whole.checked_add(part).map(Amount)
+    }
+
+    /// Orders rates by what they pay out per unit paid in (cross
+    /// multiplied, exact): `Greater` when `self` pays more.
+    pub fn compare(&self, other: &Rate) -> std::cmp::Ordering {
+        let left = u128::from(self.numerator) * u128::from(other.denominator);
+        let right = u128::from(other.numerator) * u128::from(self.denominator);
+        left.cmp(&right)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.numerator, self.denominator)
+    }
+}
+
 /// A human amount that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {

@@ -49,6 +49,8 @@ pub mod tag {
     pub const SEALED_SEED: &[u8] = b"clearhouse/sealed-seed/v1\0";
     /// A sealed payment's commitment to its content key (hashed).
     pub const SEALED_COMMIT: &[u8] = b"clearhouse/sealed-commit/v1\0";
+    /// A swap counterparty's consent (see `Transaction::swap_consent_bytes`).
+    pub const SWAP_CONSENT: &[u8] = b"clearhouse/swap-consent/v1\0";
 }
 
 /// SHA-256 of the concatenation of `parts`.

@@ -41,6 +41,7 @@
 //! asset = "CNY"
 //! flat = "0.01"
 //! basis_points = 5
+//! receiving_share = 3000        # optional: 30 % of the fee to the payee's bank
 //!
 //! [escrow]                      # optional; these are the defaults
 //! deadline_blocks_max = 1000000 # latest arbiter deadline, blocks after opening
@@ -225,6 +226,10 @@ pub struct FeeEntry {
     pub flat: String,
     /// Proportional part in basis points (at most 10,000).
     pub basis_points: u16,
+    /// The receiving bank's share of the fee, basis points of the fee (at
+    /// most 10,000; default 0: the sending bank keeps it all).
+    #[serde(default)]
+    pub receiving_share: u16,
 }
 
 /// A validated genesis: what the chain id hashes.
@@ -604,9 +609,16 @@ impl GenesisFile {
                     error,
                 }
             })?;
+            if entry.receiving_share > 10_000 {
+                return Err(GenesisError::BasisPoints {
+                    asset: entry.asset.clone(),
+                    basis_points: entry.receiving_share,
+                });
+            }
             let rule = FeeRule {
                 flat,
                 basis_points: entry.basis_points,
+                receiving_share: entry.receiving_share,
             };
             if params.fees.insert(code, rule).is_some() {
                 return Err(GenesisError::Duplicate {

@@ -48,6 +48,21 @@
 //!   of recipients (`u64`, 1 to 8) and per recipient, in ascending key
 //!   order, its sealing key (32), the wrapped content key (32) and its tag
 //!   (16); then the ciphertext's length (`u64`, always 216) and its bytes
+//! - 13 swap: counterparty (32), give asset, give amount (16), take asset,
+//!   take amount (16), counter fee (16), counter signature (64, the raw
+//!   ed25519 signature, no length). The counterparty signs the consent
+//!   bytes: the 27-byte ASCII tag `clearhouse/swap-consent/v1` followed by
+//!   one `0x00`, then the envelope exactly as above with the counter
+//!   signature's 64 bytes all zero, i.e. the signing bytes with the tag
+//!   replaced and the counter signature zeroed (see
+//!   [`Transaction::swap_consent_bytes`]). The sender then signs the
+//!   signing bytes, the counter signature in place
+//! - 14 quote post: pay asset, receive asset, rate numerator (8), rate
+//!   denominator (8), maximum (16), valid until (8)
+//! - 15 quote withdraw: quote (32)
+//! - 16 cross transfer: to (32), asset, amount (16), quote (32), details
+//!   exactly as a payment's (clear or sealed, sealed under this body's to,
+//!   asset and amount)
 //!
 //! Every field is checked when the bytes decode: a text out of its rules,
 //! an unknown variant, a flag other than 0 or 1, a byte left over, or an

@@ -133,6 +133,7 @@ impl Fixture {
                     "0.01".into()
                 },
                 basis_points: 5,
+                receiving_share: 0,
             })
             .collect();
         let file = GenesisFile {
@@ -178,6 +179,16 @@ impl Fixture {
             treasuries,
             accounts: customers,
         }
+    }
+
+    /// The same chain with the receiving bank taking `share` basis points
+    /// of every fee.
+    pub fn with_receiving_share(mut self, share: u16) -> Fixture {
+        for fee in &mut self.file.fees {
+            fee.receiving_share = share;
+        }
+        self.genesis = self.file.validate().expect("fixture genesis is valid");
+        self
     }
 
     /// Bank `i`'s sealing secret.
@@ -381,7 +392,11 @@ pub fn balances_per_asset(
                     slot.0 = slot.0.checked_add(escrow.amount.0).unwrap();
                 }
             }
-            StateKey::Members | StateKey::Params | StateKey::Due(_) | StateKey::Overseers => {}
+            StateKey::Members
+            | StateKey::Params
+            | StateKey::Due(_)
+            | StateKey::Overseers
+            | StateKey::Quote(_) => {}
         }
     }
     out

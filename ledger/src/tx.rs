@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::amount::Amount;
+use crate::amount::{Amount, Rate};
 use crate::codec::{self, CodecError, TX_BYTES_MAX};
 use crate::crypto::{self, CryptoError, Keypair, Signature, sha256, tag};
 use crate::ids::{AccountId, AssetCode, Category, ChainId, Hash, MemberId};
@@ -151,6 +151,68 @@ pub enum Body {
         /// The payment's data.
         details: PaymentDetails,
     },
+    /// Variant 13. An atomic swap, payment versus payment: `give_amount` of
+    /// `give_asset` moves from the sender to `counterparty` and
+    /// `take_amount` of `take_asset` from `counterparty` to the sender, in
+    /// one step: both legs settle or neither does. The counterparty
+    /// consents by signing [`Transaction::swap_consent_bytes`] (the same
+    /// envelope, this signature zeroed, under its own tag); the sender's
+    /// signature covers everything. Each side pays its leg's fee in the
+    /// asset it gives, on top: the sender at most the envelope's `fee`,
+    /// the counterparty at most `counter_fee`.
+    Swap {
+        /// The other party, who signs the consent.
+        counterparty: AccountId,
+        /// What the sender gives.
+        give_asset: AssetCode,
+        /// How much it gives, minor units.
+        give_amount: Amount,
+        /// What the sender receives.
+        take_asset: AssetCode,
+        /// How much it receives, minor units.
+        take_amount: Amount,
+        /// The most fee the counterparty accepts, in `take_asset`.
+        counter_fee: Amount,
+        /// The counterparty's ed25519 signature over the consent bytes.
+        counter_signature: Signature,
+    },
+    /// Variant 14. A bank's treasury posts an FX quote: it pays out
+    /// `pay_asset` at `rate` for `receive_asset`, up to `maximum` of
+    /// `pay_asset` in all, through height `valid_until`. The quote's id is
+    /// this transaction's id (see `state::fx`).
+    QuotePost {
+        /// What the bank pays out.
+        pay_asset: AssetCode,
+        /// What it takes in.
+        receive_asset: AssetCode,
+        /// Minor units of `pay_asset` per minor units of `receive_asset`.
+        rate: Rate,
+        /// The most of `pay_asset` the quote pays out in all.
+        maximum: Amount,
+        /// The last height at which the quote may be used.
+        valid_until: u64,
+    },
+    /// Variant 15. The posting bank's treasury withdraws a quote.
+    QuoteWithdraw {
+        /// The quote id.
+        quote: Hash,
+    },
+    /// Variant 16. A cross-currency transfer with its payment data: the
+    /// sender pays `amount` of `asset` (and the fee, in `asset`) to the
+    /// quoting bank, and `to` receives the quote's other asset, `amount`
+    /// converted at the quote's rate, rounded down.
+    CrossTransfer {
+        /// The receiving account.
+        to: AccountId,
+        /// What the sender pays: the quote's `receive_asset`.
+        asset: AssetCode,
+        /// How much it pays, minor units.
+        amount: Amount,
+        /// The quote it converts at.
+        quote: Hash,
+        /// The payment's data (sealed under the payer's asset and amount).
+        details: PaymentDetails,
+    },
 }
 
 impl Body {
@@ -170,6 +232,10 @@ impl Body {
             Body::CreditRevoke { .. } => "credit_revoke",
             Body::CreditAttest { .. } => "credit_attest",
             Body::Payment { .. } => "payment",
+            Body::Swap { .. } => "swap",
+            Body::QuotePost { .. } => "quote_post",
+            Body::QuoteWithdraw { .. } => "quote_withdraw",
+            Body::CrossTransfer { .. } => "cross_transfer",
         }
     }
 }
@@ -216,6 +282,13 @@ impl Transaction {
                 asset,
                 amount,
                 details,
+            }
+            | Body::CrossTransfer {
+                to,
+                asset,
+                amount,
+                details,
+                ..
             } => Some((
                 details,
                 SealingContext::new(&self.chain_id, &self.sender, to, asset, *amount),
@@ -228,7 +301,8 @@ impl Transaction {
     /// sealed for it. `None` for other bodies and for details this reader
     /// cannot open.
     pub fn payment_data(&self, secret: Option<&SealingSecret>) -> Option<PaymentData> {
-        let Body::Payment { details, .. } = &self.body else {
+        let (Body::Payment { details, .. } | Body::CrossTransfer { details, .. }) = &self.body
+        else {
             return None;
         };
         match details {
@@ -240,6 +314,41 @@ impl Transaction {
                 sealed.open(secret, &context).ok()
             }
         }
+    }
+
+    /// What a swap's counterparty signs: the swap consent tag, then the
+    /// canonical encoding of this envelope with the body's
+    /// `counter_signature` set to 64 zero bytes. It covers the sender, its
+    /// nonce (so a consent is good for one transaction only), the fee it
+    /// accepts, the expiry and both legs. `None` for other bodies.
+    pub fn swap_consent_bytes(&self) -> Option<Result<Vec<u8>, CodecError>> {
+        let Body::Swap { .. } = &self.body else {
+            return None;
+        };
+        let mut unsigned = self.clone();
+        if let Body::Swap {
+            counter_signature, ..
+        } = &mut unsigned.body
+        {
+            *counter_signature = Signature([0; 64]);
+        }
+        let mut bytes = tag::SWAP_CONSENT.to_vec();
+        Some(codec::encode_into(&unsigned, &mut bytes).map(|()| bytes))
+    }
+
+    /// The counterparty's consent to this swap, signed with its key: the
+    /// body's `counter_signature` becomes it. Does nothing to other bodies.
+    pub fn with_consent(mut self, counterparty: &Keypair) -> Result<Transaction, CodecError> {
+        if let Some(bytes) = self.swap_consent_bytes() {
+            let signature = counterparty.sign(&bytes?);
+            if let Body::Swap {
+                counter_signature, ..
+            } = &mut self.body
+            {
+                *counter_signature = signature;
+            }
+        }
+        Ok(self)
     }
 
     /// Signs the envelope with the sender's key.

@@ -418,6 +418,8 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
                 "0.01".into()
             },
             basis_points: 2,
+            // The payee's bank keeps 30 % of the fee of a payment it receives.
+            receiving_share: 3_000,
         });
         validator_files.push(validator_path);
         network_files.push((network, network_path));

@@ -124,6 +124,30 @@ pub fn transaction(context: &Context, hash: &str) -> Result<(), CliError> {
     if let Some(fee) = &found.fee {
         fields.field("fee", human_fee(fee, asset.as_ref()));
     }
+    if let Some(counter_fee) = &found.counter_fee {
+        let take = found.transaction.as_ref().and_then(|tx| match &tx.body {
+            Body::Swap { take, .. } => value_asset(take),
+            _ => None,
+        });
+        fields.field("counter fee", human_fee(counter_fee, take.as_ref()));
+    }
+    if let Some(converted) = &found.converted {
+        fields
+            .field(
+                "received",
+                format!(
+                    "{} minor units of {}",
+                    converted.minor_units, converted.asset
+                ),
+            )
+            .field(
+                "rate",
+                format!(
+                    "{} / {} (minor units out per minor units in)",
+                    converted.rate.numerator, converted.rate.denominator
+                ),
+            );
+    }
     if let Some(reason) = &found.reason {
         fields
             .field("reason", reason.as_str())
@@ -220,23 +244,65 @@ fn body_fields(body: &Body) -> Vec<(&'static str, String)> {
             remittance,
             sealed_for,
         } => {
-            let readable = |text: &Option<String>| {
-                text.clone().unwrap_or_else(|| SEALED_UNREADABLE.to_owned())
-            };
-            let mut fields = vec![
-                ("to", to.clone()),
-                ("end-to-end id", readable(end_to_end_id)),
-                ("remittance", readable(remittance)),
-            ];
-            match details {
-                DetailsForm::Clear => fields.push(("details", "in the clear".to_owned())),
-                DetailsForm::Sealed | DetailsForm::SealedUnreadable => {
-                    fields.push(("details", format!("sealed for {} keys", sealed_for.len())))
-                }
-            }
+            let mut fields = vec![("to", to.clone())];
+            fields.extend(details_fields(
+                *details,
+                end_to_end_id,
+                remittance,
+                sealed_for,
+            ));
             fields.push(("amount", value_text(value)));
             fields
         }
+        Body::CrossTransfer {
+            to,
+            value,
+            quote,
+            details,
+            end_to_end_id,
+            remittance,
+            sealed_for,
+        } => {
+            let mut fields = vec![("to", to.clone()), ("quote", quote.clone())];
+            fields.extend(details_fields(
+                *details,
+                end_to_end_id,
+                remittance,
+                sealed_for,
+            ));
+            fields.push(("amount", value_text(value)));
+            fields
+        }
+        Body::Swap {
+            counterparty,
+            give,
+            take,
+            counter_fee,
+            counter_signature,
+        } => vec![
+            ("counterparty", counterparty.clone()),
+            ("counter signature", counter_signature.clone()),
+            ("counter max fee", counter_fee.clone()),
+            ("gives", value_text(give)),
+            ("takes", value_text(take)),
+        ],
+        Body::QuotePost {
+            pay_asset,
+            receive_asset,
+            rate,
+            maximum,
+            valid_until,
+        } => vec![
+            ("pays", pay_asset.clone()),
+            ("receives", receive_asset.clone()),
+            (
+                "rate",
+                format!("{} / {} (minor units)", rate.numerator, rate.denominator),
+            ),
+            ("valid until", valid_until.to_string()),
+            ("maximum", value_text(maximum)),
+        ],
+        Body::QuoteWithdraw { quote } => vec![("quote", quote.clone())],
         Body::Redeem { value } => vec![("amount", value_text(value))],
         Body::RegisterAccount { account } => vec![("account", account.clone())],
         Body::EscrowOpen {
@@ -285,6 +351,28 @@ fn body_fields(body: &Body) -> Vec<(&'static str, String)> {
             ("reference", reference.clone()),
         ],
     }
+}
+
+/// A payment's data for people: who may read it, and what it says here.
+fn details_fields(
+    details: DetailsForm,
+    end_to_end_id: &Option<String>,
+    remittance: &Option<String>,
+    sealed_for: &[String],
+) -> Vec<(&'static str, String)> {
+    let readable =
+        |text: &Option<String>| text.clone().unwrap_or_else(|| SEALED_UNREADABLE.to_owned());
+    let form = match details {
+        DetailsForm::Clear => "in the clear".to_owned(),
+        DetailsForm::Sealed | DetailsForm::SealedUnreadable => {
+            format!("sealed for {} keys", sealed_for.len())
+        }
+    };
+    vec![
+        ("end-to-end id", readable(end_to_end_id)),
+        ("remittance", readable(remittance)),
+        ("details", form),
+    ]
 }
 
 /// `clearhouse block show HEIGHT|latest`. `latest` asks for the latest

@@ -14,15 +14,17 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::amount::Amount;
+use crate::amount::{Amount, Rate};
 use crate::codec;
 use crate::crypto::{self, CryptoError};
 use crate::ids::{AccountId, AssetCode, Category, Hash, MemberId};
+use crate::payment::PaymentDetails;
 use crate::sealed::SealedDetails;
-use crate::tx::{Body, SignedTransaction};
+use crate::tx::{Body, SignedTransaction, Transaction};
 
 use super::credit::{AttestationEntry, CreditLine, rating};
 use super::escrow::{Dispute, EscrowState, EscrowStatus, SettledBy, Settlement};
+use super::fx::QuoteState;
 use super::{
     AccountState, AssetState, BlockError, DUE_ITEMS_MAX, Decoded, DueItem, Member, Outcome,
     OverseerRole, Params, RejectReason, StateKey, StateView, ViewError, Writes, decode_value,
@@ -50,6 +52,16 @@ impl TableKey for AssetCode {
 impl TableKey for Hash {
     fn state_key(&self) -> StateKey {
         StateKey::Escrow(*self)
+    }
+}
+
+/// A quote's id as a table key (an escrow's id is a bare [`Hash`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct QuoteId(Hash);
+
+impl TableKey for QuoteId {
+    fn state_key(&self) -> StateKey {
+        StateKey::Quote(self.0)
     }
 }
 
@@ -92,6 +104,18 @@ impl Shared for EscrowState {
     fn shared(decoded: &Decoded) -> Option<&Arc<Self>> {
         match decoded {
             Decoded::Escrow(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+impl Shared for QuoteState {
+    fn share(value: Arc<Self>) -> Decoded {
+        Decoded::Quote(value)
+    }
+    fn shared(decoded: &Decoded) -> Option<&Arc<Self>> {
+        match decoded {
+            Decoded::Quote(value) => Some(value),
             _ => None,
         }
     }
@@ -465,6 +489,7 @@ pub(super) struct Exec<'v> {
     accounts: Table<AccountId, AccountState>,
     assets: Table<AssetCode, AssetState>,
     escrows: Table<Hash, EscrowState>,
+    quotes: Table<QuoteId, QuoteState>,
     due: DueLists,
 }
 
@@ -502,6 +527,7 @@ impl<'v> Exec<'v> {
             accounts: Table::new(),
             assets: Table::new(),
             escrows: Table::new(),
+            quotes: Table::new(),
             due: DueLists::new(),
         })
     }
@@ -511,6 +537,7 @@ impl<'v> Exec<'v> {
         self.accounts.begin();
         self.assets.begin();
         self.escrows.begin();
+        self.quotes.begin();
         self.due.begin();
     }
 
@@ -518,6 +545,7 @@ impl<'v> Exec<'v> {
         self.accounts.rollback();
         self.assets.rollback();
         self.escrows.rollback();
+        self.quotes.rollback();
         self.due.rollback();
     }
 
@@ -561,6 +589,7 @@ impl<'v> Exec<'v> {
             let result = match &item {
                 DueItem::Escrow(id) => self.escrow_deadline(id, deadline),
                 DueItem::Credit(account, asset) => self.credit_deadline(account, asset),
+                DueItem::Quote(id) => self.quote_deadline(id, deadline),
             };
             // A rejected deadline step is rolled back and skipped (see above).
             let _skipped = self.finish(result)?;
@@ -604,6 +633,48 @@ impl<'v> Exec<'v> {
         self.begin();
         let from = &tx.sender;
         let result = match &tx.body {
+            Body::Swap { .. } => self.swap(tx),
+            Body::CrossTransfer {
+                to,
+                asset,
+                amount,
+                quote,
+                details,
+            } => self.cross_transfer(from, to, asset, *amount, quote, details, tx.fee),
+            Body::QuotePost {
+                pay_asset,
+                receive_asset,
+                rate,
+                maximum,
+                valid_until,
+            } => self
+                .quote_post(
+                    tx_id,
+                    from,
+                    pay_asset,
+                    receive_asset,
+                    *rate,
+                    *maximum,
+                    *valid_until,
+                )
+                .map(|()| Outcome::Applied { fee: Amount::ZERO }),
+            Body::QuoteWithdraw { quote } => self
+                .quote_withdraw(from, quote)
+                .map(|()| Outcome::Applied { fee: Amount::ZERO }),
+            body => self
+                .plain_body(tx_id, tx, body)
+                .map(|fee| Outcome::Applied { fee }),
+        };
+        Ok(match self.finish(result)? {
+            Ok(outcome) => outcome,
+            Err(reason) => Outcome::Rejected(reason),
+        })
+    }
+
+    /// The bodies whose outcome is the fee alone.
+    fn plain_body(&mut self, tx_id: &Hash, tx: &Transaction, body: &Body) -> Step<Amount> {
+        let from = &tx.sender;
+        match body {
             Body::Transfer { to, asset, amount } => self.transfer(from, to, asset, *amount, tx.fee),
             Body::Payment {
                 to,
@@ -667,11 +738,13 @@ impl<'v> Exec<'v> {
                 category,
                 reference,
             } => self.credit_attest(from, account, *positive, category, reference),
-        };
-        Ok(match self.finish(result)? {
-            Ok(fee) => Outcome::Applied { fee },
-            Err(reason) => Outcome::Rejected(reason),
-        })
+            Body::Swap { .. }
+            | Body::QuotePost { .. }
+            | Body::QuoteWithdraw { .. }
+            | Body::CrossTransfer { .. } => {
+                Err(corrupt(format!("{} reached the plain bodies", body.kind())))
+            }
+        }
     }
 
     // ----- plain money -------------------------------------------------
@@ -693,7 +766,7 @@ impl<'v> Exec<'v> {
         self.asset_exists(asset)?;
         let fee = self.fee(asset, amount, maximum_fee)?;
         self.account_exists(to)?;
-        self.charge(sender, asset, amount, fee)?;
+        self.charge(sender, asset, amount, fee, Some(to))?;
         self.credit(to, asset, amount)?;
         self.account_mut(sender)?.record.sent(asset, amount);
         self.account_mut(to)?.record.received(asset, amount);
@@ -767,22 +840,45 @@ impl<'v> Exec<'v> {
     }
 
     /// Takes `amount` plus `fee` from `sender` (drawing on its credit line
-    /// if need be) and pays the fee to the treasury of the sender's bank.
+    /// if need be) and pays the fee to the treasuries: the receiving
+    /// bank's share (of `receiver`'s bank, when it is another bank) and the
+    /// rest to the sender's bank.
     fn charge(
         &mut self,
         sender: &AccountId,
         asset: &AssetCode,
         amount: Amount,
         fee: Amount,
+        receiver: Option<&AccountId>,
     ) -> Step {
         let needed = amount
             .checked_add(fee)
             .ok_or_else(|| RejectReason::Overflow(asset.clone()))?;
         self.debit(sender, asset, needed)?;
-        if !fee.is_zero() {
-            let bank = self.bank_of(sender)?;
+        if fee.is_zero() {
+            return Ok(());
+        }
+        let bank = self.bank_of(sender)?;
+        let share = self
+            .params
+            .fees
+            .get(asset)
+            .map_or(Amount::ZERO, |rule| rule.receiving_part(fee));
+        let mut sending_part = fee;
+        if !share.is_zero()
+            && let Some(receiver) = receiver
+        {
+            let receiving_bank = self.bank_of(receiver)?;
+            if receiving_bank != bank {
+                // `share ≤ fee`.
+                sending_part = Amount(fee.0 - share.0);
+                let treasury = self.treasury_of(&receiving_bank)?;
+                self.credit(&treasury, asset, share)?;
+            }
+        }
+        if !sending_part.is_zero() {
             let treasury = self.treasury_of(&bank)?;
-            self.credit(&treasury, asset, fee)?;
+            self.credit(&treasury, asset, sending_part)?;
         }
         Ok(())
     }
@@ -956,6 +1052,246 @@ impl<'v> Exec<'v> {
         Ok(())
     }
 
+    // ----- across currencies (see `state::fx`) ------------------------
+
+    /// Both legs of a swap in one step, after the counterparty's consent.
+    fn swap(&mut self, tx: &Transaction) -> Step<Outcome> {
+        let Body::Swap {
+            counterparty,
+            give_asset,
+            give_amount,
+            take_asset,
+            take_amount,
+            counter_fee,
+            counter_signature,
+        } = &tx.body
+        else {
+            return Err(corrupt("swap: not a swap body".into()));
+        };
+        let sender = &tx.sender;
+        if give_amount.is_zero() || take_amount.is_zero() {
+            return Err(RejectReason::ZeroAmount.into());
+        }
+        if counterparty == sender {
+            return Err(RejectReason::SelfTransfer.into());
+        }
+        if give_asset == take_asset {
+            return Err(RejectReason::SameAsset(give_asset.clone()).into());
+        }
+        self.asset_exists(give_asset)?;
+        self.asset_exists(take_asset)?;
+        self.account_exists(counterparty)?;
+        let consent = tx
+            .swap_consent_bytes()
+            .ok_or_else(|| corrupt("swap: no consent bytes".into()))?
+            .map_err(|error| corrupt(format!("swap: consent bytes: {error}")))?;
+        crypto::verify(&counterparty.0, &consent, counter_signature)
+            .map_err(|_| RejectReason::BadConsent)?;
+        let fee = self.fee(give_asset, *give_amount, tx.fee)?;
+        let counter = self.fee(take_asset, *take_amount, *counter_fee)?;
+        self.charge(sender, give_asset, *give_amount, fee, Some(counterparty))?;
+        self.credit(counterparty, give_asset, *give_amount)?;
+        self.charge(
+            counterparty,
+            take_asset,
+            *take_amount,
+            counter,
+            Some(sender),
+        )?;
+        self.credit(sender, take_asset, *take_amount)?;
+        let sender_record = &mut self.account_mut(sender)?.record;
+        sender_record.sent(give_asset, *give_amount);
+        sender_record.received(take_asset, *take_amount);
+        let counter_record = &mut self.account_mut(counterparty)?.record;
+        counter_record.sent(take_asset, *take_amount);
+        counter_record.received(give_asset, *give_amount);
+        Ok(Outcome::Swapped {
+            fee,
+            counter_fee: counter,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn quote_post(
+        &mut self,
+        id: &Hash,
+        sender: &AccountId,
+        pay_asset: &AssetCode,
+        receive_asset: &AssetCode,
+        rate: Rate,
+        maximum: Amount,
+        valid_until: u64,
+    ) -> Step {
+        let provider = self.bank_of_treasury(sender)?;
+        if pay_asset == receive_asset {
+            return Err(RejectReason::SameAsset(pay_asset.clone()).into());
+        }
+        self.asset_exists(pay_asset)?;
+        self.asset_exists(receive_asset)?;
+        if !rate.is_valid() {
+            return Err(RejectReason::InvalidRate(rate).into());
+        }
+        if maximum.is_zero() {
+            return Err(RejectReason::ZeroAmount.into());
+        }
+        self.not_after(valid_until)?;
+        let latest = self
+            .height
+            .saturating_add(self.params.escrow.deadline_blocks_max);
+        if valid_until > latest {
+            return Err(RejectReason::DeadlineTooFar {
+                deadline: valid_until,
+                latest,
+            }
+            .into());
+        }
+        let key = QuoteId(*id);
+        if self.quotes.get(self.view, &key)?.is_some() {
+            return Err(corrupt(format!("quote {id} exists before its posting")));
+        }
+        self.add_due(valid_until, DueItem::Quote(*id))?;
+        self.quotes.put(
+            self.view,
+            key,
+            Some(QuoteState {
+                provider,
+                pay_asset: pay_asset.clone(),
+                receive_asset: receive_asset.clone(),
+                rate,
+                remaining: maximum,
+                valid_until,
+                posted_at: self.height,
+            }),
+        )?;
+        Ok(())
+    }
+
+    fn quote_withdraw(&mut self, sender: &AccountId, id: &Hash) -> Step {
+        let key = QuoteId(*id);
+        let quote = self
+            .quotes
+            .get(self.view, &key)?
+            .ok_or(RejectReason::QuoteNotFound(*id))?
+            .clone();
+        if self.treasury_of(&quote.provider)? != *sender {
+            return Err(RejectReason::NotQuoteProvider(quote.provider.clone()).into());
+        }
+        let due = quote.valid_until;
+        self.due.remove(self.view, due, &DueItem::Quote(*id))?;
+        self.quotes.put(self.view, key, None)?;
+        Ok(())
+    }
+
+    /// Deletes a quote whose last height was `deadline` (already gone when
+    /// withdrawn or used up: nothing to do).
+    fn quote_deadline(&mut self, id: &Hash, deadline: u64) -> Step {
+        let key = QuoteId(*id);
+        match self.quotes.get(self.view, &key)? {
+            Some(quote) if quote.valid_until == deadline => {
+                self.quotes.put(self.view, key, None)?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn cross_transfer(
+        &mut self,
+        sender: &AccountId,
+        to: &AccountId,
+        asset: &AssetCode,
+        amount: Amount,
+        id: &Hash,
+        details: &PaymentDetails,
+        maximum_fee: Amount,
+    ) -> Step<Outcome> {
+        if amount.is_zero() {
+            return Err(RejectReason::ZeroAmount.into());
+        }
+        if to == sender {
+            return Err(RejectReason::SelfTransfer.into());
+        }
+        let key = QuoteId(*id);
+        let mut quote = self
+            .quotes
+            .get(self.view, &key)?
+            .ok_or(RejectReason::QuoteNotFound(*id))?
+            .clone();
+        if quote.valid_until < self.height {
+            return Err(RejectReason::QuoteExpired {
+                valid_until: quote.valid_until,
+                height: self.height,
+            }
+            .into());
+        }
+        if quote.receive_asset != *asset {
+            return Err(RejectReason::QuoteAssetMismatch {
+                expected: quote.receive_asset,
+                found: asset.clone(),
+            }
+            .into());
+        }
+        let paid_out = quote
+            .rate
+            .convert(amount)
+            .ok_or_else(|| RejectReason::Overflow(quote.pay_asset.clone()))?;
+        if paid_out.is_zero() {
+            return Err(RejectReason::ConversionTooSmall {
+                amount,
+                rate: quote.rate,
+            }
+            .into());
+        }
+        let Some(remaining) = quote.remaining.checked_sub(paid_out) else {
+            return Err(RejectReason::QuoteExhausted {
+                remaining: quote.remaining,
+                needed: paid_out,
+            }
+            .into());
+        };
+        let fee = self.fee(asset, amount, maximum_fee)?;
+        self.account_exists(to)?;
+        let treasury = self.treasury_of(&quote.provider)?;
+        self.charge(sender, asset, amount, fee, Some(to))?;
+        self.credit(&treasury, asset, amount)?;
+        let available = self.balance_of(&treasury, &quote.pay_asset)?;
+        let Some(left) = available.checked_sub(paid_out) else {
+            return Err(RejectReason::QuoteUnfunded {
+                bank: quote.provider,
+                asset: quote.pay_asset,
+                needed: paid_out,
+                available,
+            }
+            .into());
+        };
+        self.account_mut(&treasury)?
+            .set_balance(&quote.pay_asset, left);
+        self.credit(to, &quote.pay_asset, paid_out)?;
+        self.account_mut(sender)?.record.sent(asset, amount);
+        self.account_mut(to)?
+            .record
+            .received(&quote.pay_asset, paid_out);
+        if let Some(sealed) = details.sealed() {
+            self.check_sealed(sender, to, sealed)?;
+        }
+        let outcome = Outcome::Converted {
+            fee,
+            paid_out,
+            pay_asset: quote.pay_asset.clone(),
+            rate: quote.rate,
+        };
+        if remaining.is_zero() {
+            self.due
+                .remove(self.view, quote.valid_until, &DueItem::Quote(*id))?;
+            self.quotes.put(self.view, key, None)?;
+        } else {
+            quote.remaining = remaining;
+            self.quotes.put(self.view, key, Some(quote))?;
+        }
+        Ok(outcome)
+    }
+
     // ----- escrow ------------------------------------------------------
 
     fn escrow_open(
@@ -999,7 +1335,7 @@ impl<'v> Exec<'v> {
         if self.escrows.get(self.view, id)?.is_some() {
             return Err(corrupt(format!("escrow {id} exists before its opening")));
         }
-        self.charge(buyer, asset, escrow.amount, fee)?;
+        self.charge(buyer, asset, escrow.amount, fee, Some(&escrow.seller))?;
         // Both deadlines now: a dispute must never be refusable for want
         // of room in a deadline list.
         self.add_due(escrow.confirm_deadline, DueItem::Escrow(*id))?;
@@ -1492,6 +1828,7 @@ impl<'v> Exec<'v> {
         self.accounts.writes(&mut writes, &mut decoded)?;
         self.assets.writes(&mut writes, &mut decoded)?;
         self.escrows.writes(&mut writes, &mut decoded)?;
+        self.quotes.writes(&mut writes, &mut decoded)?;
         self.due.writes(&mut writes)?;
         Ok((writes, decoded))
     }

@@ -26,18 +26,24 @@
 //! cannot be carried out (a payout would overflow a balance) is undone and
 //! dropped, and the escrow then waits for its parties' own steps.
 //!
-//! Fees: a transfer, and the opening of an escrow, pay `flat + amount × bps
-//! / 10,000` (rounded down) of the schedule for its asset, in that asset, on
-//! top of the amount, credited to the treasury account of the bank hosting
-//! the sender. The envelope's `fee` is the most the sender accepts; a higher
-//! schedule fee rejects the transaction (`FeeAboveMaximum`). Every other
-//! body (issue, redeem, registration, the later escrow steps, credit grants,
-//! revocations and attestations) pays none.
+//! Fees: a transfer (plain or with payment data), a cross-currency
+//! transfer, each leg of a swap, and the opening of an escrow pay `flat +
+//! amount × bps / 10,000` (rounded down) of the schedule for the asset the
+//! payer gives, in that asset, on top of the amount. The receiving bank
+//! (the payee's, the swap counterparty's, the seller's) gets
+//! `receiving_share` basis points of the fee (rounded down), the sending
+//! bank the rest, each into its treasury account; when both accounts are
+//! of one bank it gets the whole fee. The envelope's `fee` is the most the
+//! sender accepts (a swap's counterparty states its own, `counter_fee`); a
+//! higher schedule fee rejects the transaction (`FeeAboveMaximum`). Every
+//! other body (issue, redeem, registration, the later escrow steps, credit
+//! grants, revocations and attestations, quotes) pays none.
 
 pub mod commitment;
 pub mod credit;
 pub mod escrow;
 mod exec;
+pub mod fx;
 pub mod memory;
 pub mod overlay;
 mod reject;
@@ -49,7 +55,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::amount::Amount;
+use crate::amount::{Amount, Rate};
 use crate::block::{Block, BlockHeader};
 use crate::codec::{self, CodecError, STATE_VALUE_BYTES_MAX};
 use crate::crypto::sha256;
@@ -82,6 +88,8 @@ pub enum StateKey {
     Due(u64),
     /// The auditors and regulators, a `Vec<Overseer>` in genesis order.
     Overseers,
+    /// A live FX quote's [`fx::QuoteState`], by the id of its posting transaction.
+    Quote(Hash),
 }
 
 /// Something whose deadline falls at a height, registered under
@@ -96,6 +104,8 @@ pub enum DueItem {
     Escrow(Hash),
     /// A credit tranche of an account's line in an asset.
     Credit(AccountId, AssetCode),
+    /// An FX quote's last height: the quote is deleted.
+    Quote(Hash),
 }
 
 /// Most deadlines one height may carry; one more is refused (`DueListFull`).
@@ -241,6 +251,10 @@ pub struct FeeRule {
     pub flat: Amount,
     /// Plus this many basis points (1/10,000) of the amount, rounded down.
     pub basis_points: u16,
+    /// The receiving bank's share of the fee, in basis points of the fee
+    /// (rounded down; the rest goes to the sending bank). When both
+    /// accounts are of one bank, that bank receives the whole fee.
+    pub receiving_share: u16,
 }
 
 impl FeeRule {
@@ -248,6 +262,13 @@ impl FeeRule {
     pub fn fee(&self, amount: Amount) -> Option<Amount> {
         self.flat
             .checked_add(amount.checked_basis_points(self.basis_points)?)
+    }
+
+    /// The receiving bank's part of `fee` (at most `fee`).
+    pub fn receiving_part(&self, fee: Amount) -> Amount {
+        fee.checked_basis_points(self.receiving_share.min(10_000))
+            .unwrap_or(Amount::ZERO)
+            .min(fee)
     }
 }
 
@@ -313,6 +334,8 @@ pub enum Decoded {
     Asset(Arc<AssetState>),
     /// An [`escrow::EscrowState`].
     Escrow(Arc<escrow::EscrowState>),
+    /// An [`fx::QuoteState`].
+    Quote(Arc<fx::QuoteState>),
 }
 
 /// A block's state writes (encoded key to encoded value, `None` deletes)
@@ -354,7 +377,7 @@ pub enum Holding {
     Money(Vec<(AssetCode, Amount)>),
     /// An asset's recorded supply.
     Supply(AssetCode, Amount),
-    /// Nothing (members, parameters, deadlines).
+    /// Nothing (members, parameters, deadlines, quotes).
     Nothing,
 }
 
@@ -381,9 +404,11 @@ pub fn holding(key: &[u8], value: &[u8]) -> Result<Holding, CodecError> {
             let asset: AssetState = codec::decode::<_, STATE_VALUE_BYTES_MAX>(value)?;
             Holding::Supply(code, asset.supply)
         }
-        StateKey::Members | StateKey::Params | StateKey::Due(_) | StateKey::Overseers => {
-            Holding::Nothing
-        }
+        StateKey::Members
+        | StateKey::Params
+        | StateKey::Due(_)
+        | StateKey::Overseers
+        | StateKey::Quote(_) => Holding::Nothing,
     })
 }
 
@@ -422,16 +447,52 @@ pub enum Outcome {
     },
     /// It did not take effect.
     Rejected(RejectReason),
+    /// A swap took effect: the sender paid `fee` on its leg, the
+    /// counterparty `counter_fee` on its own.
+    Swapped {
+        /// The sender's fee, in the asset it gave.
+        fee: Amount,
+        /// The counterparty's fee, in the asset it gave.
+        counter_fee: Amount,
+    },
+    /// A cross-currency transfer took effect: the payer paid the body's
+    /// amount and `fee` in its asset, the payee received `paid_out` of
+    /// `pay_asset`, converted at `rate`.
+    Converted {
+        /// The payer's fee, in the payer's asset.
+        fee: Amount,
+        /// What the payee received, minor units of `pay_asset`.
+        paid_out: Amount,
+        /// The asset the payee received.
+        pay_asset: AssetCode,
+        /// The quote's rate.
+        rate: Rate,
+    },
 }
 
 impl Outcome {
+    /// Whether the body took effect.
+    pub fn is_applied(&self) -> bool {
+        !matches!(self, Outcome::Rejected(_))
+    }
+
+    /// The fee the sender paid (zero when rejected).
+    pub fn fee(&self) -> Amount {
+        match self {
+            Outcome::Applied { fee }
+            | Outcome::Swapped { fee, .. }
+            | Outcome::Converted { fee, .. } => *fee,
+            Outcome::Rejected(_) => Amount::ZERO,
+        }
+    }
+
     /// Whether this outcome is the transaction's last word: it applied, or
     /// it can never apply (its nonce is used up or it expired). A transaction
     /// from an unregistered sender or with a nonce ahead of the sender's is
     /// not final: included again later, it may still apply.
     pub fn is_final(&self) -> bool {
         match self {
-            Outcome::Applied { .. } => true,
+            Outcome::Applied { .. } | Outcome::Swapped { .. } | Outcome::Converted { .. } => true,
             Outcome::Rejected(RejectReason::UnknownSender) => false,
             Outcome::Rejected(RejectReason::BadNonce { expected, found }) => found < expected,
             Outcome::Rejected(_) => true,

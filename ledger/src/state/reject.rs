@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::amount::Amount;
+use crate::amount::{Amount, Rate};
 use crate::ids::{AccountId, AssetCode, Hash, MemberId};
 use crate::sealed::SealingKey;
 
@@ -234,4 +234,65 @@ pub enum RejectReason {
     /// the payment: it would read another bank's customers' references.
     #[error("the sealed details are sealed for {0}, which is on neither side of the payment")]
     SealedForOutsider(MemberId),
+    /// A swap whose counterparty's consent does not verify (missing,
+    /// for other terms, or by another key).
+    #[error("the counterparty's consent signature does not verify")]
+    BadConsent,
+    /// A swap or a quote whose two assets are one.
+    #[error("both sides are {0}: an exchange needs two assets")]
+    SameAsset(AssetCode),
+    /// A quote rate with a zero part.
+    #[error("rate {0} is not valid: both parts must be above zero")]
+    InvalidRate(Rate),
+    /// No live quote has this id (never posted, withdrawn, used up, or
+    /// expired and deleted).
+    #[error("no live quote {0}")]
+    QuoteNotFound(Hash),
+    /// The quote's last height has passed.
+    #[error("quote valid until height {valid_until}, block is at {height}")]
+    QuoteExpired {
+        /// The quote's last height.
+        valid_until: u64,
+        /// The block's height.
+        height: u64,
+    },
+    /// The quote takes in another asset than the one paid.
+    #[error("the quote takes {expected}, the transfer pays {found}")]
+    QuoteAssetMismatch {
+        /// The quote's `receive_asset`.
+        expected: AssetCode,
+        /// The transfer's asset.
+        found: AssetCode,
+    },
+    /// The conversion needs more than the quote has left.
+    #[error("the quote has {remaining} left, the conversion needs {needed}")]
+    QuoteExhausted {
+        /// What the quote still pays out.
+        remaining: Amount,
+        /// What this conversion would pay out.
+        needed: Amount,
+    },
+    /// The amount converts to nothing at the quote's rate.
+    #[error("{amount} converts to nothing at rate {rate}")]
+    ConversionTooSmall {
+        /// The amount paid.
+        amount: Amount,
+        /// The quote's rate.
+        rate: Rate,
+    },
+    /// The quoting bank's treasury cannot pay out the conversion.
+    #[error("{bank} cannot fund the conversion: needs {needed} {asset}, holds {available}")]
+    QuoteUnfunded {
+        /// The quoting bank.
+        bank: MemberId,
+        /// The asset paid out.
+        asset: AssetCode,
+        /// The conversion.
+        needed: Amount,
+        /// The treasury's balance.
+        available: Amount,
+    },
+    /// Withdrawing a quote another bank posted.
+    #[error("only the treasury of {0}, which posted the quote, may withdraw it")]
+    NotQuoteProvider(MemberId),
 }

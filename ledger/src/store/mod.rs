@@ -69,10 +69,11 @@ use crate::payment::{EndToEndId, PaymentDetails};
 use crate::sealed::SealingSecret;
 use crate::state::commitment::{self, BucketEntry, Buckets, CommitmentTree, CommitmentUpdate};
 use crate::state::escrow::EscrowState;
+use crate::state::fx::QuoteState;
 use crate::state::memory::MemoryState;
 use crate::state::{
-    AccountState, AssetState, BlockOutcome, Decoded, Holding, Member, Outcome, Params, Receipt,
-    Signatures, StateKey, StateView, Tip, ViewError,
+    AccountState, AssetState, BlockOutcome, Decoded, Holding, Member, Params, Receipt, Signatures,
+    StateKey, StateView, Tip, ViewError,
 };
 use crate::tx::{Body, SignedTransaction};
 
@@ -89,8 +90,9 @@ use txindex::{Located, Location, Run, TxIndex};
 /// rebuilt from the state at open). 5: blocks, certificates and receipts
 /// in segment files, the transaction index in run files, the state in
 /// `state/` written every few blocks (and block headers commit to the
-/// payments' signatures).
-pub const FORMAT_VERSION: u32 = 5;
+/// payments' signatures). 6: fee rules carry the receiving bank's share;
+/// FX quotes are state entries, and receipts record swaps and conversions.
+pub const FORMAT_VERSION: u32 = 6;
 
 /// How many of the latest blocks [`Store::open`] checks.
 pub const OPEN_CHECK_BLOCKS: u64 = 16;
@@ -980,7 +982,7 @@ impl Store {
         let mut located = Vec::with_capacity(tx_ids.len());
         let occurrences = tx_ids.iter().zip(receipts).zip(transactions);
         for (index, ((tx_id, receipt), transaction)) in occurrences.enumerate() {
-            if !matches!(receipt.outcome, Outcome::Applied { .. }) {
+            if !receipt.outcome.is_applied() {
                 let existing_final = match pending.get(tx_id) {
                     Some(is_final) => Some(*is_final),
                     None => self.find(tx_id)?.map(|(location, _)| location.is_final),
@@ -1382,6 +1384,50 @@ impl Store {
     /// An escrow, by the id of its opening transaction.
     pub fn escrow(&self, id: &Hash) -> Result<Option<EscrowState>, StoreError> {
         Ok(crate::state::read(self, &StateKey::Escrow(*id))?)
+    }
+
+    /// A live FX quote, by the id of its posting transaction.
+    pub fn quote(&self, id: &Hash) -> Result<Option<QuoteState>, StoreError> {
+        Ok(crate::state::read(self, &StateKey::Quote(*id))?)
+    }
+
+    /// Every live FX quote, by id (quotes are few: each is a bank's
+    /// posting, and it lives at most the escrow horizon).
+    pub fn quotes(&self) -> Result<Vec<(Hash, QuoteState)>, StoreError> {
+        let from_key = StateKey::Quote(Hash([0; 32])).encode()?;
+        let to_key = StateKey::Quote(Hash([0xff; 32])).encode()?;
+        let committed = self.read_committed();
+        let mut entries: BTreeMap<Vec<u8>, Option<Vec<u8>>> = committed
+            .pending
+            .range(from_key.clone()..=to_key.clone())
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        for entry in self
+            .data
+            .range(keys::state(&from_key)..=keys::state(&to_key))
+        {
+            let (key, value) = entry?;
+            let key = keys::parse_state(&key)
+                .ok_or_else(|| StoreError::Corrupt("a quote key lacks its prefix".into()))?;
+            entries
+                .entry(key.to_vec())
+                .or_insert_with(|| Some(value.to_vec()));
+        }
+        drop(committed);
+        let mut quotes = Vec::new();
+        for (key, value) in entries {
+            let Some(value) = value else { continue };
+            let StateKey::Quote(id) =
+                codec::decode::<StateKey, { codec::STATE_KEY_BYTES_MAX }>(&key)?
+            else {
+                return Err(StoreError::Corrupt(
+                    "a non-quote key sorts among the quotes".into(),
+                ));
+            };
+            let quote: QuoteState = codec::decode::<_, { codec::STATE_VALUE_BYTES_MAX }>(&value)?;
+            quotes.push((id, quote));
+        }
+        Ok(quotes)
     }
 
     /// The lowest height with escrow or credit deadlines still to process,

@@ -13,6 +13,7 @@ mod crash;
 mod disk_full;
 mod escrow_credit;
 mod fixture;
+mod fx;
 mod genesis;
 mod history;
 mod properties;

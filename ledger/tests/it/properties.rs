@@ -841,6 +841,10 @@ impl Model {
                 record.attestations_filed += 1;
                 Ok(0)
             }
+            Body::Swap { .. }
+            | Body::QuotePost { .. }
+            | Body::QuoteWithdraw { .. }
+            | Body::CrossTransfer { .. } => unreachable!("not generated yet"),
         }
     }
 
@@ -1296,6 +1300,7 @@ fn observed_due(item: &DueItem) -> MDue {
     match item {
         DueItem::Escrow(id) => MDue::Escrow(*id),
         DueItem::Credit(account, code) => MDue::Credit(*account, asset_index(code)),
+        DueItem::Quote(_) => unreachable!("not generated yet"),
     }
 }
 
@@ -1392,6 +1397,8 @@ mod stats {
 fn outcome_name(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Applied { .. } => "applied".into(),
+        Outcome::Swapped { .. } => "swapped".into(),
+        Outcome::Converted { .. } => "converted".into(),
         Outcome::Rejected(reason) => {
             let text = format!("{reason:?}");
             text.split(['(', ' ', '{'])
@@ -1985,6 +1992,7 @@ fn check_against_model(model: &Model, entries: &BTreeMap<Vec<u8>, Vec<u8>>, heig
                 due += 1;
             }
             StateKey::Members | StateKey::Params | StateKey::Overseers => {}
+            StateKey::Quote(id) => panic!("height {height}: quote {id} unknown to the model"),
         }
     }
     assert_eq!(accounts, model.accounts.len(), "accounts the ledger lacks");

@@ -377,7 +377,7 @@ fn write_legacy_store(dir: &std::path::Path, f: &Fixture, format: u32) {
 
 #[test]
 fn a_store_of_an_older_format_is_refused_by_its_format_number() {
-    assert_eq!(FORMAT_VERSION, 5);
+    assert_eq!(FORMAT_VERSION, 6);
     let f = Fixture::new(2, 2);
     for format in [1, 2] {
         let dir = tempfile::tempdir().unwrap();
@@ -386,13 +386,13 @@ fn a_store_of_an_older_format_is_refused_by_its_format_number() {
         assert!(
             matches!(
                 error,
-                StoreError::Format { found: Some(found), supported: 5 } if found == format
+                StoreError::Format { found: Some(found), supported: 6 } if found == format
             ),
             "{error}"
         );
         assert_eq!(
             error.to_string(),
-            format!("store format {format}, this build reads format 5")
+            format!("store format {format}, this build reads format 6")
         );
         // Refused again, not initialised beside the old trees.
         assert!(matches!(
@@ -424,7 +424,7 @@ fn a_format_3_or_4_store_is_refused_too() {
             Store::open(dir.path(), &f.genesis),
             Err(StoreError::Format {
                 found: Some(found),
-                supported: 5
+                supported: 6
             }) if found == format
         ));
         assert!(matches!(
@@ -432,22 +432,23 @@ fn a_format_3_or_4_store_is_refused_too() {
             Err(StoreError::Format { found: Some(found), .. }) if found == format
         ));
     }
-    // A format number in this layout's state that is not this build's.
+    // A format 5 store: this layout, but fee rules without the receiving
+    // share and no quotes.
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path(), &f.genesis).unwrap());
     {
         let state = clearhouse_ledger::store::state_dir(dir.path());
         let db = clearhouse_ledger::store::open_db(&state).unwrap();
         let data = db.open_tree(keys::TREE).unwrap();
-        data.insert(keys::META_FORMAT, &6u32.to_be_bytes()[..])
+        data.insert(keys::META_FORMAT, &5u32.to_be_bytes()[..])
             .unwrap();
         db.flush().unwrap();
     }
     assert!(matches!(
         Store::open(dir.path(), &f.genesis),
         Err(StoreError::Format {
-            found: Some(6),
-            supported: 5
+            found: Some(5),
+            supported: 6
         })
     ));
 }

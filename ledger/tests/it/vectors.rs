@@ -1,8 +1,9 @@
 //! Golden vectors: the exact bytes a client in another language must
 //! produce. If one of these changes, every signature on every chain changes.
 
+use clearhouse_ledger::amount::Rate;
 use clearhouse_ledger::certificate::{VoteKind, proposal_signing_bytes, vote_signing_bytes};
-use clearhouse_ledger::crypto::Keypair;
+use clearhouse_ledger::crypto::{Keypair, Signature};
 use clearhouse_ledger::sealed::{SealedDetails, SealingContext, SealingSecret};
 use clearhouse_ledger::{AccountId, Amount, AssetCode, Body, Hash, Transaction};
 
@@ -339,8 +340,53 @@ fn every_body_layout_is_pinned() {
             format!("0000000b{}01{}{}", a32(7), text_hex("repayment"), a32(8)),
         ),
         (payment().body, PAYMENT_BODY.to_owned()),
+        (
+            Body::Swap {
+                counterparty: acc(9),
+                give_asset: cny(),
+                give_amount: Amount(7),
+                take_asset: AssetCode::new("EUR").unwrap(),
+                take_amount: Amount(5),
+                counter_fee: Amount(2),
+                counter_signature: Signature([0xab; 64]),
+            },
+            format!(
+                "0000000d{}{asset_hex}{}{}{}{}{}",
+                a32(9),
+                amount_hex(7),
+                text_hex("EUR"),
+                amount_hex(5),
+                amount_hex(2),
+                "ab".repeat(64)
+            ),
+        ),
+        (
+            Body::QuotePost {
+                pay_asset: AssetCode::new("EUR").unwrap(),
+                receive_asset: cny(),
+                rate: Rate {
+                    numerator: 3,
+                    denominator: 20,
+                },
+                maximum: Amount(1_000_000),
+                valid_until: 500,
+            },
+            format!(
+                "0000000e{}{asset_hex}{}{}{}{}",
+                text_hex("EUR"),
+                u64_hex(3),
+                u64_hex(20),
+                amount_hex(1_000_000),
+                u64_hex(500)
+            ),
+        ),
+        (
+            Body::QuoteWithdraw { quote: h(10) },
+            format!("0000000f{}", a32(10)),
+        ),
+        (cross_transfer().body, CROSS_TRANSFER_BODY.to_owned()),
     ];
-    assert_eq!(cases.len(), 13, "one case per body variant");
+    assert_eq!(cases.len(), 17, "one case per body variant");
     let envelope_hex = 2 * (26 + 32 + 32 + 8 + 16 + 8);
     let mut tx = transfer();
     for (body, expected) in cases {
@@ -355,6 +401,148 @@ fn every_body_layout_is_pinned() {
         assert_eq!(decoded, signed, "{kind}");
     }
 }
+
+/// The swap's counterparty: a fixed seed, like `sender()`.
+fn counterparty() -> Keypair {
+    Keypair::from_seed(&[8u8; 32])
+}
+
+/// The sender gives 12,345 CNY for 1,500 EUR from `counterparty()`, who
+/// accepts a fee of at most 30 EUR; the envelope is the transfer's.
+/// `docs/sign_transfer.py` builds and signs the same swap.
+fn swap() -> Transaction {
+    let mut tx = transfer();
+    tx.body = Body::Swap {
+        counterparty: counterparty().account(),
+        give_asset: AssetCode::new("CNY").unwrap(),
+        give_amount: Amount(12_345),
+        take_asset: AssetCode::new("EUR").unwrap(),
+        take_amount: Amount(1_500),
+        counter_fee: Amount(30),
+        counter_signature: Signature([0; 64]),
+    };
+    tx.with_consent(&counterparty()).unwrap()
+}
+
+/// The swap's body up to its counter signature (the last 64 bytes).
+const SWAP_BODY_FIELDS: &str = concat!(
+    "0000000d",                                                         // body: swap
+    "1398f62c6d1a457c51ba6a4b5f3dbd2f69fca93216218dc8997e416bd17d93ca", // counterparty
+    "0000000000000003434e59",                                           // give asset "CNY"
+    "00000000000000000000000000003039",                                 // give amount
+    "0000000000000003455552",                                           // take asset "EUR"
+    "000000000000000000000000000005dc",                                 // take amount
+    "0000000000000000000000000000001e",                                 // counter fee
+);
+
+#[test]
+fn swap_consent_layout_signature_and_id_are_pinned() {
+    use clearhouse_ledger::crypto::{tag, verify};
+    let tx = swap();
+    let bytes = tx.signing_bytes().unwrap();
+    let envelope_hex = 2 * (26 + 32 + 32 + 8 + 16 + 8);
+    let bytes_hex = hex::encode(&bytes);
+    assert_eq!(
+        &bytes_hex[..envelope_hex],
+        &TRANSFER_SIGNING_BYTES[..envelope_hex]
+    );
+    assert_eq!(
+        &bytes_hex[envelope_hex..],
+        format!("{SWAP_BODY_FIELDS}{SWAP_COUNTER_SIGNATURE}")
+    );
+    // The consent bytes: the consent tag, then the envelope with the
+    // counter signature (the last 64 bytes) zeroed.
+    let consent = tx.swap_consent_bytes().unwrap().unwrap();
+    assert_eq!(tag::SWAP_CONSENT, b"clearhouse/swap-consent/v1\0");
+    assert_eq!(tag::SWAP_CONSENT.len(), 27);
+    assert!(consent.starts_with(tag::SWAP_CONSENT));
+    let mut expected = tag::SWAP_CONSENT.to_vec();
+    expected.extend_from_slice(&bytes[tag::TRANSACTION.len()..bytes.len() - 64]);
+    expected.extend_from_slice(&[0; 64]);
+    assert_eq!(consent, expected);
+    // The consent does not depend on the counter signature already in place.
+    let mut unsigned = tx.clone();
+    let Body::Swap {
+        counter_signature, ..
+    } = &mut unsigned.body
+    else {
+        unreachable!()
+    };
+    assert_eq!(counter_signature.to_hex(), SWAP_COUNTER_SIGNATURE);
+    *counter_signature = Signature([0; 64]);
+    assert_eq!(unsigned.swap_consent_bytes().unwrap().unwrap(), consent);
+    verify(
+        &counterparty().account().0,
+        &consent,
+        &Signature::from_hex(SWAP_COUNTER_SIGNATURE).unwrap(),
+    )
+    .unwrap();
+    // Other bodies have no consent.
+    assert!(transfer().swap_consent_bytes().is_none());
+    let signed = tx.sign(&sender()).unwrap();
+    assert_eq!(signed.signature.to_hex(), SWAP_SIGNATURE);
+    assert_eq!(signed.id().unwrap().to_hex(), SWAP_ID);
+    signed.verify(&Hash([0x11; 32])).unwrap();
+}
+
+const SWAP_COUNTER_SIGNATURE: &str = "3ace136eee8fd7694ab72d7936f37a8cfcc500e2538ae9873ccba2f1a10c7c35bd70326b7e9d8067879a8d8ec66b72af1ef812947ee4e1f507b7419a22b99f04";
+const SWAP_SIGNATURE: &str = "21322e9aa9d9796a718371191ba289918bb1a32c25352deaf3c83022d5bf8d437250712fed91039c6cd4afcb07ad6c06c995987a3fdd2f063be5be8b4c790a07";
+const SWAP_ID: &str = "59a4204fb8cdc37183bd4c4202f20fc022efa731f26115d2287d918c5b530030";
+
+/// The golden payment's data, carried by a cross-currency transfer at the
+/// quote 0x44….
+fn cross_transfer() -> Transaction {
+    let mut tx = payment();
+    let Body::Payment {
+        to,
+        asset,
+        amount,
+        details,
+    } = tx.body
+    else {
+        unreachable!()
+    };
+    tx.body = Body::CrossTransfer {
+        to,
+        asset,
+        amount,
+        quote: Hash([0x44; 32]),
+        details,
+    };
+    tx
+}
+
+const CROSS_TRANSFER_BODY: &str = concat!(
+    "00000010",                                                         // body: cross transfer
+    "2222222222222222222222222222222222222222222222222222222222222222", // to
+    "0000000000000003434e59",                                           // asset "CNY"
+    "00000000000000000000000000003039",                                 // amount
+    "4444444444444444444444444444444444444444444444444444444444444444", // quote
+    "00000000",                                                         // details: clear
+    "000000000000000c494e562d323032362d313138",                         // end-to-end id
+    "0000000000000010696e766f696365203131382c204d6179",                 // remittance
+);
+
+#[test]
+fn cross_transfer_layout_signature_and_id_are_pinned() {
+    let tx = cross_transfer();
+    let bytes = hex::encode(tx.signing_bytes().unwrap());
+    let envelope_hex = 2 * (26 + 32 + 32 + 8 + 16 + 8);
+    assert_eq!(
+        &bytes[..envelope_hex],
+        &TRANSFER_SIGNING_BYTES[..envelope_hex]
+    );
+    assert_eq!(&bytes[envelope_hex..], CROSS_TRANSFER_BODY);
+    let signed = tx.clone().sign(&sender()).unwrap();
+    assert_eq!(signed.signature.to_hex(), CROSS_TRANSFER_SIGNATURE);
+    assert_eq!(signed.id().unwrap().to_hex(), CROSS_TRANSFER_ID);
+    signed.verify(&Hash([0x11; 32])).unwrap();
+    let data = tx.payment_data(None).unwrap();
+    assert_eq!(data.end_to_end_id.as_str(), "INV-2026-118");
+}
+
+const CROSS_TRANSFER_SIGNATURE: &str = "b8b1f06b708b1679221b4e8010eba61063a28332382b5c45ad5f99e6cc4ab5b128f8e1bae618db452cfdaed4df5ec54abf2468e37319c628cd5ef304c2305407";
+const CROSS_TRANSFER_ID: &str = "2f0bf7d4958e1605ce2c4c7a5d768e172d0178dd6eb3ac4e0891964780a23384";
 
 #[test]
 fn payment_data_out_of_its_rules_never_decodes() {
@@ -485,7 +673,7 @@ const SEALED_PAYMENT_SIGNATURE: &str = "3d4140d68b696ee383a2f31a792296609a7787d8
 const SEALED_PAYMENT_ID: &str = "69cc188c52a7ec5a5ca572dd941cd52b76ef8b4902d6bf53419fe1084048d85e";
 
 /// `docs/sign_transfer.py`, which knows only the documented layout, builds
-/// every transaction above with Python's `cryptography` to the same
+/// every transaction above (the swap's consent included) with Python's `cryptography` to the same
 /// signature and id. CI installs `cryptography` and sets
 /// `CLEARHOUSE_REQUIRE_PYTHON=1`, so there this test cannot skip; on a
 /// machine without them it says so and passes.
@@ -526,4 +714,12 @@ fn the_python_client_reproduces_the_golden_vectors() {
         SEALED_PAYMENT_SIGNATURE
     );
     assert_eq!(value("sealed payment", "id"), SEALED_PAYMENT_ID);
+    assert_eq!(value("swap", "counter_signature"), SWAP_COUNTER_SIGNATURE);
+    assert_eq!(value("swap", "signature"), SWAP_SIGNATURE);
+    assert_eq!(value("swap", "id"), SWAP_ID);
+    assert_eq!(
+        value("cross_transfer", "signature"),
+        CROSS_TRANSFER_SIGNATURE
+    );
+    assert_eq!(value("cross_transfer", "id"), CROSS_TRANSFER_ID);
 }

@@ -248,6 +248,16 @@ pub fn parties(store: &Store, tx: &SignedTransaction) -> Result<Parties, ApiErro
         TxBody::Transfer { to, .. } | TxBody::Payment { to, .. } | TxBody::Issue { to, .. } => {
             accounts.push(*to)
         }
+        TxBody::Swap { counterparty, .. } => accounts.push(*counterparty),
+        // The quoting bank is a party while its quote lives (its treasury
+        // takes one leg and pays the other).
+        TxBody::CrossTransfer { to, quote, .. } => {
+            accounts.push(*to);
+            if let Some(found) = store.quote(quote).map_err(internal)? {
+                parties.banks.push(found.provider);
+            }
+        }
+        TxBody::QuotePost { .. } | TxBody::QuoteWithdraw { .. } => {}
         TxBody::RegisterAccount { account }
         | TxBody::CreditGrant { account, .. }
         | TxBody::CreditRevoke { account, .. }

@@ -509,27 +509,97 @@ pub struct Receipt {
     /// The rejection's stable code (rejected only), e.g. `insufficient_funds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<String>,
+    /// A swap's counterparty fee, minor units of the asset it gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_fee: Option<String>,
+    /// A cross-currency transfer's second leg: what the payee received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted: Option<Conversion>,
+}
+
+/// A cross-currency transfer's conversion, as its receipt records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Conversion {
+    /// The asset the payee received.
+    pub asset: String,
+    /// How much, minor units.
+    pub minor_units: String,
+    /// The quote's rate: minor units paid out per minor units paid in.
+    pub rate: Rate,
+}
+
+/// An exchange rate, exact: `numerator` minor units of the asset paid out
+/// per `denominator` minor units of the asset paid in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Rate {
+    /// Minor units paid out.
+    pub numerator: u64,
+    /// Minor units paid in.
+    pub denominator: u64,
+}
+
+impl From<ledger::amount::Rate> for Rate {
+    fn from(rate: ledger::amount::Rate) -> Rate {
+        Rate {
+            numerator: rate.numerator,
+            denominator: rate.denominator,
+        }
+    }
+}
+
+impl From<Rate> for ledger::amount::Rate {
+    fn from(rate: Rate) -> ledger::amount::Rate {
+        ledger::amount::Rate {
+            numerator: rate.numerator,
+            denominator: rate.denominator,
+        }
+    }
 }
 
 impl Receipt {
     /// A ledger receipt, without its transaction id.
     pub fn new(receipt: &ledger::state::Receipt) -> Receipt {
+        use ledger::state::Outcome as O;
+        let applied = |fee: &ledger::Amount| Receipt {
+            tx_id: None,
+            status: TxState::Committed,
+            outcome: Outcome::Applied,
+            fee: Some(fee.0.to_string()),
+            reason: None,
+            reason_code: None,
+            counter_fee: None,
+            converted: None,
+        };
         match &receipt.outcome {
-            ledger::state::Outcome::Applied { fee } => Receipt {
-                tx_id: None,
-                status: TxState::Committed,
-                outcome: Outcome::Applied,
-                fee: Some(fee.0.to_string()),
-                reason: None,
-                reason_code: None,
+            O::Applied { fee } => applied(fee),
+            O::Swapped { fee, counter_fee } => Receipt {
+                counter_fee: Some(counter_fee.0.to_string()),
+                ..applied(fee)
             },
-            ledger::state::Outcome::Rejected(reason) => Receipt {
+            O::Converted {
+                fee,
+                paid_out,
+                pay_asset,
+                rate,
+            } => Receipt {
+                converted: Some(Conversion {
+                    asset: pay_asset.as_str().to_owned(),
+                    minor_units: paid_out.0.to_string(),
+                    rate: (*rate).into(),
+                }),
+                ..applied(fee)
+            },
+            O::Rejected(reason) => Receipt {
                 tx_id: None,
                 status: TxState::Rejected,
                 outcome: Outcome::Rejected,
                 fee: None,
                 reason: Some(reason.to_string()),
                 reason_code: Some(reject_code(reason).to_owned()),
+                counter_fee: None,
+                converted: None,
             },
         }
     }
@@ -571,6 +641,12 @@ pub struct TransactionStatus {
     /// The rejection's stable code (rejected only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<String>,
+    /// A swap's counterparty fee, minor units (swaps only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_fee: Option<String>,
+    /// What the payee received (cross-currency transfers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted: Option<Conversion>,
     /// The transaction itself (committed only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction: Option<Transaction>,
@@ -588,6 +664,8 @@ impl TransactionStatus {
             fee: None,
             reason: None,
             reason_code: None,
+            counter_fee: None,
+            converted: None,
             transaction: None,
         }
     }
@@ -609,6 +687,8 @@ impl TransactionStatus {
             fee: receipt.fee,
             reason: receipt.reason,
             reason_code: receipt.reason_code,
+            counter_fee: receipt.counter_fee,
+            converted: receipt.converted,
             transaction: Some(transaction),
         }
     }
@@ -751,6 +831,96 @@ pub enum Body {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         sealed_for: Vec<String>,
     },
+    /// An atomic swap: `give` from the sender to `counterparty`, `take`
+    /// back, both or neither.
+    Swap {
+        /// The counterparty, hex.
+        counterparty: String,
+        /// What the sender gives.
+        give: Amount,
+        /// What the sender receives.
+        take: Amount,
+        /// The most fee the counterparty accepts, minor units of `take`'s asset.
+        counter_fee: String,
+        /// The counterparty's consent signature, hex.
+        counter_signature: String,
+    },
+    /// A bank posts an FX quote.
+    QuotePost {
+        /// What the bank pays out.
+        pay_asset: String,
+        /// What it takes in.
+        receive_asset: String,
+        /// Minor units paid out per minor units taken in.
+        rate: Rate,
+        /// The most it pays out in all.
+        maximum: Amount,
+        /// The last height it may be used at.
+        valid_until: u64,
+    },
+    /// A bank withdraws a quote.
+    QuoteWithdraw {
+        /// The quote id, hex.
+        quote: String,
+    },
+    /// Pay `value` through an FX quote: `to` receives the quote's other
+    /// asset (the receipt's `converted`).
+    CrossTransfer {
+        /// The recipient, hex.
+        to: String,
+        /// What the payer pays.
+        value: Amount,
+        /// The quote id, hex.
+        quote: String,
+        /// How the payment data travels (see `payment`).
+        #[serde(default)]
+        details: DetailsForm,
+        /// The payer's end-to-end id; absent when sealed and unreadable here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end_to_end_id: Option<String>,
+        /// Remittance information; absent when sealed and unreadable here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remittance: Option<String>,
+        /// The sealing keys (hex) sealed details are sealed for.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sealed_for: Vec<String>,
+    },
+}
+
+/// Payment data as an answer shows it: how it travels, the end-to-end id
+/// and remittance where this answer may read them, and who it is sealed for.
+struct ShownDetails {
+    form: DetailsForm,
+    end_to_end_id: Option<String>,
+    remittance: Option<String>,
+    sealed_for: Vec<String>,
+}
+
+impl ShownDetails {
+    fn of(
+        tx: &ledger::Transaction,
+        details: &ledger::payment::PaymentDetails,
+        sealing: Option<&ledger::sealed::SealingSecret>,
+    ) -> ShownDetails {
+        let data = tx.payment_data(sealing);
+        let sealed_for: Vec<String> = details
+            .sealed()
+            .map(|sealed| sealed.recipients().map(|key| key.to_hex()).collect())
+            .unwrap_or_default();
+        let form = match (details.sealed(), &data) {
+            (None, _) => DetailsForm::Clear,
+            (Some(_), Some(_)) => DetailsForm::Sealed,
+            (Some(_), None) => DetailsForm::SealedUnreadable,
+        };
+        ShownDetails {
+            form,
+            end_to_end_id: data
+                .as_ref()
+                .map(|data| data.end_to_end_id.as_str().to_owned()),
+            remittance: data.map(|data| data.remittance.as_str().to_owned()),
+            sealed_for,
+        }
+    }
 }
 
 /// How a payment's data travels.
@@ -873,25 +1043,63 @@ impl Transaction {
                 amount: a,
                 details,
             } => {
-                let data = tx.payment_data(sealing);
-                let sealed_for: Vec<String> = details
-                    .sealed()
-                    .map(|sealed| sealed.recipients().map(|key| key.to_hex()).collect())
-                    .unwrap_or_default();
-                let form = match (details.sealed(), &data) {
-                    (None, _) => DetailsForm::Clear,
-                    (Some(_), Some(_)) => DetailsForm::Sealed,
-                    (Some(_), None) => DetailsForm::SealedUnreadable,
-                };
+                let shown = ShownDetails::of(tx, details, sealing);
                 Body::Payment {
                     to: to.to_hex(),
                     value: amount(asset, *a),
-                    details: form,
-                    end_to_end_id: data
-                        .as_ref()
-                        .map(|data| data.end_to_end_id.as_str().to_owned()),
-                    remittance: data.map(|data| data.remittance.as_str().to_owned()),
-                    sealed_for,
+                    details: shown.form,
+                    end_to_end_id: shown.end_to_end_id,
+                    remittance: shown.remittance,
+                    sealed_for: shown.sealed_for,
+                }
+            }
+            B::Swap {
+                counterparty,
+                give_asset,
+                give_amount,
+                take_asset,
+                take_amount,
+                counter_fee,
+                counter_signature,
+            } => Body::Swap {
+                counterparty: counterparty.to_hex(),
+                give: amount(give_asset, *give_amount),
+                take: amount(take_asset, *take_amount),
+                counter_fee: counter_fee.0.to_string(),
+                counter_signature: counter_signature.to_hex(),
+            },
+            B::QuotePost {
+                pay_asset,
+                receive_asset,
+                rate,
+                maximum,
+                valid_until,
+            } => Body::QuotePost {
+                pay_asset: pay_asset.as_str().to_owned(),
+                receive_asset: receive_asset.as_str().to_owned(),
+                rate: (*rate).into(),
+                maximum: amount(pay_asset, *maximum),
+                valid_until: *valid_until,
+            },
+            B::QuoteWithdraw { quote } => Body::QuoteWithdraw {
+                quote: quote.to_hex(),
+            },
+            B::CrossTransfer {
+                to,
+                asset,
+                amount: a,
+                quote,
+                details,
+            } => {
+                let shown = ShownDetails::of(tx, details, sealing);
+                Body::CrossTransfer {
+                    to: to.to_hex(),
+                    value: amount(asset, *a),
+                    quote: quote.to_hex(),
+                    details: shown.form,
+                    end_to_end_id: shown.end_to_end_id,
+                    remittance: shown.remittance,
+                    sealed_for: shown.sealed_for,
                 }
             }
         };
@@ -924,6 +1132,10 @@ impl Body {
             Body::CreditRevoke { .. } => "credit_revoke",
             Body::CreditAttest { .. } => "credit_attest",
             Body::Payment { .. } => "payment",
+            Body::Swap { .. } => "swap",
+            Body::QuotePost { .. } => "quote_post",
+            Body::QuoteWithdraw { .. } => "quote_withdraw",
+            Body::CrossTransfer { .. } => "cross_transfer",
         }
     }
 
@@ -932,12 +1144,16 @@ impl Body {
         match self {
             Body::Transfer { value, .. }
             | Body::Payment { value, .. }
+            | Body::CrossTransfer { value, .. }
             | Body::Issue { value, .. }
             | Body::Redeem { value }
             | Body::EscrowOpen { value, .. } => Some(value),
             Body::EscrowResolve { to_seller, .. } => Some(to_seller),
             Body::CreditGrant { limit, .. } => Some(limit),
+            Body::Swap { give, .. } => Some(give),
+            Body::QuotePost { maximum, .. } => Some(maximum),
             Body::RegisterAccount { .. }
+            | Body::QuoteWithdraw { .. }
             | Body::EscrowRelease { .. }
             | Body::EscrowRefund { .. }
             | Body::EscrowDispute { .. }
@@ -992,6 +1208,16 @@ pub fn reject_code(reason: &ledger::state::RejectReason) -> &'static str {
         R::NotSealedFor(_) => "not_sealed_for",
         R::UnknownSealingKey(_) => "unknown_sealing_key",
         R::SealedForOutsider(_) => "sealed_for_outsider",
+        R::BadConsent => "bad_consent",
+        R::SameAsset(_) => "same_asset",
+        R::InvalidRate(_) => "invalid_rate",
+        R::QuoteNotFound(_) => "quote_not_found",
+        R::QuoteExpired { .. } => "quote_expired",
+        R::QuoteAssetMismatch { .. } => "quote_asset_mismatch",
+        R::QuoteExhausted { .. } => "quote_exhausted",
+        R::ConversionTooSmall { .. } => "conversion_too_small",
+        R::QuoteUnfunded { .. } => "quote_unfunded",
+        R::NotQuoteProvider(_) => "not_quote_provider",
     }
 }
 
