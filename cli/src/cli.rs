@@ -84,6 +84,13 @@ pub enum Command {
     /// attest, show.
     #[command(subcommand)]
     Credit(CreditCommand),
+    /// Atomic swaps (payment versus payment): propose, consent, submit.
+    #[command(subcommand)]
+    Swap(SwapCommand),
+    /// FX quotes: post, withdraw, list, show (pay through one with
+    /// `transfer --via QUOTE`).
+    #[command(subcommand)]
+    Quote(QuoteCommand),
     /// Register or inspect accounts.
     #[command(subcommand)]
     Account(AccountCommand),
@@ -257,6 +264,122 @@ pub struct TransferArgs {
     /// check the payment but cannot read them.
     #[arg(long)]
     pub clear_details: bool,
+    /// Pay through this FX quote (its id, from `clearhouse quote list`):
+    /// the amount (and the fee) is in the asset the quote takes, and the
+    /// payee receives the quote's other asset, converted at its rate and
+    /// rounded down.
+    #[arg(long, value_name = "QUOTE")]
+    pub via: Option<String>,
+    /// Common transaction options.
+    #[command(flatten)]
+    pub options: TxOptions,
+}
+
+/// `clearhouse swap …`.
+#[derive(Debug, Subcommand)]
+pub enum SwapCommand {
+    /// Propose an atomic swap (payment versus payment) with another
+    /// account: both legs settle in one step or neither does. With
+    /// `--counter-key` both parties sign here and it is sent; without, the
+    /// proposal is written to `--out` for the counterparty's `consent`.
+    Propose(SwapProposeArgs),
+    /// Sign a swap proposal as its counterparty (`--key`), after showing
+    /// what it gives and takes; writes the consent into the file.
+    Consent {
+        /// The proposal file.
+        file: PathBuf,
+        /// The counterparty's key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
+    /// Sign and send a consented swap proposal as its proposer.
+    Submit {
+        /// The proposal file, with the counterparty's consent.
+        file: PathBuf,
+        /// Common transaction options (`--key`: the proposer's; its nonce
+        /// and expiry are those of the proposal).
+        #[command(flatten)]
+        options: TxOptions,
+    },
+}
+
+/// `clearhouse swap propose`.
+#[derive(Debug, Args)]
+pub struct SwapProposeArgs {
+    /// The counterparty's account (64 hex digits).
+    #[arg(long = "with", value_name = "ACCOUNT")]
+    pub counterparty: String,
+    /// What the key's account gives, e.g. "100.00 CNY".
+    #[arg(long, value_name = "AMOUNT")]
+    pub give: String,
+    /// What it receives in exchange, e.g. "14.00 USD".
+    #[arg(long, value_name = "AMOUNT")]
+    pub take: String,
+    /// The most fee the proposer accepts, in the asset it gives
+    /// [default: 1% + 100 minor units].
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_fee: Option<String>,
+    /// The most fee the counterparty accepts, in the asset it gives
+    /// [default: 1% + 100 minor units].
+    #[arg(long, value_name = "AMOUNT")]
+    pub counter_max_fee: Option<String>,
+    /// The counterparty's key file: sign its consent here and send.
+    #[arg(long, value_name = "FILE", conflicts_with = "out")]
+    pub counter_key: Option<PathBuf>,
+    /// Write the proposal here for the counterparty to consent to.
+    #[arg(long, value_name = "FILE", required_unless_present = "counter_key")]
+    pub out: Option<PathBuf>,
+    /// Common transaction options.
+    #[command(flatten)]
+    pub options: TxOptions,
+}
+
+/// `clearhouse quote …`.
+#[derive(Debug, Subcommand)]
+pub enum QuoteCommand {
+    /// Post an FX quote (a bank treasury's key): pay out one asset for
+    /// another at a rate, up to a maximum, for a number of blocks.
+    Post(QuotePostArgs),
+    /// Withdraw a quote this bank posted.
+    Withdraw {
+        /// The quote id.
+        quote: String,
+        /// Common transaction options.
+        #[command(flatten)]
+        options: TxOptions,
+    },
+    /// List the live quotes, best rate for the payer first.
+    List {
+        /// Only quotes taking FROM and paying TO, e.g. CNY/USD.
+        #[arg(long, value_name = "FROM/TO")]
+        pair: Option<String>,
+    },
+    /// Show one live quote.
+    Show {
+        /// The quote id.
+        quote: String,
+    },
+}
+
+/// `clearhouse quote post`.
+#[derive(Debug, Args)]
+pub struct QuotePostArgs {
+    /// The asset the bank pays out (the payee receives), e.g. USD.
+    #[arg(long, value_name = "ASSET")]
+    pub pay: String,
+    /// The asset it takes in (the payer pays), e.g. CNY.
+    #[arg(long, value_name = "ASSET")]
+    pub receive: String,
+    /// How much of `--pay` one unit of `--receive` buys, e.g. 0.1385; or
+    /// an exact fraction of minor units, e.g. 1385/10000.
+    #[arg(long, value_name = "RATE")]
+    pub rate: String,
+    /// The most the quote pays out in all, e.g. "50000.00 USD".
+    #[arg(long, value_name = "AMOUNT")]
+    pub maximum: String,
+    /// The quote is usable for this many blocks after the current height.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub valid_blocks: u64,
     /// Common transaction options.
     #[command(flatten)]
     pub options: TxOptions,

@@ -159,6 +159,7 @@ fn exit_class(code: ErrorCode) -> ExitClass {
         ErrorCode::NotFound
         | ErrorCode::UnknownAccount
         | ErrorCode::UnknownEscrow
+        | ErrorCode::UnknownQuote
         | ErrorCode::UnknownAsset
         | ErrorCode::UnknownBlock
         | ErrorCode::NoBlocks
@@ -360,6 +361,22 @@ impl Client {
         self.optional(
             &format!("/v1/escrows/{}", id.to_hex()),
             ErrorCode::UnknownEscrow,
+        )
+    }
+
+    /// `GET /v1/quotes[?pair=FROM/TO]`: live quotes, best first.
+    pub fn quotes(&self, pair: Option<&str>) -> Result<dto::Quotes, ClientError> {
+        match pair {
+            Some(pair) => self.get(&format!("/v1/quotes?pair={pair}")),
+            None => self.get("/v1/quotes"),
+        }
+    }
+
+    /// `GET /v1/quotes/{id}`; `None` if no live quote has this id.
+    pub fn quote(&self, id: &Hash) -> Result<Option<dto::Quote>, ClientError> {
+        self.optional(
+            &format!("/v1/quotes/{}", id.to_hex()),
+            ErrorCode::UnknownQuote,
         )
     }
 

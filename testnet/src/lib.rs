@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod door;
+pub mod quotes;
 pub mod sim;
 
 use std::collections::BTreeSet;

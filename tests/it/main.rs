@@ -12,6 +12,7 @@ mod access;
 mod cluster;
 mod confidential;
 mod front_door;
+mod fx;
 mod scenarios;
 mod testnet;
 mod tls;

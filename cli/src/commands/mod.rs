@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod credit;
 pub mod escrow;
+pub mod fx;
 pub mod iso20022;
 pub mod keys;
 pub mod query;
@@ -83,6 +84,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Redeem(args) => transaction::redeem(&context, &args),
         Command::Escrow(command) => escrow::run(&context, command),
         Command::Credit(command) => credit::run(&context, command),
+        Command::Swap(command) => fx::swap(&context, command),
+        Command::Quote(command) => fx::quote(&context, command),
         Command::Account(AccountCommand::Register { account, options }) => {
             transaction::register_account(&context, &account, &options)
         }

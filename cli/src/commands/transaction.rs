@@ -97,6 +97,30 @@ pub fn transfer(context: &Context, args: &TransferArgs) -> Result<(), CliError> 
         .unwrap_or_else(|| default_transfer_fee(priced.amount));
     let asset = priced.asset.clone();
     let amount = priced.amount;
+    if let Some(quote) = &args.via {
+        let quote = crate::commands::parse_hash(quote, "--via quote id")?;
+        // A cross-currency transfer always carries payment data.
+        let data = match payment_data(args)? {
+            Some(data) => data,
+            None => PaymentData {
+                end_to_end_id: EndToEndId::new(NOT_PROVIDED)
+                    .map_err(|e| CliError::Internal(e.to_string()))?,
+                remittance: Remittance::default(),
+            },
+        };
+        let details =
+            priced
+                .prepared
+                .payment_details(&to, &asset, amount, data, args.clear_details)?;
+        let body = Body::CrossTransfer {
+            to,
+            asset,
+            amount,
+            quote,
+            details,
+        };
+        return priced.send(context, body, fee);
+    }
     let body = match payment_data(args)? {
         Some(data) => Body::Payment {
             details: priced.prepared.payment_details(
@@ -228,6 +252,8 @@ pub(crate) struct Prepared<'a> {
     next_nonce: std::cell::Cell<u64>,
     /// The sealing recipients asked for, by payee.
     sealing: std::cell::RefCell<std::collections::HashMap<AccountId, Vec<dto::SealingRecipient>>>,
+    /// A swap's counterparty key, to sign its consent for the nonce chosen.
+    counter_key: Option<Keypair>,
 }
 
 impl<'a> Prepared<'a> {
@@ -248,7 +274,52 @@ impl<'a> Prepared<'a> {
             sender,
             next_nonce: std::cell::Cell::new(0),
             sealing: std::cell::RefCell::default(),
+            counter_key: None,
         })
+    }
+
+    /// Signs every swap this command sends with `counterparty`'s consent
+    /// too (for the nonce each one gets).
+    pub(crate) fn with_counter_key(mut self, counterparty: Keypair) -> Prepared<'a> {
+        self.counter_key = Some(counterparty);
+        self
+    }
+
+    /// The chain id the node reported.
+    pub(crate) fn chain_id(&self) -> ChainId {
+        self.chain_id
+    }
+
+    /// The sender's next nonce as the node reported it at the start.
+    pub(crate) fn nonce(&self) -> u64 {
+        nonce_of(self.sender.as_ref())
+    }
+
+    /// Signs `transaction` exactly as given (its nonce, fee and expiry are
+    /// fixed: another party consented to them), submits it and reports as
+    /// [`Prepared::send`] does.
+    pub(crate) fn send_exact(
+        &self,
+        context: &Context,
+        transaction: Transaction,
+        fee_asset: Option<(AssetCode, u8)>,
+    ) -> Result<(), CliError> {
+        let signed = transaction
+            .sign(&self.key)
+            .map_err(|e| CliError::Internal(format!("cannot sign the transaction: {e}")))?;
+        let hash = signed
+            .id()
+            .map_err(|e| CliError::Internal(format!("cannot hash the transaction: {e}")))?;
+        let answer = match self.client.submit(&signed).map_err(refused)? {
+            Submitted::Final(status) => Some(*status),
+            Submitted::Pending => None,
+        };
+        let submitted = SubmittedTx {
+            transaction: signed,
+            hash,
+            answer,
+        };
+        self.report(context, &submitted, fee_asset)
     }
 
     /// The decimals of `asset`: from the balances the node reports for the
@@ -381,7 +452,18 @@ impl<'a> Prepared<'a> {
         fee_asset: Option<(AssetCode, u8)>,
     ) -> Result<(), CliError> {
         let submitted = self.submit(body, fee)?;
-        let (answer, timed_out) = self.wait(&submitted)?;
+        self.report(context, &submitted, fee_asset)
+    }
+
+    /// Waits (with `--wait`) and prints the receipt; exit codes for a
+    /// rejection and a timeout.
+    fn report(
+        &self,
+        context: &Context,
+        submitted: &SubmittedTx,
+        fee_asset: Option<(AssetCode, u8)>,
+    ) -> Result<(), CliError> {
+        let (answer, timed_out) = self.wait(submitted)?;
         let hash = submitted.hash;
         let receipt = receipt_json(&hash, answer.as_ref());
         if context.json {
@@ -417,14 +499,20 @@ impl<'a> Prepared<'a> {
             .checked_add(self.options.expiry_blocks)
             .ok_or_else(|| CliError::Usage("--expiry-blocks is too large".into()))?;
         let sign = |nonce: u64| -> Result<(SignedTransaction, Hash), CliError> {
-            let transaction = Transaction {
+            let mut unsigned = Transaction {
                 chain_id: self.chain_id,
                 sender: self.key.account(),
                 nonce,
                 fee,
                 expiry_height,
                 body: body.clone(),
+            };
+            if let Some(counterparty) = &self.counter_key {
+                unsigned = unsigned.with_consent(counterparty).map_err(|e| {
+                    CliError::Internal(format!("cannot sign the consent: {e}"))
+                })?;
             }
+            let transaction = unsigned
             .sign(&self.key)
             .map_err(|e| CliError::Internal(format!("cannot sign the transaction: {e}")))?;
             let hash = transaction
@@ -572,7 +660,9 @@ pub(crate) struct SubmittedTx {
 
 /// The keys of a transaction command's `--json` receipt, sorted: a stable,
 /// documented shape (`null` where a key does not apply).
-pub const RECEIPT_JSON_KEYS: [&str; 8] = [
+pub const RECEIPT_JSON_KEYS: [&str; 10] = [
+    "converted",
+    "counter_fee",
     "fee",
     "hash",
     "height",
@@ -604,6 +694,10 @@ pub struct CommandReceipt {
     pub reason: Option<String>,
     /// The rejection's stable code.
     pub reason_code: Option<String>,
+    /// A swap's counterparty fee, minor units.
+    pub counter_fee: Option<String>,
+    /// A cross-currency transfer's conversion: what the payee received.
+    pub converted: Option<dto::Conversion>,
 }
 
 /// The receipt of transaction `hash` from the node's last answer (`None`:
@@ -618,6 +712,8 @@ pub fn receipt_json(hash: &Hash, answer: Option<&TransactionStatus>) -> CommandR
         fee: answer.and_then(|a| a.fee.clone()),
         reason: answer.and_then(|a| a.reason.clone()),
         reason_code: answer.and_then(|a| a.reason_code.clone()),
+        counter_fee: answer.and_then(|a| a.counter_fee.clone()),
+        converted: answer.and_then(|a| a.converted.clone()),
     }
 }
 
@@ -635,6 +731,21 @@ fn receipt_table(receipt: &CommandReceipt, fee_asset: Option<&(AssetCode, u8)>) 
         .field("outcome", cell(receipt.outcome));
     if let Some(fee) = &receipt.fee {
         table.field("fee", human_fee(fee, fee_asset));
+    }
+    if let Some(counter_fee) = &receipt.counter_fee {
+        table.field("counter fee", format!("{counter_fee} minor units"));
+    }
+    if let Some(converted) = &receipt.converted {
+        table.field(
+            "received",
+            format!(
+                "{} minor units of {} (rate {}/{})",
+                converted.minor_units,
+                converted.asset,
+                converted.rate.numerator,
+                converted.rate.denominator
+            ),
+        );
     }
     if let Some(reason) = &receipt.reason {
         table

@@ -2,22 +2,45 @@
 //!
 //! The model ([`Model`]) writes the rules of every body out once more from
 //! the documentation (`state` module docs, `state::escrow`, `state::credit`,
-//! `state::exec`) without calling the ledger's execution code: plain money,
-//! escrows with an arbiter, credit lines and their debts, attestations, credit
-//! records and the version 1 trust rating, and the deadlines processed at the
-//! start of every block. A [`Harness`] drives random interleavings (right
-//! and wrong parties, missing and settled escrows, draws beyond the balance,
-//! repayments, empty blocks so deadlines and due heights pass) and checks,
-//! after every block:
+//! `state::fx`, `state::exec`) without calling the ledger's execution code:
+//! plain money with fees split between the sending and the receiving bank
+//! (the chain runs with a receiving share of 2,500 bps on every fee rule),
+//! escrows with an arbiter, credit lines and their debts, attestations,
+//! credit records and the version 1 trust rating, atomic swaps, FX quotes
+//! and cross-currency transfers, and the deadlines processed at the start
+//! of every block. A [`Harness`] drives random interleavings (right and
+//! wrong parties, missing and settled escrows, draws beyond the balance,
+//! repayments, empty blocks so deadlines, due heights and quotes' last
+//! heights pass) and checks, after every block:
 //! - every receipt is exactly what the model predicts, typed rejection
-//!   reasons included;
+//!   reasons included (fees, the swap's two fees, a conversion's payout
+//!   and rate);
 //! - per asset, balances plus held escrows equal the supply (the ledger's
 //!   state and the model's own books), and every account (balances, nonce,
-//!   credit lines and debts, credit record), escrow and deadline list in
-//!   the state equals the model's;
+//!   credit lines and debts, credit record), escrow, quote (remaining size,
+//!   last height) and deadline list in the state equals the model's;
 //! - no escrow is paid out twice: once settled, a settlement never changes,
 //!   and it pays out exactly the escrowed amount;
+//! - never one leg of a swap without the other: on the ledger's own state,
+//!   an applied swap between customers moves both legs and both fees;
+//! - a quote is live exactly while registered for deletion at its last
+//!   height, which has not passed, and it holds no money;
 //! - the model's rating equals `credit::rating(record, 1)` for every account.
+//!
+//! The fee split covers transfers, payments, escrow openings (to the
+//! seller's bank), both legs of a swap and cross-currency transfers (to the
+//! payee's bank), at one bank and across two, with shares rounding to zero.
+//! Swaps run between random customers, sometimes with the sender itself,
+//! one asset on both legs, unknown assets, zero amounts, amounts beyond
+//! either side's balance (drawing on credit lines), a counter fee maximum
+//! below the schedule's, and consents by the wrong key, for altered terms,
+//! or none. Quotes are posted by treasuries (and customers: `NotBank`) with
+//! invalid rates, one asset, a zero maximum, a last height past or beyond
+//! the horizon, withdrawn by their bank, another bank or for an unknown id;
+//! cross-currency transfers name live, unknown, expired, withdrawn and used
+//! up quotes, the wrong asset, amounts converting to nothing, to more than
+//! the quote has left or exactly all of it, and conversions a treasury
+//! cannot fund or that overflow; some seal their data.
 //!
 //! At the end, the same blocks replayed on a fresh state give the same
 //! outcomes, roots, credit records and ratings; in the store property a
@@ -34,20 +57,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use clearhouse_ledger::amount::Rate;
 use clearhouse_ledger::codec;
-use clearhouse_ledger::crypto::{Keypair, sha256};
+use clearhouse_ledger::crypto::{self, Keypair, Signature, sha256};
 use clearhouse_ledger::ids::Category;
 use clearhouse_ledger::payment::{EndToEndId, PaymentData, PaymentDetails, Remittance};
 use clearhouse_ledger::sealed::{SealedDetails, SealingContext};
 use clearhouse_ledger::state::credit::{self, CreditRecord};
 use clearhouse_ledger::state::escrow::{EscrowState, EscrowStatus, SettledBy, Settlement};
+use clearhouse_ledger::state::fx::QuoteState;
 use clearhouse_ledger::state::memory::MemoryState;
 use clearhouse_ledger::state::{
     AccountState, AssetState, BlockOutcome, DueItem, Outcome, RejectReason, Signatures, StateKey,
-    apply_block,
+    apply_block, propose_block,
 };
 use clearhouse_ledger::store::Store;
 use clearhouse_ledger::testing::sealing;
+use clearhouse_ledger::validators::ValidatorKey;
 use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, Hash, MemberId, SignedTransaction, Transaction,
 };
@@ -71,6 +97,14 @@ const DUE_ITEMS_MAX: usize = 8192;
 // Per asset (CNY, USD, EUR): EUR has no fee rule in the fixture.
 const FLAT: [u128; 3] = [1, 1, 0];
 const BPS: [u128; 3] = [5, 5, 0];
+/// The receiving bank's share of every fee on the harness's chain, basis
+/// points of the fee (`Fixture::with_receiving_share`).
+const RECEIVING_SHARE: u16 = 2_500;
+
+/// The harness's chain: the fixture with fees split between the banks.
+fn fixture() -> Fixture {
+    Fixture::new(BANKS, CUSTOMERS).with_receiving_share(RECEIVING_SHARE)
+}
 
 /// One randomly chosen action. `role`, `pick`, `a` and `b` choose, per kind,
 /// who sends it (right or wrong party), which escrow, deadlines, limits,
@@ -92,7 +126,7 @@ struct Op {
 }
 
 /// How many kinds `Op::kind` ranges over (see `Builder::build`).
-const KINDS: u8 = 28;
+const KINDS: u8 = 38;
 
 fn op() -> impl Strategy<Value = Op> {
     let amount = prop_oneof![
@@ -162,6 +196,45 @@ fn basis_points(amount: u128, bps: u128) -> Option<u128> {
         .checked_mul(1u128 << 64)?
         .checked_add(combined / 10_000)?;
     Some(q)
+}
+
+/// `amount * numerator / denominator` rounded down, or `None` when it does
+/// not fit (or the denominator is zero): the exact quotient of a 192-bit
+/// product by long division on 64-bit limbs, independently of `Rate`.
+fn mul_div(amount: u128, numerator: u64, denominator: u64) -> Option<u128> {
+    if denominator == 0 {
+        return None;
+    }
+    let (n, d) = (u128::from(numerator), u128::from(denominator));
+    let mask = u128::from(u64::MAX);
+    // amount * n = high * 2^64 + low, high < 2^128, low < 2^64.
+    let low_product = (amount & mask) * n;
+    let high = (amount >> 64) * n + (low_product >> 64); // < 2^128
+    let low = low_product & mask;
+    let q_high = high / d;
+    let r_high = high % d; // < 2^64
+    let q_low = ((r_high << 64) | low) / d;
+    q_high.checked_mul(1u128 << 64)?.checked_add(q_low)
+}
+
+/// Whether a swap carries its counterparty's consent, checked as its docs
+/// say: an ed25519 signature by the counterparty's key over the consent
+/// tag and the envelope's encoding with the consent signature zeroed.
+fn consented(tx: &Transaction) -> bool {
+    let mut unsigned = tx.clone();
+    let Body::Swap {
+        counterparty,
+        counter_signature,
+        ..
+    } = &mut unsigned.body
+    else {
+        return false;
+    };
+    let signature = std::mem::replace(counter_signature, Signature([0; 64]));
+    let key = counterparty.0;
+    let mut bytes = crypto::tag::SWAP_CONSENT.to_vec();
+    bytes.extend(codec::encode(&unsigned).unwrap());
+    crypto::verify(&key, &bytes, &signature).is_ok()
 }
 
 fn member(bank: usize) -> MemberId {
@@ -350,6 +423,19 @@ impl MEscrow {
 enum MDue {
     Escrow(Hash),
     Credit(AccountId, usize),
+    Quote(Hash),
+}
+
+/// A live FX quote, bank and assets as fixture indices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MQuote {
+    provider: usize,
+    pay: usize,
+    receive: usize,
+    rate: Rate,
+    remaining: u128,
+    valid_until: u64,
+    posted_at: u64,
 }
 
 type Rule<T = ()> = Result<T, RejectReason>;
@@ -369,6 +455,16 @@ struct Model {
     due: BTreeMap<u64, Vec<MDue>>,
     /// Every payout of every escrow: (height, to seller, to buyer).
     payouts: BTreeMap<Hash, Vec<(u64, u128, u128)>>,
+    /// Live quotes.
+    quotes: BTreeMap<Hash, MQuote>,
+    /// Every quote ever posted, in posting order, with its bank (for
+    /// choosing one, live or gone).
+    quote_ids: Vec<(Hash, usize)>,
+    /// Events for the coverage stats (undone with a rejected step, as
+    /// everything else in the model).
+    events: BTreeMap<(&'static str, &'static str), u64>,
+    /// The kind of the body being executed, for the events.
+    body_kind: &'static str,
 }
 
 impl Model {
@@ -402,7 +498,15 @@ impl Model {
             escrow_ids: Vec::new(),
             due: BTreeMap::new(),
             payouts: BTreeMap::new(),
+            quotes: BTreeMap::new(),
+            quote_ids: Vec::new(),
+            events: BTreeMap::new(),
+            body_kind: "block start",
         }
+    }
+
+    fn event(&mut self, what: &'static str) {
+        *self.events.entry((what, self.body_kind)).or_default() += 1;
     }
 
     fn nonce(&self, account: &AccountId) -> u64 {
@@ -448,16 +552,27 @@ impl Model {
     // ----- blocks and transactions -----
 
     /// The start of block `height`: the deadlines registered for
-    /// `height - 1`, credit debts first, then escrows, each in
-    /// registration order; a deadline that cannot be carried out is undone
-    /// and skipped.
+    /// `height - 1`, credit debts first, then escrows and quotes, each
+    /// group in registration order; a deadline that cannot be carried out
+    /// is undone and skipped. A quote whose last height it was is deleted.
     fn begin_block(&mut self, height: u64) {
         self.height = height;
+        self.body_kind = "block start";
         let deadline = height - 1;
         let Some(items) = self.due.remove(&deadline) else {
             return;
         };
-        // Tranches before escrows, each in registration order.
+        let kind = |quote: bool| {
+            items.iter().any(|item| match item {
+                MDue::Quote(_) => quote,
+                MDue::Escrow(_) => !quote,
+                MDue::Credit(..) => false,
+            })
+        };
+        if kind(true) && kind(false) {
+            self.event("a deadline list of escrows and quotes");
+        }
+        // Tranches before the rest, each in registration order.
         let (credit, escrows): (Vec<MDue>, Vec<MDue>) = items
             .into_iter()
             .partition(|item| matches!(item, MDue::Credit(..)));
@@ -480,6 +595,17 @@ impl Model {
                     let MAccount { lines, record, .. } = self.accounts.get_mut(&id).unwrap();
                     if let Some(line) = lines.get_mut(&a) {
                         mark_overdue(line, record, a, height);
+                    }
+                    Ok(())
+                }
+                MDue::Quote(id) => {
+                    if self
+                        .quotes
+                        .get(&id)
+                        .is_some_and(|q| q.valid_until == deadline)
+                    {
+                        self.quotes.remove(&id);
+                        self.event("quote expired and deleted");
                     }
                     Ok(())
                 }
@@ -510,9 +636,10 @@ impl Model {
             });
         }
         sender.nonce += 1;
+        self.body_kind = tx.body.kind();
         let before = self.clone();
         match self.body(tx, id) {
-            Ok(fee) => Outcome::Applied { fee: Amount(fee) },
+            Ok(outcome) => outcome,
             Err(reason) => {
                 *self = before;
                 Outcome::Rejected(reason)
@@ -520,7 +647,34 @@ impl Model {
         }
     }
 
-    fn body(&mut self, tx: &Transaction, id: Hash) -> Rule<u128> {
+    fn body(&mut self, tx: &Transaction, id: Hash) -> Rule<Outcome> {
+        let sender = tx.sender;
+        match &tx.body {
+            Body::Swap { .. } => self.swap(tx),
+            Body::QuotePost {
+                pay_asset,
+                receive_asset,
+                rate,
+                maximum,
+                valid_until,
+            } => {
+                let terms = (*rate, maximum.0, *valid_until);
+                self.quote_post(id, &sender, pay_asset, receive_asset, terms)?;
+                Ok(Outcome::Applied { fee: Amount(0) })
+            }
+            Body::QuoteWithdraw { quote } => {
+                self.quote_withdraw(&sender, quote)?;
+                Ok(Outcome::Applied { fee: Amount(0) })
+            }
+            Body::CrossTransfer { .. } => self.cross_transfer(tx),
+            _ => Ok(Outcome::Applied {
+                fee: Amount(self.plain_body(tx, id)?),
+            }),
+        }
+    }
+
+    /// The bodies whose outcome is a fee alone.
+    fn plain_body(&mut self, tx: &Transaction, id: Hash) -> Rule<u128> {
         let sender = tx.sender;
         let height = self.height;
         match &tx.body {
@@ -537,39 +691,15 @@ impl Model {
                     asset: asset.clone(),
                     amount: *amount,
                 };
-                let fee = self.body(
+                let fee = self.plain_body(
                     &Transaction {
                         body: transfer,
                         ..tx.clone()
                     },
                     id,
                 )?;
-                let sides = [self.account(&sender)?.bank, self.account(to)?.bank];
-                let side_keys = sides.map(|bank| Fixture::sealing(bank).public());
-                let overseers = [sealing("regulator").public(), sealing("auditor").public()];
-                for key in sealed.recipients() {
-                    if side_keys.contains(&key) || overseers.contains(&key) {
-                        continue;
-                    }
-                    return Err(
-                        match (0..BANKS).find(|b| Fixture::sealing(*b).public() == key) {
-                            Some(bank) => RejectReason::SealedForOutsider(member(bank)),
-                            None => RejectReason::UnknownSealingKey(key),
-                        },
-                    );
-                }
-                let required = [
-                    (member(sides[0]), side_keys[0]),
-                    (member(sides[1]), side_keys[1]),
-                    (MemberId::new("regulator").unwrap(), overseers[0]),
-                ];
-                match required
-                    .into_iter()
-                    .find(|(_, key)| !sealed.is_sealed_for(key))
-                {
-                    Some((party, _)) => Err(RejectReason::NotSealedFor(party)),
-                    None => Ok(fee),
-                }
+                self.check_sealed(&sender, to, sealed)?;
+                Ok(fee)
             }
             Body::Transfer { to, asset, amount }
             | Body::Payment {
@@ -585,7 +715,7 @@ impl Model {
                 let a = self.asset(asset)?;
                 let fee = self.fee(a, amount, tx.fee)?;
                 self.account(to)?;
-                self.charge(&sender, a, amount, fee)?;
+                self.charge(&sender, a, amount, fee, to)?;
                 self.credit(to, a, amount)?;
                 self.account_mut(&sender)?
                     .record
@@ -685,7 +815,7 @@ impl Model {
                         latest,
                     });
                 }
-                self.charge(&sender, a, amount.0, fee)?;
+                self.charge(&sender, a, amount.0, fee, seller)?;
                 self.add_due(confirm_deadline, MDue::Escrow(id))?;
                 self.add_due(arbiter_deadline, MDue::Escrow(id))?;
                 assert!(!self.escrows.contains_key(&id), "escrow id {id} reused");
@@ -844,8 +974,271 @@ impl Model {
             Body::Swap { .. }
             | Body::QuotePost { .. }
             | Body::QuoteWithdraw { .. }
-            | Body::CrossTransfer { .. } => unreachable!("not generated yet"),
+            | Body::CrossTransfer { .. } => unreachable!("{} is not a plain body", tx.body.kind()),
         }
+    }
+
+    /// Sealed details must be sealed for both sides' banks and the
+    /// regulator, and for no one else but the auditor.
+    fn check_sealed(&self, sender: &AccountId, to: &AccountId, sealed: &SealedDetails) -> Rule {
+        let sides = [self.account(sender)?.bank, self.account(to)?.bank];
+        let side_keys = sides.map(|bank| Fixture::sealing(bank).public());
+        let overseers = [sealing("regulator").public(), sealing("auditor").public()];
+        for key in sealed.recipients() {
+            if side_keys.contains(&key) || overseers.contains(&key) {
+                continue;
+            }
+            return Err(
+                match (0..BANKS).find(|b| Fixture::sealing(*b).public() == key) {
+                    Some(bank) => RejectReason::SealedForOutsider(member(bank)),
+                    None => RejectReason::UnknownSealingKey(key),
+                },
+            );
+        }
+        let required = [
+            (member(sides[0]), side_keys[0]),
+            (member(sides[1]), side_keys[1]),
+            (MemberId::new("regulator").unwrap(), overseers[0]),
+        ];
+        match required
+            .into_iter()
+            .find(|(_, key)| !sealed.is_sealed_for(key))
+        {
+            Some((party, _)) => Err(RejectReason::NotSealedFor(party)),
+            None => Ok(()),
+        }
+    }
+
+    // ----- across currencies -----
+
+    /// Both legs or neither: the checks, then the sender's leg, then the
+    /// counterparty's, each paying its own fee in the asset it gives.
+    fn swap(&mut self, tx: &Transaction) -> Rule<Outcome> {
+        let Body::Swap {
+            counterparty,
+            give_asset,
+            give_amount,
+            take_asset,
+            take_amount,
+            counter_fee,
+            ..
+        } = &tx.body
+        else {
+            unreachable!("not a swap")
+        };
+        let (sender, counterparty) = (tx.sender, *counterparty);
+        let (give, take) = (give_amount.0, take_amount.0);
+        if give == 0 || take == 0 {
+            return Err(RejectReason::ZeroAmount);
+        }
+        if counterparty == sender {
+            return Err(RejectReason::SelfTransfer);
+        }
+        if give_asset == take_asset {
+            return Err(RejectReason::SameAsset(give_asset.clone()));
+        }
+        let g = self.asset(give_asset)?;
+        let t = self.asset(take_asset)?;
+        self.account(&counterparty)?;
+        if !consented(tx) {
+            return Err(RejectReason::BadConsent);
+        }
+        let fee = self.fee(g, give, tx.fee)?;
+        let counter = self.fee(t, take, *counter_fee)?;
+        let drawn = |model: &Model, id: &AccountId, a: usize| {
+            model.accounts[id]
+                .lines
+                .get(&a)
+                .map_or(0, |line| line.drawn)
+        };
+        let before = (drawn(self, &sender, g), drawn(self, &counterparty, t));
+        self.charge(&sender, g, give, fee, &counterparty)?;
+        self.credit(&counterparty, g, give)?;
+        self.charge(&counterparty, t, take, counter, &sender)?;
+        self.credit(&sender, t, take)?;
+        if drawn(self, &sender, g) > before.0 {
+            self.event("the sender's leg drew on its credit line");
+        }
+        if drawn(self, &counterparty, t) > before.1 {
+            self.event("the counterparty's leg drew on its credit line");
+        }
+        let record = &mut self.account_mut(&sender)?.record;
+        record.sent.entry(g).or_default().add(give);
+        record.received.entry(t).or_default().add(take);
+        let record = &mut self.account_mut(&counterparty)?.record;
+        record.sent.entry(t).or_default().add(take);
+        record.received.entry(g).or_default().add(give);
+        Ok(Outcome::Swapped {
+            fee: Amount(fee),
+            counter_fee: Amount(counter),
+        })
+    }
+
+    /// A treasury offers `pay` for `receive` at `rate`, up to `maximum`,
+    /// through `valid_until`: registered for deletion at that height.
+    fn quote_post(
+        &mut self,
+        id: Hash,
+        sender: &AccountId,
+        pay: &AssetCode,
+        receive: &AssetCode,
+        (rate, maximum, valid_until): (Rate, u128, u64),
+    ) -> Rule {
+        let height = self.height;
+        let provider = self.bank_of_treasury(sender).ok_or(RejectReason::NotBank)?;
+        if pay == receive {
+            return Err(RejectReason::SameAsset(pay.clone()));
+        }
+        let (pay, receive) = (self.asset(pay)?, self.asset(receive)?);
+        if rate.numerator == 0 || rate.denominator == 0 {
+            return Err(RejectReason::InvalidRate(rate));
+        }
+        if maximum == 0 {
+            return Err(RejectReason::ZeroAmount);
+        }
+        if height > valid_until {
+            return Err(RejectReason::DeadlinePassed {
+                deadline: valid_until,
+                height,
+            });
+        }
+        let latest = height.saturating_add(DEADLINE_BLOCKS_MAX);
+        if valid_until > latest {
+            return Err(RejectReason::DeadlineTooFar {
+                deadline: valid_until,
+                latest,
+            });
+        }
+        self.add_due(valid_until, MDue::Quote(id))?;
+        let quote = MQuote {
+            provider,
+            pay,
+            receive,
+            rate,
+            remaining: maximum,
+            valid_until,
+            posted_at: height,
+        };
+        assert!(
+            self.quotes.insert(id, quote).is_none(),
+            "quote id {id} reused"
+        );
+        self.quote_ids.push((id, provider));
+        Ok(())
+    }
+
+    fn quote_withdraw(&mut self, sender: &AccountId, id: &Hash) -> Rule {
+        let quote = self
+            .quotes
+            .get(id)
+            .ok_or(RejectReason::QuoteNotFound(*id))?;
+        if self.treasuries[quote.provider] != *sender {
+            return Err(RejectReason::NotQuoteProvider(member(quote.provider)));
+        }
+        let due = quote.valid_until;
+        self.remove_due(due, &MDue::Quote(*id));
+        self.quotes.remove(id);
+        Ok(())
+    }
+
+    /// The payer pays the amount (and its fee, split with the payee's bank)
+    /// to the quoting treasury, which pays the conversion, rounded down,
+    /// out of its balance to the payee; the quote runs down by it.
+    fn cross_transfer(&mut self, tx: &Transaction) -> Rule<Outcome> {
+        let Body::CrossTransfer {
+            to,
+            asset,
+            amount,
+            quote: id,
+            details,
+        } = &tx.body
+        else {
+            unreachable!("not a cross transfer")
+        };
+        let (sender, amount, height) = (tx.sender, amount.0, self.height);
+        if amount == 0 {
+            return Err(RejectReason::ZeroAmount);
+        }
+        if *to == sender {
+            return Err(RejectReason::SelfTransfer);
+        }
+        let quote = self
+            .quotes
+            .get(id)
+            .cloned()
+            .ok_or(RejectReason::QuoteNotFound(*id))?;
+        if quote.valid_until < height {
+            return Err(RejectReason::QuoteExpired {
+                valid_until: quote.valid_until,
+                height,
+            });
+        }
+        let (a, pay) = (quote.receive, quote.pay);
+        if self.codes[a] != *asset {
+            return Err(RejectReason::QuoteAssetMismatch {
+                expected: self.codes[a].clone(),
+                found: asset.clone(),
+            });
+        }
+        let paid_out = mul_div(amount, quote.rate.numerator, quote.rate.denominator)
+            .ok_or_else(|| RejectReason::Overflow(self.codes[pay].clone()))?;
+        if paid_out == 0 {
+            return Err(RejectReason::ConversionTooSmall {
+                amount: Amount(amount),
+                rate: quote.rate,
+            });
+        }
+        if paid_out > quote.remaining {
+            return Err(RejectReason::QuoteExhausted {
+                remaining: Amount(quote.remaining),
+                needed: Amount(paid_out),
+            });
+        }
+        let fee = self.fee(a, amount, tx.fee)?;
+        self.account(to)?;
+        let treasury = self.treasuries[quote.provider];
+        self.charge(&sender, a, amount, fee, to)?;
+        self.credit(&treasury, a, amount)?;
+        let available = self.balance(&treasury, pay);
+        if available < paid_out {
+            return Err(RejectReason::QuoteUnfunded {
+                bank: member(quote.provider),
+                asset: self.codes[pay].clone(),
+                needed: Amount(paid_out),
+                available: Amount(available),
+            });
+        }
+        self.set_balance(&treasury, pay, available - paid_out);
+        self.credit(to, pay, paid_out)?;
+        self.account_mut(&sender)?
+            .record
+            .sent
+            .entry(a)
+            .or_default()
+            .add(amount);
+        self.account_mut(to)?
+            .record
+            .received
+            .entry(pay)
+            .or_default()
+            .add(paid_out);
+        if let PaymentDetails::Sealed(sealed) = details {
+            self.check_sealed(&sender, to, sealed)?;
+        }
+        let remaining = quote.remaining - paid_out;
+        if remaining == 0 {
+            self.remove_due(quote.valid_until, &MDue::Quote(*id));
+            self.quotes.remove(id);
+            self.event("quote paid down to zero and deleted");
+        } else {
+            self.quotes.get_mut(id).unwrap().remaining = remaining;
+        }
+        Ok(Outcome::Converted {
+            fee: Amount(fee),
+            paid_out: Amount(paid_out),
+            pay_asset: self.codes[pay].clone(),
+            rate: quote.rate,
+        })
     }
 
     // ----- money -----
@@ -863,15 +1256,44 @@ impl Model {
         Ok(fee)
     }
 
-    /// Amount plus fee leave the sender; the fee goes to its bank's treasury.
-    fn charge(&mut self, sender: &AccountId, a: usize, amount: u128, fee: u128) -> Rule {
+    /// Amount plus fee leave the sender; `RECEIVING_SHARE` of the fee
+    /// (rounded down) goes to the treasury of the receiver's bank, the rest
+    /// to the sender's; all of it to the one bank when both are its.
+    fn charge(
+        &mut self,
+        sender: &AccountId,
+        a: usize,
+        amount: u128,
+        fee: u128,
+        receiver: &AccountId,
+    ) -> Rule {
         let needed = amount
             .checked_add(fee)
             .ok_or_else(|| RejectReason::Overflow(self.codes[a].clone()))?;
         self.debit(sender, a, needed)?;
-        if fee > 0 {
-            let treasury = self.treasuries[self.accounts[sender].bank];
-            self.credit(&treasury, a, fee)?;
+        if fee == 0 {
+            return Ok(());
+        }
+        let (sending, receiving) = (self.accounts[sender].bank, self.account(receiver)?.bank);
+        let share = if sending == receiving {
+            self.event("fee: both sides at one bank");
+            0
+        } else {
+            let share = basis_points(fee, u128::from(RECEIVING_SHARE)).unwrap();
+            self.event(if share == 0 {
+                "fee: two banks, share rounds to zero"
+            } else {
+                "fee: split between two banks"
+            });
+            share
+        };
+        if share > 0 {
+            let treasury = self.treasuries[receiving];
+            self.credit(&treasury, a, share)?;
+        }
+        if fee > share {
+            let treasury = self.treasuries[sending];
+            self.credit(&treasury, a, fee - share)?;
         }
         Ok(())
     }
@@ -1129,6 +1551,37 @@ impl Model {
             }
         }
         assert_eq!(held, self.supply, "model: books do not balance");
+        // A quote holds no money; it is live exactly while registered for
+        // deletion at its last height, which has not passed.
+        for (id, quote) in &self.quotes {
+            assert!(quote.remaining > 0, "model: quote {id} paid down but live");
+            assert!(
+                quote.valid_until >= self.height,
+                "model: quote {id} expired but live"
+            );
+            let due = self
+                .due
+                .get(&quote.valid_until)
+                .map_or(&[][..], Vec::as_slice);
+            let registered = due.iter().filter(|item| **item == MDue::Quote(*id));
+            assert_eq!(
+                registered.count(),
+                1,
+                "model: quote {id} not registered once"
+            );
+        }
+        for (at, items) in &self.due {
+            for item in items {
+                if let MDue::Quote(id) = item {
+                    let quote = self.quotes.get(id);
+                    assert_eq!(
+                        quote.map(|q| q.valid_until),
+                        Some(*at),
+                        "model: due {item:?}"
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -1300,7 +1753,19 @@ fn observed_due(item: &DueItem) -> MDue {
     match item {
         DueItem::Escrow(id) => MDue::Escrow(*id),
         DueItem::Credit(account, code) => MDue::Credit(*account, asset_index(code)),
-        DueItem::Quote(_) => unreachable!("not generated yet"),
+        DueItem::Quote(id) => MDue::Quote(*id),
+    }
+}
+
+fn observed_quote(quote: &QuoteState) -> MQuote {
+    MQuote {
+        provider: bank_index(&quote.provider),
+        pay: asset_index(&quote.pay_asset),
+        receive: asset_index(&quote.receive_asset),
+        rate: quote.rate,
+        remaining: quote.remaining.0,
+        valid_until: quote.valid_until,
+        posted_at: quote.posted_at,
     }
 }
 
@@ -1441,11 +1906,42 @@ impl Model {
                 stats::add(format!("line debt open at end {}", line.debt.is_some()), 1);
             }
         }
+        for ((what, kind), n) in &self.events {
+            stats::add(format!("{what} ({kind})"), *n);
+        }
+        stats::add("quote left live at end".into(), self.quotes.len() as u64);
     }
 }
 
-/// Turns random ops into signed transactions, choosing parties and escrows
-/// from the model's state as a client would.
+/// A fixture asset by index, and XAU (unknown to the chain) for 9.
+fn asset_code(i: usize) -> AssetCode {
+    if i < 9 {
+        AssetCode::new(crate::fixture::ASSETS[i % BANKS]).unwrap()
+    } else {
+        AssetCode::new("XAU").unwrap()
+    }
+}
+
+/// The fee schedule's fee for moving `amount` of asset index `i` (none for
+/// XAU, saturating where the ledger reports an overflow).
+fn schedule_fee(i: usize, amount: u128) -> u128 {
+    if i >= 9 {
+        return 0;
+    }
+    let a = i % BANKS;
+    basis_points(amount, BPS[a]).map_or(u128::MAX, |p| p.saturating_add(FLAT[a]))
+}
+
+/// How a swap's counterparty consents: by a key (its own or another),
+/// by its own key to other terms, or not at all.
+enum Consent {
+    By(usize),
+    ForOther(usize, Body),
+    Missing,
+}
+
+/// Turns random ops into signed transactions, choosing parties, escrows
+/// and quotes from the model's state as a client would.
 struct Builder {
     keys: Vec<Keypair>,
     index: BTreeMap<AccountId, usize>,
@@ -1543,6 +2039,7 @@ impl Builder {
         let role = op.role / 3 % 8;
         // The bank hosting the target (bank 0 for the unregistered).
         let target_bank = model.accounts.get(&target).map_or(0, |a| a.bank);
+        let mut consent = None;
         let body = match op.kind {
             0..=5 => Body::Transfer {
                 to: target,
@@ -1695,7 +2192,94 @@ impl Builder {
                     }
                 }
             }
-            _ => {
+            28 | 29 => {
+                let (body, swap_consent) = self.swap(model, op, &mut sender, a);
+                consent = swap_consent;
+                body
+            }
+            30..=32 => self.quote_post(op, &mut sender, a, height),
+            33 => {
+                let (quote, provider) = self.pick_quote(model, op);
+                if let Some(bank) = provider {
+                    sender = match role {
+                        0..=4 => self.treasury_key(bank),
+                        5 | 6 => self.treasury_key((bank + 1 + usize::from(role % 2)) % BANKS),
+                        _ => sender,
+                    };
+                }
+                Body::QuoteWithdraw { quote }
+            }
+            // With no live quote, half of them post one instead.
+            34..=37 if model.quotes.is_empty() && (op.pick / 40).is_multiple_of(2) => {
+                self.quote_post(op, &mut sender, a, height)
+            }
+            34..=37 => {
+                let (mut quote, _) = self.pick_quote(model, op);
+                if op.a % 8 == 4 {
+                    // A quote promising more than its treasury holds, used
+                    // by a treasury that can pay in enough.
+                    let unfunded = model.quotes.iter().find(|(_, q)| {
+                        q.remaining > model.balance(&model.treasuries[q.provider], q.pay)
+                    });
+                    if let Some((id, q)) = unfunded {
+                        quote = *id;
+                        sender = self.treasury_key((q.provider + 1) % BANKS);
+                    }
+                }
+                let live = model.quotes.get(&quote);
+                // Mostly the asset the quote takes in.
+                let asset = match live {
+                    Some(q) if !op.b.is_multiple_of(8) => f.asset(q.receive),
+                    _ => asset,
+                };
+                let own = self.keys[sender].account();
+                if op.b % 16 == 1 {
+                    target = own;
+                } else if target == own {
+                    target = self.keys[(sender + 1) % CUSTOMERS].account();
+                }
+                // The least amount converting to at least `target`.
+                let least = |q: &MQuote, target: u128| {
+                    let (n, d) = (q.rate.numerator, q.rate.denominator);
+                    mul_div(target, d, n).map_or(u128::MAX, |x| {
+                        if mul_div(x, n, d) >= Some(target) {
+                            x
+                        } else {
+                            x.saturating_add(1)
+                        }
+                    })
+                };
+                let pay_in = match (op.a % 8, live) {
+                    (0, _) => op.amount,
+                    // All the quote has left (at rates above one it may
+                    // convert to more), or a unit of the rate beyond it.
+                    (1 | 2, Some(q)) => least(q, q.remaining),
+                    (3, Some(q)) => {
+                        least(q, q.remaining).saturating_add(1 + u128::from(q.rate.denominator))
+                    }
+                    // More than the quoting treasury holds.
+                    (4, Some(q)) => {
+                        let treasury = &model.treasuries[q.provider];
+                        least(q, model.balance(treasury, q.pay).saturating_add(1))
+                    }
+                    // Converts to nothing at rates below one.
+                    (5, _) => 1,
+                    // Some of what the quote has left.
+                    (_, Some(q)) => least(q, 1 + op.amount % q.remaining),
+                    _ => 1 + op.amount % 30_000,
+                };
+                Body::CrossTransfer {
+                    to: target,
+                    asset,
+                    amount: Amount(pay_in),
+                    quote,
+                    details: PaymentDetails::Clear(PaymentData {
+                        end_to_end_id: EndToEndId::new(&format!("FX {}", op.a)).unwrap(),
+                        remittance: Remittance::new("fx invoice").unwrap(),
+                    }),
+                }
+            }
+            26 | 27 => {
                 if role < 6 {
                     sender = self.treasury_key(op.pick % BANKS);
                 }
@@ -1707,59 +2291,281 @@ impl Builder {
                     reference: sha256(&[b"evidence", &[op.a]]),
                 }
             }
+            _ => unreachable!("kind {} of {KINDS}", op.kind),
         };
         let sender = &self.keys[sender];
-        // One payment in eight seals its data: for the right parties, or
-        // without the regulator, or for a bank on neither side too, or for
-        // the auditor as well.
+        // One payment in eight, and one cross-currency transfer in eight,
+        // seals its data: for the right parties, or without the regulator,
+        // or for a bank on neither side too, or for the auditor as well.
+        let seal = |to: &AccountId, asset: &AssetCode, amount: Amount, variant: u8| {
+            let bank = |id: &AccountId| model.accounts.get(id).map_or(0, |account| account.bank);
+            let mut keys = vec![
+                Fixture::sealing(bank(&sender.account())).public(),
+                Fixture::sealing(bank(to)).public(),
+                sealing("regulator").public(),
+            ];
+            match variant % 4 {
+                1 => drop(keys.pop()),
+                2 => keys.push(Fixture::sealing((bank(to) + 1) % BANKS).public()),
+                3 => keys.push(sealing("auditor").public()),
+                _ => {}
+            }
+            let context = SealingContext::new(&f.chain_id(), &sender.account(), to, asset, amount);
+            let data = PaymentData {
+                end_to_end_id: EndToEndId::new(&format!("E2E {}", op.a)).unwrap(),
+                remittance: Remittance::new("sealed invoice").unwrap(),
+            };
+            let seed = sha256(&[b"property seed", &[op.a, op.b]]).0;
+            PaymentDetails::Sealed(SealedDetails::seal(&data, &keys, &context, seed).unwrap())
+        };
         let body = match body {
             Body::Payment {
                 to, asset, amount, ..
-            } if op.kind == 7 => {
-                let bank =
-                    |id: &AccountId| model.accounts.get(id).map_or(0, |account| account.bank);
-                let mut keys = vec![
-                    Fixture::sealing(bank(&sender.account())).public(),
-                    Fixture::sealing(bank(&to)).public(),
-                    sealing("regulator").public(),
-                ];
-                match op.a % 4 {
-                    1 => drop(keys.pop()),
-                    2 => keys.push(Fixture::sealing((bank(&to) + 1) % BANKS).public()),
-                    3 => keys.push(sealing("auditor").public()),
-                    _ => {}
-                }
-                let context =
-                    SealingContext::new(&f.chain_id(), &sender.account(), &to, &asset, amount);
-                let data = PaymentData {
-                    end_to_end_id: EndToEndId::new(&format!("E2E {}", op.a)).unwrap(),
-                    remittance: Remittance::new("sealed invoice").unwrap(),
-                };
-                let seed = sha256(&[b"property seed", &[op.a, op.b]]).0;
-                Body::Payment {
-                    to,
-                    asset,
-                    amount,
-                    details: PaymentDetails::Sealed(
-                        SealedDetails::seal(&data, &keys, &context, seed).unwrap(),
-                    ),
-                }
-            }
+            } if op.kind == 7 => Body::Payment {
+                details: seal(&to, &asset, amount, op.a),
+                to,
+                asset,
+                amount,
+            },
+            Body::CrossTransfer {
+                to,
+                asset,
+                amount,
+                quote,
+                ..
+            } if op.kind == 37 && op.b.is_multiple_of(2) => Body::CrossTransfer {
+                details: seal(&to, &asset, amount, op.a / 8),
+                to,
+                asset,
+                amount,
+                quote,
+            },
             other => other,
         };
         let nonce = model
             .nonce(&sender.account())
             .saturating_add_signed(i64::from(op.nonce_skew));
-        Transaction {
+        let mut tx = Transaction {
             chain_id: f.chain_id(),
             sender: sender.account(),
             nonce,
             fee: Amount(if op.low_max_fee { 0 } else { u128::MAX }),
             expiry_height: if op.expired { height - 1 } else { height + 5 },
             body,
+        };
+        match consent {
+            None | Some(Consent::Missing) => {}
+            Some(Consent::By(key)) => tx = tx.with_consent(&self.keys[key]).unwrap(),
+            Some(Consent::ForOther(key, terms)) => {
+                // Consent to other terms, carried on these.
+                let other = Transaction {
+                    body: terms,
+                    ..tx.clone()
+                }
+                .with_consent(&self.keys[key])
+                .unwrap();
+                if let (
+                    Body::Swap {
+                        counter_signature, ..
+                    },
+                    Body::Swap {
+                        counter_signature: signed,
+                        ..
+                    },
+                ) = (&mut tx.body, other.body)
+                {
+                    *counter_signature = signed;
+                }
+            }
         }
-        .sign(sender)
-        .unwrap()
+        tx.sign(sender).unwrap()
+    }
+
+    /// A swap of `sender` (mostly a customer) with a customer, sometimes
+    /// with itself or any key; same or unknown assets, zero amounts,
+    /// amounts beyond either side's balance, a counter fee maximum below,
+    /// at or above the schedule's, and a consent by the counterparty, by
+    /// another key, for altered terms, or none.
+    fn swap(
+        &self,
+        model: &Model,
+        op: &Op,
+        sender: &mut usize,
+        a: usize,
+    ) -> (Body, Option<Consent>) {
+        let code = |i: usize| asset_code(i);
+        if op.role / 3 % 8 < 7 {
+            *sender = op.sender % CUSTOMERS;
+        }
+        let p = op.pick;
+        // Credit lines as (key index, asset): one side may spend beyond its
+        // balance on one.
+        let lines: Vec<(usize, usize)> = model
+            .accounts
+            .iter()
+            .flat_map(|(id, account)| account.lines.keys().map(|a| (self.index[id], *a)))
+            .collect();
+        let line = (!lines.is_empty()).then(|| lines[p / 5760 % lines.len()]);
+        let mut a = a;
+        let on_line = match (p % 16, line) {
+            (3 | 4, Some((key, line_asset))) => {
+                (*sender, a) = (key, line_asset);
+                Some(true)
+            }
+            (5 | 6, Some(_)) => Some(false),
+            _ => None,
+        };
+        let sender = *sender;
+        let mut counterparty = match p % 16 {
+            0 => sender,
+            1 => Builder::key_index(op.target),
+            // A late key: unknown until a bank registers it.
+            2 => CUSTOMERS + BANKS + op.target % 3,
+            _ => (sender + 1 + op.target % (CUSTOMERS - 1)) % CUSTOMERS,
+        };
+        let mut take = match op.b % 10 {
+            0 => a,
+            1 => 9,
+            _ => (a % BANKS + 1 + usize::from(op.b / 10 % 2)) % BANKS,
+        };
+        if let (Some(false), Some((key, line_asset))) = (on_line, line) {
+            (counterparty, take) = (key, line_asset);
+        }
+        let balance = |key: usize, i: usize| {
+            model
+                .accounts
+                .get(&self.keys[key].account())
+                .map_or(0, |account| {
+                    account.balances.get(&(i % BANKS)).copied().unwrap_or(0)
+                })
+        };
+        let beyond = |key: usize, i: usize| balance(key, i).saturating_add(1 + op.amount % 5_000);
+        let give_amount = match op.a % 8 {
+            _ if on_line == Some(true) => beyond(sender, a),
+            0 => op.amount,
+            1 => beyond(sender, a),
+            _ => 1 + op.amount % 60_000,
+        };
+        let take_amount = match op.a / 8 % 8 {
+            _ if on_line == Some(false) => beyond(counterparty, take),
+            0 => 0,
+            1 => beyond(counterparty, take),
+            2 => op.amount,
+            _ => 1 + (op.amount / 7) % 60_000,
+        };
+        let required = schedule_fee(take, take_amount);
+        let counter_fee = match p / 16 % 6 {
+            0 => 0,
+            1 => required.saturating_sub(1),
+            2 => required,
+            _ => u128::MAX,
+        };
+        let body = |take_amount: u128, counter_fee: u128| Body::Swap {
+            counterparty: self.keys[counterparty].account(),
+            give_asset: code(a),
+            give_amount: Amount(give_amount),
+            take_asset: code(take),
+            take_amount: Amount(take_amount),
+            counter_fee: Amount(counter_fee),
+            counter_signature: Signature([0; 64]),
+        };
+        let (what, consent) = match p / 96 % 10 {
+            0 if (p / 960).is_multiple_of(2) => ("by the sender", Consent::By(sender)),
+            0 => (
+                "by another customer",
+                Consent::By((counterparty + 1) % CUSTOMERS),
+            ),
+            1 if (p / 960).is_multiple_of(2) => (
+                "for another take amount",
+                Consent::ForOther(counterparty, body(take_amount ^ 1, counter_fee)),
+            ),
+            1 => (
+                "for another counter fee",
+                Consent::ForOther(counterparty, body(take_amount, counter_fee ^ 1)),
+            ),
+            2 => ("missing", Consent::Missing),
+            _ => ("by the counterparty", Consent::By(counterparty)),
+        };
+        stats::add(format!("swap built: consent {what}"), 1);
+        (body(take_amount, counter_fee), Some(consent))
+    }
+
+    /// A quote posted by a treasury (mostly) paying asset index `a`: rates
+    /// above and below one, extreme and invalid; maximums small enough to
+    /// run down, beyond a treasury's balance, or zero; last heights from
+    /// past to beyond the horizon.
+    fn quote_post(&self, op: &Op, sender: &mut usize, a: usize, height: u64) -> Body {
+        if op.role / 3 % 8 < 7 {
+            *sender = self.treasury_key(op.pick % BANKS);
+        }
+        let receive = match op.b % 20 {
+            0 => a,
+            1 => 9,
+            _ => (a % BANKS + 1 + usize::from(op.b / 20 % 2)) % BANKS,
+        };
+        let (numerator, denominator) = match op.a % 16 {
+            0 => (0, 100),
+            1 => (14, 0),
+            2..=4 => (14, 100),
+            5..=7 => (100, 14),
+            8 => (1, 1),
+            9 | 10 => (7, 3),
+            11 | 12 => (1, 1_000),
+            13 => (1_000, 1),
+            14 => (u64::MAX, 1),
+            _ => (3, u64::MAX),
+        };
+        let maximum = match op.a / 16 % 16 {
+            0 => 0,
+            1..=3 => 500,
+            4..=6 => 5_000,
+            7 | 8 => 50_000,
+            // More than a treasury holds.
+            9 | 10 => 20_000_000,
+            11 => u128::MAX,
+            _ => 1 + op.amount % 200_000,
+        };
+        let valid_until = match op.pick / 8 % 16 {
+            0 => height - 1,
+            1 | 2 => height,
+            3 | 4 => height + 1,
+            5 | 6 => height + 2,
+            7 | 8 => height + 4,
+            9..=11 => height + 8,
+            12 => height + DEADLINE_BLOCKS_MAX,
+            13 => height + DEADLINE_BLOCKS_MAX + 1,
+            14 => u64::MAX,
+            _ => height + 16,
+        };
+        Body::QuotePost {
+            pay_asset: asset_code(a),
+            receive_asset: asset_code(receive),
+            rate: Rate {
+                numerator,
+                denominator,
+            },
+            maximum: Amount(maximum),
+            valid_until,
+        }
+    }
+
+    /// A quote id (a live one, any one ever posted, or one never posted)
+    /// and, for a posted one, its bank.
+    fn pick_quote(&self, model: &Model, op: &Op) -> (Hash, Option<usize>) {
+        let ids = &model.quote_ids;
+        if ids.is_empty() || op.pick % 10 == 9 {
+            return (sha256(&[b"no such quote", &op.pick.to_be_bytes()]), None);
+        }
+        let choice = op.pick / 10;
+        let live: Vec<&(Hash, usize)> = ids
+            .iter()
+            .filter(|(id, _)| model.quotes.contains_key(id))
+            .collect();
+        let (id, bank) = match choice % 4 {
+            0..=2 if !live.is_empty() => *live[(choice / 4) % live.len()],
+            _ => ids[(choice / 4) % ids.len()],
+        };
+        (id, Some(bank))
     }
 
     /// An escrow id (a recent one, any one, or one that does not exist) and,
@@ -1804,7 +2610,7 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
-        let f = Fixture::new(BANKS, CUSTOMERS);
+        let f = fixture();
         let state = f.genesis.memory_state().unwrap();
         let model = Model::new(&f);
         let builder = Builder::new(&f);
@@ -1864,6 +2670,7 @@ impl Harness {
     fn commit_checked(&mut self, txs: &[SignedTransaction], expected: &[Outcome]) {
         let outcome = self.f.propose(&self.state, txs.to_vec());
         self.check_receipts(&outcome, txs, expected);
+        self.check_swap_legs(&outcome, txs);
         self.state.commit(&outcome);
         self.check_state();
         self.history.push((outcome, ratings(self.state.entries())));
@@ -1889,6 +2696,93 @@ impl Harness {
                 outcome.block.header.height, tx.tx
             );
         }
+    }
+
+    /// Never one leg without the other, seen on the ledger's own state:
+    /// for every applied swap between two customers, the state after the
+    /// block's transactions up to it differs from the state before it by
+    /// both legs and both fees. A customer's position in an asset (its
+    /// balance less what it owes on its line there) moves by exactly what
+    /// it gives or takes, however the money splits between balance, debt
+    /// and the treasuries.
+    fn check_swap_legs(&self, outcome: &BlockOutcome, txs: &[SignedTransaction]) {
+        let customers: BTreeSet<AccountId> = self.f.accounts.iter().map(Keypair::account).collect();
+        let receipts = &outcome.execution.receipts;
+        for (i, (tx, receipt)) in txs.iter().zip(receipts).enumerate() {
+            let (
+                Outcome::Swapped { fee, counter_fee },
+                Body::Swap {
+                    counterparty,
+                    give_asset,
+                    give_amount,
+                    take_asset,
+                    take_amount,
+                    ..
+                },
+            ) = (&receipt.outcome, &tx.tx.body)
+            else {
+                continue;
+            };
+            let sender = tx.tx.sender;
+            if !customers.contains(&sender) || !customers.contains(counterparty) {
+                continue;
+            }
+            let before = self.prefix(&txs[..i]);
+            let after = self.prefix(&txs[..=i]);
+            let moved = |id: &AccountId, asset: &AssetCode| {
+                let position = |outcome: &BlockOutcome| {
+                    let account = self.account_after(outcome, id);
+                    account
+                        .balance(asset)
+                        .0
+                        .wrapping_sub(account.drawn(asset).0)
+                };
+                position(&after).wrapping_sub(position(&before))
+            };
+            let gives = |amount: Amount, fee: &Amount| 0u128.wrapping_sub(amount.0 + fee.0);
+            let height = outcome.block.header.height;
+            assert_eq!(
+                (
+                    moved(&sender, give_asset),
+                    moved(&sender, take_asset),
+                    moved(counterparty, give_asset),
+                    moved(counterparty, take_asset),
+                ),
+                (
+                    gives(*give_amount, fee),
+                    take_amount.0,
+                    give_amount.0,
+                    gives(*take_amount, counter_fee),
+                ),
+                "height {height}: legs of swap {:?}",
+                tx.tx
+            );
+        }
+    }
+
+    /// The next block of just `txs` (already verified), not committed.
+    fn prefix(&self, txs: &[SignedTransaction]) -> BlockOutcome {
+        let proposer = ValidatorKey(self.f.validators[0].account().0);
+        let height = self.height() + 1;
+        let timestamp_ms = 1_763_700_000_000 + height * 1000;
+        propose_block(
+            &self.state,
+            txs.to_vec(),
+            proposer,
+            timestamp_ms,
+            Signatures::AlreadyVerified,
+        )
+        .unwrap()
+    }
+
+    /// An account as `outcome` leaves it on the committed state.
+    fn account_after(&self, outcome: &BlockOutcome, id: &AccountId) -> AccountState {
+        let key = StateKey::Account(*id).encode().unwrap();
+        let value = match outcome.execution.writes.get(&key) {
+            Some(written) => written.as_ref().expect("an account deleted"),
+            None => &self.state.entries()[&key],
+        };
+        codec::decode::<_, 1_048_576>(value).unwrap()
     }
 
     /// The committed state against the model, entry by entry.
@@ -1934,12 +2828,12 @@ impl Harness {
 }
 
 /// Every entry of `entries` equals the model's: accounts (balances, nonces,
-/// lines, records, and the rating by both formulas), supplies, escrows and
-/// deadline lists, and nothing is in one but not the other. Conservation is
+/// lines, records, and the rating by both formulas), supplies, escrows,
+/// quotes and deadline lists, and nothing is in one but not the other. Conservation is
 /// counted independently of the ledger's own audit.
 fn check_against_model(model: &Model, entries: &BTreeMap<Vec<u8>, Vec<u8>>, height: u64) {
     assert_conserved(entries);
-    let (mut accounts, mut escrows, mut due, mut assets) = (0, 0, 0, 0);
+    let (mut accounts, mut escrows, mut due, mut assets, mut quotes) = (0, 0, 0, 0, 0);
     for (key, value) in entries {
         match codec::decode::<StateKey, 256>(key).unwrap() {
             StateKey::Account(id) => {
@@ -1992,10 +2886,23 @@ fn check_against_model(model: &Model, entries: &BTreeMap<Vec<u8>, Vec<u8>>, heig
                 due += 1;
             }
             StateKey::Members | StateKey::Params | StateKey::Overseers => {}
-            StateKey::Quote(id) => panic!("height {height}: quote {id} unknown to the model"),
+            StateKey::Quote(id) => {
+                let quote: QuoteState = codec::decode::<_, 1_048_576>(value).unwrap();
+                let expected = model
+                    .quotes
+                    .get(&id)
+                    .unwrap_or_else(|| panic!("height {height}: quote {id} unknown to the model"));
+                assert_eq!(
+                    &observed_quote(&quote),
+                    expected,
+                    "height {height}: quote {id}"
+                );
+                quotes += 1;
+            }
         }
     }
     assert_eq!(accounts, model.accounts.len(), "accounts the ledger lacks");
+    assert_eq!(quotes, model.quotes.len(), "quotes the ledger lacks");
     assert_eq!(escrows, model.escrows.len(), "escrows the ledger lacks");
     assert_eq!(due, model.due.len(), "deadline lists the ledger lacks");
     assert_eq!(assets, BANKS);
@@ -2077,7 +2984,7 @@ proptest! {
         blocks in prop::collection::vec(block(), 1..10)
     ) {
         let mut harness = Harness::new();
-        let f = Fixture::new(BANKS, CUSTOMERS);
+        let f = fixture();
         let dir_a = tempfile::tempdir().unwrap();
         let dir_b = tempfile::tempdir().unwrap();
         let store_a = Store::open(dir_a.path(), &f.genesis).unwrap();

@@ -82,6 +82,8 @@ pub enum ErrorCode {
     UnknownAccount,
     /// 404: no escrow has this id.
     UnknownEscrow,
+    /// 404: no live FX quote has this id.
+    UnknownQuote,
     /// 404: no asset has this code.
     UnknownAsset,
     /// 404: no block at this height.
@@ -152,7 +154,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 41] = [
+    pub const ALL: [ErrorCode; 42] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnreadableBody,
         ErrorCode::MalformedTransaction,
@@ -164,6 +166,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::UnknownAccount,
         ErrorCode::UnknownEscrow,
+        ErrorCode::UnknownQuote,
         ErrorCode::UnknownAsset,
         ErrorCode::UnknownBlock,
         ErrorCode::NoBlocks,
@@ -213,6 +216,7 @@ impl ErrorCode {
             ErrorCode::NotFound
             | ErrorCode::UnknownAccount
             | ErrorCode::UnknownEscrow
+            | ErrorCode::UnknownQuote
             | ErrorCode::UnknownAsset
             | ErrorCode::UnknownBlock
             | ErrorCode::NoBlocks
@@ -257,6 +261,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::UnknownAccount => "unknown_account",
             ErrorCode::UnknownEscrow => "unknown_escrow",
+            ErrorCode::UnknownQuote => "unknown_quote",
             ErrorCode::UnknownAsset => "unknown_asset",
             ErrorCode::UnknownBlock => "unknown_block",
             ErrorCode::NoBlocks => "no_blocks",
@@ -379,6 +384,58 @@ pub struct Asset {
     pub issuer: String,
     /// Decimal places of its human unit.
     pub decimals: u8,
+}
+
+/// `GET /v1/quotes`: the live FX quotes, best first within each pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Quotes {
+    /// The height the answer reads (quotes valid until at least the next
+    /// height are listed: a transfer sent now can still use them).
+    pub height: u64,
+    /// The quotes: by pair, then the best rate for the payer first, then
+    /// the largest remaining size, then the oldest.
+    pub quotes: Vec<Quote>,
+}
+
+/// A live FX quote (`GET /v1/quotes/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Quote {
+    /// Its id (the posting transaction's), hex.
+    pub id: String,
+    /// The bank that pays out.
+    pub provider: String,
+    /// `FROM/TO`: the payer pays FROM (the quote's receive asset), the
+    /// payee receives TO (its pay asset).
+    pub pair: String,
+    /// The exact rate: minor units of TO per minor units of FROM.
+    pub rate: Rate,
+    /// The rate in human units (TO per one FROM), to 8 decimal places,
+    /// rounded down; null when it does not fit.
+    pub rate_decimal: Option<String>,
+    /// What it still pays out, in TO.
+    pub remaining: Amount,
+    /// The last height it may be used at.
+    pub valid_until: u64,
+    /// The height it was posted at.
+    pub posted_at: u64,
+}
+
+/// A rate in human units: how many TO (with `to_decimals`) one FROM (with
+/// `from_decimals`) buys, to 8 decimal places, rounded down; `None` when it
+/// does not fit in 128 bits.
+pub fn rate_decimal(rate: ledger::amount::Rate, from_decimals: u8, to_decimals: u8) -> Option<String> {
+    const PLACES: u32 = 8;
+    // TO per FROM = numerator / denominator × 10^from / 10^to.
+    let numerator = u128::from(rate.numerator)
+        .checked_mul(10u128.checked_pow(u32::from(from_decimals) + PLACES)?)?;
+    let denominator = u128::from(rate.denominator).checked_mul(10u128.checked_pow(u32::from(to_decimals))?)?;
+    if denominator == 0 {
+        return None;
+    }
+    let scaled = ledger::Amount(numerator / denominator);
+    Some(scaled.to_decimal_string(u8::try_from(PLACES).ok()?))
 }
 
 /// One validator of the set.
@@ -1820,6 +1877,15 @@ pub struct SealingQuery {
     pub from: String,
     /// The payee, hex.
     pub to: String,
+}
+
+/// `GET /v1/quotes?pair=FROM/TO`: the quotes of one pair (all without it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct QuotesQuery {
+    /// `FROM/TO`, e.g. `CNY/USD`: quotes that take FROM and pay out TO.
+    pub pair: Option<String>,
 }
 
 /// Whom a payment's data is sealed for: the payer's and the payee's banks

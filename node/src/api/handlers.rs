@@ -456,6 +456,114 @@ pub(super) async fn asset(
     }))
 }
 
+/// `GET /v1/quotes?pair=FROM/TO`: the live FX quotes, best first for the
+/// payer within each pair (public: banks post them for every customer to
+/// use, and every node holds them).
+#[utoipa::path(
+    get,
+    path = "/v1/quotes",
+    tag = "state",
+    params(dto::QuotesQuery),
+    responses(
+        (status = 200, description = "The live quotes", body = dto::Quotes),
+        (status = 400, description = "Bad pair", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn quotes(
+    State(state): State<ApiState>,
+    query: Result<Query<dto::QuotesQuery>, QueryRejection>,
+) -> Result<Json<dto::Quotes>, ApiError> {
+    let Query(query) = query.map_err(bad_query)?;
+    let pair = match &query.pair {
+        None => None,
+        Some(text) => {
+            let bad = |why: String| ApiError::new(ErrorCode::BadQuery, format!("pair {text:?}: {why}"));
+            let (from, to) = text
+                .split_once('/')
+                .ok_or_else(|| bad("expected FROM/TO, e.g. CNY/USD".into()))?;
+            let from = AssetCode::new(from).map_err(|e| bad(e.to_string()))?;
+            let to = AssetCode::new(to).map_err(|e| bad(e.to_string()))?;
+            Some((from, to))
+        }
+    };
+    let height = state.store.tip().map_err(internal)?.height;
+    let mut live: Vec<(Hash, clearhouse_ledger::state::fx::QuoteState)> = state
+        .store
+        .quotes()
+        .map_err(internal)?
+        .into_iter()
+        .filter(|(_, quote)| quote.valid_until > height)
+        .filter(|(_, quote)| {
+            pair.as_ref()
+                .is_none_or(|(from, to)| quote.receive_asset == *from && quote.pay_asset == *to)
+        })
+        .collect();
+    live.sort_by(|(a_id, a), (b_id, b)| {
+        (&a.receive_asset, &a.pay_asset)
+            .cmp(&(&b.receive_asset, &b.pay_asset))
+            .then_with(|| b.rate.compare(&a.rate))
+            .then_with(|| b.remaining.cmp(&a.remaining))
+            .then_with(|| a.posted_at.cmp(&b.posted_at))
+            .then_with(|| a_id.cmp(b_id))
+    });
+    Ok(Json(dto::Quotes {
+        height,
+        quotes: live
+            .iter()
+            .map(|(id, quote)| quote_of(&state, id, quote))
+            .collect(),
+    }))
+}
+
+/// `GET /v1/quotes/{id}`: one live FX quote.
+#[utoipa::path(
+    get,
+    path = "/v1/quotes/{id}",
+    tag = "state",
+    params(("id" = String, Path, description = "The posting transaction's id, hex")),
+    responses(
+        (status = 200, description = "The quote", body = dto::Quote),
+        (status = 400, description = "Bad id", body = dto::ErrorBody),
+        (status = 404, description = "No live quote has this id", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn quote(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<dto::Quote>, ApiError> {
+    let id = parse_hash(&id)?;
+    let found = state
+        .store
+        .quote(&id)
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownQuote, format!("no live quote {id}")))?;
+    Ok(Json(quote_of(&state, &id, &found)))
+}
+
+fn quote_of(
+    state: &ApiState,
+    id: &Hash,
+    quote: &clearhouse_ledger::state::fx::QuoteState,
+) -> dto::Quote {
+    let rate_decimal = match (
+        decimals(state, &quote.receive_asset),
+        decimals(state, &quote.pay_asset),
+    ) {
+        (Some(from), Some(to)) => dto::rate_decimal(quote.rate, from, to),
+        _ => None,
+    };
+    dto::Quote {
+        id: id.to_hex(),
+        provider: quote.provider.as_str().to_owned(),
+        pair: format!("{}/{}", quote.receive_asset, quote.pay_asset),
+        rate: quote.rate.into(),
+        rate_decimal,
+        remaining: amount_of(state, &quote.pay_asset, quote.remaining),
+        valid_until: quote.valid_until,
+        posted_at: quote.posted_at,
+    }
+}
+
 /// `GET /v1/escrows/{id}`: an escrow by the id of its opening transaction.
 #[utoipa::path(
     get,

@@ -126,6 +126,8 @@ pub fn routes() -> Vec<Route> {
             get(handlers::account),
         ),
         route("GET", "/v1/assets/{code}", Public, get(handlers::asset)),
+        route("GET", "/v1/quotes", Public, get(handlers::quotes)),
+        route("GET", "/v1/quotes/{id}", Public, get(handlers::quote)),
         route("GET", "/v1/escrows/{id}", Scoped, get(handlers::escrow)),
         route("GET", "/v1/credit/{account}", Scoped, get(handlers::credit)),
         route(
@@ -239,6 +241,8 @@ pub type ApiAddress = SocketAddr;
         handlers::transaction,
         handlers::account,
         handlers::asset,
+        handlers::quotes,
+        handlers::quote,
         handlers::escrow,
         handlers::credit,
         handlers::latest_block,

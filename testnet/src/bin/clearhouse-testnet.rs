@@ -244,7 +244,17 @@ fn up(validators: usize, dir: PathBuf, accounts_per_bank: usize, tls: bool) -> R
         generate(&spec).map_err(|e| e.to_string())?
     };
     let mut children = start_all(&testnet)?;
-    print_table(&testnet);
+    let agent = testnet
+        .agent(Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
+    let quotes = match clearhouse_testnet::quotes::post_demo_quotes(&testnet, &agent) {
+        Ok(quotes) => quotes,
+        Err(error) => {
+            stop(&mut children);
+            return Err(format!("posting the demo FX quotes: {error}"));
+        }
+    };
+    print_table(&testnet, &quotes);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -607,7 +617,7 @@ fn stop(children: &mut Vec<(String, Child)>) {
     children.clear();
 }
 
-fn print_table(testnet: &Testnet) {
+fn print_table(testnet: &Testnet, quotes: &[clearhouse_testnet::quotes::DemoQuote]) {
     println!(
         "\nClearhouse testnet: {} nodes on 127.0.0.1 (chain {})\n",
         testnet.nodes.len(),
@@ -694,6 +704,28 @@ fn print_table(testnet: &Testnet) {
     println!(
         "  clearhouse escrow release --key {key} --escrow <hash printed by escrow open> --wait"
     );
+    // A cross-currency example: pay a customer of bank 1 in its asset
+    // from this account's first asset, through bank 1's quote.
+    let payee_abroad = testnet.accounts.iter().find(|a| a.bank == "bank-1");
+    let quote = testnet
+        .accounts
+        .first()
+        .zip(payee_abroad)
+        .and_then(|_| quotes.iter().find(|q| q.from == asset && q.to == clearhouse_testnet::ASSETS[1].0));
+    if let (Some(payee), Some(quote)) = (payee_abroad, quote) {
+        println!("  clearhouse quote list --pair {}/{}", quote.from, quote.to);
+        println!(
+            "  clearhouse transfer --key {key} --to {} --amount \"100.00 {asset}\" --via {} --end-to-end-id FX-2026-1 --wait",
+            payee.account.to_hex(),
+            quote.id.to_hex()
+        );
+        println!(
+            "  clearhouse swap propose --key {key} --with {} --give \"70.00 {asset}\" --take \"9.50 {}\" --counter-key {} --wait",
+            payee.account.to_hex(),
+            quote.to,
+            payee.key_file.display()
+        );
+    }
     println!("  clearhouse credit show {account} --auth-key {bank_api}");
     println!("  clearhouse block show latest --auth-key {auditor}");
     println!(
