@@ -101,9 +101,8 @@ pub fn post_demo_quotes(
             }
             let rate = demo_rate(other, bank)
                 .ok_or_else(|| TestnetError::Invalid(format!("no demo rate {receive}/{pay}")))?;
-            let asset = |code: &str| {
-                AssetCode::new(code).map_err(|e| TestnetError::Invalid(e.to_string()))
-            };
+            let asset =
+                |code: &str| AssetCode::new(code).map_err(|e| TestnetError::Invalid(e.to_string()));
             let signed = Transaction {
                 chain_id,
                 sender: treasury.account(),

@@ -13,6 +13,7 @@ mod cluster;
 mod confidential;
 mod front_door;
 mod fx;
+mod python_signer;
 mod scenarios;
 mod testnet;
 mod tls;

@@ -180,7 +180,7 @@ fn propose(context: &Context, args: &SwapProposeArgs) -> Result<(), CliError> {
     } else {
         print(&proposal_table(&proposal).render());
         print(&format!(
-            "\nwritten to {}: the counterparty signs it with\n  clearhouse swap consent {} --key COUNTERPARTY.key",
+            "\nwritten to {}: the counterparty signs it with\n  clearhouse swap consent {} --key COUNTERPARTY.key\n",
             out.display(),
             out.display()
         ));
@@ -219,7 +219,7 @@ fn consent(context: &Context, file: &Path, key: &Path) -> Result<(), CliError> {
     } else {
         print(&proposal_table(&proposal).render());
         print(&format!(
-            "\nconsented: the proposer sends it with\n  clearhouse swap submit {} --key PROPOSER.key",
+            "\nconsented: the proposer sends it with\n  clearhouse swap submit {} --key PROPOSER.key\n",
             file.display()
         ));
     }
@@ -280,7 +280,9 @@ fn submit(context: &Context, file: &Path, options: &TxOptions) -> Result<(), Cli
 /// (the parties, nonce and expiry; the amounts are shown from the envelope).
 fn check_summary(proposal: &Proposal, transaction: &Transaction) -> Result<(), CliError> {
     let Body::Swap { counterparty, .. } = &transaction.body else {
-        return Err(CliError::Usage("the proposal's envelope is not a swap".into()));
+        return Err(CliError::Usage(
+            "the proposal's envelope is not a swap".into(),
+        ));
     };
     if proposal.kind != PROPOSAL_KIND
         || proposal.proposer != transaction.sender.to_hex()
@@ -304,10 +306,7 @@ fn proposal_table(proposal: &Proposal) -> Table {
         .field("counterparty gives", proposal.counterparty_gives.as_str())
         .field("nonce", proposal.nonce.to_string())
         .field("expiry height", proposal.expiry_height.to_string())
-        .field(
-            "consented",
-            if proposal.consented { "yes" } else { "no" },
-        );
+        .field("consented", if proposal.consented { "yes" } else { "no" });
     table
 }
 
@@ -390,8 +389,14 @@ pub fn parse_rate(text: &str, receive_decimals: u8, pay_decimals: u8) -> Result<
     let text = text.trim();
     let bad = |why: &str| CliError::Usage(format!("invalid --rate {text:?}: {why}"));
     let (numerator, denominator) = if let Some((n, d)) = text.split_once('/') {
-        let n: u128 = n.trim().parse().map_err(|_| bad("expected n/d in integers"))?;
-        let d: u128 = d.trim().parse().map_err(|_| bad("expected n/d in integers"))?;
+        let n: u128 = n
+            .trim()
+            .parse()
+            .map_err(|_| bad("expected n/d in integers"))?;
+        let d: u128 = d
+            .trim()
+            .parse()
+            .map_err(|_| bad("expected n/d in integers"))?;
         (n, d)
     } else {
         let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
@@ -405,7 +410,11 @@ pub fn parse_rate(text: &str, receive_decimals: u8, pay_decimals: u8) -> Result<
             .parse()
             .map_err(|_| bad("too many digits"))?;
         let places = u32::try_from(fraction.len()).map_err(|_| bad("too many digits"))?;
-        let scale = |exponent: u32| 10u128.checked_pow(exponent).ok_or_else(|| bad("too many digits"));
+        let scale = |exponent: u32| {
+            10u128
+                .checked_pow(exponent)
+                .ok_or_else(|| bad("too many digits"))
+        };
         let numerator = digits
             .checked_mul(scale(u32::from(pay_decimals))?)
             .ok_or_else(|| bad("too large"))?;
@@ -418,7 +427,10 @@ pub fn parse_rate(text: &str, receive_decimals: u8, pay_decimals: u8) -> Result<
         return Err(bad("a rate must be above zero"));
     }
     let divisor = gcd(numerator, denominator);
-    let fit = |value: u128| u64::try_from(value / divisor).map_err(|_| bad("too precise: the exact fraction does not fit in 64 bits"));
+    let fit = |value: u128| {
+        u64::try_from(value / divisor)
+            .map_err(|_| bad("too precise: the exact fraction does not fit in 64 bits"))
+    };
     Ok(Rate {
         numerator: fit(numerator)?,
         denominator: fit(denominator)?,

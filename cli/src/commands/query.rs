@@ -132,21 +132,28 @@ pub fn transaction(context: &Context, hash: &str) -> Result<(), CliError> {
         fields.field("counter fee", human_fee(counter_fee, take.as_ref()));
     }
     if let Some(converted) = &found.converted {
-        fields
-            .field(
-                "received",
-                format!(
-                    "{} minor units of {}",
-                    converted.minor_units, converted.asset
-                ),
-            )
-            .field(
-                "rate",
-                format!(
-                    "{} / {} (minor units out per minor units in)",
-                    converted.rate.numerator, converted.rate.denominator
-                ),
-            );
+        let decimals = context
+            .client()?
+            .asset(&converted.asset)
+            .ok()
+            .flatten()
+            .map(|asset| asset.decimals);
+        let received = match (converted.minor_units.parse::<u128>(), decimals) {
+            (Ok(units), Some(decimals)) => {
+                crate::amount::format(clearhouse_ledger::Amount(units), decimals, &converted.asset)
+            }
+            _ => format!(
+                "{} minor units of {}",
+                converted.minor_units, converted.asset
+            ),
+        };
+        fields.field("received", received).field(
+            "rate",
+            format!(
+                "{} / {} (minor units out per minor units in)",
+                converted.rate.numerator, converted.rate.denominator
+            ),
+        );
     }
     if let Some(reason) = &found.reason {
         fields

@@ -469,7 +469,28 @@ impl<'a> Prepared<'a> {
         if context.json {
             print_json(&receipt);
         } else {
-            print(&receipt_table(&receipt, fee_asset.as_ref()).render());
+            let counter_asset = match &submitted.transaction.tx.body {
+                Body::Swap { take_asset, .. } => Some(take_asset.clone()),
+                _ => None,
+            };
+            let mut table = receipt_table(&receipt, fee_asset.as_ref());
+            if let (Some(counter_fee), Some(asset)) = (&receipt.counter_fee, counter_asset) {
+                table.field("counter fee", self.human(counter_fee, &asset));
+            }
+            if let Some(converted) = &receipt.converted {
+                let received = match AssetCode::new(&converted.asset) {
+                    Ok(asset) => self.human(&converted.minor_units, &asset),
+                    Err(_) => format!("{} {}", converted.minor_units, converted.asset),
+                };
+                table.field(
+                    "received",
+                    format!(
+                        "{received} (rate {}/{} in minor units)",
+                        converted.rate.numerator, converted.rate.denominator
+                    ),
+                );
+            }
+            print(&table.render());
         }
         if timed_out {
             return Err(CliError::WaitTimedOut(format!(
@@ -484,6 +505,15 @@ impl<'a> Prepared<'a> {
             )));
         }
         Ok(())
+    }
+
+    /// Minor units of `asset` for people, with the decimals the chain
+    /// states for it (as minor units when it does not say).
+    pub(crate) fn human(&self, minor_units: &str, asset: &AssetCode) -> String {
+        match self.client.asset(asset.as_str()) {
+            Ok(Some(found)) => human_fee(minor_units, Some(&(asset.clone(), found.decimals))),
+            _ => format!("{minor_units} minor units of {}", asset.as_str()),
+        }
     }
 
     /// Signs `body` with the next free nonce (or `--nonce`) and submits it.
@@ -508,13 +538,13 @@ impl<'a> Prepared<'a> {
                 body: body.clone(),
             };
             if let Some(counterparty) = &self.counter_key {
-                unsigned = unsigned.with_consent(counterparty).map_err(|e| {
-                    CliError::Internal(format!("cannot sign the consent: {e}"))
-                })?;
+                unsigned = unsigned
+                    .with_consent(counterparty)
+                    .map_err(|e| CliError::Internal(format!("cannot sign the consent: {e}")))?;
             }
             let transaction = unsigned
-            .sign(&self.key)
-            .map_err(|e| CliError::Internal(format!("cannot sign the transaction: {e}")))?;
+                .sign(&self.key)
+                .map_err(|e| CliError::Internal(format!("cannot sign the transaction: {e}")))?;
             let hash = transaction
                 .id()
                 .map_err(|e| CliError::Internal(format!("cannot hash the transaction: {e}")))?;
@@ -731,21 +761,6 @@ fn receipt_table(receipt: &CommandReceipt, fee_asset: Option<&(AssetCode, u8)>) 
         .field("outcome", cell(receipt.outcome));
     if let Some(fee) = &receipt.fee {
         table.field("fee", human_fee(fee, fee_asset));
-    }
-    if let Some(counter_fee) = &receipt.counter_fee {
-        table.field("counter fee", format!("{counter_fee} minor units"));
-    }
-    if let Some(converted) = &receipt.converted {
-        table.field(
-            "received",
-            format!(
-                "{} minor units of {} (rate {}/{})",
-                converted.minor_units,
-                converted.asset,
-                converted.rate.numerator,
-                converted.rate.denominator
-            ),
-        );
     }
     if let Some(reason) = &receipt.reason {
         table

@@ -564,9 +564,9 @@ impl<'v> Exec<'v> {
         }
     }
 
-    /// The deadlines that passed with the previous block: every escrow and
-    /// credit tranche registered under `Due(height - 1)`, in registration
-    /// order, tranches before escrows. A deadline step that cannot be carried out (a payout would
+    /// The deadlines that passed with the previous block: every escrow,
+    /// credit tranche and quote registered under `Due(height - 1)`, in
+    /// registration order, tranches before escrows and quotes. A deadline step that cannot be carried out (a payout would
     /// overflow a balance) is undone and skipped; the block is never
     /// refused for it, so the chain cannot stall on one bad deadline.
     pub(super) fn begin_block(&mut self) -> Result<(), BlockError> {

@@ -94,8 +94,8 @@ pub enum StateKey {
 
 /// Something whose deadline falls at a height, registered under
 /// [`StateKey::Due`]. Block `h` processes the list of height `h - 1` first
-/// thing, then deletes it: the credit items first, then the escrow items,
-/// each group in registration order (so an escrow payout in block `h`
+/// thing, then deletes it: the credit items first, then the escrow and
+/// quote items, each group in registration order (so an escrow payout in block `h`
 /// never repays a tranche due at `h - 1` before it is marked overdue). An
 /// item whose escrow or tranche has moved on in the meantime is skipped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,7 +108,8 @@ pub enum DueItem {
     Quote(Hash),
 }
 
-/// Most deadlines one height may carry; one more is refused (`DueListFull`).
+/// Most deadlines one height may carry, of every kind together (escrows,
+/// tranches, quotes); one more is refused (`DueListFull`).
 /// Bounds both the work at the start of a block and the list's stored size.
 pub const DUE_ITEMS_MAX: usize = 8192;
 

@@ -248,7 +248,9 @@ pub enum RejectReason {
     /// expired and deleted).
     #[error("no live quote {0}")]
     QuoteNotFound(Hash),
-    /// The quote's last height has passed.
+    /// The quote's last height has passed (a guard: the block after its
+    /// last height deletes a quote, so a later transfer finds none,
+    /// `QuoteNotFound`).
     #[error("quote valid until height {valid_until}, block is at {height}")]
     QuoteExpired {
         /// The quote's last height.

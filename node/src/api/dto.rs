@@ -425,12 +425,17 @@ pub struct Quote {
 /// A rate in human units: how many TO (with `to_decimals`) one FROM (with
 /// `from_decimals`) buys, to 8 decimal places, rounded down; `None` when it
 /// does not fit in 128 bits.
-pub fn rate_decimal(rate: ledger::amount::Rate, from_decimals: u8, to_decimals: u8) -> Option<String> {
+pub fn rate_decimal(
+    rate: ledger::amount::Rate,
+    from_decimals: u8,
+    to_decimals: u8,
+) -> Option<String> {
     const PLACES: u32 = 8;
     // TO per FROM = numerator / denominator × 10^from / 10^to.
     let numerator = u128::from(rate.numerator)
         .checked_mul(10u128.checked_pow(u32::from(from_decimals) + PLACES)?)?;
-    let denominator = u128::from(rate.denominator).checked_mul(10u128.checked_pow(u32::from(to_decimals))?)?;
+    let denominator =
+        u128::from(rate.denominator).checked_mul(10u128.checked_pow(u32::from(to_decimals))?)?;
     if denominator == 0 {
         return None;
     }

@@ -477,7 +477,8 @@ pub(super) async fn quotes(
     let pair = match &query.pair {
         None => None,
         Some(text) => {
-            let bad = |why: String| ApiError::new(ErrorCode::BadQuery, format!("pair {text:?}: {why}"));
+            let bad =
+                |why: String| ApiError::new(ErrorCode::BadQuery, format!("pair {text:?}: {why}"));
             let (from, to) = text
                 .split_once('/')
                 .ok_or_else(|| bad("expected FROM/TO, e.g. CNY/USD".into()))?;

@@ -707,11 +707,11 @@ fn print_table(testnet: &Testnet, quotes: &[clearhouse_testnet::quotes::DemoQuot
     // A cross-currency example: pay a customer of bank 1 in its asset
     // from this account's first asset, through bank 1's quote.
     let payee_abroad = testnet.accounts.iter().find(|a| a.bank == "bank-1");
-    let quote = testnet
-        .accounts
-        .first()
-        .zip(payee_abroad)
-        .and_then(|_| quotes.iter().find(|q| q.from == asset && q.to == clearhouse_testnet::ASSETS[1].0));
+    let quote = testnet.accounts.first().zip(payee_abroad).and_then(|_| {
+        quotes
+            .iter()
+            .find(|q| q.from == asset && q.to == clearhouse_testnet::ASSETS[1].0)
+    });
     if let (Some(payee), Some(quote)) = (payee_abroad, quote) {
         println!("  clearhouse quote list --pair {}/{}", quote.from, quote.to);
         println!(
