@@ -33,6 +33,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use clearhouse_ledger::crypto::Keypair;
+use clearhouse_ledger::payment::{
+    EndToEndId, NOT_PROVIDED, PaymentData, PaymentDetails, Remittance,
+};
 use clearhouse_ledger::{
     AccountId, Amount, AssetCode, Body, ChainId, Hash, SignedTransaction, Transaction,
 };
@@ -69,6 +72,9 @@ pub struct BenchSpec {
     pub hot_account: bool,
     /// Payments per batch submission.
     pub batch: usize,
+    /// The percentage of payments that are cross-currency transfers through
+    /// an FX quote (the rest plain transfers); see [`Payers::with_quote`].
+    pub cross_currency_percent: u8,
 }
 
 /// How [`find_max`] searches.
@@ -165,6 +171,8 @@ pub struct Payers {
     asset: AssetCode,
     hot: Option<AccountId>,
     next: usize,
+    /// A quote taking `asset`, and the percentage of payments sent through it.
+    quote: Option<(Hash, u8)>,
 }
 
 impl Payers {
@@ -184,7 +192,16 @@ impl Payers {
             asset,
             hot,
             next: 0,
+            quote: None,
         }
+    }
+
+    /// Sends `percent` of the payments (one in each hundred, spread evenly)
+    /// as cross-currency transfers through `quote`, which must take the
+    /// payers' asset: 1.00 of it each, with payment data in the clear.
+    pub fn with_quote(mut self, quote: Hash, percent: u8) -> Payers {
+        self.quote = Some((quote, percent.min(100)));
+        self
     }
 
     /// Reads each payer's next nonce from a node (a network that already
@@ -217,6 +234,7 @@ impl Payers {
         count: usize,
     ) -> Result<Vec<SignedTransaction>, clearhouse_ledger::codec::CodecError> {
         let n = self.keys.len();
+        let not_provided = EndToEndId::new(NOT_PROVIDED).ok();
         (0..count)
             .map(|_| {
                 let from = self.next % n;
@@ -224,17 +242,37 @@ impl Payers {
                 let to = self
                     .hot
                     .unwrap_or_else(|| self.keys[(from + 1) % n].account());
+                // Payment k goes through the quote when floor((k + 1) p / 100)
+                // passes an integer: p of every hundred, spread evenly.
+                let k = self.next.wrapping_sub(1);
+                let through = self.quote.filter(|(_, percent)| {
+                    let p = usize::from(*percent);
+                    (k % 100 + 1) * p / 100 != (k % 100) * p / 100
+                });
+                let body = match (through, &not_provided) {
+                    (Some((quote, _)), Some(end_to_end_id)) => Body::CrossTransfer {
+                        to,
+                        asset: self.asset.clone(),
+                        amount: Amount(100),
+                        quote,
+                        details: PaymentDetails::Clear(PaymentData {
+                            end_to_end_id: end_to_end_id.clone(),
+                            remittance: Remittance::default(),
+                        }),
+                    },
+                    _ => Body::Transfer {
+                        to,
+                        asset: self.asset.clone(),
+                        amount: Amount(1),
+                    },
+                };
                 let tx = Transaction {
                     chain_id: self.chain_id,
                     sender: self.keys[from].account(),
                     nonce: self.nonces[from],
                     fee: Amount(1_000_000),
                     expiry_height: u64::MAX,
-                    body: Body::Transfer {
-                        to,
-                        asset: self.asset.clone(),
-                        amount: Amount(1),
-                    },
+                    body,
                 };
                 self.nonces[from] += 1;
                 tx.sign(&self.keys[from])
@@ -1022,11 +1060,13 @@ pub fn run(
     let (ceiling_json, ceiling) = (measured.json(), measured.payments_per_s());
     let mut json = step.figures();
     let committed_per_s = json["committed_payments_per_s"].as_f64().unwrap_or(0.0);
-    json["scenario"] = json!(if spec.hot_account {
-        "hot-account"
-    } else {
-        "transfers"
+    json["scenario"] = json!(match (spec.hot_account, spec.cross_currency_percent) {
+        (true, 0) => "hot-account".to_owned(),
+        (false, 0) => "transfers".to_owned(),
+        (true, p) => format!("hot-account, {p} % cross-currency"),
+        (false, p) => format!("transfers, {p} % cross-currency"),
     });
+    json["cross_currency_percent"] = json!(spec.cross_currency_percent);
     json["validators"] = json!(validators);
     json["ceiling"] = ceiling_json.clone();
     json["fraction_of_ceiling"] = json!(committed_per_s / ceiling);
@@ -1308,4 +1348,34 @@ pub fn write_report(path: &Path, report: &BenchReport) -> std::io::Result<()> {
         path,
         serde_json::to_string_pretty(&report.json).unwrap_or_default(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cross_currency_mix_sends_its_percentage_through_the_quote() {
+        let keys: Vec<Keypair> = (0..3u8).map(|i| Keypair::from_seed(&[i + 1; 32])).collect();
+        let cny = AssetCode::new("CNY").unwrap();
+        for percent in [0u8, 1, 25, 50, 100] {
+            let mut payers = Payers::new(
+                Hash([9; 32]),
+                keys.iter().map(|k| Keypair::from_seed(&k.seed())).collect(),
+                cny.clone(),
+                None,
+            )
+            .with_quote(Hash([4; 32]), percent);
+            let signed = payers.sign(400).unwrap();
+            let through = signed
+                .iter()
+                .filter(|tx| matches!(tx.tx.body, Body::CrossTransfer { .. }))
+                .count();
+            assert_eq!(through, 4 * usize::from(percent), "{percent} %");
+            // Nonces stay in order per payer whatever the body.
+            for (i, tx) in signed.iter().enumerate() {
+                assert_eq!(tx.tx.nonce, (i / 3) as u64);
+            }
+        }
+    }
 }

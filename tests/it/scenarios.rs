@@ -892,6 +892,7 @@ fn bench_smoke() {
         duration: Duration::from_secs(3),
         hot_account: false,
         batch: 20,
+        cross_currency_percent: 0,
     };
     let report = clearhouse_testnet::bench::run(&spec, &urls, &[], &transactions, 4).unwrap();
     eprintln!("{}", report.table);

@@ -84,6 +84,11 @@ enum Commands {
         /// Everyone pays one merchant account.
         #[arg(long)]
         hot_account: bool,
+        /// This percentage of the payments are cross-currency transfers
+        /// (1.00 CNY paid through bank 1's CNY/USD quote, the payee
+        /// receiving USD); the demo quotes are posted first.
+        #[arg(long, value_name = "PERCENT", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+        cross_currency: u8,
         /// Payments per batch submission.
         #[arg(long, default_value_t = 200)]
         batch: usize,
@@ -151,6 +156,7 @@ fn main() -> ExitCode {
             duration,
             accounts_per_bank,
             hot_account,
+            cross_currency,
             batch,
             out,
             attach,
@@ -173,6 +179,7 @@ fn main() -> ExitCode {
                 hot_account,
                 // Several batches per step even at the smoke's low rate.
                 batch: if smoke { batch.min(20) } else { batch },
+                cross_currency_percent: cross_currency,
             };
             let mode = if find_max {
                 Mode::FindMax { steps_max }
@@ -344,6 +351,24 @@ fn bench(
             .map_err(|e| e.to_string())?;
         let targets = clearhouse_testnet::bench::Target::all(&testnet)?;
         let mut payers = clearhouse_testnet::bench::Payers::new(chain_id, payers, asset, hot);
+        if spec.cross_currency_percent > 0 {
+            let agent = testnet
+                .agent(Duration::from_secs(10))
+                .map_err(|e| e.to_string())?;
+            let quotes = clearhouse_testnet::quotes::post_demo_quotes(&testnet, &agent)
+                .map_err(|e| format!("posting the demo FX quotes: {e}"))?;
+            let (from, to) = (
+                clearhouse_testnet::ASSETS[0].0,
+                clearhouse_testnet::ASSETS[1].0,
+            );
+            let quote = quotes
+                .iter()
+                .find(|q| q.from == from && q.to == to)
+                .ok_or_else(|| {
+                    format!("no {from}/{to} quote: --cross-currency needs 2 validators or more")
+                })?;
+            payers = payers.with_quote(quote.id, spec.cross_currency_percent);
+        }
         if attach.is_some() {
             payers.fetch_nonces(&targets[0])?;
         }
