@@ -348,6 +348,16 @@ pub enum GenesisError {
         /// The value.
         basis_points: u16,
     },
+    /// A receiving bank's share of more than the whole fee.
+    #[error(
+        "fee for {asset}: receiving_share {receiving_share} basis points of the fee, at most 10000 allowed"
+    )]
+    ReceivingShare {
+        /// The asset.
+        asset: String,
+        /// The value.
+        receiving_share: u16,
+    },
     /// A human amount that does not parse.
     #[error("{field}: {error}")]
     Amount {
@@ -610,9 +620,9 @@ impl GenesisFile {
                 }
             })?;
             if entry.receiving_share > 10_000 {
-                return Err(GenesisError::BasisPoints {
+                return Err(GenesisError::ReceivingShare {
                     asset: entry.asset.clone(),
-                    basis_points: entry.receiving_share,
+                    receiving_share: entry.receiving_share,
                 });
             }
             let rule = FeeRule {

@@ -51,8 +51,8 @@
 //! - 13 swap: counterparty (32), give asset, give amount (16), take asset,
 //!   take amount (16), counter fee (16), counter signature (64, the raw
 //!   ed25519 signature, no length). The counterparty signs the consent
-//!   bytes: the 27-byte ASCII tag `clearhouse/swap-consent/v1` followed by
-//!   one `0x00`, then the envelope exactly as above with the counter
+//!   bytes: the 27-byte tag, ASCII `clearhouse/swap-consent/v1` and one
+//!   `0x00`, then the envelope exactly as above with the counter
 //!   signature's 64 bytes all zero, i.e. the signing bytes with the tag
 //!   replaced and the counter signature zeroed (see
 //!   [`Transaction::swap_consent_bytes`]). The sender then signs the

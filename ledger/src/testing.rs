@@ -396,7 +396,8 @@ pub fn balances_per_asset(
             | StateKey::Params
             | StateKey::Due(_)
             | StateKey::Overseers
-            | StateKey::Quote(_) => {}
+            | StateKey::Quote(_)
+            | StateKey::QuoteBook(_) => {}
         }
     }
     out

@@ -387,6 +387,11 @@ pub enum TxError {
     /// The signature does not verify under the sender's key.
     #[error("bad signature: {0}")]
     Signature(#[from] CryptoError),
+    /// A swap whose counterparty's consent does not verify (checked at
+    /// admission by [`SignedTransaction::check_consent`]; a block carrying
+    /// one is still valid, and its receipt says `BadConsent`).
+    #[error("the swap counterparty's consent signature does not verify")]
+    BadConsent,
 }
 
 impl SignedTransaction {
@@ -428,6 +433,25 @@ impl SignedTransaction {
         let signing_bytes = self.tx.signing_bytes()?;
         crypto::verify(&self.tx.sender.0, &signing_bytes, &self.signature)?;
         Ok(sha256(&[&signing_bytes]))
+    }
+
+    /// For a swap, checks the counterparty's consent signature over
+    /// [`Transaction::swap_consent_bytes`] (`verify_strict`); every other
+    /// body passes. Needs no state: the counterparty's key is its account.
+    pub fn check_consent(&self) -> Result<(), TxError> {
+        let Body::Swap {
+            counterparty,
+            counter_signature,
+            ..
+        } = &self.tx.body
+        else {
+            return Ok(());
+        };
+        let bytes = match self.tx.swap_consent_bytes() {
+            Some(bytes) => bytes?,
+            None => return Err(TxError::BadConsent),
+        };
+        crypto::verify(&counterparty.0, &bytes, counter_signature).map_err(|_| TxError::BadConsent)
     }
 
     /// What [`SignedTransaction::verify`] answers for each transaction, in

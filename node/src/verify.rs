@@ -103,6 +103,7 @@ impl Verified {
             return Err(too_long(wire_bytes));
         }
         let id = tx.verify(chain_id)?;
+        tx.check_consent()?;
         Ok(Verified {
             tx,
             id,
@@ -136,6 +137,8 @@ impl Verified {
                     return Err(too_long(wire_bytes));
                 }
                 let id = ids.next().unwrap_or(Err(lost_verdict()))?;
+                // A swap's second signature, one at a time (swaps are few).
+                tx.check_consent()?;
                 Ok(Verified {
                     tx,
                     id,

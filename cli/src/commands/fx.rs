@@ -70,6 +70,8 @@ struct Proposal {
     proposer_gives: String,
     /// What the counterparty gives.
     counterparty_gives: String,
+    /// The most fee the counterparty pays, in the asset it gives.
+    counterparty_max_fee: String,
     /// The proposer's nonce the consent is good for.
     nonce: u64,
     /// The last height the swap may settle at.
@@ -169,6 +171,7 @@ fn propose(context: &Context, args: &SwapProposeArgs) -> Result<(), CliError> {
         counterparty: counterparty.to_hex(),
         proposer_gives: amount::format(give_amount, give_decimals, give_asset.as_str()),
         counterparty_gives: amount::format(take_amount, take_decimals, take.asset.as_str()),
+        counterparty_max_fee: amount::format(counter_fee, take_decimals, take.asset.as_str()),
         nonce,
         expiry_height,
         consented: false,
@@ -207,7 +210,7 @@ fn consent(context: &Context, file: &Path, key: &Path) -> Result<(), CliError> {
     }
     // The summary is the proposer's word; the envelope is what is signed:
     // they must say the same.
-    check_summary(&proposal, &transaction)?;
+    check_summary(context, &proposal, &transaction)?;
     let transaction = transaction
         .with_consent(&key)
         .map_err(|e| CliError::Internal(format!("cannot sign the consent: {e}")))?;
@@ -229,7 +232,7 @@ fn consent(context: &Context, file: &Path, key: &Path) -> Result<(), CliError> {
 fn submit(context: &Context, file: &Path, options: &TxOptions) -> Result<(), CliError> {
     let proposal = read_proposal(file)?;
     let transaction = decode(&proposal.transaction)?;
-    check_summary(&proposal, &transaction)?;
+    check_summary(context, &proposal, &transaction)?;
     let prepared = Prepared::new(context, options)?;
     if transaction.sender != prepared.account() {
         return Err(CliError::Usage(format!(
@@ -276,17 +279,44 @@ fn submit(context: &Context, file: &Path, options: &TxOptions) -> Result<(), Cli
     prepared.send_exact(context, transaction, Some((give_asset, decimals)))
 }
 
-/// Refuses a proposal whose readable summary does not match its envelope
-/// (the parties, nonce and expiry; the amounts are shown from the envelope).
-fn check_summary(proposal: &Proposal, transaction: &Transaction) -> Result<(), CliError> {
-    let Body::Swap { counterparty, .. } = &transaction.body else {
+/// Refuses a proposal whose readable summary does not say exactly what its
+/// envelope says (parties, both legs with the chain's decimals, nonce,
+/// expiry): what is shown is what is signed.
+fn check_summary(
+    context: &Context,
+    proposal: &Proposal,
+    transaction: &Transaction,
+) -> Result<(), CliError> {
+    let Body::Swap {
+        counterparty,
+        give_asset,
+        give_amount,
+        take_asset,
+        take_amount,
+        counter_fee,
+        ..
+    } = &transaction.body
+    else {
         return Err(CliError::Usage(
             "the proposal's envelope is not a swap".into(),
         ));
     };
+    let client = context.client()?;
+    let human = |asset: &AssetCode, amount: Amount| -> Result<String, CliError> {
+        let found = client.asset(asset.as_str())?.ok_or_else(|| {
+            CliError::Usage(format!(
+                "the proposal moves {}, which this chain does not know",
+                asset.as_str()
+            ))
+        })?;
+        Ok(amount::format(amount, found.decimals, asset.as_str()))
+    };
     if proposal.kind != PROPOSAL_KIND
         || proposal.proposer != transaction.sender.to_hex()
         || proposal.counterparty != counterparty.to_hex()
+        || proposal.proposer_gives != human(give_asset, *give_amount)?
+        || proposal.counterparty_gives != human(take_asset, *take_amount)?
+        || proposal.counterparty_max_fee != human(take_asset, *counter_fee)?
         || proposal.nonce != transaction.nonce
         || proposal.expiry_height != transaction.expiry_height
     {
@@ -304,6 +334,10 @@ fn proposal_table(proposal: &Proposal) -> Table {
         .field("counterparty", proposal.counterparty.as_str())
         .field("proposer gives", proposal.proposer_gives.as_str())
         .field("counterparty gives", proposal.counterparty_gives.as_str())
+        .field(
+            "counterparty max fee",
+            proposal.counterparty_max_fee.as_str(),
+        )
         .field("nonce", proposal.nonce.to_string())
         .field("expiry height", proposal.expiry_height.to_string())
         .field("consented", if proposal.consented { "yes" } else { "no" });

@@ -10,4 +10,5 @@
 mod audit;
 mod cli;
 mod escrow_credit;
+mod fx;
 mod net;

@@ -24,7 +24,7 @@ use crate::tx::{Body, SignedTransaction, Transaction};
 
 use super::credit::{AttestationEntry, CreditLine, rating};
 use super::escrow::{Dispute, EscrowState, EscrowStatus, SettledBy, Settlement};
-use super::fx::QuoteState;
+use super::fx::{QUOTES_PER_BANK_MAX, QuoteBook, QuoteState};
 use super::{
     AccountState, AssetState, BlockError, DUE_ITEMS_MAX, Decoded, DueItem, Member, Outcome,
     OverseerRole, Params, RejectReason, StateKey, StateView, ViewError, Writes, decode_value,
@@ -62,6 +62,12 @@ pub(super) struct QuoteId(Hash);
 impl TableKey for QuoteId {
     fn state_key(&self) -> StateKey {
         StateKey::Quote(self.0)
+    }
+}
+
+impl TableKey for MemberId {
+    fn state_key(&self) -> StateKey {
+        StateKey::QuoteBook(self.clone())
     }
 }
 
@@ -116,6 +122,18 @@ impl Shared for QuoteState {
     fn shared(decoded: &Decoded) -> Option<&Arc<Self>> {
         match decoded {
             Decoded::Quote(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+impl Shared for QuoteBook {
+    fn share(value: Arc<Self>) -> Decoded {
+        Decoded::QuoteBook(value)
+    }
+    fn shared(decoded: &Decoded) -> Option<&Arc<Self>> {
+        match decoded {
+            Decoded::QuoteBook(value) => Some(value),
             _ => None,
         }
     }
@@ -490,6 +508,7 @@ pub(super) struct Exec<'v> {
     assets: Table<AssetCode, AssetState>,
     escrows: Table<Hash, EscrowState>,
     quotes: Table<QuoteId, QuoteState>,
+    books: Table<MemberId, QuoteBook>,
     due: DueLists,
 }
 
@@ -528,6 +547,7 @@ impl<'v> Exec<'v> {
             assets: Table::new(),
             escrows: Table::new(),
             quotes: Table::new(),
+            books: Table::new(),
             due: DueLists::new(),
         })
     }
@@ -538,6 +558,7 @@ impl<'v> Exec<'v> {
         self.assets.begin();
         self.escrows.begin();
         self.quotes.begin();
+        self.books.begin();
         self.due.begin();
     }
 
@@ -546,6 +567,7 @@ impl<'v> Exec<'v> {
         self.assets.rollback();
         self.escrows.rollback();
         self.quotes.rollback();
+        self.books.rollback();
         self.due.rollback();
     }
 
@@ -766,7 +788,7 @@ impl<'v> Exec<'v> {
         self.asset_exists(asset)?;
         let fee = self.fee(asset, amount, maximum_fee)?;
         self.account_exists(to)?;
-        self.charge(sender, asset, amount, fee, Some(to))?;
+        self.charge(sender, asset, amount, fee, to)?;
         self.credit(to, asset, amount)?;
         self.account_mut(sender)?.record.sent(asset, amount);
         self.account_mut(to)?.record.received(asset, amount);
@@ -849,7 +871,7 @@ impl<'v> Exec<'v> {
         asset: &AssetCode,
         amount: Amount,
         fee: Amount,
-        receiver: Option<&AccountId>,
+        receiver: &AccountId,
     ) -> Step {
         let needed = amount
             .checked_add(fee)
@@ -865,9 +887,7 @@ impl<'v> Exec<'v> {
             .get(asset)
             .map_or(Amount::ZERO, |rule| rule.receiving_part(fee));
         let mut sending_part = fee;
-        if !share.is_zero()
-            && let Some(receiver) = receiver
-        {
+        if !share.is_zero() {
             let receiving_bank = self.bank_of(receiver)?;
             if receiving_bank != bank {
                 // `share ≤ fee`.
@@ -1089,15 +1109,9 @@ impl<'v> Exec<'v> {
             .map_err(|_| RejectReason::BadConsent)?;
         let fee = self.fee(give_asset, *give_amount, tx.fee)?;
         let counter = self.fee(take_asset, *take_amount, *counter_fee)?;
-        self.charge(sender, give_asset, *give_amount, fee, Some(counterparty))?;
+        self.charge(sender, give_asset, *give_amount, fee, counterparty)?;
         self.credit(counterparty, give_asset, *give_amount)?;
-        self.charge(
-            counterparty,
-            take_asset,
-            *take_amount,
-            counter,
-            Some(sender),
-        )?;
+        self.charge(counterparty, take_asset, *take_amount, counter, sender)?;
         self.credit(sender, take_asset, *take_amount)?;
         let sender_record = &mut self.account_mut(sender)?.record;
         sender_record.sent(give_asset, *give_amount);
@@ -1150,6 +1164,7 @@ impl<'v> Exec<'v> {
             return Err(corrupt(format!("quote {id} exists before its posting")));
         }
         self.add_due(valid_until, DueItem::Quote(*id))?;
+        self.book_add(&provider, id)?;
         self.quotes.put(
             self.view,
             key,
@@ -1178,7 +1193,46 @@ impl<'v> Exec<'v> {
         }
         let due = quote.valid_until;
         self.due.remove(self.view, due, &DueItem::Quote(*id))?;
+        self.book_remove(&quote.provider, id)?;
         self.quotes.put(self.view, key, None)?;
+        Ok(())
+    }
+
+    /// Lists a new live quote in its bank's book.
+    fn book_add(&mut self, bank: &MemberId, id: &Hash) -> Step {
+        let mut book = self
+            .books
+            .get(self.view, bank)?
+            .cloned()
+            .unwrap_or_default();
+        if book.live.len() >= QUOTES_PER_BANK_MAX {
+            return Err(RejectReason::TooManyQuotes {
+                bank: bank.clone(),
+                max: u64::try_from(QUOTES_PER_BANK_MAX).unwrap_or(u64::MAX),
+            }
+            .into());
+        }
+        book.live.push(*id);
+        self.books.put(self.view, bank.clone(), Some(book))?;
+        Ok(())
+    }
+
+    /// Takes a quote that is no longer live out of its bank's book (the
+    /// book goes when it empties).
+    fn book_remove(&mut self, bank: &MemberId, id: &Hash) -> Step {
+        let Some(book) = self.books.get(self.view, bank)? else {
+            return Err(corrupt(format!(
+                "quote {id} of {bank}: the bank has no quote book"
+            )));
+        };
+        let mut book = book.clone();
+        let before = book.live.len();
+        book.live.retain(|live| live != id);
+        if book.live.len() == before {
+            return Err(corrupt(format!("quote {id} is not in the book of {bank}")));
+        }
+        let book = (!book.live.is_empty()).then_some(book);
+        self.books.put(self.view, bank.clone(), book)?;
         Ok(())
     }
 
@@ -1188,6 +1242,8 @@ impl<'v> Exec<'v> {
         let key = QuoteId(*id);
         match self.quotes.get(self.view, &key)? {
             Some(quote) if quote.valid_until == deadline => {
+                let provider = quote.provider.clone();
+                self.book_remove(&provider, id)?;
                 self.quotes.put(self.view, key, None)?;
                 Ok(())
             }
@@ -1253,7 +1309,7 @@ impl<'v> Exec<'v> {
         let fee = self.fee(asset, amount, maximum_fee)?;
         self.account_exists(to)?;
         let treasury = self.treasury_of(&quote.provider)?;
-        self.charge(sender, asset, amount, fee, Some(to))?;
+        self.charge(sender, asset, amount, fee, to)?;
         self.credit(&treasury, asset, amount)?;
         let available = self.balance_of(&treasury, &quote.pay_asset)?;
         let Some(left) = available.checked_sub(paid_out) else {
@@ -1280,10 +1336,12 @@ impl<'v> Exec<'v> {
             paid_out,
             pay_asset: quote.pay_asset.clone(),
             rate: quote.rate,
+            provider: quote.provider.clone(),
         };
         if remaining.is_zero() {
             self.due
                 .remove(self.view, quote.valid_until, &DueItem::Quote(*id))?;
+            self.book_remove(&quote.provider, id)?;
             self.quotes.put(self.view, key, None)?;
         } else {
             quote.remaining = remaining;
@@ -1335,7 +1393,7 @@ impl<'v> Exec<'v> {
         if self.escrows.get(self.view, id)?.is_some() {
             return Err(corrupt(format!("escrow {id} exists before its opening")));
         }
-        self.charge(buyer, asset, escrow.amount, fee, Some(&escrow.seller))?;
+        self.charge(buyer, asset, escrow.amount, fee, &escrow.seller)?;
         // Both deadlines now: a dispute must never be refusable for want
         // of room in a deadline list.
         self.add_due(escrow.confirm_deadline, DueItem::Escrow(*id))?;
@@ -1829,6 +1887,7 @@ impl<'v> Exec<'v> {
         self.assets.writes(&mut writes, &mut decoded)?;
         self.escrows.writes(&mut writes, &mut decoded)?;
         self.quotes.writes(&mut writes, &mut decoded)?;
+        self.books.writes(&mut writes, &mut decoded)?;
         self.due.writes(&mut writes)?;
         Ok((writes, decoded))
     }

@@ -25,6 +25,12 @@
 //! 3. the quote's remaining size goes down by what was paid out; a quote
 //!    paid down to zero is deleted.
 //!
+//! A bank has at most [`QUOTES_PER_BANK_MAX`] live quotes (its
+//! [`QuoteBook`], under `StateKey::QuoteBook(bank)`, lists them in posting
+//! order): one more is refused (`TooManyQuotes`), which bounds the quotes
+//! the chain holds, the work of listing them, and the room a bank's quotes
+//! take in a height's deadline list.
+//!
 //! A quote is usable through `valid_until` inclusive; block `valid_until +
 //! 1` deletes it (a [`super::DueItem::Quote`]), as does a withdrawal by
 //! the posting bank. `valid_until` may be at most the escrow horizon
@@ -36,7 +42,18 @@
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Amount, Rate};
-use crate::ids::{AssetCode, MemberId};
+use crate::ids::{AssetCode, Hash, MemberId};
+
+/// Most live quotes one bank may have.
+pub const QUOTES_PER_BANK_MAX: usize = 64;
+
+/// A bank's live quotes, by id, in posting order (never empty: a bank
+/// without live quotes has no book).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct QuoteBook {
+    /// The ids of its live quotes.
+    pub live: Vec<Hash>,
+}
 
 /// A live FX quote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,7 +30,8 @@
 //! transfer, each leg of a swap, and the opening of an escrow pay `flat +
 //! amount × bps / 10,000` (rounded down) of the schedule for the asset the
 //! payer gives, in that asset, on top of the amount. The receiving bank
-//! (the payee's, the swap counterparty's, the seller's) gets
+//! (the payee's; on a swap's legs, the bank of the party that receives
+//! that leg; an escrow's seller's) gets
 //! `receiving_share` basis points of the fee (rounded down), the sending
 //! bank the rest, each into its treasury account; when both accounts are
 //! of one bank it gets the whole fee. The envelope's `fee` is the most the
@@ -90,6 +91,8 @@ pub enum StateKey {
     Overseers,
     /// A live FX quote's [`fx::QuoteState`], by the id of its posting transaction.
     Quote(Hash),
+    /// A bank's live quotes, an [`fx::QuoteBook`].
+    QuoteBook(MemberId),
 }
 
 /// Something whose deadline falls at a height, registered under
@@ -337,6 +340,8 @@ pub enum Decoded {
     Escrow(Arc<escrow::EscrowState>),
     /// An [`fx::QuoteState`].
     Quote(Arc<fx::QuoteState>),
+    /// An [`fx::QuoteBook`].
+    QuoteBook(Arc<fx::QuoteBook>),
 }
 
 /// A block's state writes (encoded key to encoded value, `None` deletes)
@@ -409,7 +414,8 @@ pub fn holding(key: &[u8], value: &[u8]) -> Result<Holding, CodecError> {
         | StateKey::Params
         | StateKey::Due(_)
         | StateKey::Overseers
-        | StateKey::Quote(_) => Holding::Nothing,
+        | StateKey::Quote(_)
+        | StateKey::QuoteBook(_) => Holding::Nothing,
     })
 }
 
@@ -468,6 +474,9 @@ pub enum Outcome {
         pay_asset: AssetCode,
         /// The quote's rate.
         rate: Rate,
+        /// The quoting bank (its treasury took the payer's leg and paid
+        /// the payee's).
+        provider: MemberId,
     },
 }
 

@@ -297,4 +297,13 @@ pub enum RejectReason {
     /// Withdrawing a quote another bank posted.
     #[error("only the treasury of {0}, which posted the quote, may withdraw it")]
     NotQuoteProvider(MemberId),
+    /// A bank posting a quote beyond its
+    /// [`QUOTES_PER_BANK_MAX`](super::fx::QUOTES_PER_BANK_MAX) live ones.
+    #[error("{bank} has {max} live quotes, the most a bank may have; withdraw one first")]
+    TooManyQuotes {
+        /// The bank.
+        bank: MemberId,
+        /// The limit.
+        max: u64,
+    },
 }

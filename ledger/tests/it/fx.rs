@@ -385,6 +385,7 @@ fn a_cross_currency_transfer_converts_at_the_quote_rounded_down() {
             paid_out: Amount(14_00),
             pay_asset: c.f.asset(USD),
             rate,
+            provider: clearhouse_ledger::MemberId::new("bank-1").unwrap(),
         }
     );
     assert_eq!(c.balance(&payer, CNY), 1_000_00 - 100_00 - charged);
@@ -614,4 +615,101 @@ fn rate_conversion_is_exact_and_never_overflows_silently() {
         }),
         std::cmp::Ordering::Equal
     );
+}
+
+#[test]
+fn a_bank_has_at_most_64_live_quotes_and_its_book_follows_them() {
+    use clearhouse_ledger::state::fx::{QUOTES_PER_BANK_MAX, QuoteBook};
+    let mut c = Chain::new();
+    let bank = clearhouse_ledger::MemberId::new("bank-1").unwrap();
+    let mut ids = Vec::new();
+    // Posted 8 to a block (the chain takes them in one go).
+    while ids.len() < QUOTES_PER_BANK_MAX {
+        let treasury = c.treasury(1);
+        let nonce = c.nonce(&treasury.account());
+        let signed: Vec<SignedTransaction> = (0..8u64)
+            .map(|i| {
+                let mut tx = c.envelope(
+                    &treasury,
+                    Body::QuotePost {
+                        pay_asset: c.f.asset(USD),
+                        receive_asset: c.f.asset(CNY),
+                        rate: Rate {
+                            numerator: 14,
+                            denominator: 100,
+                        },
+                        maximum: Amount(100),
+                        valid_until: 500,
+                    },
+                );
+                tx.nonce = nonce + i;
+                tx.sign(&treasury).unwrap()
+            })
+            .collect();
+        for (outcome, id) in c.commit(signed) {
+            assert_eq!(outcome, Outcome::Applied { fee: Amount::ZERO });
+            ids.push(id);
+        }
+    }
+    let book = |c: &Chain| -> Option<QuoteBook> {
+        read(&c.state, &StateKey::QuoteBook(bank.clone())).unwrap()
+    };
+    assert_eq!(book(&c).unwrap().live, ids);
+    let treasury = c.treasury(1);
+    let body = Body::QuotePost {
+        pay_asset: c.f.asset(USD),
+        receive_asset: c.f.asset(CNY),
+        rate: Rate {
+            numerator: 14,
+            denominator: 100,
+        },
+        maximum: Amount(100),
+        valid_until: 500,
+    };
+    assert_eq!(
+        c.rejected(&treasury, body.clone()),
+        RejectReason::TooManyQuotes {
+            bank: bank.clone(),
+            max: 64,
+        }
+    );
+    // Another bank is not held back by it.
+    let other = c.treasury(0);
+    let mut other_body = body.clone();
+    if let Body::QuotePost {
+        pay_asset,
+        receive_asset,
+        ..
+    } = &mut other_body
+    {
+        *pay_asset = c.f.asset(CNY);
+        *receive_asset = c.f.asset(USD);
+    }
+    assert!(matches!(
+        c.one(&other, other_body).0,
+        Outcome::Applied { .. }
+    ));
+    // A withdrawal makes room; paying one down to zero takes it out too.
+    let (outcome, _) = c.one(&treasury, Body::QuoteWithdraw { quote: ids[0] });
+    assert_eq!(outcome, Outcome::Applied { fee: Amount::ZERO });
+    let sender = c.customer(0);
+    let body_cross = c.cross(5, CNY, 715, ids[1]);
+    let (outcome, _) = c.one(&sender, body_cross);
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Converted {
+                paid_out: Amount(100),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(book(&c).unwrap().live, ids[2..].to_vec());
+    let (outcome, _) = c.one(&treasury, body.clone());
+    assert_eq!(outcome, Outcome::Applied { fee: Amount::ZERO });
+    // All of them expire together: the book goes with the last.
+    c.empty_blocks(500);
+    assert_eq!(book(&c), None);
+    assert!(c.quote(&ids[5]).is_none());
 }

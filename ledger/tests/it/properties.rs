@@ -68,7 +68,7 @@ use clearhouse_ledger::payment::{EndToEndId, PaymentData, PaymentDetails, Remitt
 use clearhouse_ledger::sealed::{SealedDetails, SealingContext};
 use clearhouse_ledger::state::credit::{self, CreditRecord};
 use clearhouse_ledger::state::escrow::{EscrowState, EscrowStatus, SettledBy, Settlement};
-use clearhouse_ledger::state::fx::QuoteState;
+use clearhouse_ledger::state::fx::{QuoteBook, QuoteState};
 use clearhouse_ledger::state::memory::MemoryState;
 use clearhouse_ledger::state::{
     AccountState, AssetState, BlockOutcome, DueItem, Outcome, RejectReason, Signatures, StateKey,
@@ -1113,6 +1113,18 @@ impl Model {
             });
         }
         self.add_due(valid_until, MDue::Quote(id))?;
+        // `state::fx::QUOTES_PER_BANK_MAX`, from the docs.
+        let live = self
+            .quotes
+            .values()
+            .filter(|q| q.provider == provider)
+            .count();
+        if live >= 64 {
+            return Err(RejectReason::TooManyQuotes {
+                bank: member(provider),
+                max: 64,
+            });
+        }
         let quote = MQuote {
             provider,
             pay,
@@ -1241,6 +1253,7 @@ impl Model {
             paid_out: Amount(paid_out),
             pay_asset: self.codes[pay].clone(),
             rate: quote.rate,
+            provider: member(quote.provider),
         })
     }
 
@@ -2836,7 +2849,8 @@ impl Harness {
 /// counted independently of the ledger's own audit.
 fn check_against_model(model: &Model, entries: &BTreeMap<Vec<u8>, Vec<u8>>, height: u64) {
     assert_conserved(entries);
-    let (mut accounts, mut escrows, mut due, mut assets, mut quotes) = (0, 0, 0, 0, 0);
+    let (mut accounts, mut escrows, mut due, mut assets, mut quotes, mut books) =
+        (0, 0, 0, 0, 0, 0);
     for (key, value) in entries {
         match codec::decode::<StateKey, 256>(key).unwrap() {
             StateKey::Account(id) => {
@@ -2902,8 +2916,28 @@ fn check_against_model(model: &Model, entries: &BTreeMap<Vec<u8>, Vec<u8>>, heig
                 );
                 quotes += 1;
             }
+            StateKey::QuoteBook(bank) => {
+                let book: QuoteBook = codec::decode::<_, 1_048_576>(value).unwrap();
+                // The bank's live quotes in posting order.
+                let expected: Vec<Hash> = model
+                    .quote_ids
+                    .iter()
+                    .filter(|(id, provider)| {
+                        member(*provider) == bank && model.quotes.contains_key(id)
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
+                assert_eq!(book.live, expected, "height {height}: quote book of {bank}");
+                assert!(
+                    !book.live.is_empty(),
+                    "height {height}: empty book of {bank}"
+                );
+                books += 1;
+            }
         }
     }
+    let banks_quoting: BTreeSet<usize> = model.quotes.values().map(|q| q.provider).collect();
+    assert_eq!(books, banks_quoting.len(), "quote books the ledger lacks");
     assert_eq!(accounts, model.accounts.len(), "accounts the ledger lacks");
     assert_eq!(quotes, model.quotes.len(), "quotes the ledger lacks");
     assert_eq!(escrows, model.escrows.len(), "escrows the ledger lacks");

@@ -111,11 +111,21 @@ impl Caller {
 
     /// May see a transaction with these parties.
     pub fn may_see(&self, parties: &Parties) -> bool {
-        match self {
+        self.sight(parties).sees()
+    }
+
+    /// What this caller sees of a transaction with these parties.
+    pub fn sight(&self, parties: &Parties) -> Sight {
+        let full = match self {
             Caller::Public => false,
             Caller::Account { id, .. } => parties.accounts.contains(id),
             Caller::Bank(bank) => parties.banks.contains(bank),
             Caller::Overseer { .. } => true,
+        };
+        match self {
+            _ if full => Sight::Full,
+            Caller::Bank(bank) if parties.onlookers.contains(bank) => Sight::WithoutDetails,
+            _ => Sight::Hidden,
         }
     }
 
@@ -230,17 +240,47 @@ pub async fn require(access: Access, request: Request, next: Next) -> Response {
 
 /// The accounts and banks a transaction concerns: its sender and every
 /// account it names (for an escrow's later steps, the escrow's buyer and
-/// seller), the banks hosting them, and an escrow's arbiter bank.
+/// seller), the banks hosting them, and an escrow's arbiter bank; and the
+/// banks that see it without reading its payment data (a cross-currency
+/// transfer's quoting bank).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Parties {
     /// The accounts.
     pub accounts: Vec<AccountId>,
     /// Their banks, and an arbiter.
     pub banks: Vec<MemberId>,
+    /// Banks that see the transaction but not its payment data (the chain
+    /// refuses details sealed for them).
+    pub onlookers: Vec<MemberId>,
 }
 
-/// The parties of `tx`, from the current state.
-pub fn parties(store: &Store, tx: &SignedTransaction) -> Result<Parties, ApiError> {
+/// How much of a transaction a caller sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sight {
+    /// Nothing: outside its scope.
+    Hidden,
+    /// The transaction, without its payment data.
+    WithoutDetails,
+    /// The transaction with its payment data (opened where sealed for
+    /// this node).
+    Full,
+}
+
+impl Sight {
+    /// Whether anything is seen.
+    pub fn sees(self) -> bool {
+        self != Sight::Hidden
+    }
+}
+
+/// The parties of `tx`, from the current state and, once committed, its
+/// receipt (a cross transfer's receipt names the quoting bank for good;
+/// before, a live quote does).
+pub fn parties(
+    store: &Store,
+    tx: &SignedTransaction,
+    receipt: Option<&clearhouse_ledger::state::Receipt>,
+) -> Result<Parties, ApiError> {
     let mut parties = Parties::default();
     let body = &tx.tx.body;
     let mut accounts = vec![tx.tx.sender];
@@ -253,9 +293,13 @@ pub fn parties(store: &Store, tx: &SignedTransaction) -> Result<Parties, ApiErro
         // takes one leg and pays the other).
         TxBody::CrossTransfer { to, quote, .. } => {
             accounts.push(*to);
-            if let Some(found) = store.quote(quote).map_err(internal)? {
-                parties.banks.push(found.provider);
-            }
+            let provider = match receipt.map(|r| &r.outcome) {
+                Some(clearhouse_ledger::state::Outcome::Converted { provider, .. }) => {
+                    Some(provider.clone())
+                }
+                _ => store.quote(quote).map_err(internal)?.map(|q| q.provider),
+            };
+            parties.onlookers.extend(provider);
         }
         TxBody::QuotePost { .. } | TxBody::QuoteWithdraw { .. } => {}
         TxBody::RegisterAccount { account }

@@ -589,6 +589,8 @@ pub struct Conversion {
     pub minor_units: String,
     /// The quote's rate: minor units paid out per minor units paid in.
     pub rate: Rate,
+    /// The quoting bank, whose treasury took the payer's leg and paid this one.
+    pub provider: String,
 }
 
 /// An exchange rate, exact: `numerator` minor units of the asset paid out
@@ -645,11 +647,13 @@ impl Receipt {
                 paid_out,
                 pay_asset,
                 rate,
+                provider,
             } => Receipt {
                 converted: Some(Conversion {
                     asset: pay_asset.as_str().to_owned(),
                     minor_units: paid_out.0.to_string(),
                     rate: (*rate).into(),
+                    provider: provider.as_str().to_owned(),
                 }),
                 ..applied(fee)
             },
@@ -1280,6 +1284,7 @@ pub fn reject_code(reason: &ledger::state::RejectReason) -> &'static str {
         R::ConversionTooSmall { .. } => "conversion_too_small",
         R::QuoteUnfunded { .. } => "quote_unfunded",
         R::NotQuoteProvider(_) => "not_quote_provider",
+        R::TooManyQuotes { .. } => "too_many_quotes",
     }
 }
 

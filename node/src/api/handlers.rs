@@ -17,7 +17,7 @@ use clearhouse_ledger::payment::EndToEndId;
 use clearhouse_ledger::state::{AccountState, OverseerRole};
 use clearhouse_ledger::{AccountId, Amount, AssetCode, Hash, SignedTransaction};
 
-use super::access::{Caller, Parties, parties};
+use super::access::{Caller, Parties, Sight, parties};
 use super::batch::{WIRE_BATCH_MEDIA_TYPE, WireBatchError, split_wire_batch};
 use super::dto::{self, CHAIN_BLOCKS_MAX, ErrorCode, TxState};
 use super::router::{ApiDoc, ApiError, ApiState, admit_error, internal};
@@ -279,7 +279,8 @@ pub(super) async fn find_transactions(
         if transactions.len() == limit {
             break;
         }
-        if !caller.is_overseer() && !caller.may_see(&parties(&state.store, &stored.transaction)?) {
+        let sight = sight_of(&state, &caller, &stored.transaction, Some(&stored.receipt))?;
+        if !sight.sees() {
             continue;
         }
         let id = stored.transaction.id().map_err(internal)?;
@@ -288,7 +289,7 @@ pub(super) async fn find_transactions(
             stored.height,
             stored.index,
             dto::Receipt::new(&stored.receipt),
-            transaction_of(&state, &stored.transaction),
+            transaction_of(&state, &stored.transaction, sight),
         ));
     }
     Ok(Json(dto::TransactionSearch {
@@ -592,6 +593,7 @@ pub(super) async fn escrow(
         let mut escrow_parties = Parties {
             accounts: vec![found.buyer, found.seller],
             banks: vec![found.arbiter.clone()],
+            onlookers: Vec::new(),
         };
         for account in [found.buyer, found.seller] {
             if let Some(state) = state.store.account(&account).map_err(internal)? {
@@ -703,19 +705,19 @@ pub(super) async fn block_receipts(
         .map_err(internal)?
         .ok_or_else(|| no_block(&state, height))?;
     let visible = if caller.is_overseer() {
-        vec![true; receipts.len()]
+        vec![Sight::Full; receipts.len()]
     } else {
         let block = state
             .store
             .block(height)
             .map_err(internal)?
             .ok_or_else(|| no_block(&state, height))?;
-        visible_to(&state, &caller, &block)?
+        visible_to(&state, &caller, &block, Some(&receipts))?
     };
     let shown: Vec<dto::Receipt> = receipts
         .iter()
         .zip(&visible)
-        .filter(|(_, shown)| **shown)
+        .filter(|(_, sight)| sight.sees())
         .map(|(receipt, _)| dto::Receipt::with_tx_id(receipt))
         .collect();
     Ok(Json(dto::BlockReceipts {
@@ -839,7 +841,7 @@ pub(super) async fn transaction_proof(
                 format!("transaction {id} is not committed"),
             )
         })?;
-    if !caller.is_overseer() && !caller.may_see(&parties(&state.store, &found.transaction)?) {
+    if !sight_of(&state, &caller, &found.transaction, Some(&found.receipt))?.sees() {
         return Err(caller.out_of_scope(format!("transaction {id}")));
     }
     let block = state
@@ -1025,17 +1027,34 @@ fn may_submit(caller: &Caller, tx: &SignedTransaction) -> Result<(), ApiError> {
     }
 }
 
-/// Which of `block`'s transactions `caller` may see.
-fn visible_to(state: &ApiState, caller: &Caller, block: &Block) -> Result<Vec<bool>, ApiError> {
+/// What `caller` sees of each of `block`'s transactions (`receipts`: the
+/// block's, when the store holds them).
+fn visible_to(
+    state: &ApiState,
+    caller: &Caller,
+    block: &Block,
+    receipts: Option<&[clearhouse_ledger::state::Receipt]>,
+) -> Result<Vec<Sight>, ApiError> {
     block
         .transactions
         .iter()
-        .map(|tx| match caller {
-            Caller::Overseer { .. } => Ok(true),
-            Caller::Public => Ok(false),
-            _ => Ok(caller.may_see(&parties(&state.store, tx)?)),
-        })
+        .enumerate()
+        .map(|(i, tx)| sight_of(state, caller, tx, receipts.and_then(|r| r.get(i))))
         .collect()
+}
+
+/// What `caller` sees of `tx` (committed with `receipt`, if given).
+fn sight_of(
+    state: &ApiState,
+    caller: &Caller,
+    tx: &SignedTransaction,
+    receipt: Option<&clearhouse_ledger::state::Receipt>,
+) -> Result<Sight, ApiError> {
+    Ok(match caller {
+        Caller::Overseer { .. } => Sight::Full,
+        Caller::Public => Sight::Hidden,
+        _ => caller.sight(&parties(&state.store, tx, receipt)?),
+    })
 }
 
 fn count(n: usize) -> u64 {
@@ -1117,7 +1136,8 @@ async fn transaction_status(
     id: &Hash,
 ) -> Result<(dto::TransactionStatus, bool), ApiError> {
     if let Some(found) = state.store.transaction(id).map_err(internal)? {
-        if !caller.is_overseer() && !caller.may_see(&parties(&state.store, &found.transaction)?) {
+        let sight = sight_of(state, caller, &found.transaction, Some(&found.receipt))?;
+        if !sight.sees() {
             return Err(caller.out_of_scope(format!("transaction {id}")));
         }
         let is_final = found.receipt.outcome.is_final();
@@ -1126,7 +1146,7 @@ async fn transaction_status(
             found.height,
             found.index,
             dto::Receipt::new(&found.receipt),
-            transaction_of(state, &found.transaction),
+            transaction_of(state, &found.transaction, sight),
         );
         if is_final || !pending(state, id).await? {
             return Ok((answer, is_final));
@@ -1161,13 +1181,17 @@ fn amount_of(state: &ApiState, asset: &AssetCode, amount: Amount) -> dto::Amount
     dto::Amount::new(asset, amount, decimals(state, asset))
 }
 
-fn transaction_of(state: &ApiState, signed: &SignedTransaction) -> dto::Transaction {
+/// A transaction as `sight` shows it: payment data opened only for a
+/// caller who may read it (never for an onlooker such as the quoting bank).
+fn transaction_of(state: &ApiState, signed: &SignedTransaction, sight: Sight) -> dto::Transaction {
     dto::Transaction::new(
         signed,
         &|asset, amount| amount_of(state, asset, amount),
         &|escrow| state.store.escrow(escrow).ok().flatten().map(|e| e.asset),
-        // Every caller reaches this only for a transaction it may see.
-        state.store.sealing(),
+        match sight {
+            Sight::Full => state.store.sealing(),
+            Sight::WithoutDetails | Sight::Hidden => None,
+        },
     )
 }
 
@@ -1181,26 +1205,23 @@ fn block_with_receipts(
         .block(height)
         .map_err(internal)?
         .ok_or_else(|| no_block(state, height))?;
-    let visible = visible_to(state, caller, &block)?;
-    let receipts = state
-        .store
-        .receipts(height)
-        .map_err(internal)?
-        .map(|receipts| {
-            receipts
-                .iter()
-                .zip(&visible)
-                .filter(|(_, shown)| **shown)
-                .map(|(receipt, _)| dto::Receipt::new(receipt))
-                .collect()
-        });
+    let stored = state.store.receipts(height).map_err(internal)?;
+    let visible = visible_to(state, caller, &block, stored.as_deref())?;
+    let receipts = stored.map(|receipts| {
+        receipts
+            .iter()
+            .zip(&visible)
+            .filter(|(_, sight)| sight.sees())
+            .map(|(receipt, _)| dto::Receipt::new(receipt))
+            .collect()
+    });
     block_of(state, &block, &visible, receipts)
 }
 
 fn block_of(
     state: &ApiState,
     block: &Block,
-    visible: &[bool],
+    visible: &[Sight],
     receipts: Option<Vec<dto::Receipt>>,
 ) -> Result<dto::Block, ApiError> {
     let header = &block.header;
@@ -1208,8 +1229,8 @@ fn block_of(
         .transactions
         .iter()
         .zip(visible)
-        .filter(|(_, shown)| **shown)
-        .map(|(t, _)| transaction_of(state, t))
+        .filter(|(_, sight)| sight.sees())
+        .map(|(t, sight)| transaction_of(state, t, *sight))
         .collect();
     Ok(dto::Block {
         height: header.height,

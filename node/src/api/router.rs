@@ -352,7 +352,7 @@ pub fn admit_error(error: &AdmitError) -> ApiError {
     let code = match error {
         AdmitError::Invalid(TxError::Codec(_)) => ErrorCode::MalformedTransaction,
         AdmitError::Invalid(TxError::WrongChain { .. }) => ErrorCode::WrongChain,
-        AdmitError::Invalid(TxError::Signature(_)) => ErrorCode::BadSignature,
+        AdmitError::Invalid(TxError::Signature(_) | TxError::BadConsent) => ErrorCode::BadSignature,
         AdmitError::Duplicate(_) => ErrorCode::Duplicate,
         AdmitError::Expired { .. } => ErrorCode::Expired,
         AdmitError::UnknownSender(_) => ErrorCode::UnknownSender,
