@@ -134,6 +134,22 @@ pub struct Rate {
 }
 
 impl Rate {
+    /// `numerator / denominator` in lowest terms, or `None` when a part
+    /// is zero or the reduced fraction does not fit in 64 bits.
+    pub fn reduced(numerator: u128, denominator: u128) -> Option<Rate> {
+        if numerator == 0 || denominator == 0 {
+            return None;
+        }
+        let (mut a, mut b) = (numerator, denominator);
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        Some(Rate {
+            numerator: u64::try_from(numerator / a).ok()?,
+            denominator: u64::try_from(denominator / a).ok()?,
+        })
+    }
+
     /// Whether both parts are non-zero.
     pub fn is_valid(&self) -> bool {
         self.numerator != 0 && self.denominator != 0

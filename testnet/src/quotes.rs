@@ -52,18 +52,7 @@ pub fn demo_rate(from: usize, to: usize) -> Option<Rate> {
     // minor(to) per minor(from) = v_from / 10^d_from ÷ (v_to / 10^d_to) × 998/1000.
     let numerator = value(from)? * 10u128.pow(decimals(to)?) * 998;
     let denominator = value(to)? * 10u128.pow(decimals(from)?) * 1000;
-    let divisor = gcd(numerator, denominator);
-    Some(Rate {
-        numerator: u64::try_from(numerator / divisor).ok()?,
-        denominator: u64::try_from(denominator / divisor).ok()?,
-    })
-}
-
-fn gcd(mut a: u128, mut b: u128) -> u128 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
+    Rate::reduced(numerator, denominator)
 }
 
 /// Posts the demo quotes through the first node unless live quotes exist,

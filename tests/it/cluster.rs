@@ -288,6 +288,39 @@ impl Cluster {
         serde_json::from_value(value).unwrap()
     }
 
+    /// `account`'s balance of `code` (minor units) as node `i` reports it
+    /// to the auditor.
+    pub fn balance(&self, i: usize, account: &AccountId, code: &str) -> u128 {
+        let answer = self.get(i, &format!("/v1/accounts/{account}"));
+        let account: dto::Account = serde_json::from_value(answer).unwrap();
+        account
+            .balances
+            .iter()
+            .find(|b| b.asset.as_deref() == Some(code))
+            .map_or(0, |b| b.minor_units.parse().unwrap())
+    }
+
+    /// `tx`'s final status on each of the first `nodes` nodes (each waited
+    /// for up to 20 s; pending or unknown there fails the test).
+    pub fn final_everywhere(
+        &self,
+        nodes: usize,
+        tx: &SignedTransaction,
+    ) -> Vec<dto::TransactionStatus> {
+        let hash = tx.id().unwrap().to_hex();
+        (0..nodes)
+            .map(|i| {
+                let status = self.transaction(i, &hash, 20_000);
+                assert!(
+                    status.status.is_final(),
+                    "node {i}: {hash} {:?}",
+                    status.status
+                );
+                status
+            })
+            .collect()
+    }
+
     /// Submits a batch to node `i`; returns one result per transaction.
     pub fn submit_batch(&self, i: usize, txs: &[SignedTransaction]) -> Vec<dto::BatchResult> {
         let body = dto::BatchRequest {

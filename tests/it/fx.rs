@@ -25,15 +25,8 @@ fn asset(code: &str) -> AssetCode {
     AssetCode::new(code).unwrap()
 }
 
-/// Every balance of `account` as node `i` reports it to the auditor.
 fn balance(cluster: &Cluster, i: usize, account: &AccountId, code: &str) -> u128 {
-    let answer = cluster.get(i, &format!("/v1/accounts/{account}"));
-    let account: dto::Account = serde_json::from_value(answer).unwrap();
-    account
-        .balances
-        .iter()
-        .find(|b| b.asset.as_deref() == Some(code))
-        .map_or(0, |b| b.minor_units.parse().unwrap())
+    cluster.balance(i, account, code)
 }
 
 fn treasury(cluster: &Cluster, bank: usize) -> clearhouse_ledger::crypto::Keypair {
@@ -57,15 +50,7 @@ fn signed(
 }
 
 fn committed(cluster: &Cluster, tx: &SignedTransaction) -> Vec<dto::TransactionStatus> {
-    let hash = tx.id().unwrap().to_hex();
-    (0..4)
-        .map(|i| {
-            let status = cluster.transaction(i, &hash, 20_000);
-            assert_ne!(status.status, TxState::Pending, "node {i}: {hash} pending");
-            assert_ne!(status.status, TxState::Unknown, "node {i}: {hash} unknown");
-            status
-        })
-        .collect()
+    cluster.final_everywhere(4, tx)
 }
 
 #[test]

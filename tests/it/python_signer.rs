@@ -19,15 +19,8 @@ fn asset(code: &str) -> AssetCode {
     AssetCode::new(code).unwrap()
 }
 
-/// `account`'s balance of `code` as node `i` reports it to the auditor.
 fn balance(cluster: &Cluster, i: usize, account: &AccountId, code: &str) -> u128 {
-    let answer = cluster.get(i, &format!("/v1/accounts/{account}"));
-    let account: dto::Account = serde_json::from_value(answer).unwrap();
-    account
-        .balances
-        .iter()
-        .find(|b| b.asset.as_deref() == Some(code))
-        .map_or(0, |b| b.minor_units.parse().unwrap())
+    cluster.balance(i, account, code)
 }
 
 /// The testnet's schedule for a 2-decimal asset: 0.01 + 2 bps, rounded down.
@@ -37,15 +30,12 @@ fn fee(amount: u128) -> u128 {
 
 /// `tx`'s status on every node, once it is no longer pending anywhere.
 fn committed(cluster: &Cluster, tx: &SignedTransaction) -> Vec<dto::TransactionStatus> {
-    let hash = tx.id().unwrap().to_hex();
-    (0..VALIDATORS)
-        .map(|i| {
-            let status = cluster.transaction(i, &hash, 20_000);
-            assert_eq!(status.status, TxState::Committed, "node {i}: {status:?}");
-            assert_eq!(status.outcome, Some(dto::Outcome::Applied), "node {i}");
-            status
-        })
-        .collect()
+    let statuses = cluster.final_everywhere(VALIDATORS, tx);
+    for (i, status) in statuses.iter().enumerate() {
+        assert_eq!(status.status, TxState::Committed, "node {i}: {status:?}");
+        assert_eq!(status.outcome, Some(dto::Outcome::Applied), "node {i}");
+    }
+    statuses
 }
 
 /// Runs `docs/sign_transfer.py` with `args`: its output, or `None` (after

@@ -460,22 +460,8 @@ pub fn parse_rate(text: &str, receive_decimals: u8, pay_decimals: u8) -> Result<
     if numerator == 0 || denominator == 0 {
         return Err(bad("a rate must be above zero"));
     }
-    let divisor = gcd(numerator, denominator);
-    let fit = |value: u128| {
-        u64::try_from(value / divisor)
-            .map_err(|_| bad("too precise: the exact fraction does not fit in 64 bits"))
-    };
-    Ok(Rate {
-        numerator: fit(numerator)?,
-        denominator: fit(denominator)?,
-    })
-}
-
-fn gcd(mut a: u128, mut b: u128) -> u128 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
+    Rate::reduced(numerator, denominator)
+        .ok_or_else(|| bad("too precise: the exact fraction does not fit in 64 bits"))
 }
 
 fn list(context: &Context, pair: Option<&str>) -> Result<(), CliError> {
