@@ -91,6 +91,10 @@ pub enum Command {
     /// `transfer --via QUOTE`).
     #[command(subcommand)]
     Quote(QuoteCommand),
+    /// On-chain governance: propose changes of the network, vote on them,
+    /// show proposals (a bank's governance key).
+    #[command(subcommand)]
+    Governance(GovernanceCommand),
     /// Register or inspect accounts.
     #[command(subcommand)]
     Account(AccountCommand),
@@ -381,6 +385,311 @@ pub struct QuotePostArgs {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub valid_blocks: u64,
     /// Common transaction options.
+    #[command(flatten)]
+    pub options: TxOptions,
+}
+
+/// `clearhouse governance …`.
+#[derive(Debug, Subcommand)]
+pub enum GovernanceCommand {
+    /// Propose a change of the network (the bank's governance key): one
+    /// action, voted on for --voting-period blocks; proposing counts as the
+    /// bank's yes. The proposal's id is the transaction's hash.
+    #[command(subcommand)]
+    Propose(Box<ProposeAction>),
+    /// Vote on a proposal (the bank's governance key), once.
+    Vote(VoteArgs),
+    /// List the proposals (newest first), or show one in detail.
+    Show {
+        /// The proposal id (the hash of the transaction that proposed it).
+        #[arg(value_name = "ID", conflicts_with_all = ["status", "limit"])]
+        proposal: Option<String>,
+        /// Only proposals in this status.
+        #[arg(long, value_enum, value_name = "STATUS")]
+        status: Option<ProposalStatusArg>,
+        /// At most this many (1 to 200).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=200))]
+        limit: Option<u16>,
+    },
+}
+
+/// The statuses `governance show --status` filters by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProposalStatusArg {
+    /// Voting, or passed and not yet in effect.
+    Open,
+    /// Votes are being taken.
+    Voting,
+    /// Passed, taking effect at a known height.
+    Passed,
+    /// Took effect.
+    Applied,
+    /// Passed, but no longer fitted the state when due.
+    Failed,
+    /// Voted down.
+    Rejected,
+    /// Undecided at the end of its voting period.
+    Expired,
+}
+
+/// Options every proposal takes.
+#[derive(Debug, Args)]
+pub struct ProposeOptions {
+    /// Votes count for this many blocks, the proposing one included
+    /// (within the chain's `[governance]` bounds).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub voting_period: u64,
+    /// Common transaction options (`--key`: the bank's governance key).
+    #[command(flatten)]
+    pub options: TxOptions,
+}
+
+/// `clearhouse governance propose …`: one subcommand per action.
+#[derive(Debug, Subcommand)]
+pub enum ProposeAction {
+    /// Admit a bank: its member entry, validator, treasury and governance
+    /// accounts.
+    AddMember(AddMemberArgs),
+    /// Remove a member for good (its id and keys are never used again).
+    RemoveMember {
+        /// The member, e.g. bank-3.
+        #[arg(value_name = "MEMBER")]
+        member: String,
+        /// Proposal options.
+        #[command(flatten)]
+        propose: ProposeOptions,
+    },
+    /// Suspend an active member: its validator stops counting and its
+    /// accounts send nothing until reinstated.
+    SuspendMember {
+        /// The member.
+        #[arg(value_name = "MEMBER")]
+        member: String,
+        /// Proposal options.
+        #[command(flatten)]
+        propose: ProposeOptions,
+    },
+    /// Reinstate a suspended member.
+    ReinstateMember {
+        /// The member.
+        #[arg(value_name = "MEMBER")]
+        member: String,
+        /// Proposal options.
+        #[command(flatten)]
+        propose: ProposeOptions,
+    },
+    /// Change a member's voting power.
+    SetVotingPower {
+        /// The member.
+        #[arg(value_name = "MEMBER")]
+        member: String,
+        /// Its new voting power (above zero).
+        #[arg(value_name = "N")]
+        voting_power: u64,
+        /// Proposal options.
+        #[command(flatten)]
+        propose: ProposeOptions,
+    },
+    /// Replace a member's validator key (a key never used before).
+    RotateValidatorKey {
+        /// The member.
+        #[arg(value_name = "MEMBER")]
+        member: String,
+        /// The new ed25519 public key (64 hex digits).
+        #[arg(value_name = "HEX")]
+        validator_key: String,
+        /// Proposal options.
+        #[command(flatten)]
+        propose: ProposeOptions,
+    },
+    /// Replace a member's published listen addresses.
+    SetAddresses(SetAddressesArgs),
+    /// Register a new asset issued by an active member.
+    RegisterAsset {
+        /// The asset code, e.g. GBP.
+        #[arg(value_name = "CODE")]
+        code: String,
+        /// Decimal places of its human unit (at most 18).
+        #[arg(long, value_name = "N")]
+        decimals: u8,
+        /// The issuing member, e.g. bank-1.
+        #[arg(long, value_name = "MEMBER")]
+        issuer: String,
+        /// Proposal options.
+        #[command(flatten)]
+        propose: ProposeOptions,
+    },
+    /// Set an asset's fee rule, or remove it (--none: transfers move free).
+    SetFee(SetFeeArgs),
+    /// Change the escrow horizon: the latest arbiter deadline, in blocks
+    /// after opening.
+    SetEscrowDeadlineMax {
+        /// Blocks.
+        #[arg(value_name = "N")]
+        blocks: u64,
+        /// Proposal options.
+        #[command(flatten)]
+        propose: ProposeOptions,
+    },
+    /// Change the credit terms (caps apart).
+    SetCredit {
+        /// The trust rating formula.
+        #[arg(long, value_name = "V")]
+        rating_version: u16,
+        /// Below this rating no credit is usable.
+        #[arg(long, value_name = "N")]
+        min_rating: u16,
+        /// The longest repayment period of a grant, in blocks.
+        #[arg(long, value_name = "N")]
+        period_blocks_max: u64,
+        /// Proposal options.
+        #[command(flatten)]
+        propose: ProposeOptions,
+    },
+    /// Set an asset's credit cap per rating point, or remove it (--none:
+    /// no credit in it).
+    SetCreditCap(SetCreditCapArgs),
+    /// Change the governance limits.
+    SetGovernance {
+        /// Blocks from passing to taking effect.
+        #[arg(long, value_name = "N")]
+        activation_offset: u64,
+        /// The shortest voting period, in blocks.
+        #[arg(long, value_name = "N")]
+        voting_period_min: u64,
+        /// The longest voting period, in blocks.
+        #[arg(long, value_name = "N")]
+        voting_period_max: u64,
+        /// Proposal options.
+        #[command(flatten)]
+        propose: ProposeOptions,
+    },
+}
+
+/// `clearhouse governance propose add-member`: the new bank's entry, as
+/// flags or as a file holding its genesis `[[members]]` table.
+#[derive(Debug, Args)]
+pub struct AddMemberArgs {
+    /// A TOML file holding the bank's `[[members]]` table as a genesis
+    /// file writes it (id, name, validator_key, network_key, voting_power,
+    /// treasury, governance_key, optional api_key, sealing_key, addresses).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["id", "name", "validator_key", "network_key", "voting_power",
+            "treasury", "governance_key", "api_key", "sealing_key", "address"]
+    )]
+    pub from_file: Option<PathBuf>,
+    /// Its member id, e.g. bank-4 (never used before).
+    #[arg(long, value_name = "ID", required_unless_present = "from_file")]
+    pub id: Option<String>,
+    /// Its display name.
+    #[arg(long, value_name = "NAME", required_unless_present = "from_file")]
+    pub name: Option<String>,
+    /// Its validator's ed25519 public key (64 hex digits).
+    #[arg(long, value_name = "HEX", required_unless_present = "from_file")]
+    pub validator_key: Option<String>,
+    /// Its libp2p identity's ed25519 public key (64 hex digits).
+    #[arg(long, value_name = "HEX", required_unless_present = "from_file")]
+    pub network_key: Option<String>,
+    /// Its validator's voting power.
+    #[arg(long, value_name = "N", required_unless_present = "from_file")]
+    pub voting_power: Option<u64>,
+    /// Its treasury account (64 hex digits).
+    #[arg(long, value_name = "HEX", required_unless_present = "from_file")]
+    pub treasury: Option<String>,
+    /// Its governance account (64 hex digits).
+    #[arg(long, value_name = "HEX", required_unless_present = "from_file")]
+    pub governance_key: Option<String>,
+    /// Its back office's API request key (64 hex digits).
+    #[arg(long, value_name = "HEX")]
+    pub api_key: Option<String>,
+    /// Its X25519 sealing key (64 hex digits).
+    #[arg(long, value_name = "HEX")]
+    pub sealing_key: Option<String>,
+    /// A libp2p listen address of its node (repeat for more).
+    #[arg(long, value_name = "MULTIADDR")]
+    pub address: Vec<String>,
+    /// Proposal options.
+    #[command(flatten)]
+    pub propose: ProposeOptions,
+}
+
+/// `clearhouse governance propose set-addresses`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("addresses").required(true).args(["address", "clear"])))]
+pub struct SetAddressesArgs {
+    /// The member.
+    #[arg(value_name = "MEMBER")]
+    pub member: String,
+    /// A libp2p listen address (repeat for more); the list replaces the
+    /// published one.
+    #[arg(long, value_name = "MULTIADDR")]
+    pub address: Vec<String>,
+    /// Publish no address at all.
+    #[arg(long)]
+    pub clear: bool,
+    /// Proposal options.
+    #[command(flatten)]
+    pub propose: ProposeOptions,
+}
+
+/// `clearhouse governance propose set-fee`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("fee_rule").required(true).args(["flat", "none"])))]
+pub struct SetFeeArgs {
+    /// The asset, e.g. CNY.
+    #[arg(value_name = "ASSET")]
+    pub asset: String,
+    /// Charged on every transfer, e.g. "0.01 CNY" (or "0.01").
+    #[arg(long, value_name = "AMOUNT", requires = "basis_points")]
+    pub flat: Option<String>,
+    /// Plus this many basis points (1/10,000) of the amount.
+    #[arg(long, value_name = "N", requires = "flat")]
+    pub basis_points: Option<u16>,
+    /// The receiving bank's share of the fee, in basis points of the fee.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "flat")]
+    pub receiving_share: u16,
+    /// Remove the asset's fee rule.
+    #[arg(long)]
+    pub none: bool,
+    /// Proposal options.
+    #[command(flatten)]
+    pub propose: ProposeOptions,
+}
+
+/// `clearhouse governance propose set-credit-cap`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("cap").required(true).args(["per_point", "none"])))]
+pub struct SetCreditCapArgs {
+    /// The asset, e.g. CNY.
+    #[arg(value_name = "ASSET")]
+    pub asset: String,
+    /// The cap per rating point, e.g. "10.00 CNY" (or "10.00").
+    #[arg(value_name = "AMOUNT")]
+    pub per_point: Option<String>,
+    /// Offer no credit in the asset.
+    #[arg(long)]
+    pub none: bool,
+    /// Proposal options.
+    #[command(flatten)]
+    pub propose: ProposeOptions,
+}
+
+/// `clearhouse governance vote`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("verdict").required(true).args(["yes", "no"])))]
+pub struct VoteArgs {
+    /// The proposal id (64 hex digits).
+    #[arg(value_name = "ID")]
+    pub proposal: String,
+    /// Vote for it.
+    #[arg(long)]
+    pub yes: bool,
+    /// Vote against it.
+    #[arg(long)]
+    pub no: bool,
+    /// Common transaction options (`--key`: the bank's governance key).
     #[command(flatten)]
     pub options: TxOptions,
 }

@@ -161,6 +161,7 @@ fn exit_class(code: ErrorCode) -> ExitClass {
         | ErrorCode::UnknownEscrow
         | ErrorCode::UnknownQuote
         | ErrorCode::UnknownAsset
+        | ErrorCode::UnknownProposal
         | ErrorCode::UnknownBlock
         | ErrorCode::NoBlocks
         | ErrorCode::UnknownTransaction
@@ -377,6 +378,35 @@ impl Client {
         self.optional(
             &format!("/v1/quotes/{}", id.to_hex()),
             ErrorCode::UnknownQuote,
+        )
+    }
+
+    /// `GET /v1/governance/proposals[?status=S&limit=N]`: proposals, newest
+    /// proposed first.
+    pub fn proposals(
+        &self,
+        status: Option<dto::ProposalFilter>,
+        limit: Option<usize>,
+    ) -> Result<dto::Proposals, ClientError> {
+        let mut query = Vec::new();
+        if let Some(status) = status {
+            query.push(format!("status={status}"));
+        }
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        if query.is_empty() {
+            self.get("/v1/governance/proposals")
+        } else {
+            self.get(&format!("/v1/governance/proposals?{}", query.join("&")))
+        }
+    }
+
+    /// `GET /v1/governance/proposals/{id}`; `None` if no proposal has this id.
+    pub fn proposal(&self, id: &Hash) -> Result<Option<dto::Proposal>, ClientError> {
+        self.optional(
+            &format!("/v1/governance/proposals/{}", id.to_hex()),
+            ErrorCode::UnknownProposal,
         )
     }
 

@@ -62,6 +62,8 @@ fn chain(accounts: usize) -> Chain {
                 network_key: key(&format!("net-{i}")).account().to_hex(),
                 voting_power: 1,
                 treasury: key(&format!("treasury-{i}")).account().to_hex(),
+                governance_key: key(&format!("governance-{i}")).account().to_hex(),
+                addresses: Vec::new(),
                 api_key: None,
                 sealing_key: None,
             })
@@ -90,6 +92,7 @@ fn chain(accounts: usize) -> Chain {
         credit: None,
         auditors: Vec::new(),
         regulators: Vec::new(),
+        governance: None,
     };
     Chain {
         genesis: file.validate().unwrap(),

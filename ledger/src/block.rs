@@ -38,6 +38,11 @@ pub struct BlockHeader {
     pub receipts_root: Hash,
     /// Hash of the validator set that must certify this block.
     pub validator_set_hash: Hash,
+    /// Hash of the validator set that must certify the next block (the
+    /// state after this block's), so that a certified header names the
+    /// set that certifies its successor: a light client follows the sets
+    /// from genesis one header at a time.
+    pub next_validator_set_hash: Hash,
 }
 
 impl BlockHeader {

@@ -12,6 +12,8 @@
 //! network_key = "…64 hex…"      # ed25519 public key of its libp2p identity
 //! voting_power = 10
 //! treasury = "…64 hex…"         # the bank's own account (created automatically)
+//! governance_key = "…64 hex…"   # its governance account: proposes and votes (created automatically)
+//! addresses = ["/ip4/10.0.0.1/tcp/7000"]  # optional: where its node listens, for peers to dial
 //! api_key = "…64 hex…"          # optional: its back office's API request key
 //! sealing_key = "…64 hex…"      # optional: X25519 key payment details are sealed to
 //!
@@ -43,6 +45,11 @@
 //! basis_points = 5
 //! receiving_share = 3000        # optional: 30 % of the fee to the payee's bank
 //!
+//! [governance]                  # optional; these are the defaults
+//! activation_offset = 10        # blocks from a proposal passing to taking effect
+//! voting_period_min = 1         # blocks
+//! voting_period_max = 100000
+//!
 //! [escrow]                      # optional; these are the defaults
 //! deadline_blocks_max = 1000000 # latest arbiter deadline, blocks after opening
 //!
@@ -70,6 +77,7 @@ use crate::ids::{AccountId, AssetCode, ChainId, Hash, IdError, MemberId};
 use crate::sealed::SealingKey;
 use crate::state::credit::{CreditParams, RATING_MAX, RATING_VERSIONS};
 use crate::state::escrow::EscrowParams;
+use crate::state::governance;
 use crate::state::memory::MemoryState;
 use crate::state::{
     AccountState, AssetState, FeeRule, Member, Overseer, OverseerRole, Params, StateKey, ViewError,
@@ -114,6 +122,21 @@ pub struct GenesisFile {
     /// Regulators: read everything, and take compliance actions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regulators: Vec<OverseerEntry>,
+    /// Governance limits (defaults when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance: Option<GovernanceEntry>,
+}
+
+/// The `[governance]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GovernanceEntry {
+    /// Blocks from a proposal passing to taking effect (≥ 1).
+    pub activation_offset: u64,
+    /// The shortest voting period, in blocks (≥ 1).
+    pub voting_period_min: u64,
+    /// The longest voting period, in blocks.
+    pub voting_period_max: u64,
 }
 
 /// An `[[auditors]]` or `[[regulators]]` table.
@@ -181,6 +204,12 @@ pub struct MemberEntry {
     pub voting_power: u64,
     /// Treasury account public key, hex.
     pub treasury: String,
+    /// Governance account public key, hex: signs the bank's proposals and
+    /// votes.
+    pub governance_key: String,
+    /// Its node's libp2p listen addresses (multiaddr text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
     /// The back office's API request public key, hex (absent: the bank
     /// cannot call the API as a bank).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -401,9 +430,25 @@ pub enum GenesisError {
         /// The most allowed.
         max: u64,
     },
+    /// A field checked by the governance rules (addresses, the
+    /// `[governance]` limits).
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// Where.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Encoding failed.
     #[error(transparent)]
     Codec(#[from] CodecError),
+}
+
+fn invalid(field: String) -> impl FnOnce(crate::state::RejectReason) -> GenesisError {
+    move |reason| GenesisError::Invalid {
+        field,
+        reason: reason.to_string(),
+    }
 }
 
 fn in_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), GenesisError> {
@@ -498,6 +543,8 @@ impl GenesisFile {
             let validator_key = parse_key(field("validator_key"), &entry.validator_key)?;
             let network_key = parse_key(field("network_key"), &entry.network_key)?;
             let treasury = parse_key(field("treasury"), &entry.treasury)?;
+            let governance = parse_key(field("governance_key"), &entry.governance_key)?;
+            governance::check_addresses(&entry.addresses).map_err(invalid(field("addresses")))?;
             insert_unique(&mut ids, id.clone(), "member id", &entry.id)?;
             insert_unique(
                 &mut keys,
@@ -507,6 +554,12 @@ impl GenesisFile {
             )?;
             insert_unique(&mut keys, network_key, "network key", &entry.network_key)?;
             insert_unique(&mut treasuries, treasury, "treasury", &entry.treasury)?;
+            insert_unique(
+                &mut treasuries,
+                governance,
+                "treasury or governance key",
+                &entry.governance_key,
+            )?;
             let api_key = match &entry.api_key {
                 Some(text) => {
                     let key = parse_key(field("api_key"), text)?;
@@ -529,6 +582,9 @@ impl GenesisFile {
                 treasury: AccountId(treasury),
                 api_key,
                 sealing_key,
+                governance: AccountId(governance),
+                status: governance::MemberStatus::Active,
+                addresses: entry.addresses.clone(),
             });
         }
         let mut overseers = Vec::new();
@@ -604,6 +660,15 @@ impl GenesisFile {
         };
 
         let mut params = Params::default();
+        if let Some(entry) = &self.governance {
+            params.governance = governance::GovernanceParams {
+                activation_offset: entry.activation_offset,
+                voting_period_min: entry.voting_period_min,
+                voting_period_max: entry.voting_period_max,
+            };
+            governance::check_governance_params(&params.governance)
+                .map_err(invalid("governance".into()))?;
+        }
         for entry in &self.fees {
             let field = format!("fees[{}]", entry.asset);
             let (code, decimals) = asset(field.clone(), &entry.asset)?;
@@ -703,6 +768,12 @@ impl GenesisFile {
                     bank: entry.bank.clone(),
                 });
             }
+            if let Some(owner) = members.iter().find(|m| m.governance == key) {
+                return Err(GenesisError::Duplicate {
+                    what: "account (it is the governance key of a member)",
+                    value: format!("{} of {}", entry.key, owner.id),
+                });
+            }
             if let Some(owner) = members.iter().find(|m| m.treasury == key)
                 && owner.id != bank
             {
@@ -743,6 +814,7 @@ impl GenesisFile {
             accounts
                 .entry(member.treasury)
                 .or_insert_with(|| AccountState::new(member.id.clone()));
+            accounts.insert(member.governance, AccountState::new(member.id.clone()));
         }
         for (code, supply) in supplies {
             if let Some(state) = assets.get_mut(&code) {
@@ -818,6 +890,10 @@ impl Genesis {
         writes.insert(
             StateKey::Overseers.encode()?,
             Some(codec::encode(&self.overseers)?),
+        );
+        writes.insert(
+            StateKey::ValidatorSetFrom(1).encode()?,
+            Some(codec::encode(&self.validator_set()?)?),
         );
         for (code, state) in &self.assets {
             writes.insert(

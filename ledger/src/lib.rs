@@ -63,6 +63,24 @@
 //! - 16 cross transfer: to (32), asset, amount (16), quote (32), details
 //!   exactly as a payment's (clear or sealed, sealed under this body's to,
 //!   asset and amount)
+//! - 17 propose: the action (a `u32` variant, then its fields), voting
+//!   period (8). An option is one byte, `0x00` (none) or `0x01` then the
+//!   value; a list its count (`u64`) then its items. Actions:
+//!   0 add member: id, name, validator key (32), network key (32), voting
+//!   power (8), treasury (32), governance account (32), API key (option of
+//!   32), sealing key (option of 32), listen addresses (a list of texts);
+//!   1 remove, 2 suspend, 3 reinstate a member: member id;
+//!   4 set voting power: member id, power (8);
+//!   5 rotate validator key: member id, key (32);
+//!   6 set addresses: member id, addresses (a list of texts);
+//!   7 register asset: code, decimals (1), issuer (member id);
+//!   8 set fee: asset, rule (option of: flat (16), basis points (2),
+//!   receiving share (2));
+//!   9 set params: a `u32` variant, then 0 escrow deadline max (8), 1
+//!   credit: rating version (2), min rating (2), longest period (8), 2
+//!   credit cap: asset, cap per point (option of 16), 3 governance:
+//!   activation offset (8), shortest and longest voting period (8 each)
+//! - 18 vote: proposal (32), approve (1)
 //!
 //! Every field is checked when the bytes decode: a text out of its rules,
 //! an unknown variant, a flag other than 0 or 1, a byte left over, or an

@@ -75,6 +75,8 @@ impl Fixture {
                 network_key: key(&format!("network-{i}")).account().to_hex(),
                 voting_power: 10,
                 treasury: treasuries[i].account().to_hex(),
+                governance_key: Fixture::governor(i).account().to_hex(),
+                addresses: Vec::new(),
                 api_key: Some(Fixture::api_key(i).account().to_hex()),
                 sealing_key: Some(Fixture::sealing(i).public().to_hex()),
             })
@@ -170,6 +172,7 @@ impl Fixture {
                 key: Fixture::regulator().account().to_hex(),
                 sealing_key: Some(sealing("regulator").public().to_hex()),
             }],
+            governance: None,
         };
         let genesis = file.validate().expect("fixture genesis is valid");
         Fixture {
@@ -211,6 +214,11 @@ impl Fixture {
     /// Bank `i`'s API request key.
     pub fn api_key(i: usize) -> Keypair {
         key(&format!("api-{i}"))
+    }
+
+    /// Bank `i`'s governance key.
+    pub fn governor(i: usize) -> Keypair {
+        key(&format!("governance-{i}"))
     }
 
     /// The auditor's API request key.
@@ -397,7 +405,10 @@ pub fn balances_per_asset(
             | StateKey::Due(_)
             | StateKey::Overseers
             | StateKey::Quote(_)
-            | StateKey::QuoteBook(_) => {}
+            | StateKey::QuoteBook(_)
+            | StateKey::Proposal(_)
+            | StateKey::Agenda
+            | StateKey::ValidatorSetFrom(_) => {}
         }
     }
     out

@@ -17,6 +17,7 @@ use crate::crypto::{self, CryptoError, Keypair, Signature, sha256, tag};
 use crate::ids::{AccountId, AssetCode, Category, ChainId, Hash, MemberId};
 use crate::payment::{PaymentData, PaymentDetails};
 use crate::sealed::{SealingContext, SealingSecret};
+use crate::state::governance::Action;
 
 /// What a transaction does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +214,23 @@ pub enum Body {
         /// The payment's data (sealed under the payer's asset and amount).
         details: PaymentDetails,
     },
+    /// Variant 17. A member bank's governance account proposes `action`;
+    /// votes are taken for `voting_period` blocks, this one included. The
+    /// proposal's id is this transaction's id; proposing counts as the
+    /// proposer's yes (see `state::governance`).
+    Propose {
+        /// What would change.
+        action: Action,
+        /// Blocks during which votes count.
+        voting_period: u64,
+    },
+    /// Variant 18. A member bank's governance account votes on a proposal.
+    Vote {
+        /// The proposal id.
+        proposal: Hash,
+        /// `true` for yes.
+        approve: bool,
+    },
 }
 
 impl Body {
@@ -236,6 +254,8 @@ impl Body {
             Body::QuotePost { .. } => "quote_post",
             Body::QuoteWithdraw { .. } => "quote_withdraw",
             Body::CrossTransfer { .. } => "cross_transfer",
+            Body::Propose { .. } => "propose",
+            Body::Vote { .. } => "vote",
         }
     }
 }

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
+use clearhouse_ledger::state::{self, Member};
 use clearhouse_ledger::store::{Store, StoreError};
-use clearhouse_ledger::validators::ValidatorSet;
 use clearhouse_ledger::{ChainId, Hash};
 
 use crate::config::{Limits, Timeouts};
@@ -36,7 +36,7 @@ use crate::engine::{
 };
 use crate::mempool::{AdmitError, Mempool};
 use crate::metrics::{Metrics, Phase};
-use crate::network::{NetworkClient, NetworkEvent, Responder, Topic};
+use crate::network::{NetworkClient, NetworkEvent, NetworkKey, Responder, Topic};
 use crate::verify::{Verified, job_verdicts};
 use crate::wal::{Wal, WalRecord};
 use crate::wire::{SyncRequest, SyncResponse};
@@ -95,8 +95,9 @@ pub struct DriverParts {
     pub chain_id: ChainId,
     /// The store.
     pub store: Store,
-    /// The validators (fixed for the chain's life until governance arrives).
-    pub validators: ValidatorSet,
+    /// Identities allowed whatever the member list says: the configured
+    /// observers and peers.
+    pub fixed_peers: Vec<NetworkKey>,
     /// `Some` for a validator.
     pub signer: Option<Signer>,
     /// The WAL and its records (validators only).
@@ -166,6 +167,7 @@ struct Driver {
     chain_id: ChainId,
     engine: Engine,
     store: Store,
+    fixed_peers: Vec<NetworkKey>,
     wal: Option<Wal>,
     guard: PersistGuard,
     network: NetworkClient,
@@ -181,12 +183,29 @@ struct Driver {
     pending_replies: HashMap<u64, oneshot::Sender<bool>>,
 }
 
+/// The identities the network admits: every active member's (a suspended
+/// or removed bank's node may no longer hold a connection) and the fixed
+/// ones (configured observers and peers).
+pub fn allowed_peers(members: &[Member], fixed: &[NetworkKey]) -> Vec<NetworkKey> {
+    let mut allowed: Vec<NetworkKey> = members
+        .iter()
+        .filter(|m| m.is_active())
+        .map(|m| NetworkKey(m.network_key))
+        .collect();
+    for key in fixed {
+        if !allowed.contains(key) {
+            allowed.push(*key);
+        }
+    }
+    allowed
+}
+
 /// Runs the driver until shutdown or a fatal error.
 pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
     let DriverParts {
         chain_id,
         store,
-        validators,
+        fixed_peers,
         signer,
         wal,
         mempool,
@@ -203,7 +222,6 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
     let engine = Engine::new(
         EngineConfig {
             chain_id,
-            validators,
             signer,
             limits,
             timeouts,
@@ -222,6 +240,7 @@ pub async fn run(parts: DriverParts) -> Result<(), DriverError> {
         chain_id,
         engine,
         store,
+        fixed_peers,
         wal,
         guard: PersistGuard::recovered(&records),
         network,
@@ -467,6 +486,23 @@ impl Driver {
                     certificate,
                     by_sync: _,
                 } => {
+                    // The network follows the chain's member list.
+                    if let Ok(Some(members)) =
+                        outcome.written::<Vec<Member>>(&state::StateKey::Members)
+                    {
+                        let allowed = allowed_peers(&members, &self.fixed_peers);
+                        let dial = members
+                            .iter()
+                            .filter(|m| m.is_active())
+                            .map(|m| (NetworkKey(m.network_key), m.addresses.clone()))
+                            .collect();
+                        tracing::info!(
+                            height = outcome.block.header.height,
+                            peers = allowed.len(),
+                            "the member list changed: the network follows"
+                        );
+                        self.network.admit(allowed, dial).await;
+                    }
                     let store = self.store.clone();
                     let height = outcome.block.header.height;
                     self.committing.spawn_blocking(move || {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use clearhouse_consensus::ValidatorIndex;
 use clearhouse_ledger::genesis::Genesis;
+use clearhouse_ledger::state;
 use clearhouse_ledger::store::{Store, StoreConfig};
 use clearhouse_ledger::validators::ValidatorKey;
 
@@ -30,11 +30,8 @@ pub enum StartError {
     /// A key file is unusable.
     #[error(transparent)]
     Key(#[from] keyfile::KeyFileError),
-    /// The validator key is not in the genesis validator set.
-    #[error("validator key {0} is not a genesis validator")]
-    NotAValidator(ValidatorKey),
     /// The sealing key file's public key is no party's sealing key.
-    #[error("sealing key {0} is not the sealing key of a member, auditor or regulator in genesis")]
+    #[error("sealing key {0} is not the sealing key of a member, auditor or regulator")]
     UnknownSealingKey(clearhouse_ledger::sealed::SealingKey),
     /// A validator's sealing key file is not its own bank's.
     #[error("sealing key {0} is not the sealing key of this validator's bank")]
@@ -144,6 +141,43 @@ pub fn import_snapshot(config: &NodeConfig, snapshot: &Path) -> Result<u64, Star
     Ok(height)
 }
 
+/// The sealing key must be a party's in the state in force; a validator's
+/// must be its own bank's. A validator whose bank is not a member yet (a
+/// joining bank, syncing up to its admission) may hold a key the chain
+/// does not know yet: it opens nothing until the chain names it.
+fn check_sealing_key(
+    store: &Store,
+    config: &NodeConfig,
+    public: clearhouse_ledger::sealed::SealingKey,
+) -> Result<(), StartError> {
+    let members = state::read_members(store)
+        .map_err(|e| StartError::Config(format!("the member list: {e}")))?;
+    let overseers = state::read_overseers(store)
+        .map_err(|e| StartError::Config(format!("the overseers: {e}")))?;
+    if let (Role::Validator, Some(path)) = (config.role, &config.key_file) {
+        // A validator opens what is sealed for its own bank only.
+        let validator = ValidatorKey(keyfile::read(path)?.account().0);
+        return match members.iter().find(|m| m.validator_key == validator) {
+            Some(member) if member.sealing_key == Some(public) => Ok(()),
+            Some(_) => Err(StartError::NotOwnSealingKey(public)),
+            None => {
+                tracing::warn!(key = %public.to_hex(), "this validator's bank is not a member yet: its sealing key opens nothing until it is");
+                Ok(())
+            }
+        };
+    }
+    let known = members
+        .iter()
+        .filter_map(|member| member.sealing_key)
+        .chain(overseers.iter().filter_map(|o| o.sealing_key))
+        .any(|key| key == public);
+    if known {
+        Ok(())
+    } else {
+        Err(StartError::UnknownSealingKey(public))
+    }
+}
+
 /// Starts a node.
 pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
     let genesis_text = std::fs::read_to_string(&config.genesis_file)
@@ -154,34 +188,10 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::Io(format!("{}: {e}", config.data_dir.display())))?;
     let sealing = match &config.sealing_key_file {
-        Some(path) => {
-            let secret = keyfile::read_sealing(path)?;
-            let public = secret.public();
-            let known = genesis
-                .members
-                .iter()
-                .filter_map(|member| member.sealing_key)
-                .chain(genesis.overseers.iter().filter_map(|o| o.sealing_key))
-                .any(|key| key == public);
-            if !known {
-                return Err(StartError::UnknownSealingKey(public));
-            }
-            // A validator opens what is sealed for its own bank only.
-            if let (Role::Validator, Some(path)) = (config.role, &config.key_file) {
-                let validator = ValidatorKey(keyfile::read(path)?.account().0);
-                let own = genesis
-                    .members
-                    .iter()
-                    .find(|member| member.validator_key == validator)
-                    .and_then(|member| member.sealing_key);
-                if own != Some(public) {
-                    return Err(StartError::NotOwnSealingKey(public));
-                }
-            }
-            Some(secret)
-        }
+        Some(path) => Some(keyfile::read_sealing(path)?),
         None => None,
     };
+    let sealing_public = sealing.as_ref().map(|secret| secret.public());
     let store = Store::open_with(
         &config.data_dir.join("store"),
         &genesis,
@@ -195,20 +205,26 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
         tracing::warn!(%repair, "the store's history ended in a torn record, cut at open");
     }
 
+    if let Some(public) = sealing_public {
+        check_sealing_key(&store, &config, public)?;
+    }
     let signer = match (config.role, &config.key_file) {
         (Role::Validator, Some(path)) => {
             let key = keyfile::read(path)?;
             let validator_key = ValidatorKey(key.account().0);
-            let index = validators
-                .validators()
-                .iter()
-                .position(|v| v.key == validator_key)
-                .and_then(|i| u32::try_from(i).ok())
-                .ok_or(StartError::NotAValidator(validator_key))?;
-            Some(Signer {
-                index: ValidatorIndex(index),
-                key,
-            })
+            let members = state::read_members(&store)
+                .map_err(|e| StartError::Config(format!("the member list: {e}")))?;
+            let in_force = state::validator_set(&members)
+                .map_err(|e| StartError::Config(format!("the validator set in force: {e}")))?;
+            if in_force.get(&validator_key).is_none() {
+                // A joining bank's node: it follows the chain and signs once
+                // governance puts its key in the set.
+                tracing::warn!(
+                    key = %validator_key,
+                    "this validator's key is not in the set in force: following the chain until it is"
+                );
+            }
+            Some(Signer { key })
         }
         _ => None,
     };
@@ -218,13 +234,14 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
     };
 
     let network_key = keyfile::read(&config.network_key_file)?;
-    let mut allowed: Vec<NetworkKey> = genesis
-        .members
-        .iter()
-        .map(|m| NetworkKey(m.network_key))
-        .collect();
+    // The members in force (the chain's list, which governance changes),
+    // then the configured observers and peers; the driver keeps the
+    // network's allow-list following the chain.
+    let members = state::read_members(&store)
+        .map_err(|e| StartError::Config(format!("the member list: {e}")))?;
+    let mut fixed: Vec<NetworkKey> = Vec::new();
     for observer in &config.observers {
-        allowed.push(parse_network_key(observer)?);
+        fixed.push(parse_network_key(observer)?);
     }
     let peers = config
         .peers
@@ -234,10 +251,11 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
     // Peers named in the config are allowed too (an observer dials members,
     // and members list it under `observers`).
     for (key, _) in &peers {
-        if !allowed.contains(key) {
-            allowed.push(*key);
+        if !fixed.contains(key) {
+            fixed.push(*key);
         }
     }
+    let allowed = driver::allowed_peers(&members, &fixed);
     let network = Network::start(NetworkConfig {
         identity_seed: network_key.seed(),
         listen: config.listen,
@@ -302,7 +320,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
     let driver = tokio::spawn(driver::run(DriverParts {
         chain_id,
         store,
-        validators,
+        fixed_peers: fixed,
         signer,
         wal,
         mempool,

@@ -155,6 +155,9 @@ pub struct Testnet {
     pub accounts: Vec<DemoAccount>,
     /// Each bank's treasury key file, in bank order.
     pub treasuries: Vec<PathBuf>,
+    /// Each bank's governance key file, in bank order: signs its proposals
+    /// and votes (`clearhouse governance … --key`).
+    pub governors: Vec<PathBuf>,
     /// Each bank's back-office API key file, in bank order: signs reads
     /// of its customers' data (`clearhouse --auth-key`).
     pub bank_api_keys: Vec<PathBuf>,
@@ -385,6 +388,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
     let mut validator_files = Vec::new();
     let mut network_files = Vec::new();
     let mut treasuries = Vec::new();
+    let mut governors = Vec::new();
     let mut bank_api_keys = Vec::new();
     let mut sealing_files = Vec::new();
     for (i, (code, decimals)) in ASSETS.iter().copied().enumerate().take(spec.validators) {
@@ -392,6 +396,8 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
         let (validator, validator_path) = write_key(&format!("{bank}-validator"))?;
         let (network, network_path) = write_key(&format!("{bank}-network"))?;
         let (treasury, treasury_path) = write_key(&format!("{bank}-treasury"))?;
+        let (governor, governor_path) = write_key(&format!("{bank}-governance"))?;
+        governors.push(governor_path);
         let (api, api_path) = write_key(&format!("{bank}-api"))?;
         bank_api_keys.push(api_path);
         let (sealing, sealing_path) = write_sealing(&bank)?;
@@ -403,6 +409,8 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
             network_key: network.account().to_hex(),
             voting_power: 10,
             treasury: treasury.account().to_hex(),
+            governance_key: governor.account().to_hex(),
+            addresses: Vec::new(),
             api_key: Some(api.account().to_hex()),
             sealing_key: Some(sealing.to_hex()),
         });
@@ -496,6 +504,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
             key: regulator.account().to_hex(),
             sealing_key: Some(regulator_sealing.to_hex()),
         }],
+        governance: None,
     };
     let genesis = file.validate()?;
     let genesis_path = dir.join("genesis.toml");
@@ -601,6 +610,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
         nodes,
         accounts,
         treasuries,
+        governors,
         bank_api_keys,
         auditor_key,
         regulator_key,

@@ -34,6 +34,11 @@ pub struct SimArgs {
     /// Print each seed's readable trace (use with --seeds 1).
     #[arg(long)]
     pub trace: bool,
+    /// Change the validator set by governance during each run (voting
+    /// power changes; with 5 validators or more a suspension and its
+    /// reinstatement): every seed must carry all its changes through.
+    #[arg(long)]
+    pub governance: bool,
 }
 
 /// The totals of a run of seeds.
@@ -49,6 +54,8 @@ pub struct SimSummary {
     pub heights: u64,
     /// Payments committed, summed over seeds.
     pub committed: u64,
+    /// Validator-set changes along the chains, summed over seeds.
+    pub set_changes: u64,
     /// Wall time, seconds.
     pub wall_seconds: f64,
 }
@@ -80,12 +87,14 @@ pub fn run_seeds(args: &SimArgs) -> Result<SimSummary, String> {
                     let mut config = SimConfig::new(seed, args.validators);
                     config.mutants = mutants;
                     config.trace = args.trace;
+                    config.governance = args.governance;
                     let report = run(&config);
                     print_report(args, &report);
                     let mut summary = summary.lock().unwrap_or_else(|e| e.into_inner());
                     summary.seeds += 1;
                     summary.heights += report.height;
                     summary.committed += report.committed as u64;
+                    summary.set_changes += report.set_changes as u64;
                     if !report.violations.is_empty() {
                         summary.unsafe_seeds.push(seed);
                     }
@@ -109,8 +118,9 @@ fn replay_command(args: &SimArgs, seed: u64) -> String {
         .as_ref()
         .map(|m| format!(" --mutant {m}"))
         .unwrap_or_default();
+    let governance = if args.governance { " --governance" } else { "" };
     format!(
-        "clearhouse-testnet sim --seeds 1 --from-seed {seed} --validators {}{mutant} --trace",
+        "clearhouse-testnet sim --seeds 1 --from-seed {seed} --validators {}{mutant}{governance} --trace",
         args.validators
     )
 }
@@ -138,6 +148,7 @@ fn print_report(args: &SimArgs, report: &SimReport) {
             "height": report.height,
             "committed": report.committed,
             "submitted": report.submitted,
+            "set_changes": report.set_changes,
             "digest": report.digest.to_hex(),
         });
         say(&line.to_string());
@@ -149,11 +160,12 @@ fn print_report(args: &SimArgs, report: &SimReport) {
         (false, _) => "UNSAFE",
     };
     say(&format!(
-        "seed {:>6}  {verdict:<8}  height {:>4}  committed {:>3}/{:<3}  digest {}",
+        "seed {:>6}  {verdict:<8}  height {:>4}  committed {:>3}/{:<3}  set changes {:>2}  digest {}",
         report.seed,
         report.height,
         report.committed,
         report.submitted,
+        report.set_changes,
         report.digest.to_hex()
     ));
     if verdict != "ok" {
@@ -175,17 +187,19 @@ pub fn print_summary(args: &SimArgs, summary: &SimSummary) {
         return;
     }
     say(&format!(
-        "{} seeds ({} validators{}) in {:.1} s: {} unsafe, {} missed the liveness bound; {} heights decided, {} payments committed",
+        "{} seeds ({} validators{}{}) in {:.1} s: {} unsafe, {} missed the liveness bound; {} heights decided, {} payments committed, {} validator-set changes",
         summary.seeds,
         args.validators,
         args.mutant
             .as_ref()
             .map(|m| format!(", mutant {m}"))
             .unwrap_or_default(),
+        if args.governance { ", governance" } else { "" },
         summary.wall_seconds,
         summary.unsafe_seeds.len(),
         summary.not_live_seeds.len(),
         summary.heights,
         summary.committed,
+        summary.set_changes,
     ));
 }

@@ -156,6 +156,8 @@ fn every_route_admits_exactly_the_roles_its_table_row_names() {
                 (_, Access::Scoped) if route.path == "/v1/escrows/{id}" => &[404],
                 // So does quote `ee…`, to anyone (quotes are public).
                 _ if route.path == "/v1/quotes/{id}" => &[404],
+                // And proposal `ee…`: governance is public too.
+                _ if route.path == "/v1/governance/proposals/{id}" => &[404],
                 // A search leaves out what the caller may not see.
                 ("own", Access::Scoped) if route.path == "/v1/transactions" => &[200],
                 ("own", Access::Scoped)

@@ -1,5 +1,6 @@
 //! What each command does: [`run`] dispatches a parsed [`Cli`] to
-//! [`keys`], [`transaction`], [`query`], [`audit`] or [`snapshot`].
+//! [`keys`], [`transaction`], [`query`], [`audit`], [`snapshot`],
+//! [`governance`] and the others below.
 //!
 //! Commands print their result to stdout (a table, or JSON with `--json`)
 //! and return a [`CliError`] for `main` to print and exit with. A command
@@ -10,6 +11,7 @@ pub mod audit;
 pub mod credit;
 pub mod escrow;
 pub mod fx;
+pub mod governance;
 pub mod iso20022;
 pub mod keys;
 pub mod query;
@@ -86,6 +88,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Credit(command) => credit::run(&context, command),
         Command::Swap(command) => fx::swap(&context, command),
         Command::Quote(command) => fx::quote(&context, command),
+        Command::Governance(command) => governance::run(&context, command),
         Command::Account(AccountCommand::Register { account, options }) => {
             transaction::register_account(&context, &account, &options)
         }

@@ -1,4 +1,5 @@
-//! Queries: `status`, `account show`, `tx show`, `block show`.
+//! Queries: `status` (with the member banks), `account show`, `tx show`,
+//! `block show`.
 //!
 //! Each reads the node's typed answer (`clearhouse_node::api::dto`). With
 //! `--json` it prints that answer back as JSON (the node's keys; fields a
@@ -46,7 +47,27 @@ pub fn status(context: &Context) -> Result<(), CliError> {
             validator.voting_power.to_string(),
         ]);
     }
-    print(&format!("{}\n{}", fields.render(), validators.render()));
+    let mut members =
+        Table::with_header(&["member", "name", "status", "voting power", "governance"]);
+    for member in &status.members {
+        members.row([
+            member.id.clone(),
+            member.name.clone(),
+            member.status.as_str().to_owned(),
+            member.voting_power.to_string(),
+            member.governance.clone(),
+        ]);
+    }
+    if members.is_empty() {
+        print(&format!("{}\n{}", fields.render(), validators.render()));
+    } else {
+        print(&format!(
+            "{}\n{}\n{}",
+            fields.render(),
+            validators.render(),
+            members.render()
+        ));
+    }
     Ok(())
 }
 
@@ -310,6 +331,21 @@ fn body_fields(body: &Body) -> Vec<(&'static str, String)> {
             ("maximum", value_text(maximum)),
         ],
         Body::QuoteWithdraw { quote } => vec![("quote", quote.clone())],
+        Body::Propose {
+            action,
+            voting_period,
+        } => {
+            let mut fields = vec![
+                ("action", action.kind().to_owned()),
+                ("voting period", format!("{voting_period} blocks")),
+            ];
+            fields.extend(crate::commands::governance::action_fields(action));
+            fields
+        }
+        Body::Vote { proposal, approve } => vec![
+            ("proposal", proposal.clone()),
+            ("vote", if *approve { "yes" } else { "no" }.to_owned()),
+        ],
         Body::Redeem { value } => vec![("amount", value_text(value))],
         Body::RegisterAccount { account } => vec![("account", account.clone())],
         Body::EscrowOpen {

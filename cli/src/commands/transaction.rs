@@ -457,7 +457,7 @@ impl<'a> Prepared<'a> {
 
     /// Waits (with `--wait`) and prints the receipt; exit codes for a
     /// rejection and a timeout.
-    fn report(
+    pub(crate) fn report(
         &self,
         context: &Context,
         submitted: &SubmittedTx,

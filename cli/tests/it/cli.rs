@@ -405,6 +405,7 @@ fn json_shapes_of_status_and_account_are_stable() {
             "chain_id",
             "height",
             "latest_block_hash",
+            "members",
             "mempool_size",
             "node",
             "peers",
@@ -418,6 +419,21 @@ fn json_shapes_of_status_and_account_are_stable() {
         keys(&status["validators"][0]),
         ["key", "member", "voting_power"]
     );
+    assert_eq!(
+        keys(&status["members"][0]),
+        [
+            "addresses",
+            "governance",
+            "id",
+            "name",
+            "network_key",
+            "status",
+            "treasury",
+            "validator_key",
+            "voting_power",
+        ]
+    );
+    assert_eq!(status["members"][0]["status"], "active");
     let account = net
         .clearhouse(&["--json", "account", "show", &net.account(0)])
         .expect(0)

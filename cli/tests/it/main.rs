@@ -11,4 +11,5 @@ mod audit;
 mod cli;
 mod escrow_credit;
 mod fx;
+mod governance;
 mod net;

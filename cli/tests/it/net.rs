@@ -113,6 +113,11 @@ impl Net {
         path_text(&self.testnet.treasuries[i])
     }
 
+    /// Bank `i`'s governance key file.
+    pub fn governor(&self, i: usize) -> String {
+        path_text(&self.testnet.governors[i])
+    }
+
     /// The genesis file.
     pub fn genesis(&self) -> String {
         path_text(&self.testnet.genesis_path)
@@ -235,7 +240,8 @@ pub fn clearhouse(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
     }
 }
 
-fn get_json(url: &str) -> Option<Value> {
+/// `GET url` as JSON, unsigned; `None` for no answer or an error status.
+pub fn get_json(url: &str) -> Option<Value> {
     ureq::get(url).call().ok()?.body_mut().read_json().ok()
 }
 

@@ -22,13 +22,16 @@ use crate::payment::PaymentDetails;
 use crate::sealed::SealedDetails;
 use crate::tx::{Body, SignedTransaction, Transaction};
 
+mod governance;
+
 use super::credit::{AttestationEntry, CreditLine, rating};
 use super::escrow::{Dispute, EscrowState, EscrowStatus, SettledBy, Settlement};
 use super::fx::{QUOTES_PER_BANK_MAX, QuoteBook, QuoteState};
+use super::governance::{Agenda, MemberStatus, Proposal};
 use super::{
     AccountState, AssetState, BlockError, DUE_ITEMS_MAX, Decoded, DueItem, Member, Outcome,
-    OverseerRole, Params, RejectReason, StateKey, StateView, ViewError, Writes, decode_value,
-    encode_key, read, read_members, read_overseers,
+    Overseer, OverseerRole, Params, RejectReason, StateKey, StateView, ViewError, Writes,
+    decode_value, encode_key, read, read_members, read_overseers,
 };
 
 /// A key type of one kind of state entry.
@@ -62,6 +65,16 @@ pub(super) struct QuoteId(Hash);
 impl TableKey for QuoteId {
     fn state_key(&self) -> StateKey {
         StateKey::Quote(self.0)
+    }
+}
+
+/// A proposal's id as a table key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct ProposalId(Hash);
+
+impl TableKey for ProposalId {
+    fn state_key(&self) -> StateKey {
+        StateKey::Proposal(self.0)
     }
 }
 
@@ -134,6 +147,18 @@ impl Shared for QuoteBook {
     fn shared(decoded: &Decoded) -> Option<&Arc<Self>> {
         match decoded {
             Decoded::QuoteBook(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+impl Shared for Proposal {
+    fn share(value: Arc<Self>) -> Decoded {
+        Decoded::Proposal(value)
+    }
+    fn shared(decoded: &Decoded) -> Option<&Arc<Self>> {
+        match decoded {
+            Decoded::Proposal(value) => Some(value),
             _ => None,
         }
     }
@@ -509,7 +534,18 @@ pub(super) struct Exec<'v> {
     escrows: Table<Hash, EscrowState>,
     quotes: Table<QuoteId, QuoteState>,
     books: Table<MemberId, QuoteBook>,
+    proposals: Table<ProposalId, Proposal>,
     due: DueLists,
+    /// The auditors and regulators, once a step needed them.
+    overseers: Option<Vec<Overseer>>,
+    /// The open proposals, once read.
+    agenda: Option<Agenda>,
+    /// Which of members, params and agenda the block changed.
+    dirty: governance::GovernanceDirty,
+    /// The current step's copy of them, once it changed one.
+    saved: Option<Box<governance::Saved>>,
+    /// Banks that are not active, with their status (usually none).
+    inactive: Vec<(MemberId, MemberStatus)>,
 }
 
 /// A step failed: either a rejection (undo and record) or a broken view.
@@ -538,7 +574,7 @@ type Step<T = ()> = Result<T, Failure>;
 
 impl<'v> Exec<'v> {
     pub(super) fn new(view: &'v dyn StateView, height: u64) -> Result<Exec<'v>, BlockError> {
-        Ok(Exec {
+        let mut exec = Exec {
             view,
             height,
             members: read_members(view)?,
@@ -548,8 +584,16 @@ impl<'v> Exec<'v> {
             escrows: Table::new(),
             quotes: Table::new(),
             books: Table::new(),
+            proposals: Table::new(),
             due: DueLists::new(),
-        })
+            overseers: None,
+            agenda: None,
+            dirty: governance::GovernanceDirty::default(),
+            saved: None,
+            inactive: Vec::new(),
+        };
+        exec.refresh_inactive();
+        Ok(exec)
     }
 
     /// Starts a step: from here, its changes can be rolled back.
@@ -559,7 +603,9 @@ impl<'v> Exec<'v> {
         self.escrows.begin();
         self.quotes.begin();
         self.books.begin();
+        self.proposals.begin();
         self.due.begin();
+        self.saved = None;
     }
 
     fn rollback(&mut self) {
@@ -568,7 +614,9 @@ impl<'v> Exec<'v> {
         self.escrows.rollback();
         self.quotes.rollback();
         self.books.rollback();
+        self.proposals.rollback();
         self.due.rollback();
+        self.restore_governance();
     }
 
     /// Ends a step: checks an applied one, undoes a rejected one.
@@ -592,6 +640,11 @@ impl<'v> Exec<'v> {
     /// overflow a balance) is undone and skipped; the block is never
     /// refused for it, so the chain cannot stall on one bad deadline.
     pub(super) fn begin_block(&mut self) -> Result<(), BlockError> {
+        self.deadlines()?;
+        self.governance_due()
+    }
+
+    fn deadlines(&mut self) -> Result<(), BlockError> {
         let Some(deadline) = self.height.checked_sub(1) else {
             return Ok(());
         };
@@ -654,7 +707,19 @@ impl<'v> Exec<'v> {
         // starts after it.
         self.begin();
         let from = &tx.sender;
-        let result = match &tx.body {
+        let result = match (self.sender_bank_active(from), &tx.body) {
+            (Err(failure), _) => Err(failure),
+            (Ok(()), body) => self.body(tx_id, tx, body),
+        };
+        Ok(match self.finish(result)? {
+            Ok(outcome) => outcome,
+            Err(reason) => Outcome::Rejected(reason),
+        })
+    }
+
+    fn body(&mut self, tx_id: &Hash, tx: &Transaction, body: &Body) -> Step<Outcome> {
+        let from = &tx.sender;
+        match body {
             Body::Swap { .. } => self.swap(tx),
             Body::CrossTransfer {
                 to,
@@ -683,14 +748,19 @@ impl<'v> Exec<'v> {
             Body::QuoteWithdraw { quote } => self
                 .quote_withdraw(from, quote)
                 .map(|()| Outcome::Applied { fee: Amount::ZERO }),
+            Body::Propose {
+                action,
+                voting_period,
+            } => self
+                .propose(tx_id, from, action, *voting_period)
+                .map(|()| Outcome::Applied { fee: Amount::ZERO }),
+            Body::Vote { proposal, approve } => self
+                .vote(from, proposal, *approve)
+                .map(|()| Outcome::Applied { fee: Amount::ZERO }),
             body => self
                 .plain_body(tx_id, tx, body)
                 .map(|fee| Outcome::Applied { fee }),
-        };
-        Ok(match self.finish(result)? {
-            Ok(outcome) => outcome,
-            Err(reason) => Outcome::Rejected(reason),
-        })
+        }
     }
 
     /// The bodies whose outcome is the fee alone.
@@ -763,7 +833,9 @@ impl<'v> Exec<'v> {
             Body::Swap { .. }
             | Body::QuotePost { .. }
             | Body::QuoteWithdraw { .. }
-            | Body::CrossTransfer { .. } => {
+            | Body::CrossTransfer { .. }
+            | Body::Propose { .. }
+            | Body::Vote { .. } => {
                 Err(corrupt(format!("{} reached the plain bodies", body.kind())))
             }
         }
@@ -1285,6 +1357,14 @@ impl<'v> Exec<'v> {
             return Err(RejectReason::QuoteAssetMismatch {
                 expected: quote.receive_asset,
                 found: asset.clone(),
+            }
+            .into());
+        }
+        // A suspended or removed bank's treasury pays nothing out.
+        if let Some((bank, status)) = self.inactive.iter().find(|(id, _)| *id == quote.provider) {
+            return Err(RejectReason::BankNotActive {
+                bank: bank.clone(),
+                status: *status,
             }
             .into());
         }
@@ -1883,11 +1963,13 @@ impl<'v> Exec<'v> {
     pub(super) fn into_writes(self) -> Result<Writes, BlockError> {
         let mut writes = BTreeMap::new();
         let mut decoded = BTreeMap::new();
+        self.governance_writes(&mut writes)?;
         self.accounts.writes(&mut writes, &mut decoded)?;
         self.assets.writes(&mut writes, &mut decoded)?;
         self.escrows.writes(&mut writes, &mut decoded)?;
         self.quotes.writes(&mut writes, &mut decoded)?;
         self.books.writes(&mut writes, &mut decoded)?;
+        self.proposals.writes(&mut writes, &mut decoded)?;
         self.due.writes(&mut writes)?;
         Ok((writes, decoded))
     }

@@ -45,6 +45,7 @@ pub mod credit;
 pub mod escrow;
 mod exec;
 pub mod fx;
+pub mod governance;
 pub mod memory;
 pub mod overlay;
 mod reject;
@@ -93,6 +94,15 @@ pub enum StateKey {
     Quote(Hash),
     /// A bank's live quotes, an [`fx::QuoteBook`].
     QuoteBook(MemberId),
+    /// A governance proposal's [`governance::Proposal`], by the id of its
+    /// proposing transaction.
+    Proposal(Hash),
+    /// The open proposals, a [`governance::Agenda`] (absent: none).
+    Agenda,
+    /// The [`ValidatorSet`] that certifies blocks from this height on,
+    /// written at genesis (height 1) and by every block after which the
+    /// set differs: the chain's own record of its validator sets.
+    ValidatorSetFrom(u64),
 }
 
 /// Something whose deadline falls at a height, registered under
@@ -210,6 +220,19 @@ pub struct Member {
     /// The X25519 key payment details are sealed to (`None`: payments of
     /// its customers can carry details in the clear only).
     pub sealing_key: Option<SealingKey>,
+    /// The bank's governance account: proposes and votes.
+    pub governance: AccountId,
+    /// Active, suspended or removed.
+    pub status: governance::MemberStatus,
+    /// Its nodes' libp2p listen addresses (multiaddr text), for peers to dial.
+    pub addresses: Vec<String>,
+}
+
+impl Member {
+    /// Whether its validator counts and its accounts may send.
+    pub fn is_active(&self) -> bool {
+        self.status == governance::MemberStatus::Active
+    }
 }
 
 /// Someone who reads everything through the API without hosting accounts:
@@ -276,7 +299,7 @@ impl FeeRule {
     }
 }
 
-/// Chain parameters (set in genesis; governance changes them in a later issue).
+/// Chain parameters (set in genesis, changed by governance).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Params {
     /// Fee rule per asset; an asset without a rule moves free.
@@ -285,6 +308,8 @@ pub struct Params {
     pub escrow: EscrowParams,
     /// Credit lines and the trust rating.
     pub credit: CreditParams,
+    /// Proposals, votes and activation.
+    pub governance: governance::GovernanceParams,
 }
 
 /// The last committed block as seen by a view: height 0 is genesis, whose
@@ -342,6 +367,8 @@ pub enum Decoded {
     Quote(Arc<fx::QuoteState>),
     /// An [`fx::QuoteBook`].
     QuoteBook(Arc<fx::QuoteBook>),
+    /// A [`governance::Proposal`].
+    Proposal(Arc<governance::Proposal>),
 }
 
 /// A block's state writes (encoded key to encoded value, `None` deletes)
@@ -415,7 +442,10 @@ pub fn holding(key: &[u8], value: &[u8]) -> Result<Holding, CodecError> {
         | StateKey::Due(_)
         | StateKey::Overseers
         | StateKey::Quote(_)
-        | StateKey::QuoteBook(_) => Holding::Nothing,
+        | StateKey::QuoteBook(_)
+        | StateKey::Proposal(_)
+        | StateKey::Agenda
+        | StateKey::ValidatorSetFrom(_) => Holding::Nothing,
     })
 }
 
@@ -430,11 +460,13 @@ pub fn read_overseers(view: &dyn StateView) -> Result<Vec<Overseer>, ViewError> 
     Ok(read(view, &StateKey::Overseers)?.unwrap_or_default())
 }
 
-/// The validator set in force, from the member list.
+/// The validator set in force, from the member list: its active members,
+/// in list order.
 pub fn validator_set(members: &[Member]) -> Result<ValidatorSet, ValidatorSetError> {
     ValidatorSet::new(
         members
             .iter()
+            .filter(|member| member.is_active())
             .map(|member| Validator {
                 member: member.id.clone(),
                 key: member.validator_key,
@@ -646,6 +678,8 @@ pub struct Execution {
     pub signatures_root: Hash,
     /// Merkle root of the receipts' hashes.
     pub receipts_root: Hash,
+    /// The validator set after the block (certifying the next one).
+    pub next_validators: ValidatorSet,
 }
 
 /// A block applied to a view: everything the store needs to commit it.
@@ -726,6 +760,11 @@ pub fn apply_block(
         execution.receipts_root,
     )?;
     check_root("state root", header.state_root, execution.commitment.root)?;
+    check_root(
+        "next validator set hash",
+        header.next_validator_set_hash,
+        execution.next_validators.hash()?,
+    )?;
     Ok(BlockOutcome {
         block: block.clone(),
         block_hash: header.hash()?,
@@ -772,6 +811,7 @@ pub fn propose_block(
         state_root: execution.commitment.root,
         receipts_root: execution.receipts_root,
         validator_set_hash: validators.hash()?,
+        next_validator_set_hash: execution.next_validators.hash()?,
     };
     let block_hash = header.hash()?;
     Ok(BlockOutcome {
@@ -833,7 +873,15 @@ pub fn execute(
             outcome,
         });
     }
-    let (writes, decoded) = exec.into_writes()?;
+    let next_validators = validator_set(exec.members())?;
+    let members_changed = exec.members_changed();
+    let (mut writes, decoded) = exec.into_writes()?;
+    if members_changed && next_validators != validator_set(&read_members(view)?)? {
+        writes.insert(
+            encode_key(&StateKey::ValidatorSetFrom(height.saturating_add(1)))?,
+            Some(codec::encode(&next_validators)?),
+        );
+    }
     let commitment = commitment::update(view, &writes)?;
     let receipt_hashes = receipts
         .iter()
@@ -848,5 +896,6 @@ pub fn execute(
         writes,
         decoded,
         commitment,
+        next_validators,
     })
 }

@@ -19,6 +19,8 @@ use crate::amount::{Amount, Rate};
 use crate::ids::{AccountId, AssetCode, Hash, MemberId};
 use crate::sealed::SealingKey;
 
+use super::governance::MemberStatus;
+
 /// Why a transaction was included but did not take effect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum RejectReason {
@@ -305,5 +307,108 @@ pub enum RejectReason {
         bank: MemberId,
         /// The limit.
         max: u64,
+    },
+    /// The sender's bank is suspended or removed: its accounts send nothing.
+    #[error("bank {bank} is {status}: its accounts cannot send")]
+    BankNotActive {
+        /// The bank.
+        bank: MemberId,
+        /// Its status.
+        status: MemberStatus,
+    },
+    /// A proposal or vote not sent from a member's governance account.
+    #[error("only a member bank's governance account may propose or vote")]
+    NotGovernor,
+    /// A voting period outside the governance bounds.
+    #[error("voting period of {period} blocks, must be {min} to {max}")]
+    VotingPeriodInvalid {
+        /// The proposal's.
+        period: u64,
+        /// The shortest allowed.
+        min: u64,
+        /// The longest allowed.
+        max: u64,
+    },
+    /// More open proposals than allowed, in all or of one member.
+    #[error("{open} proposals are open, at most {max} allowed{}", member.as_ref().map(|m| format!(" for {m}")).unwrap_or_default())]
+    TooManyProposals {
+        /// The member, when its own limit is reached.
+        member: Option<MemberId>,
+        /// How many are open.
+        open: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// No proposal has this id.
+    #[error("no proposal {0}")]
+    UnknownProposal(Hash),
+    /// The proposal no longer takes votes.
+    #[error("proposal {proposal} is {status}, not voting")]
+    ProposalClosed {
+        /// The proposal.
+        proposal: Hash,
+        /// Its status's name.
+        status: String,
+    },
+    /// A member's second vote on one proposal.
+    #[error("{0} has already voted on this proposal")]
+    AlreadyVoted(MemberId),
+    /// A member without voting power (suspended or removed) voting.
+    #[error("{0} holds no voting power")]
+    NotVoting(MemberId),
+    /// A member or overseer id already in use (or once used).
+    #[error("member id {0} is taken")]
+    MemberExists(MemberId),
+    /// The action needs the member in another status.
+    #[error("{member} is {status}, the action needs it {needed}")]
+    MemberStatusMismatch {
+        /// The member.
+        member: MemberId,
+        /// Its status.
+        status: MemberStatus,
+        /// The status the action needs.
+        needed: MemberStatus,
+    },
+    /// A key already used by a member (now or before), an overseer or an
+    /// account.
+    #[error("key {0} is already in use")]
+    KeyInUse(Hash),
+    /// A key that is not a usable ed25519 public key (not on the curve, or
+    /// of small order).
+    #[error("key {0} is not a usable public key")]
+    UnusableKey(Hash),
+    /// The action would leave fewer validators than the least allowed.
+    #[error("the action would leave {left} validators, at least {min} required")]
+    TooFewValidators {
+        /// How many would remain.
+        left: u64,
+        /// The least allowed.
+        min: u64,
+    },
+    /// The action would give one validator a third of the power or more.
+    #[error(
+        "{member} would hold {power} of {total} voting power: a third or more stops the chain alone"
+    )]
+    PowerConcentration {
+        /// The member.
+        member: MemberId,
+        /// Its power.
+        power: u64,
+        /// The total.
+        total: u64,
+    },
+    /// The action would change nothing.
+    #[error("the action changes nothing")]
+    NoChange,
+    /// An asset code already registered.
+    #[error("asset {0} already exists")]
+    AssetExists(AssetCode),
+    /// A field of the action is outside its bounds.
+    #[error("{field}: {reason}")]
+    ActionInvalid {
+        /// Which field.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
     },
 }

@@ -92,7 +92,10 @@ use txindex::{Located, Location, Run, TxIndex};
 /// `state/` written every few blocks (and block headers commit to the
 /// payments' signatures). 6: fee rules carry the receiving bank's share;
 /// FX quotes are state entries, and receipts record swaps and conversions.
-pub const FORMAT_VERSION: u32 = 6;
+/// 7: governance: members carry a governance account, a status and listen
+/// addresses; proposals and the agenda are state entries; block headers
+/// commit to the next block's validator set.
+pub const FORMAT_VERSION: u32 = 7;
 
 /// How many of the latest blocks [`Store::open`] checks.
 pub const OPEN_CHECK_BLOCKS: u64 = 16;
@@ -1394,8 +1397,105 @@ impl Store {
     /// Every live FX quote, by id (quotes are few: each is a bank's
     /// posting, and it lives at most the escrow horizon).
     pub fn quotes(&self) -> Result<Vec<(Hash, QuoteState)>, StoreError> {
-        let from_key = StateKey::Quote(Hash([0; 32])).encode()?;
-        let to_key = StateKey::Quote(Hash([0xff; 32])).encode()?;
+        let entries = self.state_range(
+            &StateKey::Quote(Hash([0; 32])),
+            &StateKey::Quote(Hash([0xff; 32])),
+        )?;
+        let mut quotes = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let StateKey::Quote(id) = key else {
+                return Err(StoreError::Corrupt(
+                    "a non-quote key sorts among the quotes".into(),
+                ));
+            };
+            let quote: QuoteState = codec::decode::<_, { codec::STATE_VALUE_BYTES_MAX }>(&value)?;
+            quotes.push((id, quote));
+        }
+        Ok(quotes)
+    }
+
+    /// A governance proposal, by the id of its proposing transaction
+    /// (finished ones included: they stay as the record).
+    pub fn proposal(
+        &self,
+        id: &Hash,
+    ) -> Result<Option<crate::state::governance::Proposal>, StoreError> {
+        Ok(crate::state::read(self, &StateKey::Proposal(*id))?)
+    }
+
+    /// Every governance proposal ever made, by id (a few hundred bytes
+    /// each; at most 64 are open at once, so they accumulate slowly).
+    pub fn proposals(&self) -> Result<Vec<(Hash, crate::state::governance::Proposal)>, StoreError> {
+        let entries = self.state_range(
+            &StateKey::Proposal(Hash([0; 32])),
+            &StateKey::Proposal(Hash([0xff; 32])),
+        )?;
+        let mut proposals = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let StateKey::Proposal(id) = key else {
+                return Err(StoreError::Corrupt(
+                    "a non-proposal key sorts among the proposals".into(),
+                ));
+            };
+            let proposal: crate::state::governance::Proposal =
+                codec::decode::<_, { codec::STATE_VALUE_BYTES_MAX }>(&value)?;
+            proposals.push((id, proposal));
+        }
+        Ok(proposals)
+    }
+
+    /// The chain's record of its validator sets: each set with the first
+    /// height it certifies, in height order (`StateKey::ValidatorSetFrom`,
+    /// one entry per change).
+    pub fn validator_sets(
+        &self,
+    ) -> Result<Vec<(u64, crate::validators::ValidatorSet)>, StoreError> {
+        let entries = self.state_range(
+            &StateKey::ValidatorSetFrom(0),
+            &StateKey::ValidatorSetFrom(u64::MAX),
+        )?;
+        let mut sets = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let StateKey::ValidatorSetFrom(from) = key else {
+                return Err(StoreError::Corrupt(
+                    "another key sorts among the validator sets".into(),
+                ));
+            };
+            let set: crate::validators::ValidatorSet =
+                codec::decode::<_, { codec::STATE_VALUE_BYTES_MAX }>(&value)?;
+            sets.push((from, set));
+        }
+        Ok(sets)
+    }
+
+    /// The validator set that certifies the block at `height` (≥ 1): the
+    /// newest recorded set from a height at or below it.
+    pub fn validator_set_at(
+        &self,
+        height: u64,
+    ) -> Result<Option<crate::validators::ValidatorSet>, StoreError> {
+        if height == 0 {
+            return Ok(None);
+        }
+        Ok(self
+            .validator_sets()?
+            .into_iter()
+            .rev()
+            .find(|(from, _)| *from <= height)
+            .map(|(_, set)| set))
+    }
+
+    /// The present state entries with keys from `from` to `to` inclusive,
+    /// decoded keys with value bytes, in key order: what the last commit
+    /// left, in memory or in sled. For small ranges (quotes, validator
+    /// sets, proposals), never the accounts.
+    fn state_range(
+        &self,
+        from: &StateKey,
+        to: &StateKey,
+    ) -> Result<Vec<(StateKey, Vec<u8>)>, StoreError> {
+        let from_key = from.encode()?;
+        let to_key = to.encode()?;
         let committed = self.read_committed();
         let mut entries: BTreeMap<Vec<u8>, Option<Vec<u8>>> = committed
             .pending
@@ -1408,26 +1508,19 @@ impl Store {
         {
             let (key, value) = entry?;
             let key = keys::parse_state(&key)
-                .ok_or_else(|| StoreError::Corrupt("a quote key lacks its prefix".into()))?;
+                .ok_or_else(|| StoreError::Corrupt("a state key lacks its prefix".into()))?;
             entries
                 .entry(key.to_vec())
                 .or_insert_with(|| Some(value.to_vec()));
         }
         drop(committed);
-        let mut quotes = Vec::new();
+        let mut out = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             let Some(value) = value else { continue };
-            let StateKey::Quote(id) =
-                codec::decode::<StateKey, { codec::STATE_KEY_BYTES_MAX }>(&key)?
-            else {
-                return Err(StoreError::Corrupt(
-                    "a non-quote key sorts among the quotes".into(),
-                ));
-            };
-            let quote: QuoteState = codec::decode::<_, { codec::STATE_VALUE_BYTES_MAX }>(&value)?;
-            quotes.push((id, quote));
+            let key = codec::decode::<StateKey, { codec::STATE_KEY_BYTES_MAX }>(&key)?;
+            out.push((key, value));
         }
-        Ok(quotes)
+        Ok(out)
     }
 
     /// The lowest height with escrow or credit deadlines still to process,

@@ -15,6 +15,7 @@ mod escrow_credit;
 mod fixture;
 mod fx;
 mod genesis;
+mod governance;
 mod history;
 mod properties;
 mod references;

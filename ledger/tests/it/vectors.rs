@@ -234,6 +234,9 @@ const PAYMENT_ID: &str = "c27de3857b707c6577b98a7bd3e53ad640a30d955c18d364e7c1e3
 fn every_body_layout_is_pinned() {
     use clearhouse_ledger::MemberId;
     use clearhouse_ledger::ids::Category;
+    use clearhouse_ledger::sealed::SealingKey;
+    use clearhouse_ledger::state::governance::{Action, NewMember};
+    use clearhouse_ledger::validators::ValidatorKey;
     let acc = |b: u8| AccountId([b; 32]);
     let h = |b: u8| Hash([b; 32]);
     let cny = || AssetCode::new("CNY").unwrap();
@@ -384,9 +387,50 @@ fn every_body_layout_is_pinned() {
             Body::QuoteWithdraw { quote: h(10) },
             format!("0000000f{}", a32(10)),
         ),
+        // Each governance action's own layout is pinned below.
         (cross_transfer().body, CROSS_TRANSFER_BODY.to_owned()),
+        (
+            Body::Propose {
+                action: Action::AddMember(NewMember {
+                    id: MemberId::new("bank-e").unwrap(),
+                    name: "Bank E".into(),
+                    validator_key: ValidatorKey([0x0e; 32]),
+                    network_key: [0x1e; 32],
+                    voting_power: 10,
+                    treasury: acc(0x2e),
+                    governance: acc(0x3e),
+                    api_key: None,
+                    sealing_key: Some(SealingKey([0x4e; 32])),
+                    addresses: vec!["/ip4/10.0.0.5/tcp/7000".into()],
+                }),
+                voting_period: 100,
+            },
+            format!(
+                "00000011{}{}{}{}{}{}{}{}{}01{}{}{}{}",
+                "00000000", // action: add member
+                text_hex("bank-e"),
+                text_hex("Bank E"),
+                a32(0x0e),
+                a32(0x1e),
+                u64_hex(10),
+                a32(0x2e),
+                a32(0x3e),
+                "00",       // no API key
+                a32(0x4e),  // a sealing key (after its 01)
+                u64_hex(1), // one address
+                text_hex("/ip4/10.0.0.5/tcp/7000"),
+                u64_hex(100), // voting period
+            ),
+        ),
+        (
+            Body::Vote {
+                proposal: h(12),
+                approve: true,
+            },
+            format!("00000012{}01", a32(12)),
+        ),
     ];
-    assert_eq!(cases.len(), 17, "one case per body variant");
+    assert_eq!(cases.len(), 19, "one case per body variant");
     let envelope_hex = 2 * (26 + 32 + 32 + 8 + 16 + 8);
     let mut tx = transfer();
     for (body, expected) in cases {
@@ -722,4 +766,132 @@ fn the_python_client_reproduces_the_golden_vectors() {
         CROSS_TRANSFER_SIGNATURE
     );
     assert_eq!(value("cross_transfer", "id"), CROSS_TRANSFER_ID);
+}
+
+/// Every governance action's bytes, after the propose body's variant
+/// (`00000011`) and before its voting period.
+#[test]
+fn every_governance_action_layout_is_pinned() {
+    use clearhouse_ledger::MemberId;
+    use clearhouse_ledger::state::FeeRule;
+    use clearhouse_ledger::state::governance::{Action, GovernanceParams, ParamChange};
+    use clearhouse_ledger::validators::ValidatorKey;
+    let u64_hex = |n: u64| format!("{n:016x}");
+    let text_hex = |t: &str| format!("{}{}", u64_hex(t.len() as u64), hex::encode(t));
+    let bank = || MemberId::new("bank-b").unwrap();
+    let b = text_hex("bank-b");
+    let cny = || AssetCode::new("CNY").unwrap();
+    let asset_hex = "0000000000000003434e59";
+    let cases: Vec<(Action, String)> = vec![
+        (
+            Action::RemoveMember { member: bank() },
+            format!("00000001{b}"),
+        ),
+        (
+            Action::SuspendMember { member: bank() },
+            format!("00000002{b}"),
+        ),
+        (
+            Action::ReinstateMember { member: bank() },
+            format!("00000003{b}"),
+        ),
+        (
+            Action::SetVotingPower {
+                member: bank(),
+                voting_power: 12,
+            },
+            format!("00000004{b}{}", u64_hex(12)),
+        ),
+        (
+            Action::RotateValidatorKey {
+                member: bank(),
+                validator_key: ValidatorKey([0x5a; 32]),
+            },
+            format!("00000005{b}{}", "5a".repeat(32)),
+        ),
+        (
+            Action::SetAddresses {
+                member: bank(),
+                addresses: Vec::new(),
+            },
+            format!("00000006{b}{}", u64_hex(0)),
+        ),
+        (
+            Action::RegisterAsset {
+                code: AssetCode::new("GBP").unwrap(),
+                decimals: 2,
+                issuer: bank(),
+            },
+            format!("00000007{}02{b}", text_hex("GBP")),
+        ),
+        (
+            Action::SetFee {
+                asset: cny(),
+                rule: Some(FeeRule {
+                    flat: Amount(1),
+                    basis_points: 5,
+                    receiving_share: 3_000,
+                }),
+            },
+            format!("00000008{asset_hex}01{:032x}00050bb8", 1),
+        ),
+        (
+            Action::SetFee {
+                asset: cny(),
+                rule: None,
+            },
+            format!("00000008{asset_hex}00"),
+        ),
+        (
+            Action::SetParams(ParamChange::EscrowDeadlineMax(500)),
+            format!("0000000900000000{}", u64_hex(500)),
+        ),
+        (
+            Action::SetParams(ParamChange::Credit {
+                rating_version: 1,
+                min_rating: 400,
+                period_blocks_max: 1_000,
+            }),
+            format!("00000009000000010001{:04x}{}", 400, u64_hex(1_000)),
+        ),
+        (
+            Action::SetParams(ParamChange::CreditCap {
+                asset: cny(),
+                per_point: Some(Amount(100)),
+            }),
+            format!("0000000900000002{asset_hex}01{:032x}", 100),
+        ),
+        (
+            Action::SetParams(ParamChange::Governance(GovernanceParams {
+                activation_offset: 10,
+                voting_period_min: 1,
+                voting_period_max: 100_000,
+            })),
+            format!(
+                "0000000900000003{}{}{}",
+                u64_hex(10),
+                u64_hex(1),
+                u64_hex(100_000)
+            ),
+        ),
+    ];
+    let envelope_hex = 2 * (26 + 32 + 32 + 8 + 16 + 8);
+    let mut tx = transfer();
+    for (action, expected) in cases {
+        let kind = action.kind();
+        tx.body = Body::Propose {
+            action,
+            voting_period: 7,
+        };
+        let bytes = hex::encode(tx.signing_bytes().unwrap());
+        assert_eq!(
+            &bytes[envelope_hex..],
+            format!("00000011{expected}{}", u64_hex(7)),
+            "{kind}"
+        );
+        let signed = tx.clone().sign(&sender()).unwrap();
+        let decoded =
+            clearhouse_ledger::SignedTransaction::decode(&signed.encode().unwrap()).unwrap();
+        assert_eq!(decoded, signed, "{kind}");
+    }
 }

@@ -18,6 +18,16 @@
 //! payments; an account submits its own; auditors and regulators see everything. Block headers,
 //! certificates, the node's status, the OpenAPI document and metrics are
 //! public.
+//!
+//! Governance is the network's public business: a proposal or a vote
+//! ([`is_public_business`]) has no private party, and the banks that are
+//! bound by its outcome, the customers whose bank it may suspend and the
+//! public that trusts the chain all have the same claim to it. So every
+//! caller that sees transactions at all sees these in full: accounts,
+//! banks and overseers wherever they see transactions, and an unsigned
+//! caller in the blocks it may read (where it otherwise sees headers
+//! only); the proposals themselves are served publicly by
+//! `/v1/governance/proposals`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, PoisonError};
@@ -31,6 +41,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use clearhouse_ledger::state::OverseerRole;
+use clearhouse_ledger::state::governance::MemberStatus;
 use clearhouse_ledger::store::{Store, StoreError};
 use clearhouse_ledger::tx::Body as TxBody;
 use clearhouse_ledger::{AccountId, ChainId, MemberId, SignedTransaction};
@@ -116,6 +127,11 @@ impl Caller {
 
     /// What this caller sees of a transaction with these parties.
     pub fn sight(&self, parties: &Parties) -> Sight {
+        // Public business (governance): everyone who sees transactions
+        // at all sees it whole; it carries no payment data to hold back.
+        if parties.public {
+            return Sight::Full;
+        }
         let full = match self {
             Caller::Public => false,
             Caller::Account { id, .. } => parties.accounts.contains(id),
@@ -252,6 +268,38 @@ pub struct Parties {
     /// Banks that see the transaction but not its payment data (the chain
     /// refuses details sealed for them).
     pub onlookers: Vec<MemberId>,
+    /// Public business of the network (a governance proposal or vote,
+    /// see [`is_public_business`]): every caller sees it in full.
+    pub public: bool,
+}
+
+/// Whether `body` is public business of the network, seen in full by every
+/// caller that may see transactions at all, the unsigned public included
+/// (see the module's documentation): a governance proposal or vote. It
+/// names no customer and carries no payment data; what it changes binds
+/// every member and every customer alike.
+pub fn is_public_business(body: &TxBody) -> bool {
+    match body {
+        TxBody::Propose { .. } | TxBody::Vote { .. } => true,
+        // Listed one by one, so a new body is classified when it is added.
+        TxBody::Transfer { .. }
+        | TxBody::Issue { .. }
+        | TxBody::Redeem { .. }
+        | TxBody::RegisterAccount { .. }
+        | TxBody::EscrowOpen { .. }
+        | TxBody::EscrowRelease { .. }
+        | TxBody::EscrowRefund { .. }
+        | TxBody::EscrowDispute { .. }
+        | TxBody::EscrowResolve { .. }
+        | TxBody::CreditGrant { .. }
+        | TxBody::CreditRevoke { .. }
+        | TxBody::CreditAttest { .. }
+        | TxBody::Payment { .. }
+        | TxBody::Swap { .. }
+        | TxBody::QuotePost { .. }
+        | TxBody::QuoteWithdraw { .. }
+        | TxBody::CrossTransfer { .. } => false,
+    }
 }
 
 /// How much of a transaction a caller sees.
@@ -322,6 +370,9 @@ pub fn parties(
             }
         }
         TxBody::Redeem { .. } => {}
+        // The sender (a governance account) is still named, so its bank
+        // counts as a party too; `public` makes everyone else see it.
+        TxBody::Propose { .. } | TxBody::Vote { .. } => parties.public = true,
     }
     for account in accounts {
         if parties.accounts.contains(&account) {
@@ -340,7 +391,9 @@ pub fn parties(
     Ok(parties)
 }
 
-/// The callers the chain knows by API key, and the nonces seen.
+/// The overseers the chain knows by API key, and the nonces seen. Member
+/// banks are looked up in the store's member list at each request, since
+/// governance changes it (see [`Gate::caller`]).
 pub struct Gate {
     chain_id: ChainId,
     node: String,
@@ -349,19 +402,11 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// The gate of a node named `node`, with the banks, auditors and
-    /// regulators the store's state lists. (The member list is fixed at
-    /// genesis today; when governance changes it, the gate must follow.)
+    /// The gate of a node named `node`, with the auditors and regulators
+    /// the store's state lists (fixed at genesis: no governance action
+    /// changes them).
     pub fn new(chain_id: ChainId, node: &str, store: &Store) -> Result<Gate, StoreError> {
         let mut by_key = HashMap::new();
-        for member in store.members()? {
-            // The treasury's key is the bank's own (it registers the
-            // bank's customers): it reads as the bank.
-            by_key.insert(member.treasury.0, Caller::Bank(member.id.clone()));
-            if let Some(key) = member.api_key {
-                by_key.insert(key, Caller::Bank(member.id));
-            }
-        }
         for overseer in store.overseers()? {
             by_key.insert(
                 overseer.api_key,
@@ -379,10 +424,25 @@ impl Gate {
         })
     }
 
-    /// Whom `key` belongs to.
+    /// Whom `key` belongs to: an overseer, a member bank (by its API key
+    /// or its treasury's, in the member list in force now: a member
+    /// admitted by governance is known from the block that admits it, a
+    /// removed one no longer reads as a bank), or a registered account.
     fn caller(&self, store: &Store, key: &[u8; 32]) -> Result<Caller, ApiError> {
         if let Some(caller) = self.by_key.get(key) {
             return Ok(caller.clone());
+        }
+        // A handful of members, decoded per signed request: cheaper than
+        // the signature check that follows.
+        for member in store.members().map_err(internal)? {
+            if member.status == MemberStatus::Removed {
+                continue;
+            }
+            // The treasury's key is the bank's own (it registers the
+            // bank's customers): it reads as the bank.
+            if member.treasury.0 == *key || member.api_key == Some(*key) {
+                return Ok(Caller::Bank(member.id));
+            }
         }
         let id = AccountId(*key);
         match store.account(&id).map_err(internal)? {

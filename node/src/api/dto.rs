@@ -86,6 +86,8 @@ pub enum ErrorCode {
     UnknownQuote,
     /// 404: no asset has this code.
     UnknownAsset,
+    /// 404: no governance proposal has this id.
+    UnknownProposal,
     /// 404: no block at this height.
     UnknownBlock,
     /// 404: no block has been committed yet.
@@ -154,7 +156,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 42] = [
+    pub const ALL: [ErrorCode; 43] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnreadableBody,
         ErrorCode::MalformedTransaction,
@@ -168,6 +170,7 @@ impl ErrorCode {
         ErrorCode::UnknownEscrow,
         ErrorCode::UnknownQuote,
         ErrorCode::UnknownAsset,
+        ErrorCode::UnknownProposal,
         ErrorCode::UnknownBlock,
         ErrorCode::NoBlocks,
         ErrorCode::UnknownTransaction,
@@ -218,6 +221,7 @@ impl ErrorCode {
             | ErrorCode::UnknownEscrow
             | ErrorCode::UnknownQuote
             | ErrorCode::UnknownAsset
+            | ErrorCode::UnknownProposal
             | ErrorCode::UnknownBlock
             | ErrorCode::NoBlocks
             | ErrorCode::UnknownTransaction => 404,
@@ -263,6 +267,7 @@ impl ErrorCode {
             ErrorCode::UnknownEscrow => "unknown_escrow",
             ErrorCode::UnknownQuote => "unknown_quote",
             ErrorCode::UnknownAsset => "unknown_asset",
+            ErrorCode::UnknownProposal => "unknown_proposal",
             ErrorCode::UnknownBlock => "unknown_block",
             ErrorCode::NoBlocks => "no_blocks",
             ErrorCode::UnknownTransaction => "unknown_transaction",
@@ -348,12 +353,17 @@ pub struct NodeStatus {
     pub state_root: String,
     /// The consensus round of the next height.
     pub round: u32,
-    /// The validator set in force.
+    /// The validator set in force (the active members'), certifying the
+    /// next block.
     pub validators: Vec<Validator>,
     /// The network keys of connected peers, hex.
     pub peers: Vec<String>,
     /// Transactions waiting in the mempool.
     pub mempool_size: u64,
+    /// The member banks, suspended and removed ones included (absent from
+    /// nodes older than governance).
+    #[serde(default)]
+    pub members: Vec<Member>,
     /// Who the node took the request to be (`role` `public` when it was
     /// not signed).
     #[serde(default)]
@@ -951,6 +961,22 @@ pub enum Body {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         sealed_for: Vec<String>,
     },
+    /// A member bank's governance account proposes a change of the
+    /// network; the proposal's id is this transaction's (see
+    /// `GET /v1/governance/proposals/{id}`).
+    Propose {
+        /// What would change.
+        action: Action,
+        /// Blocks during which votes count, the proposing one included.
+        voting_period: u64,
+    },
+    /// A member bank's governance account votes on a proposal.
+    Vote {
+        /// The proposal id, hex.
+        proposal: String,
+        /// `true` for yes.
+        approve: bool,
+    },
 }
 
 /// Payment data as an answer shows it: how it travels, the end-to-end id
@@ -1168,6 +1194,17 @@ impl Transaction {
                     sealed_for: shown.sealed_for,
                 }
             }
+            B::Propose {
+                action,
+                voting_period,
+            } => Body::Propose {
+                action: Action::new(action, amount),
+                voting_period: *voting_period,
+            },
+            B::Vote { proposal, approve } => Body::Vote {
+                proposal: proposal.to_hex(),
+                approve: *approve,
+            },
         };
         Transaction {
             hash: signed.id().map(|h| h.to_hex()).unwrap_or_default(),
@@ -1202,6 +1239,8 @@ impl Body {
             Body::QuotePost { .. } => "quote_post",
             Body::QuoteWithdraw { .. } => "quote_withdraw",
             Body::CrossTransfer { .. } => "cross_transfer",
+            Body::Propose { .. } => "propose",
+            Body::Vote { .. } => "vote",
         }
     }
 
@@ -1224,7 +1263,9 @@ impl Body {
             | Body::EscrowRefund { .. }
             | Body::EscrowDispute { .. }
             | Body::CreditRevoke { .. }
-            | Body::CreditAttest { .. } => None,
+            | Body::CreditAttest { .. }
+            | Body::Propose { .. }
+            | Body::Vote { .. } => None,
         }
     }
 }
@@ -1285,6 +1326,23 @@ pub fn reject_code(reason: &ledger::state::RejectReason) -> &'static str {
         R::QuoteUnfunded { .. } => "quote_unfunded",
         R::NotQuoteProvider(_) => "not_quote_provider",
         R::TooManyQuotes { .. } => "too_many_quotes",
+        R::BankNotActive { .. } => "bank_not_active",
+        R::NotGovernor => "not_governor",
+        R::VotingPeriodInvalid { .. } => "voting_period_invalid",
+        R::TooManyProposals { .. } => "too_many_proposals",
+        R::UnknownProposal(_) => "unknown_proposal",
+        R::ProposalClosed { .. } => "proposal_closed",
+        R::AlreadyVoted(_) => "already_voted",
+        R::NotVoting(_) => "not_voting",
+        R::MemberExists(_) => "member_exists",
+        R::MemberStatusMismatch { .. } => "member_status_mismatch",
+        R::KeyInUse(_) => "key_in_use",
+        R::UnusableKey(_) => "unusable_key",
+        R::TooFewValidators { .. } => "too_few_validators",
+        R::PowerConcentration { .. } => "power_concentration",
+        R::NoChange => "no_change",
+        R::AssetExists(_) => "asset_exists",
+        R::ActionInvalid { .. } => "action_invalid",
     }
 }
 
@@ -1778,6 +1836,552 @@ impl Credit {
     }
 }
 
+// ---------------------------------------------------------------- governance
+
+/// The most proposals one `GET /v1/governance/proposals` answer lists.
+pub const PROPOSALS_MAX: usize = 200;
+
+/// A member bank as the chain lists it (`GET /v1/status`'s `members`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Member {
+    /// Its id (`bank-a`).
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// Active, suspended or removed.
+    pub status: MemberStatus,
+    /// Its validator's voting power (counted only while active).
+    pub voting_power: u64,
+    /// The key its validator signs with, hex.
+    pub validator_key: String,
+    /// Its libp2p identity's ed25519 public key, hex.
+    pub network_key: String,
+    /// Its treasury account, hex.
+    pub treasury: String,
+    /// Its governance account, hex: proposes and votes.
+    pub governance: String,
+    /// Its nodes' libp2p listen addresses (multiaddr text).
+    pub addresses: Vec<String>,
+}
+
+impl Member {
+    /// A ledger member.
+    pub fn new(member: &ledger::state::Member) -> Member {
+        Member {
+            id: member.id.as_str().to_owned(),
+            name: member.name.clone(),
+            status: MemberStatus::new(member.status),
+            voting_power: member.voting_power,
+            validator_key: member.validator_key.to_hex(),
+            network_key: hex::encode(member.network_key),
+            treasury: member.treasury.to_hex(),
+            governance: member.governance.to_hex(),
+            addresses: member.addresses.clone(),
+        }
+    }
+}
+
+/// Where a member stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    /// Its validator counts, its accounts transact.
+    Active,
+    /// Its validator does not count and its accounts send nothing.
+    Suspended,
+    /// Gone for good.
+    Removed,
+}
+
+wire_names!(MemberStatus {
+    Active => "active",
+    Suspended => "suspended",
+    Removed => "removed",
+});
+
+impl MemberStatus {
+    /// The ledger's status.
+    pub fn new(status: ledger::state::governance::MemberStatus) -> MemberStatus {
+        use ledger::state::governance::MemberStatus as S;
+        match status {
+            S::Active => MemberStatus::Active,
+            S::Suspended => MemberStatus::Suspended,
+            S::Removed => MemberStatus::Removed,
+        }
+    }
+}
+
+/// What a proposal changes, tagged by `kind` (the ledger's `Action::kind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// Admit a bank: a member, its validator, its treasury and governance
+    /// accounts.
+    AddMember {
+        /// Its id.
+        id: String,
+        /// Its display name.
+        name: String,
+        /// Its validator's key, hex.
+        validator_key: String,
+        /// Its libp2p identity's ed25519 public key, hex.
+        network_key: String,
+        /// Its validator's voting power.
+        voting_power: u64,
+        /// Its treasury account, hex.
+        treasury: String,
+        /// Its governance account, hex.
+        governance: String,
+        /// Its back office's API request key, hex (null: none).
+        api_key: Option<String>,
+        /// Its X25519 sealing key, hex (null: none).
+        sealing_key: Option<String>,
+        /// Its nodes' listen addresses (multiaddr text).
+        addresses: Vec<String>,
+    },
+    /// Remove a member for good.
+    RemoveMember {
+        /// The member.
+        member: String,
+    },
+    /// Suspend an active member.
+    SuspendMember {
+        /// The member.
+        member: String,
+    },
+    /// Reinstate a suspended member.
+    ReinstateMember {
+        /// The member.
+        member: String,
+    },
+    /// Change a member's voting power.
+    SetVotingPower {
+        /// The member.
+        member: String,
+        /// Its new power.
+        voting_power: u64,
+    },
+    /// Replace a member's validator key.
+    RotateValidatorKey {
+        /// The member.
+        member: String,
+        /// The new key, hex.
+        validator_key: String,
+    },
+    /// Replace a member's published listen addresses.
+    SetAddresses {
+        /// The member.
+        member: String,
+        /// The new list.
+        addresses: Vec<String>,
+    },
+    /// Register a new asset.
+    RegisterAsset {
+        /// Its code.
+        code: String,
+        /// Decimal places of its human unit.
+        decimals: u8,
+        /// The issuing member.
+        issuer: String,
+    },
+    /// Set (or, with a null rule, remove) an asset's fee rule.
+    SetFee {
+        /// The asset.
+        asset: String,
+        /// The new rule (null: transfers of it move free).
+        rule: Option<FeeRule>,
+    },
+    /// Change a chain parameter.
+    SetParams {
+        /// Which, and to what.
+        change: ParamChange,
+    },
+}
+
+/// An asset's fee rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FeeRule {
+    /// Charged on every transfer.
+    pub flat: Amount,
+    /// Plus this many basis points of the amount.
+    pub basis_points: u16,
+    /// The receiving bank's share of the fee, in basis points of the fee.
+    pub receiving_share: u16,
+}
+
+/// A change of a chain parameter, tagged by `param`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "param", rename_all = "snake_case")]
+pub enum ParamChange {
+    /// The escrow horizon (genesis `[escrow] deadline_blocks_max`).
+    EscrowDeadlineMax {
+        /// The latest arbiter deadline, in blocks after opening.
+        deadline_blocks_max: u64,
+    },
+    /// The credit terms (genesis `[credit]`, caps apart).
+    Credit {
+        /// The trust rating formula.
+        rating_version: u16,
+        /// Below it no credit is usable.
+        min_rating: u16,
+        /// The longest repayment period of a grant, in blocks.
+        period_blocks_max: u64,
+    },
+    /// One asset's credit cap per rating point.
+    CreditCap {
+        /// The asset.
+        asset: String,
+        /// The cap per rating point (null: no credit in it).
+        per_point: Option<Amount>,
+    },
+    /// The governance limits (genesis `[governance]`).
+    Governance {
+        /// Blocks from passing to taking effect.
+        activation_offset: u64,
+        /// The shortest voting period, in blocks.
+        voting_period_min: u64,
+        /// The longest voting period, in blocks.
+        voting_period_max: u64,
+    },
+}
+
+impl Action {
+    /// A ledger action; `amount` renders an asset's amount (the handlers
+    /// know the assets' decimals).
+    pub fn new(
+        action: &ledger::state::governance::Action,
+        amount: &dyn Fn(&AssetCode, ledger::Amount) -> Amount,
+    ) -> Action {
+        use ledger::state::governance::{Action as A, ParamChange as P};
+        let member = |id: &ledger::MemberId| id.as_str().to_owned();
+        match action {
+            A::AddMember(new) => Action::AddMember {
+                id: member(&new.id),
+                name: new.name.clone(),
+                validator_key: new.validator_key.to_hex(),
+                network_key: hex::encode(new.network_key),
+                voting_power: new.voting_power,
+                treasury: new.treasury.to_hex(),
+                governance: new.governance.to_hex(),
+                api_key: new.api_key.map(hex::encode),
+                sealing_key: new.sealing_key.map(|key| key.to_hex()),
+                addresses: new.addresses.clone(),
+            },
+            A::RemoveMember { member: id } => Action::RemoveMember { member: member(id) },
+            A::SuspendMember { member: id } => Action::SuspendMember { member: member(id) },
+            A::ReinstateMember { member: id } => Action::ReinstateMember { member: member(id) },
+            A::SetVotingPower {
+                member: id,
+                voting_power,
+            } => Action::SetVotingPower {
+                member: member(id),
+                voting_power: *voting_power,
+            },
+            A::RotateValidatorKey {
+                member: id,
+                validator_key,
+            } => Action::RotateValidatorKey {
+                member: member(id),
+                validator_key: validator_key.to_hex(),
+            },
+            A::SetAddresses {
+                member: id,
+                addresses,
+            } => Action::SetAddresses {
+                member: member(id),
+                addresses: addresses.clone(),
+            },
+            A::RegisterAsset {
+                code,
+                decimals,
+                issuer,
+            } => Action::RegisterAsset {
+                code: code.as_str().to_owned(),
+                decimals: *decimals,
+                issuer: member(issuer),
+            },
+            A::SetFee { asset, rule } => Action::SetFee {
+                asset: asset.as_str().to_owned(),
+                rule: rule.map(|rule| FeeRule {
+                    flat: amount(asset, rule.flat),
+                    basis_points: rule.basis_points,
+                    receiving_share: rule.receiving_share,
+                }),
+            },
+            A::SetParams(change) => Action::SetParams {
+                change: match change {
+                    P::EscrowDeadlineMax(blocks) => ParamChange::EscrowDeadlineMax {
+                        deadline_blocks_max: *blocks,
+                    },
+                    P::Credit {
+                        rating_version,
+                        min_rating,
+                        period_blocks_max,
+                    } => ParamChange::Credit {
+                        rating_version: *rating_version,
+                        min_rating: *min_rating,
+                        period_blocks_max: *period_blocks_max,
+                    },
+                    P::CreditCap { asset, per_point } => ParamChange::CreditCap {
+                        asset: asset.as_str().to_owned(),
+                        per_point: per_point.map(|cap| amount(asset, cap)),
+                    },
+                    P::Governance(limits) => ParamChange::Governance {
+                        activation_offset: limits.activation_offset,
+                        voting_period_min: limits.voting_period_min,
+                        voting_period_max: limits.voting_period_max,
+                    },
+                },
+            },
+        }
+    }
+
+    /// The `kind` tag, as the ledger's `Action::kind` names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::AddMember { .. } => "add_member",
+            Action::RemoveMember { .. } => "remove_member",
+            Action::SuspendMember { .. } => "suspend_member",
+            Action::ReinstateMember { .. } => "reinstate_member",
+            Action::SetVotingPower { .. } => "set_voting_power",
+            Action::RotateValidatorKey { .. } => "rotate_validator_key",
+            Action::SetAddresses { .. } => "set_addresses",
+            Action::RegisterAsset { .. } => "register_asset",
+            Action::SetFee { .. } => "set_fee",
+            Action::SetParams { .. } => "set_params",
+        }
+    }
+}
+
+/// Where a proposal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalStatus {
+    /// Votes are being taken.
+    Voting,
+    /// More than two thirds of the power voted yes; it takes effect at
+    /// `activates_at`.
+    Passed,
+    /// It took effect.
+    Applied,
+    /// It passed but no longer fitted the state when it was due.
+    Failed,
+    /// At least a third of the power voted no.
+    Rejected,
+    /// Its voting period ended without a decision.
+    Expired,
+}
+
+wire_names!(ProposalStatus {
+    Voting => "voting",
+    Passed => "passed",
+    Applied => "applied",
+    Failed => "failed",
+    Rejected => "rejected",
+    Expired => "expired",
+});
+
+impl ProposalStatus {
+    /// Voting or waiting to take effect.
+    pub fn is_open(self) -> bool {
+        matches!(self, ProposalStatus::Voting | ProposalStatus::Passed)
+    }
+}
+
+/// Which proposals `GET /v1/governance/proposals` lists: one status, or
+/// `open` (voting or passed and waiting to take effect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalFilter {
+    /// Voting, or passed and not yet in effect.
+    Open,
+    /// Voting.
+    Voting,
+    /// Passed, not yet in effect.
+    Passed,
+    /// Took effect.
+    Applied,
+    /// Passed but failed when due.
+    Failed,
+    /// Voted down.
+    Rejected,
+    /// Undecided at the end of its voting period.
+    Expired,
+}
+
+wire_names!(ProposalFilter {
+    Open => "open",
+    Voting => "voting",
+    Passed => "passed",
+    Applied => "applied",
+    Failed => "failed",
+    Rejected => "rejected",
+    Expired => "expired",
+});
+
+impl ProposalFilter {
+    /// Whether a proposal in `status` is listed.
+    pub fn admits(self, status: ProposalStatus) -> bool {
+        match self {
+            ProposalFilter::Open => status.is_open(),
+            ProposalFilter::Voting => status == ProposalStatus::Voting,
+            ProposalFilter::Passed => status == ProposalStatus::Passed,
+            ProposalFilter::Applied => status == ProposalStatus::Applied,
+            ProposalFilter::Failed => status == ProposalStatus::Failed,
+            ProposalFilter::Rejected => status == ProposalStatus::Rejected,
+            ProposalFilter::Expired => status == ProposalStatus::Expired,
+        }
+    }
+}
+
+/// `GET /v1/governance/proposals?status=…&limit=…`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct ProposalsQuery {
+    /// Only proposals in this status (`open`: voting or passed and not yet
+    /// in effect); all without it.
+    pub status: Option<ProposalFilter>,
+    /// At most this many, newest proposed first (default and most
+    /// [`PROPOSALS_MAX`]).
+    pub limit: Option<usize>,
+}
+
+/// One member's vote on a proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProposalVote {
+    /// The member.
+    pub member: String,
+    /// `true` for yes.
+    pub approve: bool,
+}
+
+/// The voting power for, against and in all, counted with the power each
+/// member holds now (a suspended or removed member counts nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Tally {
+    /// Power of the yes votes.
+    pub yes: u64,
+    /// Power of the no votes.
+    pub no: u64,
+    /// All the power in force.
+    pub total: u64,
+}
+
+impl From<ledger::state::governance::Tally> for Tally {
+    fn from(tally: ledger::state::governance::Tally) -> Tally {
+        Tally {
+            yes: tally.yes,
+            no: tally.no,
+            total: tally.total,
+        }
+    }
+}
+
+/// `GET /v1/governance/proposals/{id}`: a proposal by the id of its
+/// proposing transaction. Fields that do not apply to its status are
+/// absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Proposal {
+    /// The proposing transaction's id, hex.
+    pub id: String,
+    /// The member that proposed it.
+    pub proposer: String,
+    /// What it changes.
+    pub action: Action,
+    /// The height it was proposed at.
+    pub proposed_at: u64,
+    /// The last height a vote counts.
+    pub voting_ends: u64,
+    /// Each member's vote, the proposer's yes included, by member id.
+    pub votes: Vec<ProposalVote>,
+    /// Where it stands.
+    pub status: ProposalStatus,
+    /// The height it reached that status: the deciding vote (passed,
+    /// rejected), the block it took effect or failed in (applied, failed),
+    /// the first height after its voting period (expired); absent while
+    /// voting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_at: Option<u64>,
+    /// The block it takes effect in (passed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activates_at: Option<u64>,
+    /// Why it failed, for people (failed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Why it failed, the rejection's stable code (failed only), e.g.
+    /// `asset_exists`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
+    /// Its votes weighed with the member list in force now.
+    pub tally: Tally,
+}
+
+impl Proposal {
+    /// Proposal `id`, tallied against `members` (the list in force);
+    /// `amount` renders an action's amounts.
+    pub fn new(
+        id: &Hash,
+        proposal: &ledger::state::governance::Proposal,
+        members: &[ledger::state::Member],
+        amount: &dyn Fn(&AssetCode, ledger::Amount) -> Amount,
+    ) -> Proposal {
+        use ledger::state::governance::ProposalStatus as S;
+        let (status, status_at, activates_at, failure) = match &proposal.status {
+            S::Voting => (ProposalStatus::Voting, None, None, None),
+            S::Passed { at, activates_at } => {
+                (ProposalStatus::Passed, Some(*at), Some(*activates_at), None)
+            }
+            S::Applied { at } => (ProposalStatus::Applied, Some(*at), None, None),
+            S::Failed { at, reason } => (ProposalStatus::Failed, Some(*at), None, Some(reason)),
+            S::Rejected { at } => (ProposalStatus::Rejected, Some(*at), None, None),
+            S::Expired { at } => (ProposalStatus::Expired, Some(*at), None, None),
+        };
+        Proposal {
+            id: id.to_hex(),
+            proposer: proposal.proposer.as_str().to_owned(),
+            action: Action::new(&proposal.action, amount),
+            proposed_at: proposal.proposed_at,
+            voting_ends: proposal.voting_ends,
+            votes: proposal
+                .votes
+                .iter()
+                .map(|(member, approve)| ProposalVote {
+                    member: member.as_str().to_owned(),
+                    approve: *approve,
+                })
+                .collect(),
+            status,
+            status_at,
+            activates_at,
+            reason: failure.map(ToString::to_string),
+            reason_code: failure.map(|reason| reject_code(reason).to_owned()),
+            tally: ledger::state::governance::Tally::count(members, &proposal.votes).into(),
+        }
+    }
+}
+
+/// `GET /v1/governance/proposals`: proposals, newest proposed first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Proposals {
+    /// The height the answer reads.
+    pub height: u64,
+    /// The proposals (at most `limit`).
+    pub proposals: Vec<Proposal>,
+}
+
 // ---------------------------------------------------------------- blocks
 
 /// `GET /v1/blocks/{height}` and `/v1/blocks/latest`: a header, its
@@ -2065,6 +2669,28 @@ mod tests {
             EscrowStatus::Settled,
         ]);
         same(&[
+            MemberStatus::Active,
+            MemberStatus::Suspended,
+            MemberStatus::Removed,
+        ]);
+        same(&[
+            ProposalStatus::Voting,
+            ProposalStatus::Passed,
+            ProposalStatus::Applied,
+            ProposalStatus::Failed,
+            ProposalStatus::Rejected,
+            ProposalStatus::Expired,
+        ]);
+        same(&[
+            ProposalFilter::Open,
+            ProposalFilter::Voting,
+            ProposalFilter::Passed,
+            ProposalFilter::Applied,
+            ProposalFilter::Failed,
+            ProposalFilter::Rejected,
+            ProposalFilter::Expired,
+        ]);
+        same(&[
             SettledBy::ReleasedByBuyer,
             SettledBy::RefundedBySeller,
             SettledBy::AutoReleased,
@@ -2114,6 +2740,88 @@ mod tests {
             &results[1],
             BatchResult::Refused { error } if error.code == ErrorCode::BadSignature
         ));
+    }
+
+    #[test]
+    fn actions_are_tagged_by_the_ledgers_kind_and_render_amounts() {
+        use ledger::state::governance::{Action as A, GovernanceParams, ParamChange as P};
+        let cny = AssetCode::new("CNY").unwrap();
+        let bank = ledger::MemberId::new("bank-1").unwrap();
+        let amount = |asset: &AssetCode, value: ledger::Amount| Amount::new(asset, value, Some(2));
+        let actions = [
+            A::RemoveMember {
+                member: bank.clone(),
+            },
+            A::SuspendMember {
+                member: bank.clone(),
+            },
+            A::ReinstateMember {
+                member: bank.clone(),
+            },
+            A::SetVotingPower {
+                member: bank.clone(),
+                voting_power: 5,
+            },
+            A::RotateValidatorKey {
+                member: bank.clone(),
+                validator_key: ledger::validators::ValidatorKey([3; 32]),
+            },
+            A::SetAddresses {
+                member: bank.clone(),
+                addresses: vec!["/ip4/10.0.0.1/tcp/7000".into()],
+            },
+            A::RegisterAsset {
+                code: AssetCode::new("GBP").unwrap(),
+                decimals: 2,
+                issuer: bank.clone(),
+            },
+            A::SetFee {
+                asset: cny.clone(),
+                rule: Some(ledger::state::FeeRule {
+                    flat: ledger::Amount(125),
+                    basis_points: 2,
+                    receiving_share: 3_000,
+                }),
+            },
+            A::SetParams(P::CreditCap {
+                asset: cny.clone(),
+                per_point: Some(ledger::Amount(1_000)),
+            }),
+            A::SetParams(P::Governance(GovernanceParams::default())),
+        ];
+        for action in &actions {
+            let shown = Action::new(action, &amount);
+            assert_eq!(shown.kind(), action.kind());
+            let json = serde_json::to_value(&shown).unwrap();
+            assert_eq!(json["kind"], action.kind());
+            let back: Action = serde_json::from_value(json).unwrap();
+            assert_eq!(back, shown);
+        }
+        let fee = serde_json::to_value(Action::new(&actions[7], &amount)).unwrap();
+        assert_eq!(fee["rule"]["flat"]["amount"], "1.25");
+        let cap = serde_json::to_value(Action::new(&actions[8], &amount)).unwrap();
+        assert_eq!(cap["change"]["param"], "credit_cap");
+        assert_eq!(cap["change"]["per_point"]["amount"], "10.00");
+    }
+
+    #[test]
+    fn the_open_filter_admits_voting_and_passed_proposals_only() {
+        use ProposalStatus as S;
+        let all = [
+            S::Voting,
+            S::Passed,
+            S::Applied,
+            S::Failed,
+            S::Rejected,
+            S::Expired,
+        ];
+        let open: Vec<S> = all
+            .into_iter()
+            .filter(|s| ProposalFilter::Open.admits(*s))
+            .collect();
+        assert_eq!(open, [S::Voting, S::Passed]);
+        assert!(ProposalFilter::Failed.admits(S::Failed));
+        assert!(!ProposalFilter::Failed.admits(S::Applied));
     }
 
     #[test]

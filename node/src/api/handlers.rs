@@ -14,10 +14,10 @@ use tokio::sync::oneshot;
 
 use clearhouse_ledger::block::Block;
 use clearhouse_ledger::payment::EndToEndId;
-use clearhouse_ledger::state::{AccountState, OverseerRole};
+use clearhouse_ledger::state::{AccountState, OverseerRole, validator_set};
 use clearhouse_ledger::{AccountId, Amount, AssetCode, Hash, SignedTransaction};
 
-use super::access::{Caller, Parties, Sight, parties};
+use super::access::{Caller, Parties, Sight, is_public_business, parties};
 use super::batch::{WIRE_BATCH_MEDIA_TYPE, WireBatchError, split_wire_batch};
 use super::dto::{self, CHAIN_BLOCKS_MAX, ErrorCode, TxState};
 use super::router::{ApiDoc, ApiError, ApiState, admit_error, internal};
@@ -33,9 +33,16 @@ use crate::verify::check_wire_off_loop;
     tag = "node",
     responses((status = 200, description = "The node, its chain and its tip", body = dto::NodeStatus))
 )]
-pub(super) async fn status(State(state): State<ApiState>, caller: Caller) -> Json<dto::NodeStatus> {
+pub(super) async fn status(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> Result<Json<dto::NodeStatus>, ApiError> {
     let status = state.status.borrow().clone();
-    Json(dto::NodeStatus {
+    // The member list in force (governance changes it), and the validator
+    // set it makes: the one certifying the next block.
+    let members = state.store.members().map_err(internal)?;
+    let validators = validator_set(&members).map_err(internal)?;
+    Ok(Json(dto::NodeStatus {
         chain_id: state.chain_id.to_hex(),
         node: state.name.clone(),
         role: state.role,
@@ -43,8 +50,7 @@ pub(super) async fn status(State(state): State<ApiState>, caller: Caller) -> Jso
         latest_block_hash: status.block_hash.to_hex(),
         state_root: status.state_root.to_hex(),
         round: status.round,
-        validators: state
-            .validators
+        validators: validators
             .validators()
             .iter()
             .map(|v| dto::Validator {
@@ -55,8 +61,9 @@ pub(super) async fn status(State(state): State<ApiState>, caller: Caller) -> Jso
             .collect(),
         peers: status.peers.iter().map(|p| hex::encode(p.0)).collect(),
         mempool_size: u64::try_from(status.mempool_size).unwrap_or(u64::MAX),
+        members: members.iter().map(dto::Member::new).collect(),
         caller: caller.info(),
-    })
+    }))
 }
 
 /// `POST /v1/transactions`: one signed transaction.
@@ -566,6 +573,93 @@ fn quote_of(
     }
 }
 
+/// `GET /v1/governance/proposals?status=…&limit=…`: governance proposals,
+/// newest proposed first (public: governance is the network's public
+/// business, see `access`).
+#[utoipa::path(
+    get,
+    path = "/v1/governance/proposals",
+    tag = "governance",
+    params(dto::ProposalsQuery),
+    responses(
+        (status = 200, description = "The proposals, newest proposed first", body = dto::Proposals),
+        (status = 400, description = "Bad status or query", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn proposals(
+    State(state): State<ApiState>,
+    query: Result<Query<dto::ProposalsQuery>, QueryRejection>,
+) -> Result<Json<dto::Proposals>, ApiError> {
+    let Query(query) = query.map_err(bad_query)?;
+    let limit = query
+        .limit
+        .unwrap_or(dto::PROPOSALS_MAX)
+        .clamp(1, dto::PROPOSALS_MAX);
+    let height = state.store.tip().map_err(internal)?.height;
+    let members = state.store.members().map_err(internal)?;
+    let mut found: Vec<dto::Proposal> = state
+        .store
+        .proposals()
+        .map_err(internal)?
+        .iter()
+        .map(|(id, proposal)| proposal_of(&state, id, proposal, &members))
+        .filter(|proposal| {
+            query
+                .status
+                .is_none_or(|filter| filter.admits(proposal.status))
+        })
+        .collect();
+    // Newest proposed first; within a height, by id (the block's order is
+    // not kept in the state, and ids make the answer the same on every node).
+    found.sort_by(|a, b| {
+        b.proposed_at
+            .cmp(&a.proposed_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    found.truncate(limit);
+    Ok(Json(dto::Proposals {
+        height,
+        proposals: found,
+    }))
+}
+
+/// `GET /v1/governance/proposals/{id}`: one proposal, whatever its status.
+#[utoipa::path(
+    get,
+    path = "/v1/governance/proposals/{id}",
+    tag = "governance",
+    params(("id" = String, Path, description = "The proposing transaction's id, hex")),
+    responses(
+        (status = 200, description = "The proposal with its votes and tally", body = dto::Proposal),
+        (status = 400, description = "Bad id (`bad_hash`)", body = dto::ErrorBody),
+        (status = 404, description = "No proposal has this id (`unknown_proposal`)", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn proposal(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<dto::Proposal>, ApiError> {
+    let id = parse_hash(&id)?;
+    let found = state
+        .store
+        .proposal(&id)
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownProposal, format!("no proposal {id}")))?;
+    let members = state.store.members().map_err(internal)?;
+    Ok(Json(proposal_of(&state, &id, &found, &members)))
+}
+
+fn proposal_of(
+    state: &ApiState,
+    id: &Hash,
+    proposal: &clearhouse_ledger::state::governance::Proposal,
+    members: &[clearhouse_ledger::state::Member],
+) -> dto::Proposal {
+    dto::Proposal::new(id, proposal, members, &|asset, amount| {
+        amount_of(state, asset, amount)
+    })
+}
+
 /// `GET /v1/escrows/{id}`: an escrow by the id of its opening transaction.
 #[utoipa::path(
     get,
@@ -594,6 +688,7 @@ pub(super) async fn escrow(
             accounts: vec![found.buyer, found.seller],
             banks: vec![found.arbiter.clone()],
             onlookers: Vec::new(),
+            public: false,
         };
         for account in [found.buyer, found.seller] {
             if let Some(state) = state.store.account(&account).map_err(internal)? {
@@ -1052,6 +1147,9 @@ fn sight_of(
 ) -> Result<Sight, ApiError> {
     Ok(match caller {
         Caller::Overseer { .. } => Sight::Full,
+        // Governance is public business (see `access`): known from the
+        // body alone, without reading the parties.
+        _ if is_public_business(&tx.tx.body) => Sight::Full,
         Caller::Public => Sight::Hidden,
         _ => caller.sight(&parties(&state.store, tx, receipt)?),
     })

@@ -43,7 +43,8 @@ pub struct ApiState {
     pub chain_id: ChainId,
     /// Reads.
     pub store: Store,
-    /// The validators.
+    /// The validators at the node's start (`/v1/status` reads the set in
+    /// force from the store: governance changes it).
     pub validators: ValidatorSet,
     /// Commands to the driver.
     pub commands: mpsc::Sender<Command>,
@@ -128,6 +129,18 @@ pub fn routes() -> Vec<Route> {
         route("GET", "/v1/assets/{code}", Public, get(handlers::asset)),
         route("GET", "/v1/quotes", Public, get(handlers::quotes)),
         route("GET", "/v1/quotes/{id}", Public, get(handlers::quote)),
+        route(
+            "GET",
+            "/v1/governance/proposals",
+            Public,
+            get(handlers::proposals),
+        ),
+        route(
+            "GET",
+            "/v1/governance/proposals/{id}",
+            Public,
+            get(handlers::proposal),
+        ),
         route("GET", "/v1/escrows/{id}", Scoped, get(handlers::escrow)),
         route("GET", "/v1/credit/{account}", Scoped, get(handlers::credit)),
         route(
@@ -243,6 +256,8 @@ pub type ApiAddress = SocketAddr;
         handlers::asset,
         handlers::quotes,
         handlers::quote,
+        handlers::proposals,
+        handlers::proposal,
         handlers::escrow,
         handlers::credit,
         handlers::latest_block,

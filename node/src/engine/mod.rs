@@ -32,8 +32,9 @@
 //! Empty blocks: a validator does not start the next height while it has
 //! no work. After a commit (or at start) it idles at the next height until
 //! a transaction enters its mempool, a consensus message for that height
-//! (or above) arrives, or an escrow or credit deadline is due (then an
-//! empty block every `deadline_block_ms`). An idle network sends nothing.
+//! (or above) arrives, or an escrow or credit deadline is due, or a passed
+//! governance proposal waits for its activation height (then an empty
+//! block every `deadline_block_ms`). An idle network sends nothing.
 //!
 //! Sync: when a peer reports (or a message shows) a higher committed
 //! height, the engine asks for the missing blocks with their certificates,
@@ -263,10 +264,11 @@ pub enum EngineError {
     },
 }
 
-/// This validator's identity in consensus.
+/// This validator's identity in consensus: its key. Its place in the
+/// validator set is looked up at every height's set (governance may add,
+/// rotate or remove it); while the set in force does not hold its key, the
+/// node follows the chain without signing.
 pub struct Signer {
-    /// Its index in the validator set.
-    pub index: ValidatorIndex,
     /// Its key.
     pub key: Keypair,
 }
@@ -314,8 +316,6 @@ impl Mutants {
 pub struct EngineConfig {
     /// The chain.
     pub chain_id: ChainId,
-    /// The validators (fixed for the chain's life until governance arrives).
-    pub validators: ValidatorSet,
     /// `Some` for a validator.
     pub signer: Option<Signer>,
     /// Bounds.
@@ -527,6 +527,46 @@ pub fn machine_config(
     Some(config)
 }
 
+/// The validator set in force for the height after the store's tip.
+fn set_in_force(store: &Arc<dyn ChainStore>) -> Result<ValidatorSet, EngineError> {
+    let view: &dyn state::StateView = &**store;
+    let members = state::read_members(view).map_err(|error| EngineError::Invariant {
+        height: 0,
+        reason: format!("reading the member list: {error}"),
+    })?;
+    state::validator_set(&members).map_err(|error| EngineError::Invariant {
+        height: 0,
+        reason: format!("the validator set in the state is invalid: {error}"),
+    })
+}
+
+/// The keys in set order and the machine configuration for a validator
+/// set: `signer` gets the index of its key, if the set holds it.
+fn epoch(
+    validators: &ValidatorSet,
+    signer: Option<&Signer>,
+    timeouts: &Timeouts,
+    mutants: Mutants,
+    tip: u64,
+) -> Result<(Vec<ValidatorKey>, consensus::Config), EngineError> {
+    let keys: Vec<ValidatorKey> = validators.validators().iter().map(|v| v.key).collect();
+    let me = signer.and_then(|signer| {
+        let key = ValidatorKey(signer.key.account().0);
+        keys.iter()
+            .position(|k| *k == key)
+            .and_then(|i| u32::try_from(i).ok())
+            .map(ValidatorIndex)
+    });
+    let mut config =
+        machine_config(validators, me, timeouts).ok_or_else(|| EngineError::Invariant {
+            height: tip + 1,
+            reason: "the validator set does not fit the consensus machine".into(),
+        })?;
+    config.mutants.forget_lock_on_restore = mutants.forget_lock_on_restart;
+    config.mutants.count_duplicate_votes = mutants.count_duplicate_votes;
+    Ok((keys, config))
+}
+
 fn millis_between(later: Millis, earlier: Millis) -> Millis {
     later.saturating_sub(earlier)
 }
@@ -542,21 +582,19 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         let EngineConfig {
             chain_id,
-            validators,
             signer,
             limits,
             timeouts,
             mutants,
         } = config;
-        let keys: Vec<ValidatorKey> = validators.validators().iter().map(|v| v.key).collect();
-        let me = signer.as_ref().map(|s| s.index);
-        let mut machine_config =
-            machine_config(&validators, me, &timeouts).ok_or_else(|| EngineError::Invariant {
-                height: 0,
-                reason: "the validator set does not fit the consensus machine".into(),
-            })?;
-        machine_config.mutants.forget_lock_on_restore = mutants.forget_lock_on_restart;
-        machine_config.mutants.count_duplicate_votes = mutants.count_duplicate_votes;
+        let validators = set_in_force(&store)?;
+        let (keys, machine_config) = epoch(
+            &validators,
+            signer.as_ref(),
+            &timeouts,
+            mutants,
+            store.chain_tip()?.height,
+        )?;
         let schedule = machine_config.validators.clone();
         let rebroadcast_ms = timeouts.rebroadcast_ms.max(50);
         Ok(Engine {
@@ -1418,6 +1456,36 @@ impl Engine {
         self.after_commit()
     }
 
+    /// Moves to the validator set in force after a decided block: when it
+    /// differs, a fresh machine for it (the decided one holds nothing the
+    /// next height needs but messages counted under the old set, which
+    /// their senders rebroadcast), this validator's place in it, and the
+    /// proposer schedule. Returns whether the set changed.
+    fn adopt(&mut self, validators: &ValidatorSet, tip: u64) -> Result<bool, EngineError> {
+        if *validators == self.validators {
+            return Ok(false);
+        }
+        let (keys, config) = epoch(
+            validators,
+            self.signer.as_ref(),
+            &self.timeouts,
+            self.mutants,
+            tip,
+        )?;
+        tracing::info!(
+            height = tip + 1,
+            validators = keys.len(),
+            signing = config.me.is_some(),
+            "the validator set changes"
+        );
+        self.schedule = config.validators.clone();
+        self.machine = Machine::new(config.clone());
+        self.config = config;
+        self.keys = keys;
+        self.validators = validators.clone();
+        Ok(true)
+    }
+
     /// Hands a decided block to the store and moves on: the pool forgets
     /// its transactions, and the next height executes on the block over
     /// the store until it lands ([`Engine::landed`]).
@@ -1429,6 +1497,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let decided = Decided::new(Arc::new(outcome));
         let height = decided.height();
+        let next_validators = decided.outcome().execution.next_validators.clone();
         self.effects.push(Effect::Commit {
             outcome: decided.outcome().clone(),
             certificate,
@@ -1463,6 +1532,11 @@ impl Engine {
         self.proposals_per_slot.retain(|(h, _), _| *h > height);
         self.seen.clear();
         self.timers.clear();
+        if self.adopt(&next_validators, height)? {
+            // Messages kept for the next height were checked against the
+            // old set: their senders rebroadcast them.
+            self.idle_buffer.clear();
+        }
         tracing::debug!(target: "timeline", height, by_sync, "decided");
         Ok(())
     }
@@ -1552,10 +1626,21 @@ impl Engine {
             return Ok(false);
         }
         let tip = self.store.chain_tip()?;
-        Ok(self
+        if self
             .store
             .next_deadline()?
-            .is_some_and(|height| height <= tip.height))
+            .is_some_and(|height| height <= tip.height)
+        {
+            return Ok(true);
+        }
+        // A passed proposal takes effect at its height: build up to it.
+        let view: &dyn state::StateView = &*self.store;
+        let activation =
+            state::governance::next_activation(view).map_err(|error| EngineError::Invariant {
+                height: tip.height,
+                reason: format!("reading the governance agenda: {error}"),
+            })?;
+        Ok(activation.is_some_and(|height| height <= tip.height + 1))
     }
 
     // ----- time ------------------------------------------------------------
@@ -1880,19 +1965,26 @@ impl Engine {
             );
         }
         // Signed by a validator of this chain?
-        let valid = match &message {
-            ConsensusMessage::Proposal(p) => {
-                self.index_of(&p.proposer).is_some() && p.verify(&self.chain_id).is_ok()
-            }
-            ConsensusMessage::Vote(v) => {
-                self.index_of(&v.validator).is_some() && v.verify(&self.chain_id).is_ok()
-            }
+        let (signer, verifies) = match &message {
+            ConsensusMessage::Proposal(p) => (p.proposer, p.verify(&self.chain_id).is_ok()),
+            ConsensusMessage::Vote(v) => (v.validator, v.verify(&self.chain_id).is_ok()),
         };
-        if !valid {
+        if !verifies {
             return Ok(Verdict::Reject);
         }
         let next = self.next_height()?;
         let height = message.height();
+        if self.index_of(&signer).is_none() {
+            // Not in the set of the next height: a stranger's message, or
+            // one of a later height whose set governance changes (not
+            // known here until the next block is decided; its sender
+            // rebroadcasts it).
+            return Ok(if height > next {
+                Verdict::Ignore
+            } else {
+                Verdict::Reject
+            });
+        }
         if height < next {
             // Old news: a peer may be behind; it will sync from us.
             return Ok(Verdict::Ignore);

@@ -45,6 +45,10 @@ pub(crate) struct Behaviour {
     pub(crate) sync: request_response::Behaviour<SyncCodec>,
 }
 
+/// Identities the connection limits leave room for beyond the allow-list
+/// at start: banks that governance admits before the next restart.
+const ADMITTED_ROOM: usize = 16;
+
 /// Builds the swarm. `allowed` are the peer ids that may connect.
 pub(crate) fn build_swarm(
     keypair: identity::Keypair,
@@ -58,7 +62,9 @@ pub(crate) fn build_swarm(
     };
     let sync_config = request_response::Config::default()
         .with_request_timeout(Duration::from_millis(limits.sync_request_timeout_ms));
-    let connection_limits = connection_limits_for(limits, allowed.len());
+    // Room for members governance admits while this process runs (a
+    // restart sizes the limits for the member list it starts with).
+    let connection_limits = connection_limits_for(limits, allowed.len() + ADMITTED_ROOM);
 
     let swarm = SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()

@@ -63,6 +63,10 @@ pub(crate) enum Command {
     Stats {
         reply: oneshot::Sender<NetworkStats>,
     },
+    Admit {
+        allowed: Vec<NetworkKey>,
+        dial: Vec<(NetworkKey, Multiaddr)>,
+    },
 }
 
 /// A configured peer we keep dialling while disconnected.
@@ -243,6 +247,60 @@ impl EventLoop {
             Command::Stats { reply } => {
                 let _ = reply.send(self.stats);
             }
+            Command::Admit { allowed, dial } => self.admit(allowed, dial),
+        }
+    }
+
+    /// Replaces the allow-list (the chain's member list changed): newly
+    /// allowed identities may connect and, with an address, are dialled;
+    /// identities no longer allowed are cut off and never redialled.
+    fn admit(&mut self, allowed: Vec<NetworkKey>, dial: Vec<(NetworkKey, Multiaddr)>) {
+        let mut next = HashMap::new();
+        for key in allowed {
+            match peer_id_of(key) {
+                Ok(peer_id) => {
+                    next.insert(peer_id, key);
+                }
+                Err(error) => tracing::warn!(%key, %error, "an allowed key is not a peer id"),
+            }
+        }
+        let gone: Vec<PeerId> = self
+            .allowed
+            .keys()
+            .filter(|peer_id| !next.contains_key(peer_id))
+            .copied()
+            .collect();
+        for peer_id in &gone {
+            let behaviour = self.swarm.behaviour_mut();
+            behaviour.allowed.disallow_peer(*peer_id);
+            self.redials.remove(peer_id);
+            if self.swarm.is_connected(peer_id) {
+                let _ = self.swarm.disconnect_peer_id(*peer_id);
+            }
+            tracing::info!(peer = %peer_id, "no longer a member: disconnected");
+        }
+        for (peer_id, key) in &next {
+            if !self.allowed.contains_key(peer_id) {
+                self.swarm.behaviour_mut().allowed.allow_peer(*peer_id);
+                tracing::info!(peer = %peer_id, %key, "admitted");
+            }
+        }
+        self.allowed = next;
+        let local = *self.swarm.local_peer_id();
+        let now = Instant::now();
+        for (key, address) in dial {
+            let Ok(peer_id) = peer_id_of(key) else {
+                continue;
+            };
+            if peer_id == local || !self.allowed.contains_key(&peer_id) {
+                continue;
+            }
+            self.redials.entry(peer_id).or_insert_with(|| Redial {
+                address,
+                next_attempt: now,
+                backoff: Duration::from_millis(self.limits.redial_backoff_initial_ms),
+                connected_since: None,
+            });
         }
     }
 

@@ -307,6 +307,27 @@ impl NetworkClient {
         answer.await.unwrap_or_default()
     }
 
+    /// Replaces the allow-list with `allowed` (the chain's members in force,
+    /// plus configured observers and peers): a newly allowed identity may
+    /// connect, and is dialled at its first parseable address in `dial`; one
+    /// no longer allowed is disconnected and never redialled.
+    pub async fn admit(&self, allowed: Vec<NetworkKey>, dial: Vec<(NetworkKey, Vec<String>)>) {
+        let dial = dial
+            .into_iter()
+            .filter_map(|(key, addresses)| {
+                let address = addresses.iter().find_map(|text| {
+                    text.parse::<libp2p::Multiaddr>()
+                        .map_err(|error| {
+                            tracing::warn!(%key, address = %text, %error, "a member's address does not parse");
+                        })
+                        .ok()
+                })?;
+                Some((key, address))
+            })
+            .collect();
+        let _ = self.send(Command::Admit { allowed, dial }).await;
+    }
+
     /// What the network has dropped or refused so far.
     pub async fn stats(&self) -> NetworkStats {
         let (reply, answer) = oneshot::channel();

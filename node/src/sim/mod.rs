@@ -37,7 +37,9 @@ use std::sync::Arc;
 use clearhouse_ledger::block::signatures_root;
 use clearhouse_ledger::certificate::{CommitCertificate, VoteKind};
 use clearhouse_ledger::crypto::{self, Keypair, sha256};
-use clearhouse_ledger::genesis::{AccountEntry, AssetEntry, Genesis, GenesisFile, MemberEntry};
+use clearhouse_ledger::genesis::{
+    AccountEntry, AssetEntry, Genesis, GenesisFile, GovernanceEntry, MemberEntry,
+};
 use clearhouse_ledger::merkle;
 use clearhouse_ledger::state::{self, Signatures};
 use clearhouse_ledger::store::ChainStore;
@@ -84,7 +86,14 @@ pub struct SimConfig {
     pub payments: usize,
     /// Keep a readable trace.
     pub trace: bool,
+    /// Change the validator set by governance throughout the run (at
+    /// least [`GOVERNANCE_STEPS`] proposals: voting power changes, and
+    /// with 5 validators or more a suspension and its reinstatement).
+    pub governance: bool,
 }
+
+/// Proposals a governed run carries through.
+pub const GOVERNANCE_STEPS: usize = 6;
 
 impl SimConfig {
     /// A run of `validators` validators with defaults.
@@ -95,6 +104,7 @@ impl SimConfig {
             mutants: Mutants::default(),
             payments: 60,
             trace: false,
+            governance: false,
         }
     }
 }
@@ -115,6 +125,8 @@ pub struct SimReport {
     pub liveness: Vec<String>,
     /// The height every honest node reached.
     pub height: u64,
+    /// How many times the validator set changed along the chain.
+    pub set_changes: usize,
     /// Payments committed.
     pub committed: usize,
     /// Payments submitted.
@@ -177,6 +189,8 @@ enum Action {
     },
     /// Clients resubmit what is not final yet.
     Resubmit,
+    /// The banks' governance clients take their next step.
+    Govern,
     /// A sync request's timeout: fails it unless it was answered.
     SyncTimeout {
         token: u64,
@@ -206,6 +220,155 @@ struct Payment {
     id: Hash,
 }
 
+/// One planned governance proposal.
+#[derive(Clone)]
+struct GovStep {
+    action: state::governance::Action,
+    proposer: usize,
+    /// The other active banks: each votes yes.
+    voters: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum GovPhase {
+    Idle,
+    Proposed(Hash),
+    Voted(Hash),
+}
+
+/// The banks' governance clients: a plan of proposals carried out one
+/// after the other, each signed by its bank's governance key.
+struct Governance {
+    steps: Vec<GovStep>,
+    current: usize,
+    phase: GovPhase,
+    keys: Vec<Keypair>,
+    nonces: Vec<u64>,
+    outcomes: Vec<&'static str>,
+}
+
+impl Governance {
+    /// [`GOVERNANCE_STEPS`] steps over `n` banks of power 10: voting power
+    /// changes that never give one bank a third, and with 5 banks or more
+    /// a suspension (the set shrinks by one) and later its reinstatement.
+    fn plan(rng: &mut Rng, n: usize, seed: u64) -> Governance {
+        use state::governance::Action as A;
+        let bank = |i: usize| {
+            clearhouse_ledger::MemberId::new(&format!("bank-{i}"))
+                .unwrap_or_else(|_| unreachable_genesis("bank id"))
+        };
+        let mut powers = vec![10u64; n];
+        let mut suspended: Option<usize> = None;
+        let mut steps = Vec::new();
+        let pick =
+            |rng: &mut Rng, below: usize| usize::try_from(rng.below(below as u64)).unwrap_or(0);
+        while steps.len() < GOVERNANCE_STEPS {
+            let active: Vec<usize> = (0..n).filter(|i| Some(*i) != suspended).collect();
+            let action = match (steps.len(), suspended) {
+                (1, None) if n >= 5 => {
+                    let target = pick(rng, n);
+                    suspended = Some(target);
+                    A::SuspendMember {
+                        member: bank(target),
+                    }
+                }
+                (4, Some(target)) => {
+                    suspended = None;
+                    A::ReinstateMember {
+                        member: bank(target),
+                    }
+                }
+                _ => {
+                    // A new power for an active bank, within what keeps
+                    // every bank below a third of the active total.
+                    let target = active[pick(rng, active.len())];
+                    let others: u64 = active
+                        .iter()
+                        .filter(|i| **i != target)
+                        .map(|i| powers[*i])
+                        .sum();
+                    let candidates: Vec<u64> = (8..=13)
+                        .filter(|p| *p != powers[target])
+                        .filter(|p| {
+                            let total = others + p;
+                            active
+                                .iter()
+                                .all(|i| (if *i == target { *p } else { powers[*i] }) * 3 < total)
+                        })
+                        .collect();
+                    if candidates.is_empty() {
+                        continue;
+                    }
+                    let power = candidates[pick(rng, candidates.len())];
+                    powers[target] = power;
+                    A::SetVotingPower {
+                        member: bank(target),
+                        voting_power: power,
+                    }
+                }
+            };
+            let active: Vec<usize> = (0..n)
+                .filter(|i| Some(*i) != suspended || matches!(action, A::SuspendMember { .. }))
+                .filter(
+                    |i| !matches!(&action, A::ReinstateMember { member } if *member == bank(*i)),
+                )
+                .collect();
+            let proposer = active[pick(rng, active.len())];
+            let voters = active.iter().copied().filter(|i| *i != proposer).collect();
+            steps.push(GovStep {
+                action,
+                proposer,
+                voters,
+            });
+        }
+        Governance {
+            steps,
+            current: 0,
+            phase: GovPhase::Idle,
+            keys: (0..n)
+                .map(|i| key_of(&format!("governance-{i}"), seed))
+                .collect(),
+            nonces: vec![0; n],
+            outcomes: Vec::new(),
+        }
+    }
+
+    /// Bank `bank`'s next transaction (its nonce advances).
+    fn sign(&mut self, chain_id: ChainId, bank: usize, body: Body) -> Option<Payment> {
+        let key = self.keys.get(bank)?;
+        let tx = Transaction {
+            chain_id,
+            sender: key.account(),
+            nonce: self.nonces[bank],
+            fee: Amount(0),
+            expiry_height: u64::MAX,
+            body,
+        }
+        .sign(key)
+        .ok()?;
+        self.nonces[bank] += 1;
+        let id = tx.id().ok()?;
+        Some(Payment { tx, id })
+    }
+
+    fn finished(&self) -> bool {
+        self.current >= self.steps.len()
+    }
+
+    fn summary(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|step| match &step.action {
+                state::governance::Action::SetVotingPower {
+                    member,
+                    voting_power,
+                } => format!("{member}={voting_power}"),
+                other => format!("{}:{:?}", other.kind(), step.proposer),
+            })
+            .collect()
+    }
+}
+
 /// A signed message an honest validator published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Slot {
@@ -224,7 +387,9 @@ struct World {
     rng: Rng,
     chain_id: ChainId,
     genesis: Genesis,
-    validator_set: ValidatorSet,
+    /// The validator set of each height where it changed, from the replay.
+    sets: BTreeMap<u64, ValidatorSet>,
+    governance: Option<Governance>,
     nodes: Vec<Node>,
     queue: BTreeMap<(Millis, u64), Action>,
     sequence: u64,
@@ -324,6 +489,8 @@ fn genesis(validators: &[Keypair], accounts: &[Keypair], seed: u64) -> Genesis {
                 network_key: key_of(&format!("network-{i}"), seed).account().to_hex(),
                 voting_power: 10,
                 treasury: key_of(&format!("treasury-{i}"), seed).account().to_hex(),
+                governance_key: key_of(&format!("governance-{i}"), seed).account().to_hex(),
+                addresses: Vec::new(),
                 api_key: None,
                 sealing_key: None,
             })
@@ -348,6 +515,12 @@ fn genesis(validators: &[Keypair], accounts: &[Keypair], seed: u64) -> Genesis {
         credit: None,
         auditors: Vec::new(),
         regulators: Vec::new(),
+        // Proposals take effect in the block after they pass.
+        governance: Some(GovernanceEntry {
+            activation_offset: 1,
+            voting_period_min: 1,
+            voting_period_max: 10_000,
+        }),
     };
     match file.validate() {
         Ok(genesis) => genesis,
@@ -386,10 +559,6 @@ impl World {
             .collect();
         let genesis = genesis(&validator_keys, &accounts, config.seed);
         let chain_id = genesis.chain_id().unwrap_or_default();
-        let validator_set = match genesis.validator_set() {
-            Ok(set) => set,
-            Err(error) => unreachable_genesis(&error.to_string()),
-        };
         let byzantine = match rng.below(8) {
             0 | 1 => Byzantine::None,
             2 => Byzantine::Equivocate,
@@ -472,7 +641,8 @@ impl World {
             rng,
             chain_id,
             genesis,
-            validator_set,
+            sets: BTreeMap::new(),
+            governance: None,
             nodes,
             queue: BTreeMap::new(),
             sequence: 0,
@@ -532,13 +702,22 @@ impl World {
             world.schedule(at, Action::Submit { index });
         }
         world.schedule(700, Action::Resubmit);
+        if world.config.governance {
+            world.governance = Some(Governance::plan(&mut world.rng, n, world.config.seed));
+            world.schedule(200, Action::Govern);
+        }
         world.scenario = world.scenario();
         world
     }
 
     fn scenario(&self) -> String {
+        let governance = self
+            .governance
+            .as_ref()
+            .map(|g| format!(", governance {:?}", g.summary()))
+            .unwrap_or_default();
         format!(
-            "{} validators, {} nodes, byzantine {:?}, delay <= {} ms, drop {}‰, duplicate {}‰, crash-at-effect {}‰, slow link {:?}",
+            "{} validators, {} nodes, byzantine {:?}, delay <= {} ms, drop {}‰, duplicate {}‰, crash-at-effect {}‰, slow link {:?}{governance}",
             self.config.validators.clamp(4, 10),
             self.nodes.len(),
             self.byzantine,
@@ -548,6 +727,89 @@ impl World {
             self.effect_crash_per_mille,
             self.slow_link,
         )
+    }
+
+    /// The governance clients' next step: propose the current step's
+    /// action; once the proposal is committed, every other active bank
+    /// votes yes; once it took effect (or failed), the next step.
+    fn govern(&mut self) {
+        let Some(mut governance) = self.governance.take() else {
+            return;
+        };
+        let store = self
+            .nodes
+            .iter()
+            .filter(|n| n.honest && !n.fatal)
+            .max_by_key(|n| n.store.chain_tip().map(|t| t.height).unwrap_or(0))
+            .map(|n| n.store.clone());
+        let mut submit = Vec::new();
+        match governance.phase {
+            GovPhase::Idle if governance.current < governance.steps.len() => {
+                let step = governance.steps[governance.current].clone();
+                let body = Body::Propose {
+                    action: step.action.clone(),
+                    voting_period: 1_000,
+                };
+                if let Some(payment) = governance.sign(self.chain_id, step.proposer, body) {
+                    self.note(format!(
+                        "governance step {}: bank {} proposes {}",
+                        governance.current,
+                        step.proposer,
+                        step.action.kind()
+                    ));
+                    governance.phase = GovPhase::Proposed(payment.id);
+                    submit.push(payment);
+                }
+            }
+            GovPhase::Idle => {}
+            GovPhase::Proposed(id) => {
+                if self.committed.contains(&id) {
+                    let step = governance.steps[governance.current].clone();
+                    for voter in step.voters {
+                        let body = Body::Vote {
+                            proposal: id,
+                            approve: true,
+                        };
+                        if let Some(payment) = governance.sign(self.chain_id, voter, body) {
+                            submit.push(payment);
+                        }
+                    }
+                    governance.phase = GovPhase::Voted(id);
+                }
+            }
+            GovPhase::Voted(id) => {
+                let proposal = store.as_ref().and_then(|store| {
+                    state::read::<state::governance::Proposal>(
+                        &**store,
+                        &state::StateKey::Proposal(id),
+                    )
+                    .ok()
+                    .flatten()
+                });
+                if let Some(proposal) = proposal
+                    && !proposal.status.is_open()
+                {
+                    self.note(format!(
+                        "governance step {}: {}",
+                        governance.current,
+                        proposal.status.as_str()
+                    ));
+                    governance.outcomes.push(proposal.status.as_str());
+                    governance.current += 1;
+                    governance.phase = GovPhase::Idle;
+                }
+            }
+        }
+        for payment in submit {
+            let index = self.payments.len();
+            self.payments.push(payment);
+            self.submit(index);
+        }
+        let finished = governance.finished();
+        self.governance = Some(governance);
+        if !finished {
+            self.schedule(self.now + 150, Action::Govern);
+        }
     }
 
     fn schedule(&mut self, at: Millis, action: Action) {
@@ -577,22 +839,11 @@ impl World {
     }
 
     fn engine_config(&self, node: usize) -> EngineConfig {
-        let signer = self.nodes[node].signer.as_ref().and_then(|seed| {
-            let key = Keypair::from_seed(seed);
-            let validator_key = ValidatorKey(key.account().0);
-            let index = self
-                .validator_set
-                .validators()
-                .iter()
-                .position(|v| v.key == validator_key)?;
-            Some(Signer {
-                index: clearhouse_consensus::ValidatorIndex(u32::try_from(index).ok()?),
-                key,
-            })
+        let signer = self.nodes[node].signer.as_ref().map(|seed| Signer {
+            key: Keypair::from_seed(seed),
         });
         EngineConfig {
             chain_id: self.chain_id,
-            validators: self.validator_set.clone(),
             signer,
             limits: Limits {
                 block_txs_max: 50,
@@ -692,6 +943,9 @@ impl World {
         if self.committed.len() < self.payments.len() {
             return false;
         }
+        if self.governance.as_ref().is_some_and(|g| !g.finished()) {
+            return false;
+        }
         let mut heights = self
             .nodes
             .iter()
@@ -762,6 +1016,7 @@ impl World {
                 }
             }
             Action::Submit { index } => self.submit(index),
+            Action::Govern => self.govern(),
             Action::SyncTimeout { token } => {
                 if let Some((requester, incarnation, blocks, peer)) =
                     self.sync_tokens.remove(&token)
@@ -1369,7 +1624,21 @@ impl World {
     }
 
     fn finish(&mut self) {
-        self.check_locks();
+        if let Some(governance) = &self.governance {
+            if !governance.finished() {
+                let line = format!(
+                    "governance stuck at step {} of {} ({:?}) after {:?}",
+                    governance.current,
+                    governance.steps.len(),
+                    governance.phase,
+                    governance.outcomes
+                );
+                self.liveness_failure(line);
+            } else if governance.outcomes.iter().any(|o| *o != "applied") {
+                let line = format!("a governance step did not apply: {:?}", governance.outcomes);
+                self.violation(line);
+            }
+        }
         // Liveness.
         let missing = self
             .payments
@@ -1434,6 +1703,14 @@ impl World {
         if let Some(&(node, _)) = heights.iter().max_by_key(|(_, h)| *h) {
             self.replay(node);
         }
+        self.check_locks();
+        self.check_signers_in_force();
+        if self.config.governance && self.sets.len() <= GOVERNANCE_STEPS {
+            let changes = self.sets.len().saturating_sub(1);
+            self.liveness_failure(format!(
+                "the validator set changed {changes} times, {GOVERNANCE_STEPS} planned"
+            ));
+        }
     }
 
     /// Re-executes a node's chain on a fresh store: every block must
@@ -1454,9 +1731,21 @@ impl World {
                 return;
             };
             let hash = block.hash().unwrap_or_default();
-            if let Err(error) =
-                certificate.verify(&self.chain_id, height, &hash, &self.validator_set)
+            // The set of this height: from the state before the block.
+            let set = match state::read_members(&fresh)
+                .map_err(|e| e.to_string())
+                .and_then(|members| state::validator_set(&members).map_err(|e| e.to_string()))
             {
+                Ok(set) => set,
+                Err(error) => {
+                    self.violation(format!("no validator set at height {height}: {error}"));
+                    return;
+                }
+            };
+            if self.sets.values().next_back() != Some(&set) {
+                self.sets.insert(height, set.clone());
+            }
+            if let Err(error) = certificate.verify(&self.chain_id, height, &hash, &set) {
                 self.violation(format!(
                     "certificate of height {height} does not verify: {error}"
                 ));
@@ -1475,6 +1764,14 @@ impl World {
                 }
             }
         }
+        // The set the tip's state leaves in force (after the last change).
+        if let Ok(set) = state::read_members(&fresh)
+            .map_err(|e| e.to_string())
+            .and_then(|members| state::validator_set(&members).map_err(|e| e.to_string()))
+            && self.sets.values().next_back() != Some(&set)
+        {
+            self.sets.insert(tip + 1, set);
+        }
         if fresh.root().ok() != store.root().ok() {
             self.violation(format!(
                 "node {node}'s state differs from its chain's re-execution"
@@ -1483,6 +1780,30 @@ impl World {
         let entries = fresh.state_entries();
         if let Some(asset) = unconserved(&entries) {
             self.violation(format!("money not conserved in {asset}"));
+        }
+    }
+
+    /// An honest validator signs at a height only if that height's
+    /// validator set holds its key (a suspended validator, or one whose key
+    /// governance replaced, stays silent).
+    fn check_signers_in_force(&mut self) {
+        let tip = self.chain.keys().next_back().copied().unwrap_or(0);
+        let mut found = Vec::new();
+        for &(key, height, round, slot) in self.signed.keys() {
+            // Heights past the replayed chain have no known set.
+            if height > tip {
+                continue;
+            }
+            let set = self.sets.range(..=height).next_back().map(|(_, set)| set);
+            if set.is_some_and(|set| set.get(&key).is_none()) {
+                found.push(format!(
+                    "a validator outside the set of height {height} signed a {slot:?} in round {round}"
+                ));
+            }
+        }
+        found.truncate(3);
+        for line in found {
+            self.violation(line);
         }
     }
 
@@ -1498,13 +1819,15 @@ impl World {
                 .map(|v| v.voting_power)
                 .sum()
         };
-        let total: u64 = self
-            .validator_set
-            .validators()
-            .iter()
-            .map(|v| v.voting_power)
-            .sum();
-        let quorum = |power: u64| power * 3 > total * 2;
+        let genesis_set = self.genesis.validator_set().ok();
+        let set_at = |height: u64| -> Option<&ValidatorSet> {
+            self.sets
+                .range(..=height)
+                .next_back()
+                .map(|(_, set)| set)
+                .or(genesis_set.as_ref())
+        };
+        let quorum = |power: u64, set: &ValidatorSet| power * 3 > set.total_power() * 2;
         let mut found = Vec::new();
         for (&(key, height, round, slot), &(value, _)) in &self.signed {
             let (Slot::Prevote, Some(y)) = (slot, value) else {
@@ -1531,10 +1854,9 @@ impl World {
                 .any(|vr| {
                     *vr >= locked_round
                         && *vr < round
-                        && self
-                            .prevotes
-                            .get(&(height, *vr, Some(y)))
-                            .is_some_and(|s| quorum(power_of(s, &self.validator_set)))
+                        && self.prevotes.get(&(height, *vr, Some(y))).is_some_and(|s| {
+                            set_at(height).is_some_and(|set| quorum(power_of(s, set), set))
+                        })
                 });
             if !justified {
                 found.push(format!(
@@ -1555,6 +1877,7 @@ impl World {
             violations: self.violations,
             liveness: self.liveness,
             height,
+            set_changes: self.sets.len().saturating_sub(1),
             committed: self.committed.len(),
             submitted: self.payments.len(),
             digest: self.digest.0,

@@ -64,6 +64,57 @@ fn honest_engines_are_safe_and_live_on_every_seed() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Validator sets changed by governance under the same faults: every seed
+/// stays safe and live, carries out all of its planned changes (voting
+/// power, and with 5 validators or more a suspension and reinstatement)
+/// and its chain shows them. `clearhouse-testnet sim --governance` runs
+/// more.
+#[test]
+fn governed_validator_sets_stay_safe_and_live() {
+    let scale = seeds_from_env(100);
+    let next = std::sync::atomic::AtomicU64::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    let cases: Vec<(u64, usize)> = [(4, 40), (5, 30), (7, 20), (10, 10)]
+        .into_iter()
+        .flat_map(|(validators, count)| {
+            (0..scale * count / 100).map(move |seed| (seed, validators))
+        })
+        .collect();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..cores {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&(seed, validators)) =
+                        usize::try_from(i).ok().and_then(|i| cases.get(i))
+                    else {
+                        break;
+                    };
+                    let mut config = SimConfig::new(seed, validators);
+                    config.governance = true;
+                    let report = run(&config);
+                    let short = report.set_changes < clearhouse_node::sim::GOVERNANCE_STEPS;
+                    if !report.violations.is_empty() || !report.liveness.is_empty() || short {
+                        failures
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push(format!(
+                                "{} [{} set changes]",
+                                describe(&report, validators),
+                                report.set_changes
+                            ));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn the_same_seed_gives_the_same_digest() {
     for seed in [3, 7] {

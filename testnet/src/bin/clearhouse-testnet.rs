@@ -545,6 +545,9 @@ fn reopen(dir: &std::path::Path) -> Result<Testnet, String> {
         treasuries: (0..genesis.members.len())
             .map(|i| keys.join(format!("bank-{i}-treasury.key")))
             .collect(),
+        governors: (0..genesis.members.len())
+            .map(|i| keys.join(format!("bank-{i}-governance.key")))
+            .collect(),
         bank_api_keys: (0..genesis.members.len())
             .map(|i| keys.join(format!("bank-{i}-api.key")))
             .collect(),
