@@ -182,13 +182,6 @@ impl Exec<'_> {
             .ok_or_else(|| Failure::Reject(RejectReason::UnknownMember(id.clone())))
     }
 
-    fn member_index(&self, id: &MemberId) -> Step<usize> {
-        self.members
-            .iter()
-            .position(|m| m.id == *id)
-            .ok_or_else(|| Failure::Reject(RejectReason::UnknownMember(id.clone())))
-    }
-
     fn overseers(&mut self) -> Step<&[Overseer]> {
         if self.overseers.is_none() {
             self.overseers = Some(read_overseers(self.view)?);
@@ -402,15 +395,7 @@ impl Exec<'_> {
         match action {
             Action::AddMember(new) => self.check_new_member(new),
             Action::RemoveMember { member } => {
-                let found = self.member(member)?;
-                if found.status == MemberStatus::Removed {
-                    return Err(RejectReason::MemberStatusMismatch {
-                        member: member.clone(),
-                        status: found.status,
-                        needed: MemberStatus::Active,
-                    }
-                    .into());
-                }
+                self.not_removed(member)?;
                 self.check_set(action)
             }
             Action::SuspendMember { member } => {
@@ -809,16 +794,6 @@ impl Exec<'_> {
                 }
             }
             member_action => {
-                // Checked: the member exists.
-                self.member_index(match &member_action {
-                    Action::RemoveMember { member }
-                    | Action::SuspendMember { member }
-                    | Action::ReinstateMember { member }
-                    | Action::SetVotingPower { member, .. }
-                    | Action::RotateValidatorKey { member, .. }
-                    | Action::SetAddresses { member, .. } => member,
-                    _ => return Err(corrupt("an action without a member".into())),
-                })?;
                 Self::change_members(self.members_mut(), &member_action)?;
             }
         }
