@@ -23,6 +23,10 @@ pub struct SimArgs {
     /// Validators per run (4 to 10).
     #[arg(long, default_value_t = 4)]
     pub validators: usize,
+    /// Spread the seeds over network sizes from `--validators` up to this
+    /// (seed `s` runs `validators + s % (sizes)` validators).
+    #[arg(long)]
+    pub validators_max: Option<usize>,
     /// Run a deliberately broken engine instead: skip-wal-sync,
     /// count-duplicate-votes, accept-unchecked-sync,
     /// forget-lock-on-restart.
@@ -34,9 +38,10 @@ pub struct SimArgs {
     /// Print each seed's readable trace (use with --seeds 1).
     #[arg(long)]
     pub trace: bool,
-    /// Change the validator set by governance during each run (voting
-    /// power changes; with 5 validators or more a suspension and its
-    /// reinstatement): every seed must carry all its changes through.
+    /// Change the validator set by governance during each run (a bank
+    /// admitted, one suspended and reinstated, a validator key rotated, a
+    /// bank removed, voting power changes): every seed must carry all its
+    /// changes through and keep deciding blocks.
     #[arg(long)]
     pub governance: bool,
 }
@@ -56,6 +61,9 @@ pub struct SimSummary {
     pub committed: u64,
     /// Validator-set changes along the chains, summed over seeds.
     pub set_changes: u64,
+    /// The longest stall (no new height) after the faults stopped, over
+    /// all seeds, simulated milliseconds.
+    pub stall_ms_max: u64,
     /// Wall time, seconds.
     pub wall_seconds: f64,
 }
@@ -84,7 +92,7 @@ pub fn run_seeds(args: &SimArgs) -> Result<SimSummary, String> {
                     if seed >= end {
                         break;
                     }
-                    let mut config = SimConfig::new(seed, args.validators);
+                    let mut config = SimConfig::new(seed, args.validators_for(seed));
                     config.mutants = mutants;
                     config.trace = args.trace;
                     config.governance = args.governance;
@@ -95,6 +103,7 @@ pub fn run_seeds(args: &SimArgs) -> Result<SimSummary, String> {
                     summary.heights += report.height;
                     summary.committed += report.committed as u64;
                     summary.set_changes += report.set_changes as u64;
+                    summary.stall_ms_max = summary.stall_ms_max.max(report.stall_ms);
                     if !report.violations.is_empty() {
                         summary.unsafe_seeds.push(seed);
                     }
@@ -112,6 +121,16 @@ pub fn run_seeds(args: &SimArgs) -> Result<SimSummary, String> {
     Ok(summary)
 }
 
+impl SimArgs {
+    /// The network size seed `seed` runs.
+    pub fn validators_for(&self, seed: u64) -> usize {
+        let low = self.validators.clamp(4, 10);
+        let high = self.validators_max.unwrap_or(low).clamp(low, 10);
+        let sizes = u64::try_from(high - low + 1).unwrap_or(1);
+        low + usize::try_from(seed % sizes).unwrap_or(0)
+    }
+}
+
 fn replay_command(args: &SimArgs, seed: u64) -> String {
     let mutant = args
         .mutant
@@ -121,7 +140,7 @@ fn replay_command(args: &SimArgs, seed: u64) -> String {
     let governance = if args.governance { " --governance" } else { "" };
     format!(
         "clearhouse-testnet sim --seeds 1 --from-seed {seed} --validators {}{mutant}{governance} --trace",
-        args.validators
+        args.validators_for(seed)
     )
 }
 
@@ -149,6 +168,7 @@ fn print_report(args: &SimArgs, report: &SimReport) {
             "committed": report.committed,
             "submitted": report.submitted,
             "set_changes": report.set_changes,
+            "stall_ms": report.stall_ms,
             "digest": report.digest.to_hex(),
         });
         say(&line.to_string());
@@ -160,12 +180,13 @@ fn print_report(args: &SimArgs, report: &SimReport) {
         (false, _) => "UNSAFE",
     };
     say(&format!(
-        "seed {:>6}  {verdict:<8}  height {:>4}  committed {:>3}/{:<3}  set changes {:>2}  digest {}",
+        "seed {:>6}  {verdict:<8}  height {:>4}  committed {:>3}/{:<3}  set changes {:>2}  stall {:>5} ms  digest {}",
         report.seed,
         report.height,
         report.committed,
         report.submitted,
         report.set_changes,
+        report.stall_ms,
         report.digest.to_hex()
     ));
     if verdict != "ok" {
@@ -187,9 +208,13 @@ pub fn print_summary(args: &SimArgs, summary: &SimSummary) {
         return;
     }
     say(&format!(
-        "{} seeds ({} validators{}{}) in {:.1} s: {} unsafe, {} missed the liveness bound; {} heights decided, {} payments committed, {} validator-set changes",
+        "{} seeds ({}{}{}) in {:.1} s: {} unsafe, {} missed the liveness bound; {} heights decided, {} payments committed, {} validator-set changes, longest stall after the faults {} ms",
         summary.seeds,
-        args.validators,
+        match args.validators_max {
+            Some(max) if max > args.validators =>
+                format!("{} to {max} validators", args.validators),
+            _ => format!("{} validators", args.validators),
+        },
         args.mutant
             .as_ref()
             .map(|m| format!(", mutant {m}"))
@@ -201,5 +226,6 @@ pub fn print_summary(args: &SimArgs, summary: &SimSummary) {
         summary.heights,
         summary.committed,
         summary.set_changes,
+        summary.stall_ms_max,
     ));
 }

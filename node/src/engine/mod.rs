@@ -2120,10 +2120,17 @@ impl Engine {
             Some(SyncResponse::Status { height }) => self.note_peer_height(height, peer),
             None => {
                 tracing::debug!(?peer, blocks, "sync request failed");
-                if blocks {
+                if blocks && self.sync_apply.is_none() {
                     self.sync_in_flight = false;
-                    // Forget the target: the next status answer sets a new one.
-                    self.sync_target = None;
+                    // Forget the target (the next status answer sets a new
+                    // one) and take part again at the store's next height:
+                    // an earlier answer may have moved the store past the
+                    // machine, and a peer that claimed more and then fails
+                    // must not leave it behind.
+                    self.sync_done(false)?;
+                    self.run()?;
+                } else if blocks {
+                    self.sync_in_flight = false;
                 }
                 Ok(())
             }
@@ -2176,11 +2183,16 @@ impl Engine {
             self.request_blocks();
             return Ok(());
         }
-        // Done, or the peer did not deliver what it claimed (drop its
-        // target: a peer that lies about its height cannot hold us).
+        self.sync_done(applied > 0)
+    }
+
+    /// A sync ended: done, or the peer did not deliver what it claimed
+    /// (its target is dropped: a peer that lies about its height cannot
+    /// hold us). Consensus resumes above what the store holds.
+    fn sync_done(&mut self, applied: bool) -> Result<(), EngineError> {
         self.sync_target = None;
         let next = self.next_height()?;
-        if applied > 0 || (!self.idle && self.machine.height().0 < next) {
+        if applied || (!self.idle && self.machine.height().0 < next) {
             // Join consensus above what was synced (also after an earlier
             // answer of this sync moved the store past the machine).
             self.idle_buffer.retain(|m| m.height() >= next);

@@ -67,6 +67,10 @@ pub const FAULT_PHASE_MS: Millis = 6_000;
 /// After the faults stop, every payment must be committed everywhere
 /// within this much simulated time.
 pub const LIVENESS_BOUND_MS: Millis = 30_000;
+/// After the faults stop, the longest the network may go without a new
+/// height while it has work: a few rounds of the simulator's timeouts
+/// plus a sync.
+pub const STALL_BOUND_MS: Millis = 10_000;
 /// Accounts that send payments.
 const ACCOUNTS: usize = 12;
 const ASSETS: [&str; 10] = [
@@ -86,14 +90,16 @@ pub struct SimConfig {
     pub payments: usize,
     /// Keep a readable trace.
     pub trace: bool,
-    /// Change the validator set by governance throughout the run (at
-    /// least [`GOVERNANCE_STEPS`] proposals: voting power changes, and
-    /// with 5 validators or more a suspension and its reinstatement).
+    /// Change the validator set by governance throughout the run
+    /// ([`GOVERNANCE_STEPS`] proposals: a bank whose node runs from the
+    /// start outside the set is admitted, one is suspended and later
+    /// reinstated, one rotates its validator key, one is removed, and
+    /// voting powers change).
     pub governance: bool,
 }
 
 /// Proposals a governed run carries through.
-pub const GOVERNANCE_STEPS: usize = 6;
+pub const GOVERNANCE_STEPS: usize = 7;
 
 impl SimConfig {
     /// A run of `validators` validators with defaults.
@@ -127,6 +133,9 @@ pub struct SimReport {
     pub height: u64,
     /// How many times the validator set changed along the chain.
     pub set_changes: usize,
+    /// The longest time without a new height after the faults stopped
+    /// (while payments or governance steps were outstanding).
+    pub stall_ms: Millis,
     /// Payments committed.
     pub committed: usize,
     /// Payments submitted.
@@ -227,6 +236,9 @@ struct GovStep {
     proposer: usize,
     /// The other active banks: each votes yes.
     voters: Vec<usize>,
+    /// A key rotation: once it took effect, this node restarts signing
+    /// with this key seed (its operator's new key file).
+    rotate: Option<(usize, [u8; 32])>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -247,33 +259,122 @@ struct Governance {
     outcomes: Vec<&'static str>,
 }
 
+/// What a governed run starts from: `n` genesis banks, and the node of the
+/// bank the run admits.
+struct GovernedNetwork {
+    n: usize,
+    /// The node index of bank `n` (it starts outside the set).
+    candidate: usize,
+    /// The Byzantine validator's bank, if any: its key is never rotated
+    /// (its twin would keep the old one).
+    byzantine: Option<usize>,
+    seed: u64,
+}
+
+/// The member id of bank `i`.
+fn bank(i: usize) -> clearhouse_ledger::MemberId {
+    clearhouse_ledger::MemberId::new(&format!("bank-{i}"))
+        .unwrap_or_else(|_| unreachable_genesis("bank id"))
+}
+
+/// The admitted bank's node keys: its validator key seed and network key.
+fn candidate_keys(network: &GovernedNetwork) -> ([u8; 32], Keypair) {
+    (
+        seed_of("validator-candidate", network.seed),
+        key_of(&format!("network-{}", network.candidate), network.seed),
+    )
+}
+
 impl Governance {
-    /// [`GOVERNANCE_STEPS`] steps over `n` banks of power 10: voting power
-    /// changes that never give one bank a third, and with 5 banks or more
-    /// a suspension (the set shrinks by one) and later its reinstatement.
-    fn plan(rng: &mut Rng, n: usize, seed: u64) -> Governance {
+    /// [`GOVERNANCE_STEPS`] steps over `n` genesis banks of power 10 and
+    /// one bank waiting outside: its admission, a suspension and later
+    /// its reinstatement, a validator key rotation, voting power changes
+    /// and the removal of a bank. Every step keeps at least 4 validators
+    /// and every validator below a third of the active power, so each one
+    /// must apply.
+    fn plan(rng: &mut Rng, network: &GovernedNetwork) -> Governance {
         use state::governance::Action as A;
-        let bank = |i: usize| {
-            clearhouse_ledger::MemberId::new(&format!("bank-{i}"))
-                .unwrap_or_else(|_| unreachable_genesis("bank id"))
-        };
-        let mut powers = vec![10u64; n];
+        let n = network.n;
+        let seed = network.seed;
+        let banks = n + 1;
+        // Bank i's power; 0 while not in the set.
+        let mut powers = vec![10u64; banks];
+        powers[n] = 0;
+        let mut status = vec![true; banks];
+        status[n] = false;
         let mut suspended: Option<usize> = None;
         let mut steps = Vec::new();
         let pick =
             |rng: &mut Rng, below: usize| usize::try_from(rng.below(below as u64)).unwrap_or(0);
-        while steps.len() < GOVERNANCE_STEPS {
-            let active: Vec<usize> = (0..n).filter(|i| Some(*i) != suspended).collect();
-            let action = match (steps.len(), suspended) {
-                (1, None) if n >= 5 => {
-                    let target = pick(rng, n);
-                    suspended = Some(target);
-                    A::SuspendMember {
-                        member: bank(target),
+        let fits = |powers: &[u64], active: &[bool]| {
+            let total: u64 = (0..banks).filter(|i| active[*i]).map(|i| powers[i]).sum();
+            let count = active.iter().filter(|a| **a).count();
+            count >= 4
+                && (0..banks)
+                    .filter(|i| active[*i])
+                    .all(|i| powers[i] * 3 < total)
+        };
+        let node_of = |bank: usize| if bank == n { network.candidate } else { bank };
+        let mut attempts = 0;
+        while steps.len() < GOVERNANCE_STEPS && attempts < 1_000 {
+            attempts += 1;
+            let active: Vec<usize> = (0..banks).filter(|i| status[*i]).collect();
+            let mut rotate = None;
+            let mut next = status.clone();
+            let action = match steps.len() {
+                0 => {
+                    let (validator, network_key) = candidate_keys(network);
+                    powers[n] = 10;
+                    next[n] = true;
+                    A::AddMember(state::governance::NewMember {
+                        id: bank(n),
+                        name: format!("Bank {n}"),
+                        validator_key: ValidatorKey(Keypair::from_seed(&validator).account().0),
+                        network_key: network_key.account().0,
+                        voting_power: 10,
+                        treasury: key_of(&format!("treasury-{n}"), seed).account(),
+                        governance: key_of(&format!("governance-{n}"), seed).account(),
+                        api_key: None,
+                        sealing_key: None,
+                        addresses: Vec::new(),
+                    })
+                }
+                1 | 5 => {
+                    let target = active[pick(rng, active.len())];
+                    next[target] = false;
+                    if !fits(&powers, &next) {
+                        continue;
+                    }
+                    if steps.len() == 1 {
+                        suspended = Some(target);
+                        A::SuspendMember {
+                            member: bank(target),
+                        }
+                    } else {
+                        A::RemoveMember {
+                            member: bank(target),
+                        }
                     }
                 }
-                (4, Some(target)) => {
-                    suspended = None;
+                2 => {
+                    let candidates: Vec<usize> = active
+                        .iter()
+                        .copied()
+                        .filter(|i| Some(*i) != network.byzantine)
+                        .collect();
+                    let target = candidates[pick(rng, candidates.len())];
+                    let new = seed_of(&format!("validator-{target}-rotated"), seed);
+                    rotate = Some((node_of(target), new));
+                    A::RotateValidatorKey {
+                        member: bank(target),
+                        validator_key: ValidatorKey(Keypair::from_seed(&new).account().0),
+                    }
+                }
+                4 => {
+                    let Some(target) = suspended.take() else {
+                        continue;
+                    };
+                    next[target] = true;
                     A::ReinstateMember {
                         member: bank(target),
                     }
@@ -282,18 +383,12 @@ impl Governance {
                     // A new power for an active bank, within what keeps
                     // every bank below a third of the active total.
                     let target = active[pick(rng, active.len())];
-                    let others: u64 = active
-                        .iter()
-                        .filter(|i| **i != target)
-                        .map(|i| powers[*i])
-                        .sum();
                     let candidates: Vec<u64> = (8..=13)
                         .filter(|p| *p != powers[target])
                         .filter(|p| {
-                            let total = others + p;
-                            active
-                                .iter()
-                                .all(|i| (if *i == target { *p } else { powers[*i] }) * 3 < total)
+                            let mut changed = powers.clone();
+                            changed[target] = *p;
+                            fits(&changed, &status)
                         })
                         .collect();
                     if candidates.is_empty() {
@@ -307,28 +402,25 @@ impl Governance {
                     }
                 }
             };
-            let active: Vec<usize> = (0..n)
-                .filter(|i| Some(*i) != suspended || matches!(action, A::SuspendMember { .. }))
-                .filter(
-                    |i| !matches!(&action, A::ReinstateMember { member } if *member == bank(*i)),
-                )
-                .collect();
+            // Proposer and voters: the banks active while it is voted on.
             let proposer = active[pick(rng, active.len())];
             let voters = active.iter().copied().filter(|i| *i != proposer).collect();
+            status = next;
             steps.push(GovStep {
                 action,
                 proposer,
                 voters,
+                rotate,
             });
         }
         Governance {
             steps,
             current: 0,
             phase: GovPhase::Idle,
-            keys: (0..n)
+            keys: (0..banks)
                 .map(|i| key_of(&format!("governance-{i}"), seed))
                 .collect(),
-            nonces: vec![0; n],
+            nonces: vec![0; banks],
             outcomes: Vec::new(),
         }
     }
@@ -410,6 +502,10 @@ struct World {
     committed: BTreeSet<Hash>,
     /// Height -> block hash, as committed by honest nodes.
     chain: BTreeMap<u64, Hash>,
+    /// When an honest node first reached the highest height so far.
+    progress_at: Millis,
+    /// The longest gap between new heights after the faults stopped.
+    stall_ms: Millis,
     /// (signer, height, round, slot) -> what it signed.
     signed: BTreeMap<SignedSlot, Signed>,
     /// Every proposal seen published: (height, round, value) -> valid rounds.
@@ -570,9 +666,20 @@ impl World {
         let byzantine_index = n - 1;
         let observers = usize::from(rng.below(2) == 0);
         let twins = usize::from(byzantine == Byzantine::Twins);
+        // A governed run's last node belongs to the bank it admits: it
+        // starts with its validator key, outside the set.
+        let candidate = config.governance.then_some(n + observers + twins);
+        let network = GovernedNetwork {
+            n,
+            candidate: n + observers + twins,
+            byzantine: (byzantine != Byzantine::None).then_some(byzantine_index),
+            seed: config.seed,
+        };
         let mut nodes = Vec::new();
-        for i in 0..n + observers + twins {
-            let (signer, honest) = if i < n {
+        for i in 0..n + observers + twins + usize::from(candidate.is_some()) {
+            let (signer, honest) = if Some(i) == candidate {
+                (Some(candidate_keys(&network).0), true)
+            } else if i < n {
                 (
                     Some(seed_of(&format!("validator-{i}"), config.seed)),
                     byzantine == Byzantine::None || i != byzantine_index,
@@ -659,6 +766,8 @@ impl World {
             submitted: BTreeSet::new(),
             committed: BTreeSet::new(),
             chain: BTreeMap::new(),
+            progress_at: 0,
+            stall_ms: 0,
             signed: BTreeMap::new(),
             proposals: BTreeMap::new(),
             prevotes: BTreeMap::new(),
@@ -703,7 +812,7 @@ impl World {
         }
         world.schedule(700, Action::Resubmit);
         if world.config.governance {
-            world.governance = Some(Governance::plan(&mut world.rng, n, world.config.seed));
+            world.governance = Some(Governance::plan(&mut world.rng, &network));
             world.schedule(200, Action::Govern);
         }
         world.scenario = world.scenario();
@@ -743,6 +852,7 @@ impl World {
             .max_by_key(|n| n.store.chain_tip().map(|t| t.height).unwrap_or(0))
             .map(|n| n.store.clone());
         let mut submit = Vec::new();
+        let mut rotate = Vec::new();
         match governance.phase {
             GovPhase::Idle if governance.current < governance.steps.len() => {
                 let step = governance.steps[governance.current].clone();
@@ -795,10 +905,19 @@ impl World {
                         proposal.status.as_str()
                     ));
                     governance.outcomes.push(proposal.status.as_str());
+                    if let (Some((node, key)), state::governance::ProposalStatus::Applied { .. }) = (
+                        governance.steps[governance.current].rotate,
+                        &proposal.status,
+                    ) {
+                        rotate.push((node, key));
+                    }
                     governance.current += 1;
                     governance.phase = GovPhase::Idle;
                 }
             }
+        }
+        for (node, key) in rotate {
+            self.rotate_key(node, key);
         }
         for payment in submit {
             let index = self.payments.len();
@@ -1089,6 +1208,31 @@ impl World {
                 self.feed(peer, Event::PeerDisconnected(key));
             }
         }
+    }
+
+    /// A bank's validator key was rotated on chain: its operator restarts
+    /// the node with the new key file (same data, same WAL).
+    fn rotate_key(&mut self, node: usize, key: [u8; 32]) {
+        self.note(format!(
+            "node {node} restarts with its rotated key {}",
+            hex_short(&Keypair::from_seed(&key).account().0)
+        ));
+        self.nodes[node].signer = Some(key);
+        if self.nodes[node].engine.is_none() {
+            // Down already: it comes back with the new key.
+            return;
+        }
+        self.nodes[node].engine = None;
+        self.nodes[node].next_tick = None;
+        let synced = self.nodes[node].wal_synced;
+        self.nodes[node].wal.truncate(synced);
+        for peer in 0..self.nodes.len() {
+            if peer != node && self.nodes[peer].engine.is_some() {
+                let own = self.nodes[node].key;
+                self.feed(peer, Event::PeerDisconnected(own));
+            }
+        }
+        self.schedule(self.now + 50, Action::Restart { node });
     }
 
     fn submit(&mut self, index: usize) {
@@ -1604,6 +1748,7 @@ impl World {
                 Some(_) => {}
                 None => {
                     self.chain.insert(height, outcome.block_hash);
+                    self.progress();
                 }
             }
             for id in &outcome.execution.tx_ids {
@@ -1623,7 +1768,29 @@ impl World {
         );
     }
 
+    /// A new height: the gap since the last one counts once the faults
+    /// are over.
+    fn progress(&mut self) {
+        if self.faults_over {
+            let gap = self.now - self.progress_at.max(FAULT_PHASE_MS);
+            self.stall_ms = self.stall_ms.max(gap);
+        }
+        self.progress_at = self.now;
+    }
+
     fn finish(&mut self) {
+        let outstanding = self.committed.len() < self.payments.len()
+            || self.governance.as_ref().is_some_and(|g| !g.finished());
+        if outstanding {
+            self.progress();
+        }
+        if self.stall_ms > STALL_BOUND_MS {
+            let line = format!(
+                "no new height for {} ms after the faults stopped (bound {STALL_BOUND_MS} ms)",
+                self.stall_ms
+            );
+            self.liveness_failure(line);
+        }
         if let Some(governance) = &self.governance {
             if !governance.finished() {
                 let line = format!(
@@ -1705,6 +1872,7 @@ impl World {
         }
         self.check_locks();
         self.check_signers_in_force();
+        self.check_newcomers_vote();
         if self.config.governance && self.sets.len() <= GOVERNANCE_STEPS {
             let changes = self.sets.len().saturating_sub(1);
             self.liveness_failure(format!(
@@ -1807,6 +1975,57 @@ impl World {
         }
     }
 
+    /// An honest node's key that joined the set (an admitted bank, a
+    /// rotated key, a reinstated bank) and is still in it at the tip must
+    /// have started voting: some precommit of a height from its first on,
+    /// unless it joined in the last two.
+    fn check_newcomers_vote(&mut self) {
+        let tip = self.chain.keys().next_back().copied().unwrap_or(0);
+        let honest: BTreeSet<ValidatorKey> = self
+            .nodes
+            .iter()
+            .filter(|n| n.honest && !n.fatal)
+            .filter_map(|n| {
+                n.signer
+                    .map(|seed| ValidatorKey(Keypair::from_seed(&seed).account().0))
+            })
+            .collect();
+        let Some(last) = self.sets.values().next_back() else {
+            return;
+        };
+        let mut found = Vec::new();
+        let mut previous: Option<&ValidatorSet> = None;
+        for (&from, set) in &self.sets {
+            if let Some(previous) = previous {
+                for validator in set.validators() {
+                    let key = validator.key;
+                    if previous.get(&key).is_some()
+                        || last.get(&key).is_none()
+                        || !honest.contains(&key)
+                        || from + 2 > tip
+                    {
+                        continue;
+                    }
+                    let voted = self
+                        .signed
+                        .range((key, from, 0, Slot::Proposal)..)
+                        .take_while(|((k, ..), _)| *k == key)
+                        .any(|((_, _, _, slot), _)| *slot == Slot::Precommit);
+                    if !voted {
+                        found.push(format!(
+                            "validator {} joined the set at height {from} but never precommitted (tip {tip})",
+                            hex_short(&key.0)
+                        ));
+                    }
+                }
+            }
+            previous = Some(set);
+        }
+        for line in found {
+            self.liveness_failure(line);
+        }
+    }
+
     /// Tendermint's lock: an honest validator that precommitted X in round
     /// r prevotes another value at a later round only for a proposal whose
     /// valid round is at least r and has a proof-of-lock (prevotes of more
@@ -1878,6 +2097,7 @@ impl World {
             liveness: self.liveness,
             height,
             set_changes: self.sets.len().saturating_sub(1),
+            stall_ms: self.stall_ms,
             committed: self.committed.len(),
             submitted: self.payments.len(),
             digest: self.digest.0,
