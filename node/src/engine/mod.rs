@@ -2120,17 +2120,18 @@ impl Engine {
             Some(SyncResponse::Status { height }) => self.note_peer_height(height, peer),
             None => {
                 tracing::debug!(?peer, blocks, "sync request failed");
-                if blocks && self.sync_apply.is_none() {
+                if blocks {
                     self.sync_in_flight = false;
                     // Forget the target (the next status answer sets a new
                     // one) and take part again at the store's next height:
                     // an earlier answer may have moved the store past the
                     // machine, and a peer that claimed more and then fails
-                    // must not leave it behind.
-                    self.sync_done(false)?;
-                    self.run()?;
-                } else if blocks {
-                    self.sync_in_flight = false;
+                    // must not leave it behind. (Blocks still being applied
+                    // end the same way when they are done.)
+                    if self.sync_apply.is_none() {
+                        self.sync_done(false)?;
+                        self.run()?;
+                    }
                 }
                 Ok(())
             }

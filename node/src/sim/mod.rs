@@ -1195,13 +1195,20 @@ impl World {
             return;
         }
         self.nodes[node].crash_budget -= 1;
+        let synced = self.nodes[node].wal_synced;
+        self.note(format!("node {node} crashes, {synced} WAL records survive"));
+        let back = self.now + 100 + self.rng.below(1_500);
+        self.schedule(back, Action::Restart { node });
+        self.take_down(node);
+    }
+
+    /// Stops a node as a crash does (the WAL keeps its synced prefix) and
+    /// tells its peers it is gone.
+    fn take_down(&mut self, node: usize) {
         self.nodes[node].engine = None;
         self.nodes[node].next_tick = None;
         let synced = self.nodes[node].wal_synced;
         self.nodes[node].wal.truncate(synced);
-        self.note(format!("node {node} crashes, {synced} WAL records survive"));
-        let back = self.now + 100 + self.rng.below(1_500);
-        self.schedule(back, Action::Restart { node });
         for peer in 0..self.nodes.len() {
             if peer != node && self.nodes[peer].engine.is_some() {
                 let key = self.nodes[node].key;
@@ -1222,16 +1229,7 @@ impl World {
             // Down already: it comes back with the new key.
             return;
         }
-        self.nodes[node].engine = None;
-        self.nodes[node].next_tick = None;
-        let synced = self.nodes[node].wal_synced;
-        self.nodes[node].wal.truncate(synced);
-        for peer in 0..self.nodes.len() {
-            if peer != node && self.nodes[peer].engine.is_some() {
-                let own = self.nodes[node].key;
-                self.feed(peer, Event::PeerDisconnected(own));
-            }
-        }
+        self.take_down(node);
         self.schedule(self.now + 50, Action::Restart { node });
     }
 
