@@ -469,6 +469,16 @@ pub enum ProposeAction {
         #[command(flatten)]
         propose: ProposeOptions,
     },
+    /// Suspend the member whose validator signed twice, citing the
+    /// evidence on record (`clearhouse evidence` lists it).
+    SuspendForEvidence {
+        /// The evidence id (64 hex digits).
+        #[arg(value_name = "EVIDENCE")]
+        evidence: String,
+        /// Proposal options.
+        #[command(flatten)]
+        propose: ProposeOptions,
+    },
     /// Reinstate a suspended member.
     ReinstateMember {
         /// The member.

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, BLOCK_BYTES_MAX, CodecError};
 use crate::crypto::{sha256, tag};
+use crate::evidence::{self, Evidence};
 use crate::ids::{ChainId, Hash};
 use crate::merkle;
 use crate::tx::SignedTransaction;
@@ -43,6 +44,9 @@ pub struct BlockHeader {
     /// set that certifies its successor: a light client follows the sets
     /// from genesis one header at a time.
     pub next_validator_set_hash: Hash,
+    /// Merkle root of the ids of this block's double-sign evidence, in
+    /// order ([`crate::evidence::evidence_root`]).
+    pub evidence_root: Hash,
 }
 
 impl BlockHeader {
@@ -59,6 +63,8 @@ pub struct Block {
     pub header: BlockHeader,
     /// The transactions.
     pub transactions: Vec<SignedTransaction>,
+    /// Double-sign evidence ([`crate::evidence`]), in ascending id order.
+    pub evidence: Vec<Evidence>,
 }
 
 impl Block {
@@ -77,8 +83,8 @@ impl Block {
         self.header.hash()
     }
 
-    /// Checks that the transactions are exactly those the header commits
-    /// to (its transaction root and signatures root), so that the block
+    /// Checks that the transactions and evidence are exactly those the
+    /// header commits to (its transaction, signatures and evidence roots), so that the block
     /// hash names this body and no other. Cheap (one hash per transaction
     /// and two trees, no signature check): run it on any block from a
     /// peer before anything is concluded about its hash. Returns the
@@ -103,6 +109,14 @@ impl Block {
                 what: "signatures root",
                 header: self.header.signatures_root,
                 computed: signatures,
+            });
+        }
+        let evidence = evidence::evidence_root(&self.evidence)?;
+        if evidence != self.header.evidence_root {
+            return Err(BodyError::Mismatch {
+                what: "evidence root",
+                header: self.header.evidence_root,
+                computed: evidence,
             });
         }
         Ok(ids)

@@ -895,6 +895,10 @@ impl Genesis {
             StateKey::ValidatorSetFrom(1).encode()?,
             Some(codec::encode(&self.validator_set()?)?),
         );
+        writes.insert(
+            StateKey::ValidatorSetHeights.encode()?,
+            Some(codec::encode(&vec![1u64])?),
+        );
         for (code, state) in &self.assets {
             writes.insert(
                 StateKey::Asset(code.clone()).encode()?,

@@ -104,6 +104,7 @@ pub mod block;
 pub mod certificate;
 pub mod codec;
 pub mod crypto;
+pub mod evidence;
 pub mod genesis;
 pub mod ids;
 pub mod merkle;

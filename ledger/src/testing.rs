@@ -408,7 +408,10 @@ pub fn balances_per_asset(
             | StateKey::QuoteBook(_)
             | StateKey::Proposal(_)
             | StateKey::Agenda
-            | StateKey::ValidatorSetFrom(_) => {}
+            | StateKey::ValidatorSetFrom(_)
+            | StateKey::ValidatorSetHeights
+            | StateKey::Evidence(_)
+            | StateKey::EvidenceLog => {}
         }
     }
     out

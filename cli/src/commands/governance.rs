@@ -69,6 +69,12 @@ fn propose(context: &Context, action: ProposeAction) -> Result<(), CliError> {
                 member: member_id(&member)?,
             },
         ),
+        ProposeAction::SuspendForEvidence { evidence, propose } => (
+            propose,
+            Action::SuspendForEvidence {
+                evidence: super::parse_hash(&evidence, "evidence id")?,
+            },
+        ),
         ProposeAction::ReinstateMember { member, propose } => (
             propose,
             Action::ReinstateMember {
@@ -388,6 +394,7 @@ pub(crate) fn action_fields(action: &dto::Action) -> Vec<(&'static str, String)>
         dto::Action::RemoveMember { member }
         | dto::Action::SuspendMember { member }
         | dto::Action::ReinstateMember { member } => vec![("member", member.clone())],
+        dto::Action::SuspendForEvidence { evidence } => vec![("evidence", evidence.clone())],
         dto::Action::SetVotingPower {
             member,
             voting_power,

@@ -233,6 +233,13 @@ pub enum Action {
     },
     /// Variant 9. Change a chain parameter.
     SetParams(ParamChange),
+    /// Variant 10. Suspend the member whose validator signed twice, citing
+    /// the evidence on record ([`crate::evidence::EvidenceRecord`]); the
+    /// member must be active, as for [`Action::SuspendMember`].
+    SuspendForEvidence {
+        /// The evidence id.
+        evidence: Hash,
+    },
 }
 
 impl Action {
@@ -249,6 +256,7 @@ impl Action {
             Action::RegisterAsset { .. } => "register_asset",
             Action::SetFee { .. } => "set_fee",
             Action::SetParams(_) => "set_params",
+            Action::SuspendForEvidence { .. } => "suspend_for_evidence",
         }
     }
 
@@ -262,6 +270,7 @@ impl Action {
                 | Action::ReinstateMember { .. }
                 | Action::SetVotingPower { .. }
                 | Action::RotateValidatorKey { .. }
+                | Action::SuspendForEvidence { .. }
         )
     }
 }

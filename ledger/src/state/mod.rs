@@ -61,6 +61,10 @@ use crate::amount::{Amount, Rate};
 use crate::block::{Block, BlockHeader};
 use crate::codec::{self, CodecError, STATE_VALUE_BYTES_MAX};
 use crate::crypto::sha256;
+use crate::evidence::{
+    EVIDENCE_HORIZON, EVIDENCE_LOG_MAX, EVIDENCE_PER_BLOCK_MAX, Evidence, EvidenceError, EvidenceLog,
+    EvidenceRecord, LoggedOffence,
+};
 use crate::ids::{AccountId, AssetCode, ChainId, Hash, MemberId};
 use crate::merkle;
 use crate::sealed::SealingKey;
@@ -103,6 +107,16 @@ pub enum StateKey {
     /// written at genesis (height 1) and by every block after which the
     /// set differs: the chain's own record of its validator sets.
     ValidatorSetFrom(u64),
+    /// The heights of every [`StateKey::ValidatorSetFrom`] entry in
+    /// ascending order, a `Vec<u64>`: how execution finds the set in force
+    /// at a past height (to check evidence) without a range read.
+    ValidatorSetHeights,
+    /// An offence on record, an [`crate::evidence::EvidenceRecord`], by
+    /// the evidence id.
+    Evidence(Hash),
+    /// Every offence on record, an [`crate::evidence::EvidenceLog`]
+    /// (absent: none).
+    EvidenceLog,
 }
 
 /// Something whose deadline falls at a height, registered under
@@ -445,7 +459,10 @@ pub fn holding(key: &[u8], value: &[u8]) -> Result<Holding, CodecError> {
         | StateKey::QuoteBook(_)
         | StateKey::Proposal(_)
         | StateKey::Agenda
-        | StateKey::ValidatorSetFrom(_) => Holding::Nothing,
+        | StateKey::ValidatorSetFrom(_)
+        | StateKey::ValidatorSetHeights
+        | StateKey::Evidence(_)
+        | StateKey::EvidenceLog => Holding::Nothing,
     })
 }
 
@@ -623,6 +640,22 @@ pub enum BlockError {
     /// Something could not be encoded.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// Evidence that may not be in this block.
+    #[error("evidence {index}: {error}")]
+    InvalidEvidence {
+        /// Its position.
+        index: usize,
+        /// What is wrong.
+        error: EvidenceError,
+    },
+    /// More evidence than a block may carry.
+    #[error("{found} pieces of evidence, at most {max} allowed")]
+    TooMuchEvidence {
+        /// How many.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
     /// Our bug: an invariant of the state transition broke. Never commit.
     #[error("invariant violated: {0}")]
     Invariant(String),
@@ -678,6 +711,8 @@ pub struct Execution {
     pub signatures_root: Hash,
     /// Merkle root of the receipts' hashes.
     pub receipts_root: Hash,
+    /// Merkle root of the evidence ids ([`crate::evidence::evidence_root`]).
+    pub evidence_root: Hash,
     /// The validator set after the block (certifying the next one).
     pub next_validators: ValidatorSet,
 }
@@ -747,7 +782,13 @@ pub fn apply_block(
         header.validator_set_hash,
         validators.hash()?,
     )?;
-    let execution = execute(view, header.height, &block.transactions, signatures)?;
+    let execution = execute_with_evidence(
+        view,
+        header.height,
+        &block.transactions,
+        &block.evidence,
+        signatures,
+    )?;
     check_root("transaction root", header.tx_root, execution.tx_root)?;
     check_root(
         "signatures root",
@@ -760,6 +801,11 @@ pub fn apply_block(
         execution.receipts_root,
     )?;
     check_root("state root", header.state_root, execution.commitment.root)?;
+    check_root(
+        "evidence root",
+        header.evidence_root,
+        execution.evidence_root,
+    )?;
     check_root(
         "next validator set hash",
         header.next_validator_set_hash,
@@ -793,13 +839,34 @@ pub fn propose_block(
     timestamp_ms: u64,
     signatures: Signatures,
 ) -> Result<BlockOutcome, BlockError> {
+    propose_block_with_evidence(
+        view,
+        transactions,
+        Vec::new(),
+        proposer,
+        timestamp_ms,
+        signatures,
+    )
+}
+
+/// [`propose_block`] carrying double-sign evidence. The caller passes only
+/// evidence that [`usable_evidence`] kept: any that does not fit makes the
+/// proposal fail with [`BlockError::InvalidEvidence`].
+pub fn propose_block_with_evidence(
+    view: &dyn StateView,
+    transactions: Vec<SignedTransaction>,
+    evidence: Vec<Evidence>,
+    proposer: ValidatorKey,
+    timestamp_ms: u64,
+    signatures: Signatures,
+) -> Result<BlockOutcome, BlockError> {
     let tip = view.tip()?;
     let height = tip.height.saturating_add(1);
     let validators = validator_set(&read_members(view)?)?;
     if validators.get(&proposer).is_none() {
         return Err(BlockError::UnknownProposer(proposer));
     }
-    let execution = execute(view, height, &transactions, signatures)?;
+    let execution = execute_with_evidence(view, height, &transactions, &evidence, signatures)?;
     let header = BlockHeader {
         chain_id: view.chain_id(),
         height,
@@ -812,12 +879,14 @@ pub fn propose_block(
         receipts_root: execution.receipts_root,
         validator_set_hash: validators.hash()?,
         next_validator_set_hash: execution.next_validators.hash()?,
+        evidence_root: execution.evidence_root,
     };
     let block_hash = header.hash()?;
     Ok(BlockOutcome {
         block: Block {
             header,
             transactions,
+            evidence,
         },
         block_hash,
         execution,
@@ -831,6 +900,18 @@ pub fn execute(
     transactions: &[SignedTransaction],
     signatures: Signatures,
 ) -> Result<Execution, BlockError> {
+    execute_with_evidence(view, height, transactions, &[], signatures)
+}
+
+/// [`execute`] with the block's evidence, checked first and recorded.
+pub fn execute_with_evidence(
+    view: &dyn StateView,
+    height: u64,
+    transactions: &[SignedTransaction],
+    evidence: &[Evidence],
+    signatures: Signatures,
+) -> Result<Execution, BlockError> {
+    let evidence_writes = check_evidence(view, height, evidence)?;
     if transactions.len() > BLOCK_TXS_MAX {
         return Err(BlockError::TooManyTransactions {
             found: transactions.len(),
@@ -877,11 +958,19 @@ pub fn execute(
     let members_changed = exec.members_changed();
     let (mut writes, decoded) = exec.into_writes()?;
     if members_changed && next_validators != validator_set(&read_members(view)?)? {
+        let from = height.saturating_add(1);
         writes.insert(
-            encode_key(&StateKey::ValidatorSetFrom(height.saturating_add(1)))?,
+            encode_key(&StateKey::ValidatorSetFrom(from))?,
             Some(codec::encode(&next_validators)?),
         );
+        let mut heights: Vec<u64> = read(view, &StateKey::ValidatorSetHeights)?.unwrap_or_default();
+        heights.push(from);
+        writes.insert(
+            encode_key(&StateKey::ValidatorSetHeights)?,
+            Some(codec::encode(&heights)?),
+        );
     }
+    writes.extend(evidence_writes.writes);
     let commitment = commitment::update(view, &writes)?;
     let receipt_hashes = receipts
         .iter()
@@ -891,6 +980,7 @@ pub fn execute(
         tx_root: merkle::root(&tx_ids),
         signatures_root: crate::block::signatures_root(transactions),
         receipts_root: merkle::root(&receipt_hashes),
+        evidence_root: evidence_writes.root,
         tx_ids,
         receipts,
         writes,
@@ -898,4 +988,144 @@ pub fn execute(
         commitment,
         next_validators,
     })
+}
+
+/// The state writes a block's evidence makes, and its root.
+struct EvidenceWrites {
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    root: Hash,
+}
+
+/// The validator set in force at `height` (≥ 1) by the chain's record:
+/// the [`StateKey::ValidatorSetFrom`] entry of the last change at or below it.
+pub fn validator_set_at(view: &dyn StateView, height: u64) -> Result<Option<ValidatorSet>, ViewError> {
+    let heights: Vec<u64> = read(view, &StateKey::ValidatorSetHeights)?.unwrap_or_default();
+    let Some(from) = heights.iter().rev().find(|from| **from <= height) else {
+        return Ok(None);
+    };
+    read(view, &StateKey::ValidatorSetFrom(*from))
+}
+
+/// Checks the evidence of the block at `height` (see [`crate::evidence`])
+/// and returns the records it writes.
+fn check_evidence(
+    view: &dyn StateView,
+    height: u64,
+    evidence: &[Evidence],
+) -> Result<EvidenceWrites, BlockError> {
+    let mut writes = BTreeMap::new();
+    if evidence.is_empty() {
+        return Ok(EvidenceWrites {
+            writes,
+            root: merkle::root(&[]),
+        });
+    }
+    if evidence.len() > EVIDENCE_PER_BLOCK_MAX {
+        return Err(BlockError::TooMuchEvidence {
+            found: evidence.len(),
+            max: EVIDENCE_PER_BLOCK_MAX,
+        });
+    }
+    let chain_id = view.chain_id();
+    let mut log: EvidenceLog = read(view, &StateKey::EvidenceLog)?.unwrap_or_default();
+    let mut ids = Vec::with_capacity(evidence.len());
+    for (index, item) in evidence.iter().enumerate() {
+        let invalid = |error| BlockError::InvalidEvidence { index, error };
+        let id = item.id()?;
+        if ids.last().is_some_and(|last| *last >= id) {
+            return Err(invalid(EvidenceError::Order));
+        }
+        if item.height == 0 || item.height >= height {
+            return Err(invalid(EvidenceError::TooNew {
+                height: item.height,
+                block: height,
+            }));
+        }
+        if height - item.height > EVIDENCE_HORIZON {
+            return Err(invalid(EvidenceError::Expired {
+                height: item.height,
+                block: height,
+            }));
+        }
+        if crate::evidence::recorded(&log, &item.validator, item.height) {
+            return Err(invalid(EvidenceError::AlreadyRecorded {
+                validator: item.validator,
+                height: item.height,
+            }));
+        }
+        if log.len() >= EVIDENCE_LOG_MAX {
+            return Err(invalid(EvidenceError::LogFull));
+        }
+        let Some(set) = validator_set_at(view, item.height)? else {
+            return Err(invalid(EvidenceError::NotValidator {
+                validator: item.validator,
+                height: item.height,
+            }));
+        };
+        let member = item.verify(&chain_id, &set).map_err(invalid)?;
+        let record = EvidenceRecord {
+            evidence: item.clone(),
+            member,
+            included_at: height,
+        };
+        writes.insert(
+            encode_key(&StateKey::Evidence(id))?,
+            Some(codec::encode(&record)?),
+        );
+        log.push(LoggedOffence {
+            id,
+            validator: item.validator,
+            height: item.height,
+        });
+        ids.push(id);
+    }
+    writes.insert(encode_key(&StateKey::EvidenceLog)?, Some(codec::encode(&log)?));
+    Ok(EvidenceWrites {
+        writes,
+        root: merkle::root(&ids),
+    })
+}
+
+/// Of `candidates`, the evidence a proposer may put in the block after
+/// `view`'s tip, in block order: each checked as [`apply_block`] will, none
+/// twice, at most [`EVIDENCE_PER_BLOCK_MAX`]. Returns the ids of those
+/// that can never be included (on record, beyond the horizon, not
+/// verifiable), so the caller can drop them.
+pub fn usable_evidence(
+    view: &dyn StateView,
+    candidates: &[Evidence],
+) -> Result<(Vec<Evidence>, Vec<Hash>), BlockError> {
+    let height = view.tip()?.height.saturating_add(1);
+    let mut keyed = Vec::with_capacity(candidates.len());
+    for item in candidates {
+        keyed.push((item.id()?, item));
+    }
+    keyed.sort_by_key(|(id, _)| *id);
+    keyed.dedup_by_key(|(id, _)| *id);
+    let mut chosen: Vec<Evidence> = Vec::new();
+    let mut dead = Vec::new();
+    for (id, item) in keyed {
+        if chosen.len() >= EVIDENCE_PER_BLOCK_MAX {
+            break;
+        }
+        if chosen
+            .iter()
+            .any(|other| other.validator == item.validator && other.height == item.height)
+        {
+            dead.push(id);
+            continue;
+        }
+        let mut trial = chosen.clone();
+        trial.push(item.clone());
+        match check_evidence(view, height, &trial) {
+            Ok(_) => chosen = trial,
+            Err(BlockError::InvalidEvidence {
+                error: EvidenceError::TooNew { .. },
+                ..
+            }) => {}
+            Err(BlockError::InvalidEvidence { .. }) => dead.push(id),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok((chosen, dead))
 }

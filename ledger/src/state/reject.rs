@@ -410,5 +410,7 @@ pub enum RejectReason {
         field: String,
         /// What is wrong with it.
         reason: String,
-    },
+    },    /// No evidence on record has this id.
+    #[error("no evidence {0} on record")]
+    UnknownEvidence(Hash),
 }

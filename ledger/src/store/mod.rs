@@ -95,7 +95,7 @@ use txindex::{Located, Location, Run, TxIndex};
 /// 7: governance: members carry a governance account, a status and listen
 /// addresses; proposals and the agenda are state entries; block headers
 /// commit to the next block's validator set.
-pub const FORMAT_VERSION: u32 = 7;
+pub const FORMAT_VERSION: u32 = 8;
 
 /// How many of the latest blocks [`Store::open`] checks.
 pub const OPEN_CHECK_BLOCKS: u64 = 16;

@@ -2912,7 +2912,10 @@ fn check_against_model(model: &Model, entries: &BTreeMap<Vec<u8>, Vec<u8>>, heig
             StateKey::Members
             | StateKey::Params
             | StateKey::Overseers
-            | StateKey::ValidatorSetFrom(_) => {}
+            | StateKey::ValidatorSetFrom(_)
+            | StateKey::ValidatorSetHeights
+            | StateKey::Evidence(_)
+            | StateKey::EvidenceLog => {}
             StateKey::Proposal(_) | StateKey::Agenda => {
                 panic!("height {height}: governance state, but the model never proposes")
             }

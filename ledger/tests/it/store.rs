@@ -377,7 +377,7 @@ fn write_legacy_store(dir: &std::path::Path, f: &Fixture, format: u32) {
 
 #[test]
 fn a_store_of_an_older_format_is_refused_by_its_format_number() {
-    assert_eq!(FORMAT_VERSION, 7);
+    assert_eq!(FORMAT_VERSION, 8);
     let f = Fixture::new(2, 2);
     for format in [1, 2] {
         let dir = tempfile::tempdir().unwrap();
@@ -386,13 +386,13 @@ fn a_store_of_an_older_format_is_refused_by_its_format_number() {
         assert!(
             matches!(
                 error,
-                StoreError::Format { found: Some(found), supported: 7 } if found == format
+                StoreError::Format { found: Some(found), supported: 8 } if found == format
             ),
             "{error}"
         );
         assert_eq!(
             error.to_string(),
-            format!("store format {format}, this build reads format 7")
+            format!("store format {format}, this build reads format 8")
         );
         // Refused again, not initialised beside the old trees.
         assert!(matches!(
@@ -424,7 +424,7 @@ fn a_format_3_or_4_store_is_refused_too() {
             Store::open(dir.path(), &f.genesis),
             Err(StoreError::Format {
                 found: Some(found),
-                supported: 7
+                supported: 8
             }) if found == format
         ));
         assert!(matches!(
@@ -448,7 +448,7 @@ fn a_format_3_or_4_store_is_refused_too() {
         Store::open(dir.path(), &f.genesis),
         Err(StoreError::Format {
             found: Some(5),
-            supported: 7
+            supported: 8
         })
     ));
 }

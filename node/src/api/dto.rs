@@ -1343,6 +1343,7 @@ pub fn reject_code(reason: &ledger::state::RejectReason) -> &'static str {
         R::NoChange => "no_change",
         R::AssetExists(_) => "asset_exists",
         R::ActionInvalid { .. } => "action_invalid",
+        R::UnknownEvidence(_) => "unknown_evidence",
     }
 }
 
@@ -1957,6 +1958,12 @@ pub enum Action {
         /// The member.
         member: String,
     },
+    /// Suspend the member whose validator signed twice, citing evidence on
+    /// record.
+    SuspendForEvidence {
+        /// The evidence id, hex.
+        evidence: String,
+    },
     /// Change a member's voting power.
     SetVotingPower {
         /// The member.
@@ -2075,6 +2082,9 @@ impl Action {
             A::RemoveMember { member: id } => Action::RemoveMember { member: member(id) },
             A::SuspendMember { member: id } => Action::SuspendMember { member: member(id) },
             A::ReinstateMember { member: id } => Action::ReinstateMember { member: member(id) },
+            A::SuspendForEvidence { evidence } => Action::SuspendForEvidence {
+                evidence: evidence.to_hex(),
+            },
             A::SetVotingPower {
                 member: id,
                 voting_power,
@@ -2154,6 +2164,7 @@ impl Action {
             Action::RegisterAsset { .. } => "register_asset",
             Action::SetFee { .. } => "set_fee",
             Action::SetParams { .. } => "set_params",
+            Action::SuspendForEvidence { .. } => "suspend_for_evidence",
         }
     }
 }
@@ -2757,6 +2768,9 @@ mod tests {
             },
             A::ReinstateMember {
                 member: bank.clone(),
+            },
+            A::SuspendForEvidence {
+                evidence: ledger::Hash([4; 32]),
             },
             A::SetVotingPower {
                 member: bank.clone(),

@@ -393,6 +393,10 @@ impl Exec<'_> {
     /// when it takes effect).
     fn check_action(&mut self, action: &Action) -> Step {
         match action {
+            Action::SuspendForEvidence { evidence } => {
+                let member = self.offender(evidence)?;
+                self.check_action(&Action::SuspendMember { member })
+            }
             Action::AddMember(new) => self.check_new_member(new),
             Action::RemoveMember { member } => {
                 self.not_removed(member)?;
@@ -646,6 +650,11 @@ impl Exec<'_> {
                 members[index].addresses = addresses.clone();
             }
             Action::RegisterAsset { .. } | Action::SetFee { .. } | Action::SetParams(_) => {}
+            Action::SuspendForEvidence { .. } => {
+                return Err(corrupt(
+                    "a suspension for evidence reached the member list unresolved".into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -742,7 +751,23 @@ impl Exec<'_> {
     }
 
     /// Carries out a checked action.
+    /// The member an evidence record accuses.
+    fn offender(&self, evidence: &Hash) -> Step<MemberId> {
+        let record: Option<crate::evidence::EvidenceRecord> =
+            read(self.view, &StateKey::Evidence(*evidence))?;
+        match record {
+            Some(record) => Ok(record.member),
+            None => Err(RejectReason::UnknownEvidence(*evidence).into()),
+        }
+    }
+
     fn apply_action(&mut self, action: Action) -> Step {
+        let action = match action {
+            Action::SuspendForEvidence { evidence } => Action::SuspendMember {
+                member: self.offender(&evidence)?,
+            },
+            other => other,
+        };
         match action {
             Action::AddMember(new) => {
                 for account in [new.treasury, new.governance] {
