@@ -186,6 +186,11 @@ struct Driver {
 /// The identities the network admits: every active member's (a suspended
 /// or removed bank's node may no longer hold a connection) and the fixed
 /// ones (configured observers and peers).
+///
+/// A fixed key that is any member's network key (active, suspended or
+/// removed) follows the member list like every member's: a bank's node is
+/// usually also a configured peer of the others, and being configured must
+/// not keep a removed or suspended bank connected.
 pub fn allowed_peers(members: &[Member], fixed: &[NetworkKey]) -> Vec<NetworkKey> {
     let mut allowed: Vec<NetworkKey> = members
         .iter()
@@ -193,7 +198,8 @@ pub fn allowed_peers(members: &[Member], fixed: &[NetworkKey]) -> Vec<NetworkKey
         .map(|m| NetworkKey(m.network_key))
         .collect();
     for key in fixed {
-        if !allowed.contains(key) {
+        let a_member = members.iter().any(|m| NetworkKey(m.network_key) == *key);
+        if !a_member && !allowed.contains(key) {
             allowed.push(*key);
         }
     }
@@ -606,5 +612,69 @@ impl Driver {
             }
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clearhouse_ledger::AccountId;
+    use clearhouse_ledger::ids::MemberId;
+    use clearhouse_ledger::state::governance::MemberStatus;
+    use clearhouse_ledger::validators::ValidatorKey;
+
+    use super::*;
+
+    fn member(n: u8, status: MemberStatus) -> Member {
+        Member {
+            id: MemberId::new(&format!("bank-{n}")).unwrap(),
+            name: format!("Bank {n}"),
+            validator_key: ValidatorKey([n; 32]),
+            network_key: [n; 32],
+            voting_power: 10,
+            treasury: AccountId([n; 32]),
+            api_key: None,
+            sealing_key: None,
+            governance: AccountId([n; 32]),
+            status,
+            addresses: Vec::new(),
+        }
+    }
+
+    /// Every bank's node is a configured peer of the others: a removed or
+    /// suspended one must still be cut off, while an observer (no member's
+    /// key) stays allowed.
+    #[test]
+    fn a_configured_peer_that_is_a_member_follows_the_member_list() {
+        let members = [
+            member(1, MemberStatus::Active),
+            member(2, MemberStatus::Removed),
+            member(3, MemberStatus::Suspended),
+        ];
+        let observer = NetworkKey([9; 32]);
+        let fixed = [
+            NetworkKey([1; 32]),
+            NetworkKey([2; 32]),
+            NetworkKey([3; 32]),
+            observer,
+        ];
+        let mut allowed = allowed_peers(&members, &fixed);
+        allowed.sort();
+        assert_eq!(allowed, vec![NetworkKey([1; 32]), observer]);
+        // Reinstated, the suspended bank is allowed again.
+        let reinstated = [
+            member(1, MemberStatus::Active),
+            member(3, MemberStatus::Active),
+        ];
+        let mut allowed = allowed_peers(&reinstated, &fixed);
+        allowed.sort();
+        assert_eq!(
+            allowed,
+            vec![
+                NetworkKey([1; 32]),
+                NetworkKey([2; 32]),
+                NetworkKey([3; 32]),
+                observer
+            ]
+        );
     }
 }

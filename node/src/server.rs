@@ -249,13 +249,28 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
         .map(|peer| Ok((parse_network_key(&peer.key)?, peer.address)))
         .collect::<Result<Vec<_>, StartError>>()?;
     // Peers named in the config are allowed too (an observer dials members,
-    // and members list it under `observers`).
+    // and members list it under `observers`), except a member's node: that
+    // one is allowed exactly while the chain says the member is active
+    // (`driver::allowed_peers`).
     for (key, _) in &peers {
         if !fixed.contains(key) {
             fixed.push(*key);
         }
     }
     let allowed = driver::allowed_peers(&members, &fixed);
+    // A configured peer the chain has removed or suspended is not dialled
+    // (the allow-list refuses it, and the network refuses to start with a
+    // configured peer outside the allow-list).
+    let peers = peers
+        .into_iter()
+        .filter(|(key, _)| {
+            let keep = allowed.contains(key);
+            if !keep {
+                tracing::warn!(%key, "a configured peer is a member the chain no longer admits: not dialling it");
+            }
+            keep
+        })
+        .collect();
     let network = Network::start(NetworkConfig {
         identity_seed: network_key.seed(),
         listen: config.listen,

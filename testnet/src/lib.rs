@@ -7,9 +7,12 @@
 //! demo account opens with a balance in every asset) and one node config per
 //! validator (and per requested observer) with free loopback ports.
 //! [`spawn_node`] runs a `clearhouse-node` process for a config.
+//! [`join`] adds a bank to a generated network (`add-bank`) and reads a
+//! network back ([`Testnet::open`]).
 
 pub mod bench;
 pub mod door;
+pub mod join;
 pub mod quotes;
 pub mod sim;
 
@@ -168,6 +171,10 @@ pub struct Testnet {
     /// The CA certificate the nodes' API certificates chain to, when they
     /// serve TLS (`tls/ca.pem`).
     pub ca_cert: Option<PathBuf>,
+    /// The banks `add-bank` added, in that order (their nodes are also
+    /// the last of `nodes`; their customers are not in `accounts`, since
+    /// they exist on chain only once their bank registers them).
+    pub added: Vec<join::AddedBank>,
 }
 
 impl Testnet {
@@ -615,6 +622,7 @@ pub fn generate(spec: &Spec) -> Result<Testnet, TestnetError> {
         auditor_key,
         regulator_key,
         ca_cert: ca.map(|(_, path)| path),
+        added: Vec::new(),
     })
 }
 

@@ -13,6 +13,7 @@ mod cluster;
 mod confidential;
 mod front_door;
 mod fx;
+mod membership;
 mod python_signer;
 mod scenarios;
 mod testnet;

@@ -276,6 +276,12 @@ impl EventLoop {
             self.redials.remove(peer_id);
             if self.swarm.is_connected(peer_id) {
                 let _ = self.swarm.disconnect_peer_id(*peer_id);
+                // Its `ConnectionClosed` comes after the allow-list below
+                // has dropped it and says nothing: the engine hears here
+                // that the peer is gone (or it keeps it among its peers).
+                if let Some(key) = self.allowed.get(peer_id).copied() {
+                    self.emit_held(NetworkEvent::PeerDisconnected(key));
+                }
             }
             tracing::info!(peer = %peer_id, "no longer a member: disconnected");
         }

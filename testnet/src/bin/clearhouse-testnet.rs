@@ -8,6 +8,7 @@ use std::process::{Child, ExitCode};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use clearhouse_testnet::join::JoinError;
 use clearhouse_testnet::{NodeFiles, Spec, Testnet, generate, node_binary, spawn_node};
 
 /// Local Clearhouse networks on loopback.
@@ -46,6 +47,28 @@ enum Commands {
         /// Where the JSON report goes.
         #[arg(long, default_value = "door.json")]
         out: PathBuf,
+    },
+    /// Add a bank to a testnet folder: its keys, node config and member
+    /// entry (DIR/NAME/member.toml); prints the governance commands the
+    /// members run to admit it and the command that starts its node (`up`
+    /// on DIR starts it with the others from then on). Exit 2 bad input,
+    /// 3 DIR is no testnet, 4 the name or asset code is taken.
+    AddBank {
+        /// The testnet folder.
+        #[arg(long, default_value = "clearhouse-testnet")]
+        dir: PathBuf,
+        /// The new bank's member id, e.g. bank-4.
+        #[arg(long)]
+        name: String,
+        /// Its own asset's code, registered by governance once it joins.
+        #[arg(long, value_name = "CODE")]
+        asset: Option<String>,
+        /// Decimal places of its asset.
+        #[arg(long, value_name = "N", default_value_t = 2, requires = "asset")]
+        decimals: u8,
+        /// Demo customer accounts.
+        #[arg(long, value_name = "K", default_value_t = 4)]
+        customers: usize,
     },
     /// Start a local network (fresh keys and genesis unless DIR already holds one).
     Up {
@@ -225,6 +248,28 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Commands::AddBank {
+            dir,
+            name,
+            asset,
+            decimals,
+            customers,
+        } => {
+            let spec = clearhouse_testnet::join::AddBank {
+                dir,
+                name,
+                asset: asset.map(|code| (code, decimals)),
+                customers,
+                seed: None,
+            };
+            match add_bank(&spec) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("clearhouse-testnet: {error}");
+                    ExitCode::from(error.exit_code())
+                }
+            }
+        }
         Commands::Up {
             validators,
             dir,
@@ -285,6 +330,54 @@ fn up(validators: usize, dir: PathBuf, accounts_per_bank: usize, tls: bool) -> R
         "stopped; the network stays in {} (run `up` again to restart it)",
         testnet.dir.display()
     );
+    Ok(())
+}
+
+/// `add-bank`: writes the bank's files, then prints how it joins.
+fn add_bank(spec: &clearhouse_testnet::join::AddBank) -> Result<(), JoinError> {
+    use clearhouse_testnet::join::{PROPOSAL, shell_line};
+    let added = clearhouse_testnet::join::add_bank(spec)?;
+    let testnet = Testnet::open(&spec.dir)?;
+    let commands = added.commands(&testnet);
+    let name = &added.record.name;
+    println!(
+        "{name} written: keys in {}, node config {}, member entry {}",
+        testnet.dir.join("keys").display(),
+        added.node.config_path.display(),
+        added.member_file.display()
+    );
+    println!(
+        "\n1. An existing member proposes {name} (with the network running, e.g. `clearhouse-testnet up`):"
+    );
+    println!("  export CLEARHOUSE_NODE={}", commands.node_url);
+    println!("  {}", shell_line(&commands.propose_member));
+    println!(
+        "\n2. Enough members vote yes to pass it ({PROPOSAL} is the proposal id the first command printed):"
+    );
+    for vote in &commands.member_votes {
+        println!("  {}", shell_line(vote));
+    }
+    println!(
+        "  clearhouse governance show {PROPOSAL}   # passed at H, takes effect at H + the activation offset"
+    );
+    println!(
+        "\n3. Start {name}'s node (it syncs from genesis and votes from the activation height; `clearhouse-testnet up --dir {}` starts it with the others from now on):",
+        testnet.dir.display()
+    );
+    println!("  {}", shell_line(&commands.start_node));
+    if let Some(register) = &commands.register_asset {
+        println!("\n4. Once {name} is a member, it proposes its own asset and the others vote:");
+        println!("  {}", shell_line(register));
+        for vote in &commands.asset_votes {
+            println!("  {}", shell_line(vote));
+        }
+    }
+    if !commands.register_customers.is_empty() {
+        println!("\n5. {name}'s treasury registers its customers (and issues its asset to them):");
+        for command in commands.register_customers.iter().chain(&commands.issue) {
+            println!("  {}", shell_line(command));
+        }
+    }
     Ok(())
 }
 
@@ -499,65 +592,10 @@ fn door(spec: &clearhouse_testnet::door::DoorSpec, out: &std::path::Path) -> Res
     result
 }
 
-/// Reads back a network written by an earlier `up`.
+/// Reads back a network written by an earlier `up` (with the banks
+/// `add-bank` added to it).
 fn reopen(dir: &std::path::Path) -> Result<Testnet, String> {
-    let genesis_path = dir.join("genesis.toml");
-    let text = std::fs::read_to_string(&genesis_path)
-        .map_err(|e| format!("{}: {e}", genesis_path.display()))?;
-    let genesis =
-        clearhouse_ledger::genesis::Genesis::from_toml(&text).map_err(|e| e.to_string())?;
-    let mut nodes = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("node.toml").exists())
-        .collect();
-    entries.sort();
-    for path in entries {
-        let config_path = path.join("node.toml");
-        let config =
-            clearhouse_node::config::NodeConfig::read(&config_path).map_err(|e| e.to_string())?;
-        nodes.push(NodeFiles {
-            name: config.name.clone(),
-            config_path,
-            config,
-        });
-    }
-    let mut accounts = Vec::new();
-    let keys = dir.join("keys");
-    for (i, _) in genesis.members.iter().enumerate() {
-        for j in 0.. {
-            let key_file = keys.join(format!("bank-{i}-customer-{j}.key"));
-            let Ok(key) = clearhouse_node::keyfile::read(&key_file) else {
-                break;
-            };
-            accounts.push(clearhouse_testnet::DemoAccount {
-                account: key.account(),
-                bank: format!("bank-{i}"),
-                key_file,
-            });
-        }
-    }
-    Ok(Testnet {
-        dir: dir.to_path_buf(),
-        genesis_path,
-        treasuries: (0..genesis.members.len())
-            .map(|i| keys.join(format!("bank-{i}-treasury.key")))
-            .collect(),
-        governors: (0..genesis.members.len())
-            .map(|i| keys.join(format!("bank-{i}-governance.key")))
-            .collect(),
-        bank_api_keys: (0..genesis.members.len())
-            .map(|i| keys.join(format!("bank-{i}-api.key")))
-            .collect(),
-        auditor_key: keys.join("auditor.key"),
-        regulator_key: keys.join("regulator.key"),
-        ca_cert: Some(dir.join("tls").join("ca.pem")).filter(|p| p.exists()),
-        genesis,
-        nodes,
-        accounts,
-    })
+    Testnet::open(dir).map_err(|e| e.to_string())
 }
 
 /// Starts a `clearhouse-node` process per node of `testnet` and waits
@@ -660,10 +698,17 @@ fn print_table(testnet: &Testnet, quotes: &[clearhouse_testnet::quotes::DemoQuot
             clearhouse_node::config::Role::Validator => "validator",
             clearhouse_node::config::Role::Observer => "observer",
         };
-        let asset = clearhouse_testnet::ASSETS
-            .get(i)
-            .map(|(code, _)| *code)
-            .unwrap_or("-");
+        let added = testnet.added.iter().find(|b| b.record.name == node.name);
+        let asset = match added {
+            Some(bank) => bank.record.asset.as_deref().unwrap_or("-"),
+            None if node.config.role == clearhouse_node::config::Role::Validator => {
+                clearhouse_testnet::ASSETS
+                    .get(i)
+                    .map(|(code, _)| *code)
+                    .unwrap_or("-")
+            }
+            None => "-",
+        };
         println!(
             "{:<12} {:<10} {:<28} {:<22} {}",
             node.name,
