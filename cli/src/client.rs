@@ -165,7 +165,8 @@ fn exit_class(code: ErrorCode) -> ExitClass {
         | ErrorCode::UnknownBlock
         | ErrorCode::NoBlocks
         | ErrorCode::UnknownTransaction
-        | ErrorCode::NotHeld => ExitClass::NotFound,
+        | ErrorCode::NotHeld
+        | ErrorCode::FutureHeight => ExitClass::NotFound,
         ErrorCode::MalformedJson
         | ErrorCode::UnreadableBody
         | ErrorCode::MalformedTransaction
