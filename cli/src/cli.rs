@@ -117,6 +117,23 @@ pub enum Command {
     /// report on them as pacs.002 (status) or camt.054 (notification).
     #[command(subcommand)]
     Iso20022(IsoCommand),
+    /// Show the validator set in force at the tip or at --height (member,
+    /// key, voting power, the set's hash, quorum and first height), or
+    /// with --changes every set change from genesis.
+    Validators(ValidatorsArgs),
+}
+
+/// `clearhouse validators [--height H] [--changes]`.
+#[derive(Debug, clap::Args)]
+pub struct ValidatorsArgs {
+    /// The set certifying this block (≥ 1, at most the tip; above the tip
+    /// exits 5) [default: the tip]
+    #[arg(long, value_name = "H", conflicts_with = "changes")]
+    pub height: Option<u64>,
+    /// List every set change from genesis instead: its first height, hash,
+    /// and who joined, left, or changed power or key.
+    #[arg(long)]
+    pub changes: bool,
 }
 
 /// `clearhouse iso20022 …`.

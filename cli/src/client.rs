@@ -165,7 +165,8 @@ fn exit_class(code: ErrorCode) -> ExitClass {
         | ErrorCode::UnknownBlock
         | ErrorCode::NoBlocks
         | ErrorCode::UnknownTransaction
-        | ErrorCode::NotHeld => ExitClass::NotFound,
+        | ErrorCode::NotHeld
+        | ErrorCode::FutureHeight => ExitClass::NotFound,
         ErrorCode::MalformedJson
         | ErrorCode::UnreadableBody
         | ErrorCode::MalformedTransaction
@@ -408,6 +409,32 @@ impl Client {
             &format!("/v1/governance/proposals/{}", id.to_hex()),
             ErrorCode::UnknownProposal,
         )
+    }
+
+    /// `GET /v1/validators[?height=H]`: the set certifying block `height`
+    /// (the tip without it); `future_height` above the tip.
+    pub fn validators(&self, height: Option<u64>) -> Result<dto::ValidatorSetAt, ClientError> {
+        match height {
+            None => self.get("/v1/validators"),
+            Some(height) => self.get(&format!("/v1/validators?height={height}")),
+        }
+    }
+
+    /// `GET /v1/validators/changes`, every page: each validator set the
+    /// chain recorded, oldest first (the tip is the first page's).
+    pub fn validator_changes(&self) -> Result<dto::ValidatorSetChanges, ClientError> {
+        let mut all: dto::ValidatorSetChanges = self.get("/v1/validators/changes")?;
+        while let Some(from) = all.next_from.take() {
+            let page: dto::ValidatorSetChanges =
+                self.get(&format!("/v1/validators/changes?from={from}"))?;
+            // A page must move on, or a confused node would loop us.
+            if page.changes.first().is_none_or(|c| c.from_height < from) {
+                break;
+            }
+            all.changes.extend(page.changes);
+            all.next_from = page.next_from;
+        }
+        Ok(all)
     }
 
     /// `GET /v1/credit/{account}`; `None` if the account is not registered.

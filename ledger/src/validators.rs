@@ -137,8 +137,57 @@ impl ValidatorSet {
         u128::from(power) * 3 > u128::from(self.total_power()) * 2
     }
 
+    /// The least power that is a quorum (more than two thirds of the
+    /// total): what a commit certificate must gather.
+    pub fn quorum_power(&self) -> u64 {
+        let total = self.total_power();
+        // total - total / 3 is at least two thirds; one more than the
+        // largest power that is not a quorum, computed without overflow:
+        // floor(2t/3) + 1 = t - ceil(t/3) + 1.
+        total - total.div_ceil(3) + 1
+    }
+
     /// The hash committed to in every block header.
     pub fn hash(&self) -> Result<Hash, CodecError> {
         Ok(sha256(&[tag::VALIDATOR_SET, &codec::encode(self)?]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn set(powers: &[u64]) -> ValidatorSet {
+        ValidatorSet::new(
+            powers
+                .iter()
+                .enumerate()
+                .map(|(i, power)| Validator {
+                    member: MemberId::new(&format!("bank-{i}")).unwrap(),
+                    key: ValidatorKey([u8::try_from(i).unwrap(); 32]),
+                    voting_power: *power,
+                })
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_quorum_power_is_the_least_quorum() {
+        for powers in [
+            &[1][..],
+            &[1, 1],
+            &[1, 1, 1],
+            &[10; 4],
+            &[10, 10, 10, 12, 7],
+            &[u64::MAX / 2, u64::MAX / 2],
+        ] {
+            let set = set(powers);
+            let quorum = set.quorum_power();
+            assert!(set.is_quorum(quorum), "{powers:?}");
+            assert!(!set.is_quorum(quorum - 1), "{powers:?}");
+        }
     }
 }

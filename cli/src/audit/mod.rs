@@ -13,8 +13,10 @@
 //! 3. every transaction's signature verifies (`verify_strict`, this chain);
 //! 4. the certificate names this block and holds valid precommits of
 //!    distinct validators with more than two thirds of the power of the
-//!    validator set in force (from the re-executed state), whose hash the
-//!    header carries;
+//!    validator set in force at its height: the set the re-executed chain
+//!    recorded from the newest height at or below it
+//!    (`StateKey::ValidatorSetFrom`, genesis for height 1), whose hash the
+//!    header carries; the summary lists each set checked against;
 //! 5. re-execution on the state rebuilt from genesis reproduces the
 //!    header's receipts root and state root;
 //! 6. for every asset, the balances plus the money held in escrow sum to
@@ -39,9 +41,8 @@ use clearhouse_ledger::codec;
 use clearhouse_ledger::genesis::Genesis;
 use clearhouse_ledger::merkle::{self, InclusionProof};
 use clearhouse_ledger::state::memory::MemoryState;
-use clearhouse_ledger::state::{
-    self, Holding, Signatures, StateKey, StateView, read_members, validator_set,
-};
+use clearhouse_ledger::state::{self, Holding, Signatures, StateKey, StateView};
+use clearhouse_ledger::validators::ValidatorSet;
 use clearhouse_ledger::{Amount, AssetCode, Block, BlockHeader, Hash, SignedTransaction};
 use clearhouse_node::api::dto;
 
@@ -74,8 +75,11 @@ pub struct Summary {
     pub blocks: u64,
     /// Transactions verified.
     pub transactions: u64,
-    /// Validators in the set.
+    /// Validators in the set in force after the last block.
     pub validators: usize,
+    /// Every validator set the certificates were checked against: its
+    /// first height and hash, oldest first.
+    pub sets: Vec<(u64, Hash)>,
     /// Wall time.
     pub elapsed: Duration,
     /// The chain.
@@ -138,14 +142,21 @@ pub fn verify(
         auditor.check(height, &item.block, &item.certificate)?;
         progress(height, reader.total());
     }
-    let validators =
-        validator_set(&read_members(&auditor.state).map_err(|e| failed(0, e.to_string()))?)
-            .map(|set| set.validators().len())
-            .unwrap_or(0);
+    let validators = auditor
+        .sets
+        .last()
+        .map_or(0, |(_, set)| set.validators().len());
     Ok(Summary {
         blocks: auditor.blocks,
         transactions: auditor.transactions,
         validators,
+        sets: auditor
+            .sets
+            .iter()
+            .filter(|(from, _)| *from <= auditor.blocks.max(1))
+            .map(|(from, set)| set.hash().map(|hash| (*from, hash)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| AuditError::Source(e.to_string()))?,
         elapsed: started.elapsed(),
         chain_id,
         state_root: auditor.state.root(),
@@ -163,6 +174,9 @@ struct Auditor {
     supply: BTreeMap<AssetCode, Amount>,
     blocks: u64,
     transactions: u64,
+    /// The validator sets recorded so far with their first heights, oldest
+    /// first: genesis's from 1, then each one a block wrote for the next.
+    sets: Vec<(u64, ValidatorSet)>,
 }
 
 impl Auditor {
@@ -182,10 +196,14 @@ impl Auditor {
             count(&mut held, &mut supply, holding, true)
                 .map_err(|e| AuditError::Source(format!("genesis: {e}")))?;
         }
+        let first: ValidatorSet = state::read(&state, &StateKey::ValidatorSetFrom(1))
+            .map_err(|e| AuditError::Source(format!("genesis: {e}")))?
+            .ok_or_else(|| AuditError::Source("genesis records no validator set".into()))?;
         Ok(Auditor {
             chain_id: genesis
                 .chain_id()
                 .map_err(|e| AuditError::Source(e.to_string()))?,
+            sets: vec![(1, first)],
             state,
             held,
             supply,
@@ -257,13 +275,24 @@ impl Auditor {
                 ),
             ));
         }
-        // 4. Certificate against the validator set in force.
-        let members = read_members(&self.state).map_err(|e| failed(height, e.to_string()))?;
-        let validators = validator_set(&members).map_err(|e| failed(height, e.to_string()))?;
+        // 4. Certificate against the validator set in force at this height:
+        //    the newest recorded from a height at or below it.
+        let (from, validators) = self
+            .sets
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= height)
+            .ok_or_else(|| failed(height, "no validator set is recorded for this height"))?;
         let block_hash = block.hash().map_err(|e| failed(height, e.to_string()))?;
         certificate
-            .verify(&self.chain_id, height, &block_hash, &validators)
-            .map_err(|e| failed(height, format!("certificate: {e}")))?;
+            .verify(&self.chain_id, height, &block_hash, validators)
+            .map_err(|e| {
+                let hash = validators.hash().map(|h| h.to_hex()).unwrap_or_default();
+                failed(
+                    height,
+                    format!("certificate: {e} (checked against the set {hash} in force from height {from})"),
+                )
+            })?;
         // 5. Re-execution (signatures were checked above), header roots
         //    including the validator-set hash.
         let outcome = state::apply_block(&self.state, &block, Signatures::AlreadyVerified)
@@ -271,6 +300,14 @@ impl Auditor {
         // 6. Conservation, from this block's writes.
         self.account_for(&outcome.execution.writes, height)?;
         self.state.commit(&outcome);
+        // A block after which the set differs records the next one.
+        let next = height.saturating_add(1);
+        if let Some(set) =
+            state::read::<ValidatorSet>(&self.state, &StateKey::ValidatorSetFrom(next))
+                .map_err(|e| failed(height, e.to_string()))?
+        {
+            self.sets.push((next, set));
+        }
         for (asset, supply) in &self.supply {
             let sum = self.held.get(asset).copied().unwrap_or_default();
             if sum != *supply {
@@ -442,22 +479,60 @@ pub struct ProofReport {
     pub block_hash: Hash,
     /// "applied" or "rejected: reason".
     pub outcome: String,
+    /// The hash of the validator set the certificate was checked against.
+    pub set_hash: Hash,
+    /// The first height that set certifies (1: the genesis set).
+    pub set_from: u64,
 }
 
 /// Fetches and verifies an inclusion proof of `tx_hash` from `node_url`:
 /// the transaction hashes to `tx_hash`, its Merkle path leads to the
 /// header's transaction root, and the header is certified by more than two
-/// thirds of the genesis validators.
+/// thirds of the validator set in force at its height. That set is found
+/// from the genesis one by following the node's `/v1/validators/changes`
+/// (see [`check_proof`]): nothing but the genesis is trusted.
 ///
 /// The receipt shown is the node's word: the header's receipts root
 /// certifies it, but proving one receipt needs the block's receipts (use
 /// `audit verify` for that).
 pub fn proof(genesis: &Genesis, node: &NodeApi, tx_hash: &Hash) -> Result<ProofReport, AuditError> {
+    let answer: dto::TransactionProof =
+        node.get(&format!("/v1/proofs/transactions/{}", tx_hash.to_hex()))?;
+    let mut changes: dto::ValidatorSetChanges = node.get("/v1/validators/changes")?;
+    while let Some(from) = changes.next_from.take() {
+        if from > answer.height {
+            break;
+        }
+        let page: dto::ValidatorSetChanges =
+            node.get(&format!("/v1/validators/changes?from={from}"))?;
+        if page.changes.first().is_none_or(|c| c.from_height < from) {
+            return Err(AuditError::Source(
+                "the node's validator-set pages do not move on".into(),
+            ));
+        }
+        changes.changes.extend(page.changes);
+        changes.next_from = page.next_from;
+    }
+    check_proof(genesis, &answer, &changes.changes, tx_hash)
+}
+
+/// Checks a fetched inclusion proof of `tx_hash` (see [`proof`]) with the
+/// node's record of validator-set changes. The set in force at the
+/// proof's height is found by a walk from the genesis set: for each
+/// change from height `h` at or below it, the handover header of block
+/// `h - 1` must name the set in force so far (`validator_set_hash`), be
+/// certified by it, and name the new set next (`next_validator_set_hash`);
+/// a node that leaves a change out is caught by the next header naming a
+/// set it did not show. The proof's header must then name the set reached.
+pub fn check_proof(
+    genesis: &Genesis,
+    answer: &dto::TransactionProof,
+    changes: &[dto::ValidatorSetChange],
+    tx_hash: &Hash,
+) -> Result<ProofReport, AuditError> {
     let chain_id = genesis
         .chain_id()
         .map_err(|e| AuditError::Source(e.to_string()))?;
-    let answer: dto::TransactionProof =
-        node.get(&format!("/v1/proofs/transactions/{}", tx_hash.to_hex()))?;
     let bytes = |field: &str, text: &str| -> Result<Vec<u8>, AuditError> {
         hex::decode(text)
             .map_err(|e| AuditError::Source(format!("the proof has no valid {field}: {e}")))
@@ -499,12 +574,21 @@ pub fn proof(genesis: &Genesis, node: &NodeApi, tx_hash: &Hash) -> Result<ProofR
         ));
     }
     let block_hash = header.hash().map_err(|e| bad(e.to_string()))?;
-    let validators = genesis
-        .validator_set()
-        .map_err(|e| AuditError::Source(e.to_string()))?;
+    let (set_from, validators) = set_in_force(genesis, &chain_id, changes, height)?;
+    let set_hash = validators.hash().map_err(|e| bad(e.to_string()))?;
+    if header.validator_set_hash != set_hash {
+        return Err(bad(format!(
+            "the header names validator set {}, not {set_hash}, the set in force from height {set_from}",
+            header.validator_set_hash
+        )));
+    }
     certificate
         .verify(&chain_id, height, &block_hash, &validators)
-        .map_err(|e| bad(format!("certificate: {e}")))?;
+        .map_err(|e| {
+            bad(format!(
+                "certificate: {e} (checked against the set {set_hash} in force from height {set_from})"
+            ))
+        })?;
     let outcome = match answer.receipt.outcome {
         dto::Outcome::Rejected => format!(
             "rejected: {}",
@@ -518,5 +602,91 @@ pub fn proof(genesis: &Genesis, node: &NodeApi, tx_hash: &Hash) -> Result<ProofR
         index: inclusion.index,
         block_hash,
         outcome,
+        set_hash,
+        set_from,
     })
+}
+
+/// The validator set certifying `height` and its first height, reached
+/// from the genesis set through the handovers of `changes` (oldest first).
+fn set_in_force(
+    genesis: &Genesis,
+    chain_id: &Hash,
+    changes: &[dto::ValidatorSetChange],
+    height: u64,
+) -> Result<(u64, ValidatorSet), AuditError> {
+    let mut from = 1;
+    let mut set = genesis
+        .validator_set()
+        .map_err(|e| AuditError::Source(e.to_string()))?;
+    for change in changes {
+        let next_from = change.from_height;
+        if next_from <= from {
+            // The genesis set itself, or a node listing out of order.
+            if next_from == 1 && from == 1 {
+                continue;
+            }
+            return Err(AuditError::Source(format!(
+                "the node lists the set from height {next_from} after the one from {from}"
+            )));
+        }
+        if next_from > height {
+            break;
+        }
+        let before = next_from - 1;
+        let bad = |what: String| failed(before, format!("validator-set handover: {what}"));
+        let handover = change.handover.as_ref().ok_or_else(|| {
+            AuditError::Source(format!(
+                "the node does not hold block {before}, which hands over to the validator set                  from height {next_from}: ask an archival node"
+            ))
+        })?;
+        let header_bytes = hex::decode(&handover.header)
+            .map_err(|e| AuditError::Source(format!("a handover header is not hex: {e}")))?;
+        let header: BlockHeader = codec::decode::<BlockHeader, 4096>(&header_bytes)
+            .map_err(|e| bad(format!("header: {e}")))?;
+        let certificate_bytes = hex::decode(&handover.certificate)
+            .map_err(|e| AuditError::Source(format!("a handover certificate is not hex: {e}")))?;
+        let certificate = CommitCertificate::decode(&certificate_bytes)
+            .map_err(|e| bad(format!("certificate: {e}")))?;
+        if header.height != before || header.chain_id != *chain_id {
+            return Err(bad("the header is for another height or chain".into()));
+        }
+        let current = set.hash().map_err(|e| bad(e.to_string()))?;
+        if header.validator_set_hash != current {
+            return Err(bad(format!(
+                "the header names validator set {}, not {current}, the set in force from height {from}                  (a set change is missing)",
+                header.validator_set_hash
+            )));
+        }
+        let block_hash = header.hash().map_err(|e| bad(e.to_string()))?;
+        certificate
+            .verify(chain_id, before, &block_hash, &set)
+            .map_err(|e| bad(format!("certificate: {e}")))?;
+        let validators = change
+            .validators
+            .iter()
+            .map(|v| {
+                Ok(clearhouse_ledger::validators::Validator {
+                    member: clearhouse_ledger::MemberId::new(&v.member)
+                        .map_err(|e| e.to_string())?,
+                    key: clearhouse_ledger::validators::ValidatorKey::from_hex(&v.key)
+                        .map_err(|e| e.to_string())?,
+                    voting_power: v.voting_power,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|e| AuditError::Source(format!("a listed validator is malformed: {e}")))?;
+        let next = ValidatorSet::new(validators)
+            .map_err(|e| AuditError::Source(format!("a listed validator set is invalid: {e}")))?;
+        let next_hash = next.hash().map_err(|e| bad(e.to_string()))?;
+        if header.next_validator_set_hash != next_hash {
+            return Err(bad(format!(
+                "the header names {} to certify height {next_from}, not the listed set {next_hash}",
+                header.next_validator_set_hash
+            )));
+        }
+        from = next_from;
+        set = next;
+    }
+    Ok((from, set))
 }

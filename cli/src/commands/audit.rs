@@ -120,6 +120,8 @@ fn print_proof(context: &Context, report: &ProofReport) {
             "index": report.index,
             "block_hash": report.block_hash.to_hex(),
             "outcome": report.outcome,
+            "validator_set_hash": report.set_hash.to_hex(),
+            "validator_set_from": report.set_from,
             "verified": true,
         }));
     } else {
@@ -130,7 +132,15 @@ fn print_proof(context: &Context, report: &ProofReport) {
             .field("index", report.index.to_string())
             .field("block", report.block_hash.to_hex())
             .field("outcome", report.outcome.clone())
-            .field("proof", "verified against the certified header");
+            .field("proof", "verified against the certified header")
+            .field(
+                "certified by",
+                format!(
+                    "validator set {} (in force from height {})",
+                    report.set_hash.to_hex(),
+                    report.set_from
+                ),
+            );
         print(&table.render());
     }
 }
@@ -168,6 +178,11 @@ pub fn summary_json(genesis: &Genesis, summary: &Summary) -> Value {
         "blocks": summary.blocks,
         "transactions": summary.transactions,
         "validators": summary.validators,
+        "validator_sets": summary
+            .sets
+            .iter()
+            .map(|(from, hash)| json!({"from_height": from, "set_hash": hash.to_hex()}))
+            .collect::<Vec<Value>>(),
         "elapsed_ms": elapsed_ms,
         "blocks_per_sec": rate(summary.blocks, summary.elapsed),
         "transactions_per_sec": rate(summary.transactions, summary.elapsed),
@@ -194,6 +209,12 @@ fn summary_table(genesis: &Genesis, summary: &Summary) -> Table {
             format!("{:.1}", rate(summary.transactions, summary.elapsed)),
         )
         .field("state root", summary.state_root.to_hex());
+    for (from, hash) in &summary.sets {
+        table.field(
+            &format!("validator set from {from}"),
+            format!("{} (certificates checked)", hash.to_hex()),
+        );
+    }
     for (asset, amount) in &summary.supply {
         let text = match genesis.assets.get(asset) {
             Some(state) => crate::amount::format(*amount, state.decimals, asset.as_str()),

@@ -1,6 +1,6 @@
 //! What each command does: [`run`] dispatches a parsed [`Cli`] to
 //! [`keys`], [`transaction`], [`query`], [`audit`], [`snapshot`],
-//! [`governance`] and the others below.
+//! [`governance`], [`validators`] and the others below.
 //!
 //! Commands print their result to stdout (a table, or JSON with `--json`)
 //! and return a [`CliError`] for `main` to print and exit with. A command
@@ -17,6 +17,7 @@ pub mod keys;
 pub mod query;
 pub mod snapshot;
 pub mod transaction;
+pub mod validators;
 
 use crate::cli::{AccountCommand, BlockCommand, Cli, Command, TxCommand};
 use crate::client::Client;
@@ -103,6 +104,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit(command) => audit::run(&context, command),
         Command::Snapshot(command) => snapshot::run(&context, command),
         Command::Iso20022(command) => iso20022::run(&context, command),
+        Command::Validators(args) => validators::run(&context, &args),
     }
 }
 

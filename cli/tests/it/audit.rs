@@ -247,3 +247,228 @@ fn audit_throughput() {
         summary.transactions as f64 / seconds
     );
 }
+
+/// A chain of `blocks` blocks (a transfer each) into which governance
+/// admits a fifth bank of power 10: proposed and voted through in block 1,
+/// in effect from block 11, so block 11 records the new set from 12.
+/// Every block is certified by validators 0 to 3 (40 of 40, then 40 of
+/// 50: a quorum of either set; validators 1 to 3 alone hold 30, a quorum
+/// of the first set only).
+fn build_governed_chain(f: &Fixture, blocks: u64) -> Vec<(Block, CommitCertificate)> {
+    use clearhouse_ledger::Body;
+    use clearhouse_ledger::state::governance::{Action, NewMember};
+    let mut state: MemoryState = f.genesis.memory_state().unwrap();
+    let mut chain = Vec::new();
+    for height in 1..=blocks {
+        let from = &f.accounts[0];
+        let to = f.accounts[1].account();
+        let mut txs = vec![f.transfer(from, height - 1, to, 0, 10 + u128::from(height))];
+        if height == 1 {
+            let propose = f.sign(
+                &Fixture::governor(0),
+                0,
+                Body::Propose {
+                    action: Action::AddMember(NewMember {
+                        id: clearhouse_ledger::MemberId::new("bank-4").unwrap(),
+                        name: "Bank 4".into(),
+                        validator_key: ValidatorKey(key("bank-4-validator").account().0),
+                        network_key: key("bank-4-network").account().0,
+                        voting_power: 10,
+                        treasury: key("bank-4-treasury").account(),
+                        governance: key("bank-4-governance").account(),
+                        api_key: None,
+                        sealing_key: None,
+                        addresses: vec!["/ip4/127.0.0.1/tcp/7100".into()],
+                    }),
+                    voting_period: 100,
+                },
+            );
+            let id = propose.id().unwrap();
+            txs.push(propose);
+            for bank in [1, 2] {
+                txs.push(f.sign(
+                    &Fixture::governor(bank),
+                    0,
+                    Body::Vote {
+                        proposal: id,
+                        approve: true,
+                    },
+                ));
+            }
+        }
+        let outcome = f.propose(&state, txs);
+        assert!(
+            outcome
+                .execution
+                .receipts
+                .iter()
+                .all(|r| r.outcome.is_applied()),
+            "block {height}: {:?}",
+            outcome.execution.receipts
+        );
+        let certificate = f.certify(&outcome);
+        state.commit(&outcome);
+        chain.push((outcome.block, certificate));
+    }
+    chain
+}
+
+/// A certificate of block `block` by the validators `signers` only.
+fn certify_by(f: &Fixture, block: &Block, signers: &[usize]) -> CommitCertificate {
+    let keys: Vec<&Keypair> = signers.iter().map(|i| &f.validators[*i]).collect();
+    CommitCertificate::sign(
+        &f.chain_id(),
+        block.header.height,
+        0,
+        block.hash().unwrap(),
+        &keys,
+    )
+}
+
+#[test]
+fn each_certificate_is_checked_against_the_set_in_force_at_its_height() {
+    let f = Fixture::new(4, 8);
+    let chain = build_governed_chain(&f, 14);
+    assert_ne!(
+        chain[11].0.header.validator_set_hash, chain[10].0.header.validator_set_hash,
+        "block 12 is the first certified by the new set"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let summary = audit(&f, &write(dir.path(), "good", &f, &chain)).unwrap();
+    assert_eq!(summary.blocks, 14);
+    let sets: Vec<u64> = summary.sets.iter().map(|(from, _)| *from).collect();
+    assert_eq!(sets, [1, 12]);
+    assert_eq!(summary.sets[1].1, chain[11].0.header.validator_set_hash);
+
+    // Validators 1 to 3 are a quorum of the genesis set (30 of 40): their
+    // certificate of block 11 passes, the set still being in force...
+    let mut c = chain.clone();
+    c[10].1 = certify_by(&f, &c[10].0, &[1, 2, 3]);
+    assert!(audit(&f, &write(dir.path(), "old-at-11", &f, &c)).is_ok());
+    // ...but not of block 12: under the set in force there they hold 30
+    // of 50, and the refusal names that set.
+    let mut c = chain.clone();
+    c[11].1 = certify_by(&f, &c[11].0, &[1, 2, 3]);
+    expect_failure_at(
+        &f,
+        &write(dir.path(), "old-at-12", &f, &c),
+        12,
+        "in force from height 12",
+    );
+}
+
+/// The node's answers for a proof of block `height`'s first transaction
+/// and its validator-set changes, built from `chain` as a node would.
+fn proof_answers(
+    chain: &[(Block, CommitCertificate)],
+    height: u64,
+    state: &MemoryState,
+) -> (
+    clearhouse_node::api::dto::TransactionProof,
+    Vec<clearhouse_node::api::dto::ValidatorSetChange>,
+) {
+    use clearhouse_ledger::state::{StateKey, read};
+    use clearhouse_ledger::validators::ValidatorSet;
+    use clearhouse_node::api::dto;
+    let (block, certificate) = &chain[usize::try_from(height).unwrap() - 1];
+    let ids: Vec<_> = block
+        .transactions
+        .iter()
+        .map(|tx| tx.id().unwrap())
+        .collect();
+    let receipt = clearhouse_ledger::state::Receipt {
+        tx_id: ids[0],
+        outcome: clearhouse_ledger::state::Outcome::Applied {
+            fee: clearhouse_ledger::Amount::ZERO,
+        },
+    };
+    let proof = dto::TransactionProof {
+        height,
+        index: 0,
+        transaction: hex::encode(block.transactions[0].encode().unwrap()),
+        header: hex::encode(codec::encode(&block.header).unwrap()),
+        certificate: hex::encode(codec::encode(certificate).unwrap()),
+        receipt: dto::Receipt::new(&receipt),
+        proof: dto::MerklePath::new(&clearhouse_ledger::merkle::prove(&ids, 0).unwrap()),
+    };
+    let mut changes = Vec::new();
+    let mut previous: Option<ValidatorSet> = None;
+    for from in 1..=u64::try_from(chain.len()).unwrap() + 1 {
+        let Some(set) = read::<ValidatorSet>(state, &StateKey::ValidatorSetFrom(from)).unwrap()
+        else {
+            continue;
+        };
+        let handover = (from > 1).then(|| {
+            let (block, certificate) = &chain[usize::try_from(from).unwrap() - 2];
+            dto::SetHandover {
+                header: hex::encode(codec::encode(&block.header).unwrap()),
+                certificate: hex::encode(codec::encode(certificate).unwrap()),
+            }
+        });
+        changes
+            .push(dto::ValidatorSetChange::new(from, &set, previous.as_ref(), handover).unwrap());
+        previous = Some(set);
+    }
+    (proof, changes)
+}
+
+#[test]
+fn a_proof_is_checked_against_the_set_reached_from_genesis_through_the_handovers() {
+    use clearhouse_cli::audit::check_proof;
+    let f = Fixture::new(4, 8);
+    let chain = build_governed_chain(&f, 14);
+    let mut state: MemoryState = f.genesis.memory_state().unwrap();
+    for (block, _) in &chain {
+        let outcome = clearhouse_ledger::state::apply_block(
+            &state,
+            block,
+            clearhouse_ledger::state::Signatures::Verify,
+        )
+        .unwrap();
+        state.commit(&outcome);
+    }
+    let (proof, changes) = proof_answers(&chain, 13, &state);
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[1].from_height, 12);
+    assert_eq!(changes[1].joined[0].member, "bank-4");
+    assert!(changes[1].left.is_empty() && changes[1].power_changed.is_empty());
+    let tx = chain[12].0.transactions[0].id().unwrap();
+    let report = check_proof(&f.genesis, &proof, &changes, &tx).unwrap();
+    assert_eq!(report.set_from, 12);
+    assert_eq!(report.set_hash, chain[12].0.header.validator_set_hash);
+    // Before the change, the genesis set.
+    let (early, _) = proof_answers(&chain, 5, &state);
+    let early_tx = chain[4].0.transactions[0].id().unwrap();
+    assert_eq!(
+        check_proof(&f.genesis, &early, &changes, &early_tx)
+            .unwrap()
+            .set_from,
+        1
+    );
+
+    // A node hiding the change: the header names a set the walk never
+    // reached.
+    let hidden = check_proof(&f.genesis, &proof, &changes[..1], &tx).unwrap_err();
+    assert!(
+        hidden.to_string().contains("names validator set"),
+        "{hidden}"
+    );
+    // A certificate by validators 1 to 3 alone: a quorum of the genesis
+    // set, not of the set in force at 13.
+    let mut short = chain.clone();
+    short[12].1 = certify_by(&f, &short[12].0, &[1, 2, 3]);
+    let (weak, _) = proof_answers(&short, 13, &state);
+    let refused = check_proof(&f.genesis, &weak, &changes, &tx).unwrap_err();
+    assert!(
+        refused.to_string().contains("in force from height 12"),
+        "{refused}"
+    );
+    // A handover whose certificate the old set did not give.
+    let mut forged = changes.clone();
+    let mut bad = short.clone();
+    bad[10].1 = certify_by(&f, &bad[10].0, &[1, 2]);
+    forged[1].handover.as_mut().unwrap().certificate =
+        hex::encode(codec::encode(&bad[10].1).unwrap());
+    let refused = check_proof(&f.genesis, &proof, &forged, &tx).unwrap_err();
+    assert!(refused.to_string().contains("handover"), "{refused}");
+}

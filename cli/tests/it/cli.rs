@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::net::{Net, balance, clearhouse, keys};
+use crate::net::{Net, balance, clearhouse, get_json, keys};
 
 use clearhouse_cli::commands::transaction::RECEIPT_JSON_KEYS as RECEIPT_KEYS;
 
@@ -622,11 +622,18 @@ fn audit_commands_are_wired_to_the_node() {
             "supply",
             "transactions",
             "transactions_per_sec",
+            "validator_sets",
             "validators",
         ]
     );
     assert!(summary["blocks"].as_u64().unwrap() >= 1);
     assert_eq!(summary["validators"], 1);
+    // One set, the genesis one, named by the hash the headers carry.
+    let status: Value = get_json(&format!("{}/v1/validators", net.url(0))).unwrap();
+    assert_eq!(
+        summary["validator_sets"],
+        serde_json::json!([{"from_height": 1, "set_hash": status["set_hash"]}])
+    );
 
     let proof = net
         .clearhouse(&["--json", "audit", "proof", hash, "--genesis", &genesis])
@@ -634,6 +641,8 @@ fn audit_commands_are_wired_to_the_node() {
         .json();
     assert_eq!(proof["verified"], true);
     assert_eq!(proof["height"], receipt["height"]);
+    assert_eq!(proof["validator_set_from"], 1);
+    assert_eq!(proof["validator_set_hash"], status["set_hash"]);
     net.clearhouse(&["audit", "proof", &"ef".repeat(32), "--genesis", &genesis])
         .expect(5);
     net.clearhouse(&["audit", "verify", "--genesis", "missing.toml"])

@@ -13,3 +13,4 @@ mod escrow_credit;
 mod fx;
 mod governance;
 mod net;
+mod validators;

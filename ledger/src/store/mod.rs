@@ -1474,15 +1474,36 @@ impl Store {
         &self,
         height: u64,
     ) -> Result<Option<crate::validators::ValidatorSet>, StoreError> {
+        Ok(self.validator_set_in_force(height)?.map(|(_, set)| set))
+    }
+
+    /// The validator set that certifies the block at `height` (≥ 1) with
+    /// the first height it certifies; `None` for height 0. Only that one
+    /// set is decoded (the record holds one entry per change, a few KiB
+    /// each). The record is state, so a store imported from a snapshot or
+    /// pruned answers for every height from 1 like an archival one.
+    pub fn validator_set_in_force(
+        &self,
+        height: u64,
+    ) -> Result<Option<(u64, crate::validators::ValidatorSet)>, StoreError> {
         if height == 0 {
             return Ok(None);
         }
-        Ok(self
-            .validator_sets()?
-            .into_iter()
-            .rev()
-            .find(|(from, _)| *from <= height)
-            .map(|(_, set)| set))
+        let entries = self.state_range(
+            &StateKey::ValidatorSetFrom(0),
+            &StateKey::ValidatorSetFrom(height),
+        )?;
+        let Some((key, value)) = entries.into_iter().next_back() else {
+            return Ok(None);
+        };
+        let StateKey::ValidatorSetFrom(from) = key else {
+            return Err(StoreError::Corrupt(
+                "another key sorts among the validator sets".into(),
+            ));
+        };
+        let set: crate::validators::ValidatorSet =
+            codec::decode::<_, { codec::STATE_VALUE_BYTES_MAX }>(&value)?;
+        Ok(Some((from, set)))
     }
 
     /// The present state entries with keys from `from` to `to` inclusive,

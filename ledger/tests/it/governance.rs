@@ -883,4 +883,43 @@ fn the_chain_records_each_validator_set_from_its_first_height_and_a_store_serves
         }
     }
     assert_eq!(store.validator_set_at(0).unwrap(), None);
+    // The first height of the set in force comes with it.
+    for (height, from) in [
+        (1, 1),
+        (at, 1),
+        (at + 1, at + 1),
+        (power_at, at + 1),
+        (power_at + 1, power_at + 1),
+        (power_at + 50, power_at + 1),
+    ] {
+        assert_eq!(
+            store.validator_set_in_force(height).unwrap().unwrap().0,
+            from,
+            "height {height}"
+        );
+    }
+
+    // A store started from a snapshot holds no block below it but the
+    // whole record: it answers every height like the archival one.
+    let snapshot = store.snapshot().unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let imported = clearhouse_ledger::store::Store::import(
+        &target.path().join("node"),
+        &chain.f.genesis,
+        &snapshot,
+        crate::fixture::small_store(),
+    )
+    .unwrap();
+    assert!(imported.first_height() > at);
+    assert_eq!(
+        imported.validator_sets().unwrap(),
+        store.validator_sets().unwrap()
+    );
+    for height in [1, at, at + 1, power_at, power_at + 1, power_at + 50] {
+        assert_eq!(
+            imported.validator_set_in_force(height).unwrap(),
+            store.validator_set_in_force(height).unwrap(),
+            "height {height}"
+        );
+    }
 }

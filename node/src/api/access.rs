@@ -17,7 +17,9 @@
 //! one of its customers is a party to (or it arbitrates), and relays
 //! payments; an account submits its own; auditors and regulators see everything. Block headers,
 //! certificates, the node's status, the OpenAPI document and metrics are
-//! public.
+//! public, and so are the validator sets (`/v1/validators`, its
+//! `changes`): the headers commit to them, and whoever checks a
+//! certificate needs them.
 //!
 //! Governance is the network's public business: a proposal or a vote
 //! ([`is_public_business`]) has no private party, and the banks that are

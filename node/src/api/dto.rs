@@ -152,11 +152,14 @@ pub enum ErrorCode {
     /// 503: the node has `api_connections_max` API connections open (sent
     /// as the connection is closed).
     TooManyConnections,
+    /// 404: the height asked about is above the node's tip: nothing is
+    /// known of it yet.
+    FutureHeight,
 }
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 43] = [
+    pub const ALL: [ErrorCode; 44] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnreadableBody,
         ErrorCode::MalformedTransaction,
@@ -200,6 +203,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::RequestTimeout,
         ErrorCode::TooManyConnections,
+        ErrorCode::FutureHeight,
     ];
 
     /// The HTTP status that comes with this code: 400 malformed input, 404
@@ -224,7 +228,8 @@ impl ErrorCode {
             | ErrorCode::UnknownProposal
             | ErrorCode::UnknownBlock
             | ErrorCode::NoBlocks
-            | ErrorCode::UnknownTransaction => 404,
+            | ErrorCode::UnknownTransaction
+            | ErrorCode::FutureHeight => 404,
             ErrorCode::NotHeld => 410,
             ErrorCode::Duplicate | ErrorCode::NonceUsed | ErrorCode::NoncePending => 409,
             ErrorCode::BodyTooLarge | ErrorCode::BatchTooLarge => 413,
@@ -297,6 +302,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::TooManyConnections => "too_many_connections",
+            ErrorCode::FutureHeight => "future_height",
         }
     }
 
@@ -463,6 +469,17 @@ pub struct Validator {
     pub key: String,
     /// Its voting power.
     pub voting_power: u64,
+}
+
+impl Validator {
+    /// The wire shape of one ledger validator.
+    pub fn new(validator: &ledger::validators::Validator) -> Validator {
+        Validator {
+            member: validator.member.as_str().to_owned(),
+            key: validator.key.to_hex(),
+            voting_power: validator.voting_power,
+        }
+    }
 }
 
 // ---------------------------------------------------------------- submissions
@@ -2629,6 +2646,223 @@ impl MerklePath {
             leaf_count: proof.leaf_count,
             siblings: proof.siblings.iter().map(Hash::to_hex).collect(),
         }
+    }
+}
+
+// ---------------------------------------------------------------- validators
+
+/// The most set changes one `GET /v1/validators/changes` answer lists
+/// (each carries its set, up to 512 validators, and the certified header
+/// that hands over to it).
+pub const VALIDATOR_CHANGES_MAX: usize = 64;
+
+/// `GET /v1/validators?height=H`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorsQuery {
+    /// The height (≥ 1, at most the tip) whose certifying set is asked
+    /// for; the tip without it.
+    pub height: Option<u64>,
+}
+
+/// `GET /v1/validators[?height=H]`: the validator set that certifies the
+/// block at `height`, as the chain records it (`StateKey::ValidatorSetFrom`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValidatorSetAt {
+    /// The height asked about (the tip without `height`; 1 before the
+    /// first block, whose set is the genesis one).
+    pub height: u64,
+    /// The node's tip when it answered.
+    pub tip: u64,
+    /// The first height this set certifies (1: the genesis set).
+    pub from_height: u64,
+    /// The set's hash, hex: what the headers it certifies carry as
+    /// `validator_set_hash`.
+    pub set_hash: String,
+    /// The sum of the voting powers.
+    pub total_power: u64,
+    /// The least power a commit certificate must gather (more than two
+    /// thirds of the total).
+    pub quorum_power: u64,
+    /// The validators, in the set's order (which fixes proposer rotation).
+    pub validators: Vec<Validator>,
+}
+
+impl ValidatorSetAt {
+    /// The answer for `height` at `tip`, from the set in force there and
+    /// its first height.
+    pub fn new(
+        height: u64,
+        tip: u64,
+        from_height: u64,
+        set: &ledger::validators::ValidatorSet,
+    ) -> Result<ValidatorSetAt, ledger::codec::CodecError> {
+        Ok(ValidatorSetAt {
+            height,
+            tip,
+            from_height,
+            set_hash: set.hash()?.to_hex(),
+            total_power: set.total_power(),
+            quorum_power: set.quorum_power(),
+            validators: set.validators().iter().map(Validator::new).collect(),
+        })
+    }
+}
+
+/// `GET /v1/validators/changes?from=H`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorChangesQuery {
+    /// Only the sets whose first height is at least this (default 1: from
+    /// the genesis set); at most [`VALIDATOR_CHANGES_MAX`] of them.
+    pub from: Option<u64>,
+}
+
+/// `GET /v1/validators/changes`: the chain's record of its validator
+/// sets, oldest first, each with what changed from the one before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValidatorSetChanges {
+    /// The node's tip when it answered.
+    pub tip: u64,
+    /// The sets from `from`, oldest first. The last may start at `tip + 1`:
+    /// the set the tip's header names to certify the next block.
+    pub changes: Vec<ValidatorSetChange>,
+    /// Ask again with `from` = this for the sets after a full page; absent
+    /// when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_from: Option<u64>,
+}
+
+/// One validator set of the record and how it differs from the previous
+/// one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValidatorSetChange {
+    /// The first height it certifies (1: the genesis set).
+    pub from_height: u64,
+    /// Its hash, hex.
+    pub set_hash: String,
+    /// The sum of its voting powers.
+    pub total_power: u64,
+    /// The least power a certificate must gather under it.
+    pub quorum_power: u64,
+    /// Its validators, in order.
+    pub validators: Vec<Validator>,
+    /// Validators of members not in the previous set (the whole set for
+    /// the genesis one).
+    pub joined: Vec<Validator>,
+    /// Validators of the previous set whose member is not in this one
+    /// (removed or suspended).
+    pub left: Vec<Validator>,
+    /// Members in both whose voting power changed.
+    pub power_changed: Vec<PowerChange>,
+    /// Members in both whose validator key was rotated.
+    pub key_changed: Vec<KeyChange>,
+    /// The certified header of block `from_height - 1`, which names this
+    /// set as the next (`next_validator_set_hash`), with its certificate
+    /// by the previous set: what lets a client that trusts only the
+    /// genesis follow the sets. Absent for the genesis set, and for a
+    /// block this node does not hold (started from a snapshot, or pruned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handover: Option<SetHandover>,
+}
+
+/// A certified header handing over from one validator set to the next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetHandover {
+    /// The canonical header bytes, hex.
+    pub header: String,
+    /// The canonical commit certificate bytes, hex.
+    pub certificate: String,
+}
+
+/// A member whose voting power changed between two sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PowerChange {
+    /// The member bank.
+    pub member: String,
+    /// Its power in the previous set.
+    pub from: u64,
+    /// Its power in this one.
+    pub to: u64,
+}
+
+/// A member whose validator key changed between two sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyChange {
+    /// The member bank.
+    pub member: String,
+    /// Its key in the previous set, hex.
+    pub from: String,
+    /// Its key in this one, hex.
+    pub to: String,
+}
+
+impl ValidatorSetChange {
+    /// The set first certifying `from_height`, compared with `previous`
+    /// (`None` for the genesis set: everyone joined).
+    pub fn new(
+        from_height: u64,
+        set: &ledger::validators::ValidatorSet,
+        previous: Option<&ledger::validators::ValidatorSet>,
+        handover: Option<SetHandover>,
+    ) -> Result<ValidatorSetChange, ledger::codec::CodecError> {
+        let before: &[ledger::validators::Validator] =
+            previous.map_or(&[], |previous| previous.validators());
+        let now = set.validators();
+        let find = |list: &[ledger::validators::Validator], member: &ledger::MemberId| {
+            list.iter().find(|v| v.member == *member).cloned()
+        };
+        let mut joined = Vec::new();
+        let mut power_changed = Vec::new();
+        let mut key_changed = Vec::new();
+        for validator in now {
+            match find(before, &validator.member) {
+                None => joined.push(Validator::new(validator)),
+                Some(old) => {
+                    if old.voting_power != validator.voting_power {
+                        power_changed.push(PowerChange {
+                            member: validator.member.as_str().to_owned(),
+                            from: old.voting_power,
+                            to: validator.voting_power,
+                        });
+                    }
+                    if old.key != validator.key {
+                        key_changed.push(KeyChange {
+                            member: validator.member.as_str().to_owned(),
+                            from: old.key.to_hex(),
+                            to: validator.key.to_hex(),
+                        });
+                    }
+                }
+            }
+        }
+        let left = before
+            .iter()
+            .filter(|old| find(now, &old.member).is_none())
+            .map(Validator::new)
+            .collect();
+        Ok(ValidatorSetChange {
+            from_height,
+            set_hash: set.hash()?.to_hex(),
+            total_power: set.total_power(),
+            quorum_power: set.quorum_power(),
+            validators: now.iter().map(Validator::new).collect(),
+            joined,
+            left,
+            power_changed,
+            key_changed,
+            handover,
+        })
     }
 }
 

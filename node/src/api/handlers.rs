@@ -1043,6 +1043,116 @@ pub(super) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse 
     )
 }
 
+/// `GET /v1/validators[?height=H]`: the validator set that certifies the
+/// block at `H` (the tip without it), from the chain's own record of its
+/// sets (public: the headers commit to it).
+#[utoipa::path(
+    get,
+    path = "/v1/validators",
+    tag = "validators",
+    params(dto::ValidatorsQuery),
+    responses(
+        (status = 200, description = "The set in force at the height, with its first height, hash and quorum", body = dto::ValidatorSetAt),
+        (status = 400, description = "A height that is not a number (`bad_query`) or 0 (`bad_height`)", body = dto::ErrorBody),
+        (status = 404, description = "A height above the tip (`future_height`)", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn validators(
+    State(state): State<ApiState>,
+    query: Result<Query<dto::ValidatorsQuery>, QueryRejection>,
+) -> Result<Json<dto::ValidatorSetAt>, ApiError> {
+    let Query(query) = query.map_err(bad_query)?;
+    let tip = state.store.tip().map_err(internal)?.height;
+    let height = match query.height {
+        None => tip.max(1),
+        Some(0) => {
+            return Err(ApiError::new(
+                ErrorCode::BadHeight,
+                "heights start at 1 (block 1 is the first after genesis)",
+            ));
+        }
+        Some(height) if height > tip => return Err(future_height(height, tip)),
+        Some(height) => height,
+    };
+    let (from_height, set) = state
+        .store
+        .validator_set_in_force(height)
+        .map_err(internal)?
+        .ok_or_else(|| internal(format!("the chain records no validator set for {height}")))?;
+    Ok(Json(
+        dto::ValidatorSetAt::new(height, tip, from_height, &set).map_err(internal)?,
+    ))
+}
+
+/// `GET /v1/validators/changes[?from=H]`: every validator set the chain
+/// has recorded from `from`, oldest first, each with who joined, left or
+/// changed power or key, and the certified header that hands over to it.
+#[utoipa::path(
+    get,
+    path = "/v1/validators/changes",
+    tag = "validators",
+    params(dto::ValidatorChangesQuery),
+    responses(
+        (status = 200, description = "The set changes, oldest first", body = dto::ValidatorSetChanges),
+        (status = 400, description = "A bad query (`bad_query`)", body = dto::ErrorBody),
+    )
+)]
+pub(super) async fn validator_changes(
+    State(state): State<ApiState>,
+    query: Result<Query<dto::ValidatorChangesQuery>, QueryRejection>,
+) -> Result<Json<dto::ValidatorSetChanges>, ApiError> {
+    let Query(query) = query.map_err(bad_query)?;
+    let from = query.from.unwrap_or(1);
+    let tip = state.store.tip().map_err(internal)?.height;
+    let sets = state.store.validator_sets().map_err(internal)?;
+    let mut changes = Vec::new();
+    let mut next_from = None;
+    let mut previous = None;
+    for (first, set) in &sets {
+        if *first >= from {
+            if changes.len() == dto::VALIDATOR_CHANGES_MAX {
+                next_from = Some(*first);
+                break;
+            }
+            let handover = handover(&state, *first)?;
+            changes.push(
+                dto::ValidatorSetChange::new(*first, set, previous, handover).map_err(internal)?,
+            );
+        }
+        previous = Some(set);
+    }
+    Ok(Json(dto::ValidatorSetChanges {
+        tip,
+        changes,
+        next_from,
+    }))
+}
+
+/// The certified header of the block before `first`, naming the set from
+/// `first` as its next; `None` for the genesis set or a block not held.
+fn handover(state: &ApiState, first: u64) -> Result<Option<dto::SetHandover>, ApiError> {
+    let Some(before) = first.checked_sub(1).filter(|h| *h >= 1) else {
+        return Ok(None);
+    };
+    let (Some(block), Some(certificate)) = (
+        state.store.block(before).map_err(internal)?,
+        state.store.certificate(before).map_err(internal)?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(dto::SetHandover {
+        header: hex::encode(clearhouse_ledger::codec::encode(&block.header).map_err(internal)?),
+        certificate: hex::encode(clearhouse_ledger::codec::encode(&certificate).map_err(internal)?),
+    }))
+}
+
+fn future_height(height: u64, tip: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::FutureHeight,
+        format!("height {height} is above this node's tip {tip}"),
+    )
+}
+
 // ---------------------------------------------------------------- helpers
 
 fn parse_hash(text: &str) -> Result<Hash, ApiError> {

@@ -141,6 +141,13 @@ pub fn routes() -> Vec<Route> {
             Public,
             get(handlers::proposal),
         ),
+        route("GET", "/v1/validators", Public, get(handlers::validators)),
+        route(
+            "GET",
+            "/v1/validators/changes",
+            Public,
+            get(handlers::validator_changes),
+        ),
         route("GET", "/v1/escrows/{id}", Scoped, get(handlers::escrow)),
         route("GET", "/v1/credit/{account}", Scoped, get(handlers::credit)),
         route(
@@ -258,6 +265,8 @@ pub type ApiAddress = SocketAddr;
         handlers::quote,
         handlers::proposals,
         handlers::proposal,
+        handlers::validators,
+        handlers::validator_changes,
         handlers::escrow,
         handlers::credit,
         handlers::latest_block,
