@@ -253,7 +253,11 @@ impl Evidence {
     /// Checks the form and both signatures, and that the validator is in
     /// `set` (the set in force at the evidence's height). Returns the
     /// offender's member.
-    pub fn verify(&self, chain_id: &ChainId, set: &ValidatorSet) -> Result<MemberId, EvidenceError> {
+    pub fn verify(
+        &self,
+        chain_id: &ChainId,
+        set: &ValidatorSet,
+    ) -> Result<MemberId, EvidenceError> {
         self.check_form()?;
         let Some(validator) = set.get(&self.validator) else {
             return Err(EvidenceError::NotValidator {

@@ -62,8 +62,8 @@ use crate::block::{Block, BlockHeader};
 use crate::codec::{self, CodecError, STATE_VALUE_BYTES_MAX};
 use crate::crypto::sha256;
 use crate::evidence::{
-    EVIDENCE_HORIZON, EVIDENCE_LOG_MAX, EVIDENCE_PER_BLOCK_MAX, Evidence, EvidenceError, EvidenceLog,
-    EvidenceRecord, LoggedOffence,
+    EVIDENCE_HORIZON, EVIDENCE_LOG_MAX, EVIDENCE_PER_BLOCK_MAX, Evidence, EvidenceError,
+    EvidenceLog, EvidenceRecord, LoggedOffence,
 };
 use crate::ids::{AccountId, AssetCode, ChainId, Hash, MemberId};
 use crate::merkle;
@@ -998,7 +998,10 @@ struct EvidenceWrites {
 
 /// The validator set in force at `height` (≥ 1) by the chain's record:
 /// the [`StateKey::ValidatorSetFrom`] entry of the last change at or below it.
-pub fn validator_set_at(view: &dyn StateView, height: u64) -> Result<Option<ValidatorSet>, ViewError> {
+pub fn validator_set_at(
+    view: &dyn StateView,
+    height: u64,
+) -> Result<Option<ValidatorSet>, ViewError> {
     let heights: Vec<u64> = read(view, &StateKey::ValidatorSetHeights)?.unwrap_or_default();
     let Some(from) = heights.iter().rev().find(|from| **from <= height) else {
         return Ok(None);
@@ -1079,7 +1082,10 @@ fn check_evidence(
         });
         ids.push(id);
     }
-    writes.insert(encode_key(&StateKey::EvidenceLog)?, Some(codec::encode(&log)?));
+    writes.insert(
+        encode_key(&StateKey::EvidenceLog)?,
+        Some(codec::encode(&log)?),
+    );
     Ok(EvidenceWrites {
         writes,
         root: merkle::root(&ids),

@@ -410,7 +410,8 @@ pub enum RejectReason {
         field: String,
         /// What is wrong with it.
         reason: String,
-    },    /// No evidence on record has this id.
+    },
+    /// No evidence on record has this id.
     #[error("no evidence {0} on record")]
     UnknownEvidence(Hash),
 }
