@@ -3003,9 +3003,6 @@ mod tests {
             A::ReinstateMember {
                 member: bank.clone(),
             },
-            A::SuspendForEvidence {
-                evidence: ledger::Hash([4; 32]),
-            },
             A::SetVotingPower {
                 member: bank.clone(),
                 voting_power: 5,
@@ -3036,6 +3033,9 @@ mod tests {
                 per_point: Some(ledger::Amount(1_000)),
             }),
             A::SetParams(P::Governance(GovernanceParams::default())),
+            A::SuspendForEvidence {
+                evidence: ledger::Hash([4; 32]),
+            },
         ];
         for action in &actions {
             let shown = Action::new(action, &amount);
